@@ -48,6 +48,7 @@ tool() {
     pebble) build pebble "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble ;;
     pebble-challtestsrv) build pebble-challtestsrv "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv ;;
     controller-gen) build controller-gen "$(tools_version sigs.k8s.io/controller-tools)" tools sigs.k8s.io/controller-tools/cmd/controller-gen ;;
+    client-gen|lister-gen|informer-gen) build "$1" "$(tools_version k8s.io/code-generator)" tools "k8s.io/code-generator/cmd/$1" ;;
     workflowcheck) build workflowcheck "$(tools_version go.temporal.io/sdk/contrib/tools/workflowcheck)" tools go.temporal.io/sdk/contrib/tools/workflowcheck ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac

@@ -1,0 +1,206 @@
+// Package kube holds the activities that read and write Kubernetes objects: Secrets,
+// Certificate and Issuer status, Events. Every activity is idempotent: it reads what is
+// there, writes only what differs, and can run twice without a second effect.
+package kube
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/policy"
+)
+
+// FieldManager names certflow in managedFields of everything it writes.
+const FieldManager = "certflow"
+
+// Activities touch the Kubernetes API. Register a pointer to it with the worker.
+type Activities struct {
+	Kube     kubernetes.Interface
+	CertFlow versioned.Interface
+	// ClusterResourceNamespace holds the Secrets that ClusterIssuers refer to.
+	ClusterResourceNamespace string
+}
+
+// Condition is one status condition the workflow wants on an object.
+type Condition struct {
+	Status  cmmeta.ConditionStatus
+	Reason  string
+	Message string
+}
+
+// Event is a Kubernetes Event to record on the Certificate.
+type Event struct {
+	Type    string // Normal or Warning
+	Reason  string
+	Message string
+}
+
+// CertificateStatusInput is the whole status the workflow owns. Nil fields are cleared,
+// so replaying the same input converges on the same status.
+type CertificateStatusInput struct {
+	Namespace, Name, UID     string
+	ObservedGeneration       int64
+	Ready                    Condition
+	Issuing                  *Condition // nil removes the Issuing condition
+	NotBefore, NotAfter      *time.Time
+	RenewalTime              *time.Time
+	Revision                 *int
+	NextPrivateKeySecretName *string
+	FailedIssuanceAttempts   *int
+	LastFailureTime          *time.Time
+	Events                   []Event
+}
+
+// UpdateCertificateStatus writes the Certificate's status if it differs and records events.
+// A Certificate that is gone (or replaced by one with another UID) is not an error: the
+// workflow learns of the deletion from its own signal.
+func (a *Activities) UpdateCertificateStatus(ctx context.Context, in CertificateStatusInput) error {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	var cert *cmapi.Certificate
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if in.UID != "" && string(cur.UID) != in.UID {
+			return apierrors.NewNotFound(cmapi.Resource("certificates"), in.Name)
+		}
+		cert = cur
+		want := cur.Status.DeepCopy()
+		setCertificateCondition(want, cmapi.CertificateConditionReady, &in.Ready, in.ObservedGeneration, now)
+		setCertificateCondition(want, cmapi.CertificateConditionIssuing, in.Issuing, in.ObservedGeneration, now)
+		want.NotBefore = metaTime(in.NotBefore)
+		want.NotAfter = metaTime(in.NotAfter)
+		want.RenewalTime = metaTime(in.RenewalTime)
+		want.Revision = in.Revision
+		want.NextPrivateKeySecretName = in.NextPrivateKeySecretName
+		want.FailedIssuanceAttempts = in.FailedIssuanceAttempts
+		want.LastFailureTime = metaTime(in.LastFailureTime)
+		if equality.Semantic.DeepEqual(want, &cur.Status) {
+			return nil
+		}
+		cur = cur.DeepCopy()
+		cur.Status = *want
+		_, err = a.CertFlow.CertmanagerV1().Certificates(in.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update status of Certificate %s/%s: %w", in.Namespace, in.Name, err)
+	}
+	for _, e := range in.Events {
+		if err := a.recordEvent(ctx, cert, e, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func metaTime(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+// setCertificateCondition sets (or with c == nil removes) one condition, keeping
+// lastTransitionTime when the status does not change, as Kubernetes conventions ask.
+func setCertificateCondition(st *cmapi.CertificateStatus, typ cmapi.CertificateConditionType, c *Condition, gen int64, now metav1.Time) {
+	idx := -1
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == typ {
+			idx = i
+		}
+	}
+	if c == nil {
+		if idx >= 0 {
+			st.Conditions = append(st.Conditions[:idx:idx], st.Conditions[idx+1:]...)
+		}
+		return
+	}
+	next := cmapi.CertificateCondition{Type: typ, Status: c.Status, Reason: c.Reason, Message: c.Message, ObservedGeneration: gen, LastTransitionTime: &now}
+	if idx < 0 {
+		st.Conditions = append(st.Conditions, next)
+		return
+	}
+	if st.Conditions[idx].Status == c.Status {
+		next.LastTransitionTime = st.Conditions[idx].LastTransitionTime
+	}
+	st.Conditions[idx] = next
+}
+
+// recordEvent writes an Event. Its name is derived from the reason and message, so a
+// retried activity bumps the count of the same Event instead of adding another.
+func (a *Activities) recordEvent(ctx context.Context, cert *cmapi.Certificate, e Event, now metav1.Time) error {
+	name := fmt.Sprintf("%s.%x", cert.Name, eventHash(string(cert.UID), e.Reason, e.Message))
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cert.Namespace},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: cmapi.SchemeGroupVersion.String(), Kind: "Certificate",
+			Namespace: cert.Namespace, Name: cert.Name, UID: cert.UID, ResourceVersion: cert.ResourceVersion,
+		},
+		Type: e.Type, Reason: e.Reason, Message: e.Message,
+		Source:         corev1.EventSource{Component: "certflow"},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "certflow.io/worker", ReportingInstance: "certflow",
+	}
+	_, err := a.Kube.CoreV1().Events(cert.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record event %s on Certificate %s/%s: %w", e.Reason, cert.Namespace, cert.Name, err)
+	}
+	return nil
+}
+
+// factsOf extracts the public facts of a certificate for the trigger policies.
+func factsOf(c *x509.Certificate) policy.IssuedFacts {
+	f := policy.IssuedFacts{
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		CommonName: c.Subject.CommonName, DNSNames: c.DNSNames, EmailAddresses: c.EmailAddresses,
+		IsCA: c.IsCA,
+	}
+	for _, ip := range c.IPAddresses {
+		f.IPAddresses = append(f.IPAddresses, ip.String())
+	}
+	for _, u := range c.URIs {
+		f.URIs = append(f.URIs, u.String())
+	}
+	f.KeyAlgorithm, f.KeySize = publicKeyKind(c)
+	return f
+}
+
+// firstCertificate parses the leaf certificate from a PEM bundle.
+func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("no PEM CERTIFICATE block")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// nonRetryable marks an error that retrying cannot fix (bad input, bad data).
+func nonRetryable(errType, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
+}
+
+var _ = net.ParseIP

@@ -1,0 +1,193 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+)
+
+// Issuer types, as the workflow dispatches on them.
+const (
+	IssuerTypeSelfSigned = "SelfSigned"
+	IssuerTypeCA         = "CA"
+	IssuerTypeACME       = "ACME"
+	IssuerTypeVault      = "Vault"
+	IssuerTypeVenafi     = "Venafi"
+)
+
+// IssuerRef names an Issuer (Namespace set) or ClusterIssuer as a Certificate refers to it.
+type IssuerRef struct {
+	Namespace string // the Certificate's namespace; ignored for ClusterIssuers
+	Name      string
+	Kind      string // Issuer (default) or ClusterIssuer
+	Group     string // cert-manager.io (default)
+}
+
+// IssuerInfo is what a Certificate workflow needs to know about its issuer.
+type IssuerInfo struct {
+	Found   bool
+	Ready   bool
+	Type    string
+	Message string // why it is not usable, in words for a status condition
+	Spec    cmapi.IssuerSpec
+	// ResourceNamespace is where the issuer's Secrets live: its own namespace for an
+	// Issuer, the cluster resource namespace for a ClusterIssuer.
+	ResourceNamespace string
+}
+
+// ResolveIssuer reads the issuer a Certificate refers to and says whether it can sign.
+func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerInfo, error) {
+	if ref.Group != "" && ref.Group != cmapi.SchemeGroupVersion.Group {
+		return IssuerInfo{Found: false, Message: fmt.Sprintf("issuer group %q is not supported: certflow signs with cert-manager.io issuers only", ref.Group)}, nil
+	}
+	var (
+		spec   cmapi.IssuerSpec
+		status cmapi.IssuerStatus
+		ns     string
+		what   string
+	)
+	switch ref.Kind {
+	case "", cmapi.IssuerKind:
+		what = fmt.Sprintf("Issuer %s/%s", ref.Namespace, ref.Name)
+		iss, err := a.CertFlow.CertmanagerV1().Issuers(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return IssuerInfo{Message: fmt.Sprintf("Referenced %s not found", what)}, nil
+		}
+		if err != nil {
+			return IssuerInfo{}, fmt.Errorf("get %s: %w", what, err)
+		}
+		spec, status, ns = iss.Spec, iss.Status, iss.Namespace
+	case cmapi.ClusterIssuerKind:
+		what = fmt.Sprintf("ClusterIssuer %s", ref.Name)
+		iss, err := a.CertFlow.CertmanagerV1().ClusterIssuers().Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return IssuerInfo{Message: fmt.Sprintf("Referenced %s not found", what)}, nil
+		}
+		if err != nil {
+			return IssuerInfo{}, fmt.Errorf("get %s: %w", what, err)
+		}
+		spec, status, ns = iss.Spec, iss.Status, a.ClusterResourceNamespace
+	default:
+		return IssuerInfo{Message: fmt.Sprintf("issuer kind %q is not supported: use Issuer or ClusterIssuer", ref.Kind)}, nil
+	}
+	info := IssuerInfo{Found: true, Spec: spec, ResourceNamespace: ns, Type: issuerType(spec)}
+	ready := readyCondition(status.Conditions)
+	switch {
+	case ready == nil:
+		info.Message = fmt.Sprintf("Referenced %s has no Ready status condition", what)
+	case ready.Status != cmmeta.ConditionTrue:
+		info.Message = fmt.Sprintf("Referenced %s is not ready: %s: %s", what, ready.Reason, ready.Message)
+	default:
+		info.Ready = true
+	}
+	return info, nil
+}
+
+func issuerType(s cmapi.IssuerSpec) string {
+	switch {
+	case s.SelfSigned != nil:
+		return IssuerTypeSelfSigned
+	case s.CA != nil:
+		return IssuerTypeCA
+	case s.ACME != nil:
+		return IssuerTypeACME
+	case s.Vault != nil:
+		return IssuerTypeVault
+	case s.Venafi != nil:
+		return IssuerTypeVenafi
+	}
+	return ""
+}
+
+func readyCondition(cs []cmapi.IssuerCondition) *cmapi.IssuerCondition {
+	for i := range cs {
+		if cs[i].Type == cmapi.IssuerConditionReady {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// IssuerStatusInput is the Ready condition an IssuerWorkflow wants on its issuer.
+type IssuerStatusInput struct {
+	Kind               string // Issuer or ClusterIssuer
+	Namespace, Name    string
+	UID                string
+	ObservedGeneration int64
+	Ready              Condition
+}
+
+// SetIssuerStatus writes the Ready condition of an Issuer or ClusterIssuer if it differs.
+func (a *Activities) SetIssuerStatus(ctx context.Context, in IssuerStatusInput) error {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		switch in.Kind {
+		case cmapi.ClusterIssuerKind:
+			cur, err := a.CertFlow.CertmanagerV1().ClusterIssuers().Get(ctx, in.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if in.UID != "" && string(cur.UID) != in.UID {
+				return apierrors.NewNotFound(cmapi.Resource("clusterissuers"), in.Name)
+			}
+			want := cur.Status.DeepCopy()
+			setIssuerCondition(want, in, now)
+			if equality.Semantic.DeepEqual(want, &cur.Status) {
+				return nil
+			}
+			cur = cur.DeepCopy()
+			cur.Status = *want
+			_, err = a.CertFlow.CertmanagerV1().ClusterIssuers().UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+			return err
+		default:
+			cur, err := a.CertFlow.CertmanagerV1().Issuers(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if in.UID != "" && string(cur.UID) != in.UID {
+				return apierrors.NewNotFound(cmapi.Resource("issuers"), in.Name)
+			}
+			want := cur.Status.DeepCopy()
+			setIssuerCondition(want, in, now)
+			if equality.Semantic.DeepEqual(want, &cur.Status) {
+				return nil
+			}
+			cur = cur.DeepCopy()
+			cur.Status = *want
+			_, err = a.CertFlow.CertmanagerV1().Issuers(in.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+			return err
+		}
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update status of %s %s/%s: %w", in.Kind, in.Namespace, in.Name, err)
+	}
+	return nil
+}
+
+func setIssuerCondition(st *cmapi.IssuerStatus, in IssuerStatusInput, now metav1.Time) {
+	next := cmapi.IssuerCondition{
+		Type: cmapi.IssuerConditionReady, Status: in.Ready.Status, Reason: in.Ready.Reason,
+		Message: in.Ready.Message, ObservedGeneration: in.ObservedGeneration, LastTransitionTime: &now,
+	}
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == cmapi.IssuerConditionReady {
+			if st.Conditions[i].Status == next.Status {
+				next.LastTransitionTime = st.Conditions[i].LastTransitionTime
+			}
+			st.Conditions[i] = next
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, next)
+}

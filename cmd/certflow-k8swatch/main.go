@@ -1,0 +1,34 @@
+// Command certflow-k8swatch turns Certificate, Issuer, ClusterIssuer and Secret events
+// into Temporal workflow signals.
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/k8swatch"
+	"github.com/certflow/certflow/workflows"
+)
+
+func main() {
+	o := k8swatch.Flags{}
+	flag.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then in-cluster)")
+	flag.StringVar(&o.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
+	flag.StringVar(&o.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	flag.StringVar(&o.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue")
+	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "hold a Lease so that only one replica signals")
+	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := k8swatch.Serve(ctx, log, o); err != nil {
+		log.Error("certflow-k8swatch failed", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,62 @@
+// Package clients builds the Kubernetes and Temporal clients the binaries share, from
+// flags and the usual environment variables (KUBECONFIG, TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE).
+package clients
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// DefaultTemporalAddress is the Temporal frontend of `make run`.
+const DefaultTemporalAddress = "127.0.0.1:7233"
+
+// RESTConfig loads a kubeconfig (path, else $KUBECONFIG, else in-cluster) and sets client
+// rate limits high enough that the API server, not the client, is the limit.
+func RESTConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error) {
+	if kubeconfig == "" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config: %w (set --kubeconfig or KUBECONFIG)", err)
+	}
+	cfg.QPS, cfg.Burst = qps, burst
+	return cfg, nil
+}
+
+// TemporalOptions returns client options from an address and namespace, defaulting to
+// $TEMPORAL_ADDRESS / $TEMPORAL_NAMESPACE and then to the local stack.
+func TemporalOptions(address, namespace string, log *slog.Logger) client.Options {
+	if address == "" {
+		address = os.Getenv("TEMPORAL_ADDRESS")
+	}
+	if address == "" {
+		address = DefaultTemporalAddress
+	}
+	if namespace == "" {
+		namespace = os.Getenv("TEMPORAL_NAMESPACE")
+	}
+	if namespace == "" {
+		namespace = client.DefaultNamespace
+	}
+	o := client.Options{HostPort: address, Namespace: namespace}
+	if log != nil {
+		o.Logger = tlog.NewStructuredLogger(log)
+	}
+	return o
+}

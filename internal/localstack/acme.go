@@ -1,0 +1,226 @@
+package localstack
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// pebbleConfig is the JSON configuration file of pebble v2.10.
+type pebbleConfig struct {
+	Pebble struct {
+		ListenAddress                  string                   `json:"listenAddress"`
+		ManagementListenAddress        string                   `json:"managementListenAddress"`
+		Certificate                    string                   `json:"certificate"`
+		PrivateKey                     string                   `json:"privateKey"`
+		HTTPPort                       int                      `json:"httpPort"`
+		TLSPort                        int                      `json:"tlsPort"`
+		OCSPResponderURL               string                   `json:"ocspResponderURL"`
+		ExternalAccountBindingRequired bool                     `json:"externalAccountBindingRequired"`
+		DomainBlocklist                []string                 `json:"domainBlocklist"`
+		RetryAfter                     map[string]int           `json:"retryAfter"`
+		KeyAlgorithm                   string                   `json:"keyAlgorithm"`
+		Profiles                       map[string]pebbleProfile `json:"profiles"`
+	} `json:"pebble"`
+}
+
+type pebbleProfile struct {
+	Description    string `json:"description"`
+	ValidityPeriod int64  `json:"validityPeriod"` // seconds
+}
+
+// ACME profiles offered by the local Pebble. Always send one in new orders: without a
+// profile Pebble picks a random one.
+const (
+	ProfileDefault    = "default"    // 90 days
+	ProfileShortLived = "shortlived" // 6 days
+)
+
+// defaultPebbleEnv is the pebble environment unless Options.PebbleEnv overrides it.
+var defaultPebbleEnv = map[string]string{
+	"PEBBLE_VA_NOSLEEP":      "1",
+	"PEBBLE_AUTHZREUSE":      "0",
+	"PEBBLE_WFE_NONCEREJECT": "0",
+}
+
+func (s *Stack) startACME(ctx context.Context, o *Options) error {
+	dir := filepath.Join(o.StateDir, "pki")
+	ca, err := loadOrCreate(dir, "acme-ca", certSpec{cn: "certflow-localstack-acme-ca", isCA: true}, nil)
+	if err != nil {
+		return fmt.Errorf("pebble certificates: %w", err)
+	}
+	if _, err := loadOrCreate(dir, "pebble", certSpec{
+		cn: "localhost", dns: []string{"localhost", "pebble"}, ips: loopbackIPs,
+		usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca); err != nil {
+		return fmt.Errorf("pebble certificates: %w", err)
+	}
+	p := &s.Ports
+
+	// challtestsrv first: pebble resolves every identifier through its DNS server.
+	hc := &http.Client{}
+	defer hc.CloseIdleConnections()
+	err = s.runComponent(ctx, o, component{
+		name: "pebble-challtestsrv", bin: "pebble-challtestsrv", chain: "acme", timeout: 30 * time.Second,
+		reset: func() { p.ChallTestSrvDNS, p.ChallTestSrvAPI = o.Ports.ChallTestSrvDNS, o.Ports.ChallTestSrvAPI },
+		pick: func() error {
+			return fillPorts(map[*int]bool{&p.ChallTestSrvDNS: true}, &p.ChallTestSrvDNS, &p.ChallTestSrvAPI)
+		},
+		addr: func() string { return fmt.Sprintf("127.0.0.1:%d (DNS %d)", p.ChallTestSrvAPI, p.ChallTestSrvDNS) },
+		args: func() []string {
+			return []string{
+				"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+				"-dnsserver", "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS),
+				"-management", "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvAPI),
+				"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
+			}
+		},
+		ready: func(ctx context.Context) error {
+			// Any HTTP answer means the management API is up; the DNS listener starts
+			// in the same instant (and pebble's first lookup comes much later).
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+				"http://127.0.0.1:"+strconv.Itoa(p.ChallTestSrvAPI)+"/dns-request-history?host=localstack.test", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	tc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	defer tc.CloseIdleConnections()
+	env := maps.Clone(defaultPebbleEnv)
+	maps.Copy(env, o.PebbleEnv)
+	cfgPath := filepath.Join(o.StateDir, "pebble-config.json")
+	dirURL := func() string { return "https://127.0.0.1:" + strconv.Itoa(p.ACME) + "/dir" }
+	err = s.runComponent(ctx, o, component{
+		name: "pebble", bin: "pebble", chain: "acme", timeout: 30 * time.Second, env: env,
+		reset: func() {
+			p.ACME, p.PebbleManagement, p.HTTP01, p.TLSALPN01 =
+				o.Ports.ACME, o.Ports.PebbleManagement, o.Ports.HTTP01, o.Ports.TLSALPN01
+		},
+		pick: func() error {
+			if err := fillPorts(nil, &p.ACME, &p.PebbleManagement, &p.HTTP01, &p.TLSALPN01); err != nil {
+				return err
+			}
+			return writePebbleConfig(cfgPath, dir, p)
+		},
+		addr: func() string { return fmt.Sprintf("127.0.0.1:%d (management %d)", p.ACME, p.PebbleManagement) },
+		args: func() []string {
+			return []string{"-config", cfgPath, "-dnsserver", "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS)}
+		},
+		ready: func(ctx context.Context) error {
+			var d map[string]any
+			if err := getJSON(ctx, tc, dirURL(), &d); err != nil {
+				return err
+			}
+			if d["newOrder"] == nil {
+				return fmt.Errorf("ACME directory without newOrder: %v", d)
+			}
+			// The management listener starts concurrently; wait for it too.
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+				"https://127.0.0.1:"+strconv.Itoa(p.PebbleManagement)+"/roots/0", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := tc.Do(req)
+			if err != nil {
+				return fmt.Errorf("management: %w", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("management /roots/0: %s", resp.Status)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.ACMEDirectoryURL = dirURL()
+	s.ACMECABundlePEM = ca.certPEM
+	s.ACMECABundleFile = filepath.Join(dir, "acme-ca.crt")
+	s.PebbleManagementURL = "https://127.0.0.1:" + strconv.Itoa(p.PebbleManagement)
+	s.ChallTestSrvURL = "http://127.0.0.1:" + strconv.Itoa(p.ChallTestSrvAPI)
+	s.ChallTestSrvDNS = "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS)
+	s.HTTP01Port = p.HTTP01
+	s.TLSALPN01Port = p.TLSALPN01
+	return nil
+}
+
+func writePebbleConfig(path, pkiDir string, p *Ports) error {
+	var c pebbleConfig
+	c.Pebble.ListenAddress = "127.0.0.1:" + strconv.Itoa(p.ACME)
+	c.Pebble.ManagementListenAddress = "127.0.0.1:" + strconv.Itoa(p.PebbleManagement)
+	c.Pebble.Certificate = filepath.Join(pkiDir, "pebble.crt")
+	c.Pebble.PrivateKey = filepath.Join(pkiDir, "pebble.key")
+	c.Pebble.HTTPPort = p.HTTP01
+	c.Pebble.TLSPort = p.TLSALPN01
+	c.Pebble.DomainBlocklist = []string{}
+	c.Pebble.RetryAfter = map[string]int{"authz": 1, "order": 1}
+	c.Pebble.KeyAlgorithm = "ecdsa"
+	c.Pebble.Profiles = map[string]pebbleProfile{
+		ProfileDefault:    {Description: "90-day certificates", ValidityPeriod: 90 * 24 * 3600},
+		ProfileShortLived: {Description: "6-day certificates", ValidityPeriod: 6 * 24 * 3600},
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ACMEHTTPClient returns an HTTP client that trusts the TLS certificate of Pebble's ACME
+// and management endpoints (and nothing else).
+func (s *Stack) ACMEHTTPClient() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.ACMECABundlePEM)
+	return &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+	}
+}
+
+// PebbleRootPEM fetches the root that signs the certificates Pebble issues. Pebble
+// generates a new one at every start.
+func (s *Stack) PebbleRootPEM(ctx context.Context) ([]byte, error) {
+	hc := s.ACMEHTTPClient()
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.PebbleManagementURL+"/roots/0", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/roots/0: %s", s.PebbleManagementURL, resp.Status)
+	}
+	return b, nil
+}

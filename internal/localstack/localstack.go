@@ -1,0 +1,335 @@
+// Package localstack starts and stops the real local servers of the certflow
+// development stack on 127.0.0.1: etcd + kube-apiserver (Kubernetes API without
+// nodes), the Temporal dev server with its Web UI, and Pebble + pebble-challtestsrv
+// (ACME). It is the one place that runs them, for `make run` and integration tests.
+//
+// The binaries come from bin/ (hack/build-tools.sh). Every child runs in its own
+// process group with Pdeathsig=SIGKILL, so none outlives the process that started it,
+// and logs to <StateDir>/<component>.log.
+//
+// Integration tests:
+//
+//	s := localstack.StartForTest(t, localstack.Options{Kube: true, Temporal: true, ACME: true})
+//	// skipped unless CERTFLOW_INTEGRATION=1; free ports; stopped by t.Cleanup
+//	err := localstack.InstallCRDs(ctx, s.RESTConfig, filepath.Join(root, "deploy", "crds"))
+//
+// make run:
+//
+//	s, err := localstack.Start(ctx, localstack.Options{BinDir: "bin", StateDir: ".state",
+//		Kube: true, Temporal: true, ACME: true, Ports: localstack.DefaultPorts(), Log: os.Stderr})
+//	defer s.Stop()
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Options selects what Start runs and where.
+type Options struct {
+	// BinDir holds etcd, kube-apiserver, kubectl, temporal, pebble, pebble-challtestsrv.
+	// Empty means RepoRoot()/bin.
+	BinDir string
+	// StateDir holds the logs (<component>.log), etcd data, the Temporal database,
+	// generated certificates (pki/), the pebble config and the kubeconfig.
+	// Certificates and data are reused when Start runs again on the same StateDir.
+	StateDir string
+	// Which parts to start.
+	Kube, Temporal, ACME bool
+	// Ports: zero fields are picked free on 127.0.0.1. DefaultPorts gives the
+	// well-known ones for `make run`.
+	Ports Ports
+	// ExistingKubeconfig, when set, is used instead of starting etcd and kube-apiserver.
+	ExistingKubeconfig string
+	// ExistingTemporal (host:port), when set, is used instead of starting Temporal;
+	// missing SearchAttributes are registered there.
+	ExistingTemporal string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// PebbleEnv adds to or overrides the environment of pebble. Defaults:
+	// PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0, PEBBLE_WFE_NONCEREJECT=0.
+	PebbleEnv map[string]string
+}
+
+// Ports are the loopback ports of the stack. Zero means "pick a free one".
+type Ports struct {
+	Etcd, EtcdPeer int
+	APIServer      int
+	// Temporal frontend gRPC, Web UI, HTTP API, metrics.
+	Temporal, TemporalUI, TemporalHTTP, TemporalMetrics int
+	// Pebble ACME (TLS) and management (TLS) listeners.
+	ACME, PebbleManagement int
+	// pebble-challtestsrv DNS (UDP+TCP) and management HTTP API.
+	ChallTestSrvDNS, ChallTestSrvAPI int
+	// Ports Pebble's VA dials for HTTP-01 and TLS-ALPN-01. Nothing in the stack listens
+	// there: the certflow solver serves HTTP-01 on HTTP01Port itself.
+	HTTP01, TLSALPN01 int
+}
+
+// DefaultPorts returns the fixed ports used by `make run`.
+func DefaultPorts() Ports {
+	return Ports{
+		Etcd: 2379, EtcdPeer: 2380,
+		APIServer: 6443,
+		Temporal:  7233, TemporalUI: 8233, TemporalHTTP: 7243, TemporalMetrics: 7244,
+		ACME: 14000, PebbleManagement: 15000,
+		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
+		HTTP01: 5002, TLSALPN01: 5001,
+	}
+}
+
+// Stack describes a running local stack. Fields of parts that were not requested are empty.
+type Stack struct {
+	// Kubeconfig is the path of a kubeconfig with embedded admin credentials
+	// (CN=certflow-admin, O=system:masters); RESTConfig is the same as a rest.Config.
+	Kubeconfig string
+	RESTConfig *rest.Config
+
+	TemporalAddress   string // host:port of the frontend gRPC service
+	TemporalUIURL     string // http://127.0.0.1:<ui>; empty with ExistingTemporal
+	TemporalNamespace string // "default"
+
+	ACMEDirectoryURL    string // https://127.0.0.1:<acme>/dir
+	ACMECABundlePEM     []byte // CA that signed the TLS certificate of the ACME and management endpoints
+	ACMECABundleFile    string // the same CA as a file (StateDir/pki/acme-ca.crt)
+	PebbleManagementURL string // https://127.0.0.1:<mgmt> (/roots/0 is the issuing root)
+	ChallTestSrvURL     string // http://127.0.0.1:<api> (/set-txt, /clear-txt, /add-a ...)
+	ChallTestSrvDNS     string // 127.0.0.1:<dns>, the resolver Pebble uses
+	HTTP01Port          int    // Pebble validates HTTP-01 on 127.0.0.1:HTTP01Port
+	TLSALPN01Port       int    // Pebble validates TLS-ALPN-01 on 127.0.0.1:TLSALPN01Port
+
+	Ports    Ports  // the ports actually used
+	StateDir string // where logs, data and certificates live
+
+	// StartTimes is how long each started component took until ready.
+	StartTimes map[string]time.Duration
+
+	mu      sync.Mutex
+	procs   []*proc
+	stopped bool
+	log     *lineWriter
+}
+
+// TemporalNamespace is the namespace the stack uses (always present in the dev server).
+const TemporalNamespace = "default"
+
+// Start starts the requested parts in parallel and waits until each is ready. On any
+// failure it stops what it started and returns an error that includes the tail of the
+// failing component's log.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.StateDir == "" {
+		return nil, errors.New("localstack: Options.StateDir is required")
+	}
+	stateDir, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	o.StateDir = stateDir
+	if o.BinDir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return nil, fmt.Errorf("localstack: Options.BinDir is empty and %w", err)
+		}
+		o.BinDir = filepath.Join(root, "bin")
+	}
+	if o.BinDir, err = filepath.Abs(o.BinDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(stateDir, "pki"), 0o755); err != nil {
+		return nil, err
+	}
+	s := &Stack{
+		StateDir:   stateDir,
+		Ports:      o.Ports,
+		StartTimes: map[string]time.Duration{},
+		log:        &lineWriter{w: o.Log},
+	}
+	begin := time.Now()
+
+	// The first failure cancels the other starters.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var errs []error
+	run := func(f func(context.Context, *Options) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(sctx, &o); err != nil {
+				errMu.Lock()
+				if sctx.Err() == nil || len(errs) == 0 || ctx.Err() != nil {
+					errs = append(errs, err)
+				}
+				errMu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	if o.Kube || o.ExistingKubeconfig != "" {
+		run(s.startKube)
+	}
+	if o.Temporal || o.ExistingTemporal != "" {
+		run(s.startTemporal)
+	}
+	if o.ACME {
+		run(s.startACME)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		if err := s.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping after failed start: %w", err))
+		}
+		return nil, fmt.Errorf("localstack: %w", errors.Join(errs...))
+	}
+	s.log.printf("local stack ready in %s (state in %s)", time.Since(begin).Round(10*time.Millisecond), stateDir)
+	return s, nil
+}
+
+// Stop stops every process the stack started: SIGTERM to its process group, then
+// SIGKILL after a grace period. Dependent processes stop in reverse start order
+// (kube-apiserver before etcd, pebble before pebble-challtestsrv); the independent
+// parts (Kubernetes, Temporal, ACME) stop in parallel. Stop is idempotent and safe to
+// call concurrently.
+func (s *Stack) Stop() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	chains := map[string][]*proc{}
+	for _, p := range s.procs {
+		chains[p.chain] = append(chains[p.chain], p)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.procs))
+	for _, chain := range chains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range slices.Backward(chain) {
+				t := time.Now()
+				if err := p.stop(stopGrace); err != nil {
+					errs <- err
+				}
+				s.log.printf("stopped %s in %s", p.name, time.Since(t).Round(10*time.Millisecond))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// PIDs returns the process ids of the processes the stack started, by component name.
+func (s *Stack) PIDs() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.procs))
+	for _, p := range s.procs {
+		m[p.name] = p.cmd.Process.Pid
+	}
+	return m
+}
+
+// LogPath returns the log file of a component (e.g. "kube-apiserver").
+func (s *Stack) LogPath(component string) string {
+	return filepath.Join(s.StateDir, component+".log")
+}
+
+// track registers a started process so that Stop will stop it. If the stack is
+// already being torn down it stops the process at once.
+func (s *Stack) track(p *proc) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		_ = p.stop(stopGrace)
+		return errors.New("stack stopped while starting " + p.name)
+	}
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+// untrack stops a process that failed to become ready and forgets it.
+func (s *Stack) untrack(p *proc) {
+	s.mu.Lock()
+	s.procs = slices.DeleteFunc(s.procs, func(q *proc) bool { return q == p })
+	s.mu.Unlock()
+	_ = p.stop(2 * time.Second)
+}
+
+func (s *Stack) recordTime(name string, d time.Duration) {
+	s.mu.Lock()
+	s.StartTimes[name] = d
+	s.mu.Unlock()
+	s.log.printf("%s ready in %s", name, d.Round(10*time.Millisecond))
+}
+
+// component describes one server to run.
+type component struct {
+	name    string
+	chain   string // processes of one chain depend on each other: "kube", "temporal", "acme"
+	bin     string
+	timeout time.Duration
+	env     map[string]string
+	// pick fills zero ports (called before each attempt; reset restores the
+	// caller's fixed ports first).
+	pick  func() error
+	reset func()
+	args  func() []string
+	addr  func() string // shown in progress lines
+	ready func(context.Context) error
+}
+
+// runComponent starts c, waits until ready, and retries once with fresh ports if the
+// failure was "address already in use".
+func (s *Stack) runComponent(ctx context.Context, o *Options, c component) error {
+	for attempt := 1; ; attempt++ {
+		if c.reset != nil && attempt > 1 {
+			c.reset()
+		}
+		if c.pick != nil {
+			if err := c.pick(); err != nil {
+				return fmt.Errorf("%s: pick ports: %w", c.name, err)
+			}
+		}
+		t := time.Now()
+		s.log.printf("starting %s on %s", c.name, c.addr())
+		p, err := startProc(c.name, filepath.Join(o.BinDir, c.bin), c.args(), o.StateDir, c.env)
+		if err != nil {
+			return err
+		}
+		p.chain = c.chain
+		if err := s.track(p); err != nil {
+			return err
+		}
+		err = waitReady(ctx, p, c.timeout, c.ready)
+		if err == nil {
+			s.recordTime(c.name, time.Since(t))
+			return nil
+		}
+		retry := attempt == 1 && addrInUse(p) && ctx.Err() == nil
+		s.untrack(p)
+		if !retry {
+			return componentError(p, err)
+		}
+		s.log.printf("%s: address already in use, retrying once", c.name)
+	}
+}

@@ -1,0 +1,432 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+func allParts() Options { return Options{Kube: true, Temporal: true, ACME: true} }
+
+// TestFullStack starts everything on free ports and exercises each part.
+func TestFullStack(t *testing.T) {
+	s := StartForTest(t, allParts())
+	t.Logf("start times: %v", s.StartTimes)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	t.Run("kubectl", func(t *testing.T) { checkKubectl(t, s) })
+	t.Run("client-go+RBAC", func(t *testing.T) { checkKube(ctx, t, s) })
+	t.Run("InstallCRDs", func(t *testing.T) { checkCRDs(ctx, t, s) })
+	t.Run("temporal", func(t *testing.T) { checkTemporalClient(ctx, t, s) })
+	t.Run("temporal-ui", func(t *testing.T) { checkHTTP200(ctx, t, http.DefaultClient, s.TemporalUIURL+"/") })
+	t.Run("acme", func(t *testing.T) { checkACME(ctx, t, s) })
+
+	pids := s.PIDs()
+	for _, name := range []string{"etcd", "kube-apiserver", "temporal", "pebble-challtestsrv", "pebble"} {
+		if pids[name] == 0 {
+			t.Errorf("no pid recorded for %s: %v", name, pids)
+			continue
+		}
+		if bad := nonLoopbackListeners(t, pids[name]); len(bad) > 0 {
+			t.Errorf("%s listens on non-loopback addresses: %v", name, bad)
+		}
+	}
+	t0 := time.Now()
+	if err := s.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	t.Logf("Stop took %s", time.Since(t0))
+	if err := s.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	for name, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) still exists after Stop: kill(0) = %v", name, pid, err)
+		}
+		if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process group of %s (%d) still exists after Stop: kill(0) = %v", name, pid, err)
+		}
+	}
+}
+
+// TestTwoStacks runs two complete stacks side by side.
+func TestTwoStacks(t *testing.T) {
+	SkipUnlessIntegration(t)
+	stacks := make([]*Stack, 2)
+	done := make(chan struct{}, 2)
+	for i := range stacks {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			// StartForTest calls t.Fatal, which must run on the test goroutine: start
+			// directly here and report through t.Error.
+			stacks[i] = startOrError(t, allParts())
+		}()
+	}
+	<-done
+	<-done
+	if t.Failed() {
+		t.FailNow()
+	}
+	a, b := stacks[0], stacks[1]
+	if a.Ports == b.Ports {
+		t.Fatalf("both stacks use the same ports: %+v", a.Ports)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, s := range stacks {
+		t.Run(fmt.Sprint("stack", i), func(t *testing.T) {
+			checkKube(ctx, t, s)
+			checkTemporalClient(ctx, t, s)
+			checkACME(ctx, t, s)
+		})
+	}
+	// Data is separate: a namespace created in one stack is absent from the other.
+	ca := kubernetes.NewForConfigOrDie(a.RESTConfig)
+	cb := kubernetes.NewForConfigOrDie(b.RESTConfig)
+	if _, err := ca.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "only-in-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.CoreV1().Namespaces().Get(ctx, "only-in-a", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("namespace of stack a visible in stack b: %v", err)
+	}
+}
+
+// TestRestartSameStateDir restarts a stack on the same StateDir, as `make run` does:
+// certificates and data survive.
+func TestRestartSameStateDir(t *testing.T) {
+	SkipUnlessIntegration(t)
+	dir := t.TempDir()
+	o := Options{Kube: true, Temporal: true, StateDir: dir}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	s1 := StartForTest(t, o)
+	cs := kubernetes.NewForConfigOrDie(s1.RESTConfig)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "survives"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ca1, _ := os.ReadFile(filepath.Join(dir, "pki", "kube-ca.crt"))
+	if err := s1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := StartForTest(t, o)
+	ca2, _ := os.ReadFile(filepath.Join(dir, "pki", "kube-ca.crt"))
+	if len(ca1) == 0 || !bytes.Equal(ca1, ca2) {
+		t.Errorf("kube CA was regenerated on restart")
+	}
+	cs = kubernetes.NewForConfigOrDie(s2.RESTConfig)
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, "survives", metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace lost across restart: %v", err)
+	}
+	checkTemporalClient(ctx, t, s2)
+
+	// A third stack reuses both servers through Existing* and starts nothing.
+	s3 := StartForTest(t, Options{ExistingKubeconfig: s2.Kubeconfig, ExistingTemporal: s2.TemporalAddress})
+	if n := len(s3.PIDs()); n != 0 {
+		t.Errorf("stack on existing servers started %d processes", n)
+	}
+	checkKube(ctx, t, s3)
+	checkTemporalClient(ctx, t, s3)
+}
+
+func startOrError(t *testing.T, o Options) *Stack {
+	o.BinDir = mustRepoRoot(t) + "/bin"
+	o.StateDir = t.TempDir()
+	o.Log = &tbWriter{tb: t}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, o)
+	if err != nil {
+		t.Errorf("start: %v", err)
+		return nil
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return s
+}
+
+func mustRepoRoot(t *testing.T) string {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func checkKubectl(t *testing.T, s *Stack) {
+	out, err := exec.Command(filepath.Join(mustRepoRoot(t), "bin", "kubectl"), "--kubeconfig", s.Kubeconfig, "get", "ns", "-o", "name").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get ns: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "namespace/default") || !strings.Contains(string(out), "namespace/kube-system") {
+		t.Fatalf("kubectl get ns: unexpected output:\n%s", out)
+	}
+}
+
+func checkKube(ctx context.Context, t *testing.T, s *Stack) {
+	cs := kubernetes.NewForConfigOrDie(s.RESTConfig)
+	if _, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatalf("admin list namespaces: %v", err)
+	}
+	imp := rest.CopyConfig(s.RESTConfig)
+	imp.Impersonate = rest.ImpersonationConfig{UserName: "nobody"}
+	_, err := kubernetes.NewForConfigOrDie(imp).CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("unprivileged user listing namespaces: want Forbidden (RBAC on), got %v", err)
+	}
+}
+
+func checkCRDs(ctx context.Context, t *testing.T, s *Stack) {
+	for range 2 { // applying twice is a no-op
+		if err := InstallCRDs(ctx, s.RESTConfig, "testdata/crds"); err != nil {
+			t.Fatalf("InstallCRDs: %v", err)
+		}
+	}
+	dc := dynamic.NewForConfigOrDie(s.RESTConfig)
+	gvr := schema.GroupVersionResource{Group: "localstack.certflow.test", Version: "v1", Resource: "widgets"}
+	if _, err := dc.Resource(gvr).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatalf("list widgets: %v", err)
+	}
+}
+
+func checkTemporalClient(ctx context.Context, t *testing.T, s *Stack) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddress, Namespace: s.TemporalNamespace, Logger: quietLogger})
+	if err != nil {
+		t.Fatalf("dial temporal: %v", err)
+	}
+	defer c.Close()
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.TemporalNamespace})
+	if err != nil {
+		t.Fatalf("list search attributes: %v", err)
+	}
+	for _, a := range SearchAttributes {
+		if got := resp.GetCustomAttributes()[a.Name]; got != a.Type {
+			t.Errorf("search attribute %s: type %s, want %s", a.Name, got, a.Type)
+		}
+	}
+}
+
+func checkACME(ctx context.Context, t *testing.T, s *Stack) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(s.ACMECABundlePEM) {
+		t.Fatal("ACMECABundlePEM holds no certificate")
+	}
+	if b, err := os.ReadFile(s.ACMECABundleFile); err != nil || !bytes.Equal(b, s.ACMECABundlePEM) {
+		t.Errorf("ACMECABundleFile %s: %v", s.ACMECABundleFile, err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	// Without the bundle, the endpoint is not trusted.
+	if _, err := http.Get(s.ACMEDirectoryURL); err == nil {
+		t.Errorf("ACME endpoint trusted without ACMECABundlePEM")
+	}
+	body := checkHTTP200(ctx, t, hc, s.ACMEDirectoryURL)
+	var dir map[string]any
+	if err := json.Unmarshal(body, &dir); err != nil || dir["newOrder"] == nil {
+		t.Fatalf("ACME directory: %v %s", err, body)
+	}
+	if meta, _ := dir["meta"].(map[string]any); meta == nil || meta["profiles"] == nil {
+		t.Errorf("ACME directory lists no profiles: %s", body)
+	}
+	root, err := s.PebbleRootPEM(ctx)
+	if err != nil || !bytes.Contains(root, []byte("BEGIN CERTIFICATE")) {
+		t.Errorf("PebbleRootPEM: %v %s", err, root)
+	}
+	// challtestsrv API: add a TXT record.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.ChallTestSrvURL+"/set-txt",
+		strings.NewReader(`{"host":"_acme-challenge.example.test.","value":"x"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("challtestsrv set-txt: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("challtestsrv set-txt: %s", resp.Status)
+	}
+	if s.HTTP01Port == 0 || s.ChallTestSrvDNS == "" {
+		t.Errorf("HTTP01Port %d ChallTestSrvDNS %q", s.HTTP01Port, s.ChallTestSrvDNS)
+	}
+}
+
+func checkHTTP200(ctx context.Context, t *testing.T, hc *http.Client, url string) []byte {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return b
+}
+
+// nonLoopbackListeners returns the listening TCP sockets and bound UDP sockets of pid
+// whose local address is not a loopback address.
+func nonLoopbackListeners(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("read fds of %d: %v", pid, err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(target, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
+		}
+	}
+	loopback := map[string]bool{
+		"0100007F":                         true, // 127.0.0.1
+		"00000000000000000000000001000000": true, // ::1
+		"0000000000000000FFFF00000100007F": true, // ::ffff:127.0.0.1
+	}
+	var bad []string
+	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || !inodes[f[9]] {
+				continue
+			}
+			listening := f[3] == "0A" || strings.HasPrefix(table, "udp")
+			addr, _, _ := strings.Cut(f[1], ":")
+			if listening && !loopback[addr] {
+				bad = append(bad, table+" "+f[1])
+			}
+		}
+	}
+	return bad
+}
+
+// TestExistingTemporalRegistersSearchAttributes points the stack at a Temporal server
+// started without certflow's search attributes: Start registers them.
+func TestExistingTemporalRegistersSearchAttributes(t *testing.T) {
+	SkipUnlessIntegration(t)
+	dir := t.TempDir()
+	port, err := freePort(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	p, err := startProc("temporal-bare", filepath.Join(mustRepoRoot(t), "bin", "temporal"),
+		[]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--log-level", "warn"}, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.stop(5 * time.Second) })
+
+	s := StartForTest(t, Options{ExistingTemporal: addr})
+	if s.TemporalAddress != addr || len(s.PIDs()) != 0 {
+		t.Fatalf("stack on existing Temporal: address %q, pids %v", s.TemporalAddress, s.PIDs())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checkTemporalClient(ctx, t, s)
+}
+
+const envHelper = "CERTFLOW_LOCALSTACK_HELPER_PIDFILE"
+
+// TestHelperStartAndHang is not a test: TestChildrenDieWithParent runs the test binary
+// with it to get a process that starts a stack and is then killed.
+// Its state lives next to the pid file, in the parent test's TempDir.
+func TestHelperStartAndHang(t *testing.T) {
+	pidFile := os.Getenv(envHelper)
+	if pidFile == "" {
+		t.Skip("helper process for TestChildrenDieWithParent")
+	}
+	s, err := Start(context.Background(), Options{
+		BinDir: mustRepoRoot(t) + "/bin", StateDir: filepath.Join(filepath.Dir(pidFile), "state"),
+		Kube: true, Temporal: true, ACME: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(s.PIDs())
+	if err := os.WriteFile(pidFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Hour)
+}
+
+// TestChildrenDieWithParent SIGKILLs a process that runs a stack: Pdeathsig must take
+// every server down with it.
+func TestChildrenDieWithParent(t *testing.T) {
+	SkipUnlessIntegration(t)
+	pidFile := filepath.Join(t.TempDir(), "pids.json")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStartAndHang$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envHelper+"="+pidFile)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var pids map[string]int
+	deadline := time.After(2 * time.Minute)
+	for pids == nil {
+		select {
+		case err := <-exited:
+			t.Fatalf("helper exited early: %v\n%s", err, out.String())
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatalf("helper did not start the stack\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+			if err := json.Unmarshal(b, &pids); err != nil {
+				pids = nil
+			}
+		}
+	}
+	if len(pids) != 5 {
+		t.Errorf("helper started %v", pids)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	end := time.Now().Add(10 * time.Second)
+	for name, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(end) {
+				t.Fatalf("%s (pid %d) outlived its SIGKILLed parent", name, pid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package k8swatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/clients"
+)
+
+// Flags configure Serve, the watcher as a process runs it.
+type Flags struct {
+	Kubeconfig        string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	LeaderElect       bool
+	LeaseNamespace    string
+	// Temporal, when set, is used instead of dialing TemporalAddress.
+	Temporal client.Client
+	// RESTConfig, when set, is used instead of loading Kubeconfig.
+	RESTConfig *rest.Config
+}
+
+// Serve connects to Kubernetes and Temporal and runs the watcher (under a Lease when
+// LeaderElect is set) until ctx is done.
+func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
+	cfg := f.RESTConfig
+	if cfg == nil {
+		var err error
+		if cfg, err = clients.RESTConfig(f.Kubeconfig, 100, 200); err != nil {
+			return err
+		}
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	cf, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	tc := f.Temporal
+	if tc == nil {
+		tc, err = client.DialContext(ctx, clients.TemporalOptions(f.TemporalAddress, f.TemporalNamespace, log))
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+	}
+	run := func(ctx context.Context) {
+		// A fresh Watcher per leadership term: its queue ends with the term.
+		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, Resync: 10 * time.Minute, Log: log})
+		if err == nil {
+			err = w.Run(ctx)
+		}
+		if err != nil {
+			log.Error("k8swatch stopped", "err", err)
+		}
+	}
+	if !f.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	host, _ := os.Hostname()
+	return RunAsLeader(ctx, LeaderOptions{
+		Kube: kc, Namespace: f.LeaseNamespace, Name: "certflow-k8swatch",
+		Identity: fmt.Sprintf("%s_%d", host, os.Getpid()), Log: log,
+	}, run)
+}

@@ -1,0 +1,73 @@
+package starter
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/workflows"
+)
+
+func newRenewCommand(g *globals) *cobra.Command {
+	var (
+		all, allNamespaces bool
+		selector           string
+	)
+	cmd := &cobra.Command{
+		Use:   "renew [NAME...]",
+		Short: "Renew certificates now: sends the renew signal to their workflows, cutting any backoff short",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !all && selector == "" {
+				return fmt.Errorf("name certificates, or use --all or -l")
+			}
+			ctx := cmd.Context()
+			c, err := g.connect(ctx, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer c.temporal.Close()
+			ns := c.namespace
+			if allNamespaces {
+				ns = metav1.NamespaceAll
+			}
+			var targets []cmapi.Certificate
+			if len(args) > 0 {
+				for _, name := range args {
+					cert, err := c.certflow.CertmanagerV1().Certificates(ns).Get(ctx, name, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					targets = append(targets, *cert)
+				}
+			} else {
+				list, err := c.certflow.CertmanagerV1().Certificates(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+				if err != nil {
+					return err
+				}
+				targets = list.Items
+			}
+			for _, cert := range targets {
+				if err := renew(ctx, c, cert.Namespace, cert.Name); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Manually triggered issuance of Certificate %s/%s\n", cert.Namespace, cert.Name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "renew every certificate in the namespace")
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "look in every namespace")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector of certificates to renew")
+	return cmd
+}
+
+func renew(ctx context.Context, c *conn, ns, name string) error {
+	id := workflows.CertificateWorkflowID(ns, name)
+	if err := c.temporal.SignalWorkflow(ctx, id, "", workflows.SignalRenew, workflows.RenewSignal{Reason: "starter renew"}); err != nil {
+		return fmt.Errorf("signal %s to workflow %s: %w", workflows.SignalRenew, id, err)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+// Package starter is certflow's operator CLI: cmctl-style commands (renew, status) that
+// speak to Kubernetes and, where that is the truth, to the Certificate's workflow.
+package starter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/clients"
+)
+
+// globals are the connection flags every command shares.
+type globals struct {
+	kubeconfig        string
+	namespace         string
+	temporalAddress   string
+	temporalNamespace string
+}
+
+// NewRootCommand returns the `starter` command tree.
+func NewRootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "starter",
+		Short:         "Operate certflow: renew certificates and see what their workflows are doing",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG)")
+	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's)")
+	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
+	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	root.AddCommand(newRenewCommand(g), newStatusCommand(g))
+	return root
+}
+
+// conn holds the clients a command uses.
+type conn struct {
+	kube      kubernetes.Interface
+	certflow  versioned.Interface
+	temporal  client.Client
+	namespace string
+}
+
+func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
+	cfg, err := clients.RESTConfig(g.kubeconfig, 50, 100)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := client.DialContext(ctx, clients.TemporalOptions(g.temporalAddress, g.temporalNamespace, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal: %w", err)
+	}
+	ns := g.namespace
+	if ns == "" {
+		ns = "default"
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		if g.kubeconfig != "" {
+			rules.ExplicitPath = g.kubeconfig
+		}
+		if n, _, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).Namespace(); err == nil && n != "" {
+			ns = n
+		}
+	}
+	return &conn{kube: kc, certflow: cf, temporal: tc, namespace: ns}, nil
+}

@@ -1,0 +1,357 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/proto"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/workflows"
+)
+
+// The user's selfsigned-issuer.yaml and CA certificate, applied unchanged, become Ready
+// through k8swatch → Temporal → activities, and the Secret holds what the spec asks for.
+func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	applied := time.Now()
+	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "selfsigned-issuer.yaml"), "-n", "cert-manager")
+	waitIssuerReady(t, "cert-manager", "selfsigned-issuer")
+	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "certificate-example-ca.yaml"), "-n", "cert-manager")
+	cert := waitCertificateReady(t, "cert-manager", "ca-example-com")
+	t.Logf("ca-example-com Ready %.2fs after the issuer was applied", time.Since(applied).Seconds())
+
+	secret, leaf := readTLSSecret(t, "cert-manager", "ca-example-com-tls")
+	if leaf.Subject.CommonName != "ca.example.com" || !equalStrings(leaf.DNSNames, []string{"ca.example.com"}) ||
+		!equalStrings(leaf.Subject.Organization, []string{"Example Inc."}) {
+		t.Errorf("subject/SANs = %v %v, want CN=ca.example.com O=Example Inc. DNS ca.example.com", leaf.Subject, leaf.DNSNames)
+	}
+	if !leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign == 0 {
+		t.Errorf("isCA=%v keyUsage=%v, want a CA certificate with certSign", leaf.IsCA, leaf.KeyUsage)
+	}
+	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
+	if !ok || pub.N.BitLen() != 2048 {
+		t.Errorf("public key %T, want RSA 2048", leaf.PublicKey)
+	}
+	if block, _ := pem.Decode(secret.Data["tls.key"]); block == nil || block.Type != "RSA PRIVATE KEY" {
+		t.Errorf("tls.key is not PKCS#1 PEM as spec.privateKey.encoding asks")
+	}
+	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 2160*time.Hour {
+		t.Errorf("validity %s, want 2160h", got)
+	}
+	if !bytes.Equal(secret.Data["ca.crt"], secret.Data["tls.crt"]) {
+		t.Errorf("a self-signed certificate's ca.crt should be the certificate itself")
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "ca.example.com"}); err != nil {
+		t.Errorf("self-signed certificate does not verify against itself: %v", err)
+	}
+	wantAnn := map[string]string{
+		"cert-manager.io/certificate-name": "ca-example-com", "cert-manager.io/issuer-name": "selfsigned-issuer",
+		"cert-manager.io/issuer-kind": "Issuer", "cert-manager.io/issuer-group": "cert-manager.io",
+		"cert-manager.io/common-name": "ca.example.com", "cert-manager.io/alt-names": "ca.example.com",
+	}
+	for k, v := range wantAnn {
+		if secret.Annotations[k] != v {
+			t.Errorf("Secret annotation %s = %q, want %q", k, secret.Annotations[k], v)
+		}
+	}
+	if secret.Type != corev1.SecretTypeTLS {
+		t.Errorf("Secret type %s, want kubernetes.io/tls", secret.Type)
+	}
+
+	st := cert.Status
+	if st.Revision == nil || *st.Revision != 1 {
+		t.Errorf("status.revision = %v, want 1", st.Revision)
+	}
+	if st.NotAfter == nil || !st.NotAfter.Time.Equal(leaf.NotAfter) || st.NotBefore == nil || !st.NotBefore.Time.Equal(leaf.NotBefore) {
+		t.Errorf("status notBefore/notAfter = %v/%v, want %v/%v", st.NotBefore, st.NotAfter, leaf.NotBefore, leaf.NotAfter)
+	}
+	if want := leaf.NotAfter.Add(-360 * time.Hour); st.RenewalTime == nil || !st.RenewalTime.Time.Equal(want) {
+		t.Errorf("status.renewalTime = %v, want notAfter-360h = %v", st.RenewalTime, want)
+	}
+
+	// The workflow answers the status query and sleeps until the renewal time.
+	eventually(t, 10*time.Second, "the workflow sleeping until the renewal time", func() (bool, string) {
+		v, err := env.temporal.QueryWorkflow(context.Background(), workflows.CertificateWorkflowID("cert-manager", "ca-example-com"), "", workflows.QueryStatus)
+		if err != nil {
+			return false, err.Error()
+		}
+		var ws workflows.Status
+		if err := v.Get(&ws); err != nil {
+			return false, err.Error()
+		}
+		return ws.Phase == workflows.PhaseReady && ws.Until != nil && ws.Until.Equal(st.RenewalTime.Time), fmt.Sprintf("%+v", ws)
+	})
+
+	assertNoPrivateKeyInHistory(t, workflows.CertificateWorkflowID("cert-manager", "ca-example-com"), secret.Data["tls.key"])
+}
+
+// Each key algorithm and encoding ends up in the Secret as asked.
+func TestKeyAlgorithmsAndEncodings(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "keys"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+`), "apply", "-n", ns, "-f", "-")
+	cases := []struct {
+		name, alg, enc, pemType string
+		size                    int
+		check                   func(any) bool
+	}{
+		{"ecdsa-p256-pkcs1", "ECDSA", "PKCS1", "EC PRIVATE KEY", 256, func(k any) bool { p, ok := k.(*ecdsa.PublicKey); return ok && p.Curve.Params().BitSize == 256 }},
+		{"ecdsa-p384-pkcs8", "ECDSA", "PKCS8", "PRIVATE KEY", 384, func(k any) bool { p, ok := k.(*ecdsa.PublicKey); return ok && p.Curve.Params().BitSize == 384 }},
+		{"ed25519-pkcs8", "Ed25519", "PKCS8", "PRIVATE KEY", 0, func(k any) bool { _, ok := k.(ed25519.PublicKey); return ok }},
+		{"rsa-3072-pkcs8", "RSA", "PKCS8", "PRIVATE KEY", 3072, func(k any) bool { p, ok := k.(*rsa.PublicKey); return ok && p.N.BitLen() == 3072 }},
+	}
+	for _, c := range cases {
+		size := ""
+		if c.size > 0 {
+			size = fmt.Sprintf(", size: %d", c.size)
+		}
+		mustKubectl(t, []byte(fmt.Sprintf(`apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: %[1]s}
+spec:
+  secretName: %[1]s-tls
+  dnsNames: [%[1]s.example.com]
+  ipAddresses: [127.0.0.1]
+  uris: ["spiffe://example.com/%[1]s"]
+  duration: 24h
+  issuerRef: {name: selfsigned}
+  privateKey: {algorithm: %[2]s, encoding: %[3]s%[4]s}
+`, c.name, c.alg, c.enc, size)), "apply", "-n", ns, "-f", "-")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			waitCertificateReady(t, ns, c.name)
+			secret, leaf := readTLSSecret(t, ns, c.name+"-tls")
+			if !c.check(leaf.PublicKey) {
+				t.Errorf("public key %T does not match %s %d", leaf.PublicKey, c.alg, c.size)
+			}
+			if block, _ := pem.Decode(secret.Data["tls.key"]); block == nil || block.Type != c.pemType {
+				t.Errorf("tls.key PEM type is not %q", c.pemType)
+			}
+			if len(leaf.IPAddresses) != 1 || leaf.IPAddresses[0].String() != "127.0.0.1" || len(leaf.URIs) != 1 || leaf.URIs[0].String() != "spiffe://example.com/"+c.name {
+				t.Errorf("SANs: ips %v uris %v", leaf.IPAddresses, leaf.URIs)
+			}
+			if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 24*time.Hour {
+				t.Errorf("validity %s, want 24h", got)
+			}
+			if leaf.IsCA {
+				t.Errorf("leaf certificate is a CA")
+			}
+			assertNoPrivateKeyInHistory(t, workflows.CertificateWorkflowID(ns, c.name), secret.Data["tls.key"])
+		})
+	}
+}
+
+// Deleting the target Secret makes the workflow issue again within seconds.
+func TestSecretDeletedIsReissued(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "reissue"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: web}
+spec:
+  secretName: web-tls
+  commonName: web.example.com
+  dnsNames: [web.example.com]
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: selfsigned}
+`), "apply", "-n", ns, "-f", "-")
+	waitCertificateReady(t, ns, "web")
+	_, first := readTLSSecret(t, ns, "web-tls")
+	deleted := time.Now()
+	mustKubectl(t, nil, "delete", "secret", "web-tls", "-n", ns)
+	eventually(t, 30*time.Second, "a re-issued Secret", func() (bool, string) {
+		s, err := env.kube.CoreV1().Secrets(ns).Get(context.Background(), "web-tls", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		c, err := parseLeaf(s.Data["tls.crt"])
+		return err == nil && c.SerialNumber.Cmp(first.SerialNumber) != 0, "same certificate"
+	})
+	t.Logf("Secret re-issued %.2fs after deletion", time.Since(deleted).Seconds())
+	cert := waitCertificateReady(t, ns, "web")
+	if cert.Status.Revision == nil || *cert.Status.Revision != 2 {
+		t.Errorf("revision after re-issue = %v, want 2", cert.Status.Revision)
+	}
+}
+
+// A Certificate whose issuer does not exist says so, and proceeds once it appears.
+func TestMissingIssuerThenCreated(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "late-issuer"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: app}
+spec:
+  secretName: app-tls
+  dnsNames: [app.example.com]
+  issuerRef: {name: later}
+`), "apply", "-n", ns, "-f", "-")
+	eventually(t, 30*time.Second, "Ready=False naming the missing issuer", func() (bool, string) {
+		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		r := condition(c, cmapi.CertificateConditionReady)
+		return r != nil && r.Status == cmmeta.ConditionFalse && strings.Contains(r.Message, "later") && strings.Contains(r.Message, "not found"), fmt.Sprintf("%+v", r)
+	})
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: later}
+spec: {selfSigned: {}}
+`), "apply", "-n", ns, "-f", "-")
+	waitCertificateReady(t, ns, "app")
+}
+
+func waitIssuerReady(t *testing.T, ns, name string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
+		iss, err := env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range iss.Status.Conditions {
+			if c.Type == cmapi.IssuerConditionReady {
+				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
+			}
+		}
+		return false, "no Ready condition"
+	})
+}
+
+func waitCertificateReady(t *testing.T, ns, name string) *cmapi.Certificate {
+	t.Helper()
+	var cert *cmapi.Certificate
+	eventually(t, 60*time.Second, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
+		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		cert = c
+		r := condition(c, cmapi.CertificateConditionReady)
+		return r != nil && r.Status == cmmeta.ConditionTrue && r.ObservedGeneration == c.Generation &&
+			condition(c, cmapi.CertificateConditionIssuing) == nil, fmt.Sprintf("%+v", c.Status)
+	})
+	return cert
+}
+
+func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
+	for i := range c.Status.Conditions {
+		if c.Status.Conditions[i].Type == typ {
+			return &c.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func readTLSSecret(t *testing.T, ns, name string) (*corev1.Secret, *x509.Certificate) {
+	t.Helper()
+	s, err := env.kube.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get Secret %s/%s: %v", ns, name, err)
+	}
+	leaf, err := parseLeaf(s.Data["tls.crt"])
+	if err != nil {
+		t.Fatalf("Secret %s/%s tls.crt: %v", ns, name, err)
+	}
+	return s, leaf
+}
+
+func parseLeaf(pemBytes []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("no PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+// assertNoPrivateKeyInHistory reads every run of a workflow (continue-as-new chains)
+// through the Temporal API and checks that no event holds the key: not its PEM, not its
+// DER, not either in base64 (how []byte travels in JSON payloads), and no PEM private
+// key header at all.
+func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte) {
+	t.Helper()
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		t.Fatalf("no PEM key to look for")
+	}
+	needles := map[string][]byte{
+		"key PEM":           keyPEM,
+		"key DER":           block.Bytes,
+		"key PEM as base64": []byte(base64.StdEncoding.EncodeToString(keyPEM)),
+		"key DER as base64": []byte(base64.StdEncoding.EncodeToString(block.Bytes)),
+		"PEM header":        []byte("PRIVATE KEY-----"),
+	}
+	// Walk the continue-as-new chain back from the current run: each run's first event
+	// names the run it continued.
+	ctx := context.Background()
+	events, runs := 0, 0
+	for runID := ""; ; runs++ {
+		prev := ""
+		it := env.temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatalf("history of %s run %q: %v", workflowID, runID, err)
+			}
+			events++
+			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+				prev = a.GetContinuedExecutionRunId()
+			}
+			raw, err := proto.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, needle := range needles {
+				if bytes.Contains(raw, needle) {
+					t.Errorf("%s found in event %d (%s) of run %q of %s", what, ev.EventId, ev.EventType, runID, workflowID)
+				}
+			}
+		}
+		if prev == "" {
+			break
+		}
+		runID = prev
+	}
+	if events < 10 {
+		t.Errorf("only %d history events in %d runs of %s: the scan did not see the issuance", events, runs+1, workflowID)
+	}
+}
+
+var _ = os.Getenv

@@ -1,0 +1,54 @@
+// Package worker hosts certflow's workflows and activities on one Temporal task queue.
+// Run more replicas of it to scale out; Temporal spreads the work.
+package worker
+
+import (
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/workflows"
+)
+
+// Config is what the activities need to reach Kubernetes.
+type Config struct {
+	Temporal  client.Client
+	Kube      kubernetes.Interface
+	CertFlow  versioned.Interface
+	TaskQueue string
+	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to (upstream's
+	// --cluster-resource-namespace, default cert-manager).
+	ClusterResourceNamespace string
+	Options                  worker.Options
+}
+
+// DefaultClusterResourceNamespace is upstream's default.
+const DefaultClusterResourceNamespace = "cert-manager"
+
+// New returns a worker with every workflow and activity registered; call Run or Start.
+func New(c Config) worker.Worker {
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.TaskQueue
+	}
+	w := worker.New(c.Temporal, c.TaskQueue, c.Options)
+	Register(w, c)
+	return w
+}
+
+// Register adds certflow's workflows and activities to any registry (a worker or a
+// test environment).
+func Register(r worker.Registry, c Config) {
+	if c.ClusterResourceNamespace == "" {
+		c.ClusterResourceNamespace = DefaultClusterResourceNamespace
+	}
+	r.RegisterWorkflowWithOptions(workflows.CertificateWorkflow, workflow.RegisterOptions{Name: "CertificateWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.IssuerWorkflow, workflow.RegisterOptions{Name: "IssuerWorkflow"})
+	r.RegisterActivity(&kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace})
+	r.RegisterActivity(&keys.Activities{Kube: c.Kube})
+	r.RegisterActivity(&pki.Activities{Kube: c.Kube})
+}

@@ -1,0 +1,422 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// Activity receivers: nil pointers whose method values name the activities.
+var (
+	kubeActs *kube.Activities
+	keyActs  *keys.Activities
+	pkiActs  *pki.Activities
+)
+
+// errorRetryDelay is how long the workflow waits after an activity gave up on a transient
+// error (API server down for minutes) before it evaluates the Certificate again.
+const errorRetryDelay = time.Minute
+
+// CertificateWorkflow is the entity loop of one Certificate: evaluate the trigger
+// policies, issue when needed, keep status true, sleep on a durable timer until renewal,
+// and wake on signals (spec, renew, secret-changed, issuer-changed, delete).
+func CertificateWorkflow(ctx workflow.Context, in CertificateInput) error {
+	c := newCertificateRun(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return c.status, nil }); err != nil {
+		return err
+	}
+	return c.run()
+}
+
+type certificateRun struct {
+	ctx    workflow.Context
+	st     CertificateInput
+	status Status
+
+	specCh, renewCh, secretCh, issuerCh, deleteCh workflow.ReceiveChannel
+
+	deleted   bool
+	lastState string // CertState search attribute as last upserted
+}
+
+func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
+	return &certificateRun{
+		ctx:      ctx,
+		st:       in,
+		status:   Status{Phase: PhaseEvaluating, Revision: in.Revision, Generation: in.Generation, NotAfter: in.NotAfter, FailedAttempts: in.FailedAttempts},
+		specCh:   workflow.GetSignalChannel(ctx, SignalSpec),
+		renewCh:  workflow.GetSignalChannel(ctx, SignalRenew),
+		secretCh: workflow.GetSignalChannel(ctx, SignalSecretChanged),
+		issuerCh: workflow.GetSignalChannel(ctx, SignalIssuerChanged),
+		deleteCh: workflow.GetSignalChannel(ctx, SignalDelete),
+	}
+}
+
+func (c *certificateRun) run() error {
+	for {
+		c.drainSignals()
+		if c.deleted {
+			c.setPhase(PhaseDeleted, "nothing: the Certificate was deleted", nil)
+			return nil
+		}
+		if workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
+			return c.continueAsNew()
+		}
+		issued, err := c.reconcile()
+		if err != nil {
+			// An activity gave up on a transient error after its retries: say so, then
+			// try again later or as soon as something changes.
+			c.status.LastError = err.Error()
+			c.wait(errorRetryDelay, PhaseBackoff, "retry after error: "+err.Error())
+			continue
+		}
+		if issued {
+			// One issuance cycle per run keeps histories short and replays cheap.
+			return c.continueAsNew()
+		}
+	}
+}
+
+// reconcile evaluates the Certificate once. It either issues (issued == true), or
+// waits (for a timer or a signal) and returns so that the loop evaluates again.
+func (c *certificateRun) reconcile() (issued bool, err error) {
+	spec := c.st.Spec
+	issuer, err := c.resolveIssuer()
+	if err != nil {
+		return false, err
+	}
+	if !issuer.Ready {
+		if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil, nil); err != nil {
+			return false, err
+		}
+		c.waitForSignal(PhaseWaitingForIssuer, fmt.Sprintf("issuer %s to become ready (signal %s)", spec.IssuerRef.Name, SignalIssuerChanged))
+		return false, nil
+	}
+
+	var secret policy.SecretState
+	if err := c.kubeActivity("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
+		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &secret); err != nil {
+		return false, err
+	}
+	renewal := c.renewalTime(secret)
+	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal), secret, c.st.PendingRenew)
+	ready := readyCondition(trig)
+	if secret.Exists && secret.HasCertificate && secret.CertificateError == "" {
+		c.st.NotBefore, c.st.NotAfter = &secret.Certificate.NotBefore, &secret.Certificate.NotAfter
+	}
+
+	if !trig.Issue {
+		c.st.PendingRenew = false
+		if err := c.updateStatus(ready, nil, nil); err != nil {
+			return false, err
+		}
+		c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
+		return false, nil
+	}
+
+	if c.st.FailedAttempts > 0 && !c.st.PendingRenew && c.st.LastFailureTime != nil {
+		until := c.st.LastFailureTime.Add(policy.FailureBackoff(c.st.FailedAttempts))
+		if workflow.Now(c.ctx).Before(until) {
+			c.wait(until.Sub(workflow.Now(c.ctx)), PhaseBackoff, fmt.Sprintf("backoff after %d failed issuance(s) until %s (signal %s to retry now)",
+				c.st.FailedAttempts, until.UTC().Format(time.RFC3339), SignalRenew))
+			return false, nil
+		}
+	}
+
+	c.st.PendingRenew = false
+	if err := c.issue(issuer, trig, ready); err != nil {
+		var appErr *temporal.ApplicationError
+		msg := err.Error()
+		if errors.As(err, &appErr) {
+			msg = appErr.Message()
+		}
+		now := workflow.Now(c.ctx)
+		c.st.FailedAttempts++
+		c.st.LastFailureTime = &now
+		c.status.FailedAttempts, c.status.LastError = c.st.FailedAttempts, msg
+		failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: "Failed", Message: "The certificate request has failed to complete and will be retried: " + msg}
+		return false, c.updateStatus(ready, failed, []kube.Event{{Type: "Warning", Reason: "Failed", Message: msg}})
+	}
+	return true, nil
+}
+
+// issue runs one issuance: a fresh private key in the next-key Secret, a CSR, a
+// signature, the target Secret and the status. Key bytes stay in Secrets throughout.
+func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, ready kube.Condition) error {
+	spec := c.st.Spec
+	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
+	issuing := &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
+	if err := c.updateStatus(ready, issuing, []kube.Event{{Type: "Normal", Reason: "Issuing", Message: trig.Message}}); err != nil {
+		return err
+	}
+
+	alg, size, enc := privateKeySpec(spec)
+	nextKey := nextPrivateKeySecretName(c.st.Name)
+	var key keys.KeyRef
+	keyCtx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute, // RSA 8192 takes a while on small nodes
+		RetryPolicy:         kubeRetry,
+		Summary:             fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey),
+	})
+	if err := workflow.ExecuteActivity(keyCtx, keyActs.GeneratePrivateKey, keys.GenerateKeyInput{
+		Namespace: c.st.Namespace, SecretName: nextKey, Algorithm: alg, Size: size, Encoding: enc,
+		OwnerReference: c.ownerReference(),
+	}).Get(c.ctx, &key); err != nil {
+		return err
+	}
+
+	var csr []byte
+	if err := c.kubeActivity("build CSR", pkiActs.CreateCSR, pki.CreateCSRInput{Spec: spec, Key: key}).Get(c.ctx, &csr); err != nil {
+		return err
+	}
+
+	var signed pki.SignedCertificate
+	switch issuer.Type {
+	case kube.IssuerTypeSelfSigned:
+		in := pki.SelfSignInput{CSRPEM: csr, Key: key, Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages}
+		if issuer.Spec.SelfSigned != nil {
+			in.CRLDistributionPoints = issuer.Spec.SelfSigned.CRLDistributionPoints
+		}
+		if err := c.kubeActivity("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed); err != nil {
+			return err
+		}
+	default:
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
+	}
+
+	var facts policy.IssuedFacts
+	if err := c.kubeActivity("write Secret "+spec.SecretName, kubeActs.WriteCertificateSecret, kube.WriteSecretInput{
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName, Key: key,
+		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
+		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
+		SecretTemplate: spec.SecretTemplate,
+	}).Get(c.ctx, &facts); err != nil {
+		return err
+	}
+	if err := c.kubeActivity("delete Secret "+nextKey, keyActs.DeletePrivateKeySecret,
+		keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: nextKey}).Get(c.ctx, nil); err != nil {
+		return err
+	}
+
+	c.st.Revision++
+	c.st.IssuedGeneration = c.st.Generation
+	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
+	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
+	c.status.Revision, c.status.FailedAttempts, c.status.LastError = c.st.Revision, 0, ""
+	upToDate := kube.Condition{Status: cmmeta.ConditionTrue, Reason: "Ready", Message: "Certificate is up to date and has not expired"}
+	return c.updateStatus(upToDate, nil, []kube.Event{{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"}})
+}
+
+// updateStatus writes the status the workflow owns: conditions plus the carried state.
+func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condition, events []kube.Event) error {
+	in := kube.CertificateStatusInput{
+		Namespace: c.st.Namespace, Name: c.st.Name, UID: c.st.UID, ObservedGeneration: c.st.Generation,
+		Ready: ready, Issuing: issuing, Events: events,
+		NotBefore: c.st.NotBefore, NotAfter: c.st.NotAfter,
+		LastFailureTime: c.st.LastFailureTime,
+	}
+	if c.st.NotBefore != nil && c.st.NotAfter != nil {
+		r := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
+		in.RenewalTime = &r
+		c.status.RenewalTime, c.status.NotAfter = &r, c.st.NotAfter
+	}
+	if c.st.Revision > 0 {
+		rev := c.st.Revision
+		in.Revision = &rev
+	}
+	if c.st.FailedAttempts > 0 {
+		n := c.st.FailedAttempts
+		in.FailedIssuanceAttempts = &n
+	}
+	if issuing != nil && issuing.Status == cmmeta.ConditionTrue {
+		next := nextPrivateKeySecretName(c.st.Name)
+		in.NextPrivateKeySecretName = &next
+	}
+	return c.kubeActivity("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, nil)
+}
+
+func (c *certificateRun) resolveIssuer() (kube.IssuerInfo, error) {
+	ref := c.st.Spec.IssuerRef
+	var info kube.IssuerInfo
+	err := c.kubeActivity(fmt.Sprintf("resolve %s %s", defaulted(ref.Kind, cmapi.IssuerKind), ref.Name), kubeActs.ResolveIssuer,
+		kube.IssuerRef{Namespace: c.st.Namespace, Name: ref.Name, Kind: ref.Kind, Group: ref.Group}).Get(c.ctx, &info)
+	return info, err
+}
+
+// renewalTime is when the certificate in the Secret is due for renewal (zero if none).
+func (c *certificateRun) renewalTime(s policy.SecretState) time.Time {
+	if !s.Exists || !s.HasCertificate || s.CertificateError != "" {
+		return time.Time{}
+	}
+	return policy.RenewalTime(s.Certificate.NotBefore, s.Certificate.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
+}
+
+var kubeRetry = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    30 * time.Second,
+	MaximumAttempts:    10,
+}
+
+func (c *certificateRun) kubeActivity(summary string, fn any, in any) workflow.Future {
+	ctx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         kubeRetry,
+		Summary:             summary,
+	})
+	return workflow.ExecuteActivity(ctx, fn, in)
+}
+
+// wait blocks until the timer fires (d > 0; d <= 0 means already due) or a signal asks
+// for a new evaluation.
+func (c *certificateRun) wait(d time.Duration, phase, waitingFor string) {
+	if d <= 0 {
+		return
+	}
+	until := workflow.Now(c.ctx).Add(d)
+	c.setPhase(phase, waitingFor, &until)
+	timerCtx, cancel := workflow.WithCancel(c.ctx)
+	defer cancel()
+	c.block(workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: waitingFor}))
+}
+
+// waitForSignal blocks until a signal asks for a new evaluation; no timer, no polling.
+func (c *certificateRun) waitForSignal(phase, waitingFor string) {
+	c.setPhase(phase, waitingFor, nil)
+	c.block(nil)
+}
+
+// block returns when timer (if any) fires or a signal changes something. Signals that
+// change nothing (a spec of a generation already seen) do not wake it.
+func (c *certificateRun) block(timer workflow.Future) {
+	woke := false
+	sel := workflow.NewSelector(c.ctx)
+	if timer != nil {
+		sel.AddFuture(timer, func(workflow.Future) { woke = true })
+	}
+	c.addSignalHandlers(sel, &woke)
+	for !woke {
+		sel.Select(c.ctx)
+	}
+}
+
+func (c *certificateRun) addSignalHandlers(sel workflow.Selector, woke *bool) {
+	sel.AddReceive(c.specCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s SpecSignal
+		ch.Receive(c.ctx, &s)
+		*woke = c.onSpec(s) || *woke
+	})
+	sel.AddReceive(c.renewCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s RenewSignal
+		ch.Receive(c.ctx, &s)
+		c.st.PendingRenew, *woke = true, true
+	})
+	sel.AddReceive(c.secretCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s SecretChangedSignal
+		ch.Receive(c.ctx, &s)
+		*woke = true
+	})
+	sel.AddReceive(c.issuerCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s IssuerChangedSignal
+		ch.Receive(c.ctx, &s)
+		*woke = true
+	})
+	sel.AddReceive(c.deleteCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s DeleteSignal
+		ch.Receive(c.ctx, &s)
+		*woke = c.onDelete(s) || *woke
+	})
+}
+
+// drainSignals applies every signal already delivered, without blocking.
+func (c *certificateRun) drainSignals() {
+	for {
+		var spec SpecSignal
+		var renew RenewSignal
+		var secret SecretChangedSignal
+		var issuer IssuerChangedSignal
+		var del DeleteSignal
+		switch {
+		case c.specCh.ReceiveAsync(&spec):
+			c.onSpec(spec)
+		case c.renewCh.ReceiveAsync(&renew):
+			c.st.PendingRenew = true
+		case c.secretCh.ReceiveAsync(&secret), c.issuerCh.ReceiveAsync(&issuer):
+		case c.deleteCh.ReceiveAsync(&del):
+			c.onDelete(del)
+		default:
+			return
+		}
+	}
+}
+
+// onSpec applies a newer generation (or a new object with the same name); it reports
+// whether the workflow should evaluate again.
+func (c *certificateRun) onSpec(s SpecSignal) bool {
+	changed := false
+	if s.UID != c.st.UID && s.UID != "" {
+		c.st.UID, c.st.Revision, c.st.IssuedGeneration = s.UID, s.Revision, 0
+		c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
+		changed = true
+	}
+	if s.Generation > c.st.Generation {
+		c.st.Generation, c.st.Spec = s.Generation, s.Spec
+		c.status.Generation = s.Generation
+		changed = true
+	}
+	if s.ManualRenew {
+		c.st.PendingRenew, changed = true, true
+	}
+	return changed
+}
+
+func (c *certificateRun) onDelete(s DeleteSignal) bool {
+	if s.UID == "" || s.UID == c.st.UID {
+		c.deleted = true
+		return true
+	}
+	return false
+}
+
+func (c *certificateRun) continueAsNew() error {
+	c.drainSignals()
+	if c.deleted {
+		return nil
+	}
+	return workflow.NewContinueAsNewError(c.ctx, CertificateWorkflow, c.st)
+}
+
+// setPhase records what the workflow does for the status query and, when the phase
+// changes, for the CertState search attribute (upserted on change only).
+func (c *certificateRun) setPhase(phase, waitingFor string, until *time.Time) {
+	c.status.Phase, c.status.WaitingFor, c.status.Until = phase, waitingFor, until
+	if phase == c.lastState {
+		return
+	}
+	c.lastState = phase
+	updates := []temporal.SearchAttributeUpdate{AttrCertState.ValueSet(phase)}
+	if c.st.NotAfter != nil {
+		updates = append(updates, AttrNotAfter.ValueSet(*c.st.NotAfter))
+	}
+	if c.status.RenewalTime != nil {
+		updates = append(updates, AttrRenewalTime.ValueSet(*c.status.RenewalTime))
+	}
+	// Visibility is best effort: a namespace without our attributes must not stop issuance.
+	_ = workflow.UpsertTypedSearchAttributes(c.ctx, updates...)
+}
+
+func (c *certificateRun) ownerReference() *metav1.OwnerReference {
+	return certificateOwner(c.st.Name, c.st.UID)
+}

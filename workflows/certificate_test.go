@@ -1,0 +1,280 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// The workflow's decisions, with activities mocked: which steps run, in which order,
+// what status is written, which timers are set and what wakes them.
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(epoch)
+	env.RegisterWorkflow(CertificateWorkflow)
+	env.RegisterActivity(&kube.Activities{})
+	env.RegisterActivity(&keys.Activities{})
+	env.RegisterActivity(&pki.Activities{})
+	return env
+}
+
+func testInput() CertificateInput {
+	return CertificateInput{
+		Namespace: "ns", Name: "web",
+		SpecSignal: SpecSignal{UID: "uid-1", Generation: 1, Spec: cmapi.CertificateSpec{
+			SecretName: "web-tls", CommonName: "web.example.com", DNSNames: []string{"web.example.com"},
+			IssuerRef: cmmeta.IssuerReference{Name: "selfsigned", Kind: "Issuer"},
+			Duration:  &metav1.Duration{Duration: 90 * 24 * time.Hour},
+		}},
+	}
+}
+
+var readySelfSigned = kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeSelfSigned, Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}}
+
+// validSecret is a Secret holding a certificate that matches testInput's spec.
+func validSecret(notBefore time.Time) policy.SecretState {
+	return policy.SecretState{
+		Exists: true, HasCertificate: true, HasPrivateKey: true, KeyMatchesCertificate: true,
+		IssuerName: "selfsigned", IssuerKind: "Issuer", IssuerGroup: "cert-manager.io",
+		Certificate: policy.IssuedFacts{
+			NotBefore: notBefore, NotAfter: notBefore.Add(90 * 24 * time.Hour),
+			CommonName: "web.example.com", DNSNames: []string{"web.example.com"}, KeyAlgorithm: "RSA", KeySize: 2048,
+		},
+	}
+}
+
+// expectIssuance mocks the issuance steps and records the statuses written.
+func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.CertificateStatusInput) {
+	key := keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: 2048}
+	env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.MatchedBy(func(in keys.GenerateKeyInput) bool {
+		return in.SecretName == "web-next-key" && in.Algorithm == cmapi.RSAKeyAlgorithm && in.Size == 2048 && in.Encoding == cmapi.PKCS1
+	})).Return(key, nil)
+	env.OnActivity(pkiActs.CreateCSR, mock.Anything, mock.Anything).Return([]byte("-----BEGIN CERTIFICATE REQUEST-----"), nil)
+	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
+	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
+	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in kube.CertificateStatusInput) error {
+			*statuses = append(*statuses, in)
+			return nil
+		})
+}
+
+func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	expectIssuance(env, &statuses)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after an issuance, got %v", env.GetWorkflowError())
+	}
+	env.AssertExpectations(t)
+	if len(statuses) != 2 {
+		t.Fatalf("want 2 status writes (Issuing, Issued), got %d", len(statuses))
+	}
+	issuing, issued := statuses[0], statuses[1]
+	if issuing.Issuing == nil || issuing.Issuing.Reason != policy.ReasonDoesNotExist || issuing.Ready.Status != cmmeta.ConditionFalse {
+		t.Errorf("first status = %+v, want Issuing=True/DoesNotExist and Ready=False", issuing)
+	}
+	if issuing.NextPrivateKeySecretName == nil || *issuing.NextPrivateKeySecretName != "web-next-key" {
+		t.Errorf("Issuing status should name the next private key Secret, got %v", issuing.NextPrivateKeySecretName)
+	}
+	if issued.Ready.Status != cmmeta.ConditionTrue || issued.Issuing != nil || issued.Revision == nil || *issued.Revision != 1 {
+		t.Errorf("final status = %+v, want Ready=True, no Issuing, revision 1", issued)
+	}
+	wantRenewal := epoch.Add(60 * 24 * time.Hour) // 2/3 of 90 days
+	if issued.RenewalTime == nil || !issued.RenewalTime.Equal(wantRenewal) {
+		t.Errorf("renewalTime = %v, want %v", issued.RenewalTime, wantRenewal)
+	}
+}
+
+func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	// First look: valid; after the renewal timer the same Secret is due.
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	expectIssuance(env, &statuses)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the renewal, got %v", env.GetWorkflowError())
+	}
+	if got := env.Now(); got.Before(epoch.Add(60 * 24 * time.Hour)) {
+		t.Fatalf("renewed at %v, before the renewal time", got)
+	}
+	var reasons []string
+	for _, s := range statuses {
+		if s.Issuing != nil {
+			reasons = append(reasons, s.Issuing.Reason)
+		}
+	}
+	if len(reasons) != 1 || reasons[0] != policy.ReasonRenewing {
+		t.Fatalf("issuing reasons = %v, want [Renewing]", reasons)
+	}
+}
+
+func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	notReady := kube.IssuerInfo{Found: true, Message: "Referenced Issuer ns/selfsigned has no Ready status condition"}
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(notReady, nil).Once()
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	expectIssuance(env, &statuses)
+	wokeAt := epoch.Add(3 * time.Hour)
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseWaitingForIssuer {
+			t.Errorf("phase while waiting = %q, want %q", st.Phase, PhaseWaitingForIssuer)
+		}
+		env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true})
+	}, 3*time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after issuance, got %v", env.GetWorkflowError())
+	}
+	if statuses[0].Ready.Reason != "IssuerNotReady" || statuses[0].Ready.Message != notReady.Message {
+		t.Errorf("first status = %+v, want Ready=False/IssuerNotReady with the issuer's message", statuses[0].Ready)
+	}
+	if env.Now().Before(wokeAt) {
+		t.Errorf("issued at %v, before the issuer became ready", env.Now())
+	}
+}
+
+func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
+		temporal.NewNonRetryableApplicationError("CSR public key does not match", "KeyMismatch", nil)).Once()
+	expectIssuance(env, &statuses)
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseBackoff || st.FailedAttempts != 1 || st.Until == nil || !st.Until.Equal(epoch.Add(time.Hour)) {
+			t.Errorf("status during backoff = %+v, want Backoff until +1h after 1 failure", st)
+		}
+		env.SignalWorkflow(SignalRenew, RenewSignal{})
+	}, 10*time.Minute)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the retried issuance, got %v", env.GetWorkflowError())
+	}
+	if env.Now().After(epoch.Add(30 * time.Minute)) {
+		t.Errorf("renew signal did not cut the 1h backoff short: issued at %v", env.Now())
+	}
+	var failed *kube.CertificateStatusInput
+	for i := range statuses {
+		if statuses[i].Issuing != nil && statuses[i].Issuing.Reason == "Failed" {
+			failed = &statuses[i]
+		}
+	}
+	if failed == nil || failed.FailedIssuanceAttempts == nil || *failed.FailedIssuanceAttempts != 1 || failed.LastFailureTime == nil {
+		t.Fatalf("want a status with Issuing=False/Failed, failedIssuanceAttempts=1 and lastFailureTime, got %+v", statuses)
+	}
+}
+
+func TestDeleteEndsTheWorkflow(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in kube.CertificateStatusInput) error {
+			statuses = append(statuses, in)
+			return nil
+		})
+	env.RegisterDelayedCallback(func() {
+		// An older generation changes nothing; the delete ends the workflow.
+		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1})
+		env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"})
+	}, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("want a clean finish on delete, got %v", env.GetWorkflowError())
+	}
+	if len(statuses) != 1 || statuses[0].Ready.Status != cmmeta.ConditionTrue {
+		t.Fatalf("want one Ready=True status write, got %+v", statuses)
+	}
+}
+
+func TestSpecChangeReissues(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	expectIssuance(env, &statuses)
+	env.RegisterDelayedCallback(func() {
+		in := testInput()
+		in.Spec.DNSNames = append(in.Spec.DNSNames, "api.example.com")
+		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 2, Spec: in.Spec})
+	}, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after re-issuance, got %v", env.GetWorkflowError())
+	}
+	last := statuses[len(statuses)-1]
+	if last.ObservedGeneration != 2 {
+		t.Errorf("observedGeneration = %d, want 2", last.ObservedGeneration)
+	}
+	var reasons []string
+	for _, s := range statuses {
+		if s.Issuing != nil {
+			reasons = append(reasons, s.Issuing.Reason)
+		}
+	}
+	if len(reasons) != 1 || reasons[0] != policy.ReasonIncorrectCertificate {
+		t.Fatalf("issuing reasons = %v, want [IncorrectCertificate]", reasons)
+	}
+}
+
+func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryStatus)
+	if err != nil {
+		t.Fatalf("query status: %v", err)
+	}
+	var st Status
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -1,0 +1,129 @@
+// Package workflows holds certflow's Temporal workflows. Workflows decide; activities act.
+// Nothing here touches Kubernetes, the network, the wall clock or key material: every
+// effect is an activity, every wait a durable timer or a signal.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+)
+
+// TaskQueue is the one task queue the worker polls and the watcher starts workflows on.
+const TaskQueue = "certflow"
+
+// Signal and query names. They are part of the public interface: users send
+// `temporal workflow signal --workflow-id certificate/<ns>/<name> --name renew`.
+const (
+	SignalSpec          = "spec"           // SpecSignal: the object changed (new generation)
+	SignalRenew         = "renew"          // RenewSignal: issue now, cutting any backoff short
+	SignalSecretChanged = "secret-changed" // SecretChangedSignal: the target Secret changed or vanished
+	SignalIssuerChanged = "issuer-changed" // IssuerChangedSignal: the referenced issuer changed
+	SignalDelete        = "delete"         // DeleteSignal: the object was deleted
+	QueryStatus         = "status"
+)
+
+// CertificateWorkflowID is the stable, readable ID of a Certificate's workflow.
+func CertificateWorkflowID(namespace, name string) string {
+	return fmt.Sprintf("certificate/%s/%s", namespace, name)
+}
+
+// IssuerWorkflowID is the ID of an Issuer's (namespace set) or ClusterIssuer's workflow.
+func IssuerWorkflowID(namespace, name string) string {
+	if namespace == "" {
+		return "clusterissuer/" + name
+	}
+	return fmt.Sprintf("issuer/%s/%s", namespace, name)
+}
+
+// SpecSignal carries a Certificate as the watcher saw it. Generation orders signals:
+// an older or equal generation than the workflow already has is ignored.
+type SpecSignal struct {
+	UID        string
+	Generation int64
+	Spec       cmapi.CertificateSpec
+	// Revision is status.revision when the watcher saw it, so a workflow started for an
+	// existing Certificate continues its revision count.
+	Revision int
+	// ManualRenew is true when a client set Issuing=True with reason ManuallyTriggered
+	// (what cmctl renew does); the watcher passes it along so it acts like a renew signal.
+	ManualRenew bool
+}
+
+// RenewSignal asks for an issuance now.
+type RenewSignal struct {
+	Reason string
+}
+
+// SecretChangedSignal says the target Secret changed; the workflow re-reads it.
+type SecretChangedSignal struct {
+	ResourceVersion string
+}
+
+// IssuerChangedSignal says the referenced Issuer or ClusterIssuer changed (for example
+// became Ready); a Certificate waiting for its issuer wakes up.
+type IssuerChangedSignal struct {
+	Ready bool
+}
+
+// DeleteSignal says the object is gone; the workflow finishes.
+type DeleteSignal struct {
+	UID string
+}
+
+// CertificateInput starts (or continues as new) a CertificateWorkflow. Everything a run
+// needs is here, so continue-as-new carries the whole state.
+type CertificateInput struct {
+	Namespace string
+	Name      string
+	SpecSignal
+	// State carried across runs.
+	IssuedGeneration int64      // generation last issued for, 0 = never
+	FailedAttempts   int        // consecutive failed issuances (status.failedIssuanceAttempts)
+	LastFailureTime  *time.Time // status.lastFailureTime
+	PendingRenew     bool       // a renew signal drained before continue-as-new
+	NotBefore        *time.Time
+	NotAfter         *time.Time
+}
+
+// IssuerInput starts an IssuerWorkflow.
+type IssuerInput struct {
+	Kind       string // Issuer or ClusterIssuer
+	Namespace  string // empty for ClusterIssuer
+	Name       string
+	UID        string
+	Generation int64
+	Spec       cmapi.IssuerSpec
+}
+
+// IssuerSpecSignal carries an Issuer or ClusterIssuer as the watcher saw it.
+type IssuerSpecSignal struct {
+	UID        string
+	Generation int64
+	Spec       cmapi.IssuerSpec
+}
+
+// Status is the answer to the `status` query: what the workflow is doing and why.
+type Status struct {
+	Phase      string     // Evaluating, Issuing, Ready, WaitingForIssuer, Backoff, Deleted
+	WaitingFor string     // human words: "renewal timer", "issuer selfsigned-issuer to become Ready"...
+	Until      *time.Time // when the current timer fires, if any
+	Revision   int
+	Generation int64
+	NotAfter   *time.Time
+	// RenewalTime is when the current certificate will be renewed.
+	RenewalTime    *time.Time
+	FailedAttempts int
+	LastError      string
+}
+
+// Phases of a CertificateWorkflow, also the CertState search attribute.
+const (
+	PhaseEvaluating       = "Evaluating"
+	PhaseIssuing          = "Issuing"
+	PhaseReady            = "Ready"
+	PhaseWaitingForIssuer = "WaitingForIssuer"
+	PhaseBackoff          = "Backoff"
+	PhaseDeleted          = "Deleted"
+)

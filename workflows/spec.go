@@ -1,0 +1,110 @@
+package workflows
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/certflow/certflow/activities/kube"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// Pure helpers that turn a Certificate spec into the inputs of policies and activities.
+
+// defaultDuration is upstream's certificate lifetime when spec.duration is unset (90d).
+const defaultDuration = 2160 * time.Hour
+
+func certDuration(spec cmapi.CertificateSpec) time.Duration {
+	if spec.Duration != nil && spec.Duration.Duration > 0 {
+		return spec.Duration.Duration
+	}
+	return defaultDuration
+}
+
+func durationPtr(d *metav1.Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := d.Duration
+	return &v
+}
+
+func defaulted(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// privateKeySpec applies upstream's defaults: RSA 2048 PKCS1, ECDSA P-256.
+func privateKeySpec(spec cmapi.CertificateSpec) (cmapi.PrivateKeyAlgorithm, int, cmapi.PrivateKeyEncoding) {
+	alg, size, enc := cmapi.RSAKeyAlgorithm, 0, cmapi.PKCS1
+	if pk := spec.PrivateKey; pk != nil {
+		if pk.Algorithm != "" {
+			alg = pk.Algorithm
+		}
+		size = pk.Size
+		if pk.Encoding != "" {
+			enc = pk.Encoding
+		}
+	}
+	if size == 0 {
+		switch alg {
+		case cmapi.RSAKeyAlgorithm:
+			size = 2048
+		case cmapi.ECDSAKeyAlgorithm:
+			size = 256
+		}
+	}
+	if alg == cmapi.Ed25519KeyAlgorithm {
+		size = 0
+	}
+	return alg, size, enc
+}
+
+// desiredOf is the part of the spec an issued certificate must match.
+func desiredOf(spec cmapi.CertificateSpec, renewal time.Time) policy.Desired {
+	alg, size, _ := privateKeySpec(spec)
+	return policy.Desired{
+		CommonName: spec.CommonName, DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses,
+		URIs: spec.URIs, EmailAddresses: spec.EmailAddresses, IsCA: spec.IsCA,
+		KeyAlgorithm: string(alg), KeySize: size,
+		IssuerName: spec.IssuerRef.Name, IssuerKind: spec.IssuerRef.Kind, IssuerGroup: spec.IssuerRef.Group,
+		RenewalTime: renewal,
+	}
+}
+
+// readyCondition is the Ready condition the trigger result implies: a certificate that
+// is only due for renewal (or manually renewed) is still Ready.
+func readyCondition(trig policy.Trigger) kube.Condition {
+	if !trig.Issue || trig.Reason == policy.ReasonRenewing || trig.Reason == policy.ReasonManuallyTriggered {
+		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: "Ready", Message: "Certificate is up to date and has not expired"}
+	}
+	return kube.Condition{Status: cmmeta.ConditionFalse, Reason: trig.Reason, Message: trig.Message}
+}
+
+// nextPrivateKeySecretName is the Secret holding the key of an issuance in progress. It
+// is deterministic (workflow code cannot draw random names) and fits the 253-character
+// limit of object names.
+func nextPrivateKeySecretName(certName string) string {
+	const suffix = "-next-key"
+	if len(certName) > 253-len(suffix) {
+		certName = certName[:253-len(suffix)]
+	}
+	return certName + suffix
+}
+
+// certificateOwner makes the next-key Secret go away with its Certificate.
+func certificateOwner(name, uid string) *metav1.OwnerReference {
+	if uid == "" {
+		return nil
+	}
+	t := true
+	return &metav1.OwnerReference{
+		APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind,
+		Name: name, UID: types.UID(uid), BlockOwnerDeletion: &t, Controller: &t,
+	}
+}
