@@ -191,6 +191,16 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		if err := c.kubeActivity("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed); err != nil {
 			return err
 		}
+	case kube.IssuerTypeCA:
+		ca := issuer.Spec.CA
+		in := pki.SignWithCAInput{
+			CSRPEM: csr, CA: pki.CAKeyPairRef{Namespace: issuer.ResourceNamespace, SecretName: ca.SecretName},
+			Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages,
+			CRLDistributionPoints: ca.CRLDistributionPoints, OCSPServers: ca.OCSPServers, IssuingCertificateURLs: ca.IssuingCertificateURLs,
+		}
+		if err := c.kubeActivity(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed); err != nil {
+			return err
+		}
 	default:
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)

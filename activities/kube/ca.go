@@ -2,12 +2,12 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"go.temporal.io/sdk/temporal"
 
-	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/pki"
 )
 
 // CAKeyPairInput names the Secret of a CA issuer. An empty Namespace means the cluster
@@ -30,26 +30,15 @@ func (a *Activities) CheckCAKeyPair(ctx context.Context, in CAKeyPairInput) (CAK
 	if ns == "" {
 		ns = a.ClusterResourceNamespace
 	}
-	s, err := a.Kube.CoreV1().Secrets(ns).Get(ctx, in.SecretName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	_, _, _, err := pki.LoadCAKeyPair(ctx, a.Kube, pki.CAKeyPairRef{Namespace: ns, SecretName: in.SecretName})
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return CAKeyPairCheck{Valid: true}, nil
+	case errors.As(err, &appErr) && appErr.Type() == pki.ErrTypeCASecretNotFound:
 		return CAKeyPairCheck{Reason: "ErrGetKeyPair", Message: fmt.Sprintf("Error getting keypair for CA issuer: secret %s/%s not found", ns, in.SecretName)}, nil
+	case errors.As(err, &appErr) && appErr.NonRetryable():
+		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("Error getting keypair for CA issuer: %s", appErr.Message())}, nil
 	}
-	if err != nil {
-		return CAKeyPairCheck{}, fmt.Errorf("get Secret %s/%s: %w", ns, in.SecretName, err)
-	}
-	cert, err := firstCertificate(s.Data[TLSCertKey])
-	if err != nil {
-		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("Error decoding %s in Secret %s/%s: %v", TLSCertKey, ns, in.SecretName, err)}, nil
-	}
-	signer, err := keys.ParsePrivateKeyPEM(s.Data[TLSKeyKey])
-	if err != nil {
-		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("Error decoding %s in Secret %s/%s: %v", TLSKeyKey, ns, in.SecretName, err)}, nil
-	}
-	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
-		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("The private key in Secret %s/%s does not match its certificate", ns, in.SecretName)}, nil
-	}
-	if !cert.IsCA {
-		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("The certificate in Secret %s/%s is not a CA certificate (basicConstraints CA:TRUE)", ns, in.SecretName)}, nil
-	}
-	return CAKeyPairCheck{Valid: true}, nil
+	return CAKeyPairCheck{}, err
 }

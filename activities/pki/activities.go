@@ -152,7 +152,7 @@ func LoadCAKeyPair(ctx context.Context, kube kubernetes.Interface, ref CAKeyPair
 	}
 	s, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil, nil, caErrorf("CA Secret %s/%s not found", ref.Namespace, ref.SecretName)
+		return nil, nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("CA Secret %s/%s not found", ref.Namespace, ref.SecretName), ErrTypeCASecretNotFound, nil)
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("getting CA Secret %s/%s: %w", ref.Namespace, ref.SecretName, err)

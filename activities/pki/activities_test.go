@@ -353,7 +353,11 @@ func TestSignWithCAInvalidKeyPairs(t *testing.T) {
 	for _, name := range []string{"missing", "mismatched", "not-a-ca", "no-cert", "bad-key"} {
 		t.Run(name, func(t *testing.T) {
 			_, err := h.signWithCA(SignWithCAInput{CSRPEM: leafCSR, CA: CAKeyPairRef{ns, name}})
-			assertErrType(t, err, ErrTypeInvalidCAKeyPair)
+			want := ErrTypeInvalidCAKeyPair
+			if name == "missing" {
+				want = ErrTypeCASecretNotFound
+			}
+			assertErrType(t, err, want)
 			assertNoPrivateKey(t, h.keyPEM(t, caKey), err)
 			assertNoPrivateKey(t, h.keyPEM(t, otherKey), err)
 		})

@@ -31,6 +31,8 @@ const (
 	// the key in the Secret changed). Same value as keys.ErrTypeKeyMismatch.
 	ErrTypeKeyMismatch = keys.ErrTypeKeyMismatch
 	// ErrTypeInvalidCAKeyPair: the CA Secret is missing, lacks tls.crt or
+	// ErrTypeCASecretNotFound: the CA issuer's Secret does not exist (yet).
+	ErrTypeCASecretNotFound = "CASecretNotFound"
 	// tls.key, or its certificate and key do not belong together.
 	ErrTypeInvalidCAKeyPair = "InvalidCAKeyPair"
 	// ErrTypeInvalidInput: required activity input is missing.

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -354,4 +355,111 @@ func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte)
 	}
 }
 
-var _ = os.Getenv
+// The user's first CA flow, exactly as in their notes: selfsigned Issuer → CA Certificate
+// → CA ClusterIssuer reading that Secret from the cluster resource namespace → site
+// Certificate in istio-system, whose chain verifies against the CA.
+func TestSeedCAFlow(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	for _, step := range []struct{ file, ns string }{
+		{"selfsigned-issuer.yaml", "cert-manager"},
+		{"certificate-example-ca.yaml", "cert-manager"},
+		{"clusterIssuer-ca-example.yaml", ""},
+		{"certificate-site-example-com.yaml", "istio-system"},
+	} {
+		args := []string{"apply", "-f", filepath.Join(env.root, "examples", step.file)}
+		if step.ns != "" {
+			args = append(args, "-n", step.ns)
+		}
+		mustKubectl(t, nil, args...)
+	}
+	waitClusterIssuerReady(t, "ca-example-issuer")
+	waitCertificateReady(t, "istio-system", "site-example-com")
+	_, ca := readTLSSecret(t, "cert-manager", "ca-example-com-tls")
+	secret, leaf := readTLSSecret(t, "istio-system", "site-example-com-tls")
+	verifyChain(t, secret, leaf, ca, "site.example.com")
+	if leaf.IsCA || leaf.Subject.CommonName != "site.example.com" {
+		t.Errorf("site certificate: isCA=%v CN=%q", leaf.IsCA, leaf.Subject.CommonName)
+	}
+}
+
+// The user's second CA flow: an openssl CA stored with `kubectl create secret tls`,
+// ClusterIssuer ca-issuer, and certificate-bookinfo.yaml applied to istio-system.
+func TestSeedOpenSSLCAFlow(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	dir := t.TempDir()
+	out, err := exec.Command("openssl", "req", "-x509", "-sha256", "-nodes", "-days", "365", "-newkey", "rsa:2048",
+		"-subj", "/O=example Inc./CN=example.com", "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.crt")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	mustKubectl(t, nil, "create", "secret", "tls", "ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
+	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "ca-issuer.yaml"))
+	waitClusterIssuerReady(t, "ca-issuer")
+	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "certificate-bookinfo.yaml"), "-n", "istio-system")
+	waitCertificateReady(t, "istio-system", "bookinfo-certificate")
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := parseLeaf(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, leaf := readTLSSecret(t, "istio-system", "bookinfo-certs")
+	verifyChain(t, secret, leaf, ca, "bookinfo.demo")
+	if !equalStrings(leaf.DNSNames, []string{"bookinfo.com", "bookinfo.demo"}) || !equalStrings(leaf.Subject.Organization, []string{"example Inc."}) {
+		t.Errorf("bookinfo certificate: DNS %v O %v", leaf.DNSNames, leaf.Subject.Organization)
+	}
+}
+
+// A CA ClusterIssuer whose Secret is missing is Ready=False saying which Secret.
+func TestCAIssuerWithoutSecretIsNotReady(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: ca-missing}
+spec: {ca: {secretName: no-such-secret}}
+`), "apply", "-f", "-")
+	eventually(t, 30*time.Second, "ClusterIssuer ca-missing Ready=False", func() (bool, string) {
+		iss, err := env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range iss.Status.Conditions {
+			if c.Type == cmapi.IssuerConditionReady {
+				return c.Status == cmmeta.ConditionFalse && c.Reason == "ErrGetKeyPair" && strings.Contains(c.Message, "cert-manager/no-such-secret"), fmt.Sprintf("%+v", c)
+			}
+		}
+		return false, "no Ready condition"
+	})
+}
+
+func waitClusterIssuerReady(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "ClusterIssuer "+name+" Ready", func() (bool, string) {
+		iss, err := env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range iss.Status.Conditions {
+			if c.Type == cmapi.IssuerConditionReady {
+				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
+			}
+		}
+		return false, "no Ready condition"
+	})
+}
+
+// verifyChain checks that leaf verifies against ca for dnsName and that ca.crt is the CA.
+func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate, dnsName string) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: dnsName}); err != nil {
+		t.Errorf("certificate does not verify against the CA: %v", err)
+	}
+	caCrt, err := parseLeaf(secret.Data["ca.crt"])
+	if err != nil || !caCrt.Equal(ca) {
+		t.Errorf("ca.crt is not the CA certificate (%v)", err)
+	}
+}
