@@ -32,6 +32,7 @@ import (
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/client/informers/externalversions"
 	cmlisters "github.com/certflow/certflow/client/listers/certmanager/v1"
+	"github.com/certflow/certflow/policy"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -235,7 +236,7 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
-	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenew: manual != ""}
+	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manual}
 	if cert.Status.Revision != nil {
 		sig.Revision = *cert.Status.Revision
 	}
@@ -257,15 +258,12 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	return nil
 }
 
-// manualRenewRequest returns a token identifying a pending manual renewal request (the
+// manualRenewRequest returns a token identifying a manual renewal request (the
 // Issuing=True/ManuallyTriggered condition cmctl renew sets), or "".
 func manualRenewRequest(cert *cmapi.Certificate) string {
 	for _, c := range cert.Status.Conditions {
-		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == "ManuallyTriggered" {
-			if c.LastTransitionTime != nil {
-				return c.LastTransitionTime.UTC().Format(time.RFC3339)
-			}
-			return "manual"
+		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == policy.ReasonManuallyTriggered {
+			return kube.ConditionToken(c.LastTransitionTime)
 		}
 	}
 	return ""

@@ -254,7 +254,14 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		next := nextPrivateKeySecretName(c.st.Name)
 		in.NextPrivateKeySecretName = &next
 	}
-	return c.kubeActivity("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, nil)
+	var res kube.CertificateStatusResult
+	if err := c.kubeActivity("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, &res); err != nil {
+		return err
+	}
+	if res.IssuingSince != "" {
+		c.st.LastManualToken = res.IssuingSince
+	}
+	return nil
 }
 
 func (c *certificateRun) resolveIssuer() (kube.IssuerInfo, error) {
@@ -386,7 +393,8 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 		c.status.Generation = s.Generation
 		changed = true
 	}
-	if s.ManualRenew {
+	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
+		c.st.LastManualToken = s.ManualRenewToken
 		c.st.PendingRenew, changed = true, true
 	}
 	return changed

@@ -3,10 +3,13 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -72,11 +75,7 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
 	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
 	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in kube.CertificateStatusInput) error {
-			*statuses = append(*statuses, in)
-			return nil
-		})
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
 }
 
 func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
@@ -212,11 +211,7 @@ func TestDeleteEndsTheWorkflow(t *testing.T) {
 	var statuses []kube.CertificateStatusInput
 	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in kube.CertificateStatusInput) error {
-			statuses = append(statuses, in)
-			return nil
-		})
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
 	env.RegisterDelayedCallback(func() {
 		// An older generation changes nothing; the delete ends the workflow.
 		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1})
@@ -277,4 +272,65 @@ func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// recordStatus mocks UpdateCertificateStatus, recording each input; an Issuing=True
+// write reports the token the API server would hold.
+func recordStatus(statuses *[]kube.CertificateStatusInput) func(context.Context, kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
+	return func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
+		*statuses = append(*statuses, in)
+		if in.Issuing != nil && in.Issuing.Status == cmmeta.ConditionTrue {
+			return kube.CertificateStatusResult{IssuingSince: fmt.Sprintf("token-%d", len(*statuses))}, nil
+		}
+		return kube.CertificateStatusResult{}, nil
+	}
+}
+
+// A ManuallyTriggered condition (cmctl renew) issues once; the Issuing condition the
+// workflow writes itself never triggers another issuance.
+func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	expectIssuance(env, &statuses)
+	in := testInput()
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: "2026-01-01T01:00:00Z"})
+	}, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the manual renewal, got %v", env.GetWorkflowError())
+	}
+	var next CertificateInput
+	if err := (converter.GetDefaultDataConverter()).FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	own := next.LastManualToken
+	if !strings.HasPrefix(own, "token-") {
+		t.Fatalf("continued state should carry the token of the workflow's own Issuing write, got %q", own)
+	}
+
+	// The next run sees the watcher relay the workflow's own condition: nothing happens.
+	env2 := newEnv(t)
+	var statuses2 []kube.CertificateStatusInput
+	env2.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env2.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env2.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
+	env2.RegisterDelayedCallback(func() {
+		env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
+	}, time.Minute)
+	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
+	env2.ExecuteWorkflow(CertificateWorkflow, next)
+	if env2.GetWorkflowError() != nil {
+		t.Fatalf("want a clean finish, got %v", env2.GetWorkflowError())
+	}
+	for _, s := range statuses2 {
+		if s.Issuing != nil {
+			t.Fatalf("the workflow's own Issuing condition triggered an issuance: %+v", s)
+		}
+	}
 }

@@ -46,9 +46,11 @@ type SpecSignal struct {
 	// Revision is status.revision when the watcher saw it, so a workflow started for an
 	// existing Certificate continues its revision count.
 	Revision int
-	// ManualRenew is true when a client set Issuing=True with reason ManuallyTriggered
-	// (what cmctl renew does); the watcher passes it along so it acts like a renew signal.
-	ManualRenew bool
+	// ManualRenewToken is set when the Certificate carries Issuing=True with reason
+	// ManuallyTriggered (what cmctl renew writes): the condition's lastTransitionTime.
+	// Each distinct token acts once, like a renew signal; the workflow remembers the
+	// tokens of Issuing conditions it wrote itself, so its own writes never re-trigger.
+	ManualRenewToken string
 }
 
 // RenewSignal asks for an issuance now.
@@ -83,6 +85,7 @@ type CertificateInput struct {
 	FailedAttempts   int        // consecutive failed issuances (status.failedIssuanceAttempts)
 	LastFailureTime  *time.Time // status.lastFailureTime
 	PendingRenew     bool       // a renew signal drained before continue-as-new
+	LastManualToken  string     // newest ManuallyTriggered token acted on or written
 	NotBefore        *time.Time
 	NotAfter         *time.Time
 }

@@ -66,12 +66,30 @@ type CertificateStatusInput struct {
 	Events                   []Event
 }
 
+// CertificateStatusResult reports what the status write left behind.
+type CertificateStatusResult struct {
+	// IssuingSince is the token (ConditionToken) of the Issuing=True condition, if any.
+	IssuingSince string
+}
+
+// ConditionToken renders a condition's lastTransitionTime as the token the watcher and
+// the workflow use to tell manual renewal requests apart.
+func ConditionToken(t *metav1.Time) string {
+	if t == nil {
+		return "unset"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // UpdateCertificateStatus writes the Certificate's status if it differs and records events.
 // A Certificate that is gone (or replaced by one with another UID) is not an error: the
 // workflow learns of the deletion from its own signal.
-func (a *Activities) UpdateCertificateStatus(ctx context.Context, in CertificateStatusInput) error {
+func (a *Activities) UpdateCertificateStatus(ctx context.Context, in CertificateStatusInput) (CertificateStatusResult, error) {
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	var cert *cmapi.Certificate
+	var (
+		cert *cmapi.Certificate
+		res  CertificateStatusResult
+	)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
 		if err != nil {
@@ -91,6 +109,12 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		want.NextPrivateKeySecretName = in.NextPrivateKeySecretName
 		want.FailedIssuanceAttempts = in.FailedIssuanceAttempts
 		want.LastFailureTime = metaTime(in.LastFailureTime)
+		res = CertificateStatusResult{}
+		for _, c := range want.Conditions {
+			if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue {
+				res.IssuingSince = ConditionToken(c.LastTransitionTime)
+			}
+		}
 		if equality.Semantic.DeepEqual(want, &cur.Status) {
 			return nil
 		}
@@ -100,17 +124,17 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		return err
 	})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return res, nil
 	}
 	if err != nil {
-		return fmt.Errorf("update status of Certificate %s/%s: %w", in.Namespace, in.Name, err)
+		return res, fmt.Errorf("update status of Certificate %s/%s: %w", in.Namespace, in.Name, err)
 	}
 	for _, e := range in.Events {
-		if err := a.recordEvent(ctx, cert, e, now); err != nil {
-			return err
+		if err := a.recordEvent(ctx, cert, e, revisionOf(in), now); err != nil {
+			return res, err
 		}
 	}
-	return nil
+	return res, nil
 }
 
 func metaTime(t *time.Time) *metav1.Time {
@@ -147,10 +171,17 @@ func setCertificateCondition(st *cmapi.CertificateStatus, typ cmapi.CertificateC
 	st.Conditions[idx] = next
 }
 
-// recordEvent writes an Event. Its name is derived from the reason and message, so a
-// retried activity bumps the count of the same Event instead of adding another.
-func (a *Activities) recordEvent(ctx context.Context, cert *cmapi.Certificate, e Event, now metav1.Time) error {
-	name := fmt.Sprintf("%s.%x", cert.Name, eventHash(string(cert.UID), e.Reason, e.Message))
+func revisionOf(in CertificateStatusInput) string {
+	if in.Revision == nil {
+		return "0"
+	}
+	return fmt.Sprint(*in.Revision)
+}
+
+// recordEvent writes an Event. Its name is derived from the object, revision, reason and
+// message, so a retried activity finds its Event already there instead of adding another.
+func (a *Activities) recordEvent(ctx context.Context, cert *cmapi.Certificate, e Event, revision string, now metav1.Time) error {
+	name := fmt.Sprintf("%s.%x", cert.Name, eventHash(string(cert.UID), revision, e.Reason, e.Message))
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cert.Namespace},
 		InvolvedObject: corev1.ObjectReference{

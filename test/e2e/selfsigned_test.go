@@ -463,3 +463,62 @@ func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate
 		t.Errorf("ca.crt is not the CA certificate (%v)", err)
 	}
 }
+
+// A renew signal and a ManuallyTriggered condition (what cmctl renew writes) each issue
+// exactly one new revision.
+func TestManualRenewIssuesExactlyOnce(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "renew"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: app}
+spec:
+  secretName: app-tls
+  dnsNames: [app.example.com]
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: selfsigned}
+`), "apply", "-n", ns, "-f", "-")
+	waitRevision(t, ns, "app", 1)
+
+	id := workflows.CertificateWorkflowID(ns, "app")
+	if err := env.temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalRenew, workflows.RenewSignal{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRevision(t, ns, "app", 2)
+
+	// cmctl renew: Issuing=True, reason ManuallyTriggered, on the status.
+	cert, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	cert.Status.Conditions = append(cert.Status.Conditions, cmapi.CertificateCondition{
+		Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue, Reason: "ManuallyTriggered",
+		Message: "Certificate re-issuance manually triggered", LastTransitionTime: &now,
+	})
+	if _, err := env.certflow.CertmanagerV1().Certificates(ns).UpdateStatus(context.Background(), cert, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRevision(t, ns, "app", 3)
+}
+
+// waitRevision waits for a Ready certificate at revision rev, then checks that it stays
+// there (no issuance loop).
+func waitRevision(t *testing.T, ns, name string, rev int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("revision %d", rev), func() (bool, string) {
+		c := waitCertificateReady(t, ns, name)
+		return c.Status.Revision != nil && *c.Status.Revision == rev, fmt.Sprintf("revision %v", c.Status.Revision)
+	})
+	time.Sleep(2 * time.Second)
+	c := waitCertificateReady(t, ns, name)
+	if c.Status.Revision == nil || *c.Status.Revision != rev {
+		t.Fatalf("revision moved on to %v after reaching %d: issuance loop", c.Status.Revision, rev)
+	}
+}
