@@ -121,7 +121,7 @@ func TestCRDNames(t *testing.T) {
 		columns    []string
 	}
 	wants := map[string]want{
-		"Certificate":        {"Namespaced", []string{"cert", "certs"}, []string{"cert-manager"}, []string{"Ready", "Secret", "Issuer", "Status", "Age"}},
+		"Certificate":        {"Namespaced", []string{"cert", "certs"}, []string{"cert-manager"}, []string{"Ready", "Secret", "Issuer", "Status", "Expiration", "Age"}},
 		"CertificateRequest": {"Namespaced", []string{"cr", "crs"}, []string{"cert-manager"}, []string{"Approved", "Denied", "Ready", "Issuer", "Requester", "Status", "Age"}},
 		"Issuer":             {"Namespaced", nil, []string{"cert-manager"}, []string{"Ready", "Status", "Age"}},
 		"ClusterIssuer":      {"Cluster", nil, []string{"cert-manager"}, []string{"Ready", "Status", "Age"}},
