@@ -6,18 +6,20 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 )
 
 // Trigger reasons, as upstream cert-manager writes them on the Issuing condition.
 const (
-	ReasonDoesNotExist         = "DoesNotExist"
-	ReasonMissingData          = "MissingData"
-	ReasonInvalidKeyPair       = "InvalidKeyPair"
-	ReasonIncorrectIssuer      = "IncorrectIssuer"
-	ReasonIncorrectCertificate = "IncorrectCertificate"
-	ReasonRenewing             = "Renewing"
-	ReasonExpired              = "Expired"
-	ReasonManuallyTriggered    = "ManuallyTriggered"
+	ReasonDoesNotExist         = cmapi.ReasonDoesNotExist
+	ReasonMissingData          = cmapi.ReasonMissingData
+	ReasonInvalidKeyPair       = cmapi.ReasonInvalidKeyPair
+	ReasonIncorrectIssuer      = cmapi.ReasonIncorrectIssuer
+	ReasonIncorrectCertificate = cmapi.ReasonIncorrectCertificate
+	ReasonRenewing             = cmapi.ReasonRenewing
+	ReasonExpired              = cmapi.ReasonExpired
+	ReasonManuallyTriggered    = cmapi.ReasonManuallyTriggered
 )
 
 // IssuedFacts are the public facts of the certificate stored in a Secret.

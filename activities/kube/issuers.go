@@ -128,43 +128,37 @@ type IssuerStatusInput struct {
 // SetIssuerStatus writes the Ready condition of an Issuer or ClusterIssuer if it differs.
 func (a *Activities) SetIssuerStatus(ctx context.Context, in IssuerStatusInput) error {
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		switch in.Kind {
-		case cmapi.ClusterIssuerKind:
-			cur, err := a.CertFlow.CertmanagerV1().ClusterIssuers().Get(ctx, in.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if in.UID != "" && string(cur.UID) != in.UID {
-				return apierrors.NewNotFound(cmapi.Resource("clusterissuers"), in.Name)
-			}
-			want := cur.Status.DeepCopy()
-			setIssuerCondition(want, in, now)
-			if equality.Semantic.DeepEqual(want, &cur.Status) {
-				return nil
-			}
-			cur = cur.DeepCopy()
-			cur.Status = *want
-			_, err = a.CertFlow.CertmanagerV1().ClusterIssuers().UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
-			return err
-		default:
-			cur, err := a.CertFlow.CertmanagerV1().Issuers(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			if in.UID != "" && string(cur.UID) != in.UID {
-				return apierrors.NewNotFound(cmapi.Resource("issuers"), in.Name)
-			}
-			want := cur.Status.DeepCopy()
-			setIssuerCondition(want, in, now)
-			if equality.Semantic.DeepEqual(want, &cur.Status) {
-				return nil
-			}
-			cur = cur.DeepCopy()
-			cur.Status = *want
-			_, err = a.CertFlow.CertmanagerV1().Issuers(in.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+	cm := a.CertFlow.CertmanagerV1()
+	get := func() (cmapi.GenericIssuer, error) {
+		return cm.Issuers(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+	}
+	update := func(iss cmapi.GenericIssuer) error {
+		_, err := cm.Issuers(in.Namespace).UpdateStatus(ctx, iss.(*cmapi.Issuer), metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	}
+	if in.Kind == cmapi.ClusterIssuerKind {
+		get = func() (cmapi.GenericIssuer, error) { return cm.ClusterIssuers().Get(ctx, in.Name, metav1.GetOptions{}) }
+		update = func(iss cmapi.GenericIssuer) error {
+			_, err := cm.ClusterIssuers().UpdateStatus(ctx, iss.(*cmapi.ClusterIssuer), metav1.UpdateOptions{FieldManager: FieldManager})
 			return err
 		}
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := get()
+		if err != nil {
+			return err
+		}
+		if in.UID != "" && string(cur.GetUID()) != in.UID {
+			return nil // replaced by a new object: its own workflow owns its status
+		}
+		want := cur.GetStatus().DeepCopy()
+		setIssuerCondition(want, in, now)
+		if equality.Semantic.DeepEqual(want, cur.GetStatus()) {
+			return nil
+		}
+		next := cur.Copy()
+		*next.GetStatus() = *want
+		return update(next)
 	})
 	if apierrors.IsNotFound(err) {
 		return nil

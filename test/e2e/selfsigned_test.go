@@ -238,14 +238,29 @@ spec: {selfSigned: {}}
 
 func waitIssuerReady(t *testing.T, ns, name string) {
 	t.Helper()
-	eventually(t, 30*time.Second, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
-		iss, err := env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
+	waitIssuerCondition(t, "Issuer "+ns+"/"+name, func() (cmapi.GenericIssuer, error) {
+		return env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
+	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
+}
+
+func waitClusterIssuerReady(t *testing.T, name string) {
+	t.Helper()
+	waitIssuerCondition(t, "ClusterIssuer "+name, func() (cmapi.GenericIssuer, error) {
+		return env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
+	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
+}
+
+// waitIssuerCondition waits until the issuer's Ready condition satisfies ok.
+func waitIssuerCondition(t *testing.T, what string, get func() (cmapi.GenericIssuer, error), ok func(cmapi.IssuerCondition) bool) {
+	t.Helper()
+	eventually(t, 30*time.Second, what+" Ready condition", func() (bool, string) {
+		iss, err := get()
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, c := range iss.Status.Conditions {
+		for _, c := range iss.GetStatus().Conditions {
 			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
+				return ok(c), fmt.Sprintf("%+v", c)
 			}
 		}
 		return false, "no Ready condition"
@@ -420,33 +435,10 @@ kind: ClusterIssuer
 metadata: {name: ca-missing}
 spec: {ca: {secretName: no-such-secret}}
 `), "apply", "-f", "-")
-	eventually(t, 30*time.Second, "ClusterIssuer ca-missing Ready=False", func() (bool, string) {
-		iss, err := env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range iss.Status.Conditions {
-			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionFalse && c.Reason == "ErrGetKeyPair" && strings.Contains(c.Message, "cert-manager/no-such-secret"), fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, "no Ready condition"
-	})
-}
-
-func waitClusterIssuerReady(t *testing.T, name string) {
-	t.Helper()
-	eventually(t, 30*time.Second, "ClusterIssuer "+name+" Ready", func() (bool, string) {
-		iss, err := env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range iss.Status.Conditions {
-			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, "no Ready condition"
+	waitIssuerCondition(t, "ClusterIssuer ca-missing", func() (cmapi.GenericIssuer, error) {
+		return env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
+	}, func(c cmapi.IssuerCondition) bool {
+		return c.Status == cmmeta.ConditionFalse && c.Reason == "ErrGetKeyPair" && strings.Contains(c.Message, "cert-manager/no-such-secret")
 	})
 }
 
