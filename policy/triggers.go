@@ -47,6 +47,10 @@ type SecretState struct {
 	Certificate           IssuedFacts
 	// Issuer annotations written with the certificate.
 	IssuerName, IssuerKind, IssuerGroup string
+	// OutputsUpToDate is false when the keystores, additional output formats or
+	// secretTemplate metadata differ from the spec: the Secret needs rewriting, not a
+	// new certificate (upstream's SecretMismatch is handled without re-issuing).
+	OutputsUpToDate bool
 }
 
 // Desired is the part of a Certificate spec that an issued certificate must match.

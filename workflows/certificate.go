@@ -106,7 +106,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	var secret policy.SecretState
 	if err := c.kubeActivity("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
-		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &secret); err != nil {
+		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
 	}
 	renewal := c.renewalTime(secret)
@@ -211,7 +211,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName, Key: key,
 		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
-		SecretTemplate: spec.SecretTemplate,
+		SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
 	}).Get(c.ctx, &facts); err != nil {
 		return err
 	}

@@ -33,9 +33,12 @@ const (
 // (metadata only) instead of every Secret in the cluster.
 const ManagedSecretLabel = "controller.cert-manager.io/fao"
 
-// InspectSecretInput names the target Secret of a Certificate.
+// InspectSecretInput names the target Secret of a Certificate and the extra outputs
+// (keystores, additional formats) it should carry.
 type InspectSecretInput struct {
-	Namespace, SecretName string
+	Namespace, SecretName   string
+	Keystores               *cmapi.CertificateKeystores
+	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
 }
 
 // InspectSecret reports what the target Secret holds, for the trigger policies. It
@@ -106,6 +109,9 @@ type WriteSecretInput struct {
 	IssuerKind      string
 	IssuerGroup     string
 	SecretTemplate  *cmapi.CertificateSecretTemplate
+	// Extra outputs derived from the key and certificate.
+	Keystores               *cmapi.CertificateKeystores
+	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
 }
 
 // WriteCertificateSecret server-side applies the kubernetes.io/tls Secret with the
