@@ -42,6 +42,7 @@ const (
 	kindIssuer        = "Issuer"
 	kindClusterIssuer = "ClusterIssuer"
 	kindSecret        = "Secret"
+	kindRequest       = "CertificateRequest"
 )
 
 // Cache indexes on Certificates, to find those that use an issuer or a Secret.
@@ -76,6 +77,7 @@ type Watcher struct {
 
 	certs          cache.SharedIndexInformer
 	certLister     cmlisters.CertificateLister
+	requestLister  cmlisters.CertificateRequestLister
 	issuerLister   cmlisters.IssuerLister
 	clusterLister  cmlisters.ClusterIssuerLister
 	secretInformer cache.SharedIndexInformer
@@ -110,8 +112,10 @@ func New(o Options) (*Watcher, error) {
 	w.certLister = cm.Certificates().Lister()
 	w.issuerLister = cm.Issuers().Lister()
 	w.clusterLister = cm.ClusterIssuers().Lister()
+	w.requestLister = cm.CertificateRequests().Lister()
 	for kind, inf := range map[string]cache.SharedIndexInformer{
 		kindCertificate: w.certs, kindIssuer: cm.Issuers().Informer(), kindClusterIssuer: cm.ClusterIssuers().Informer(),
+		kindRequest: cm.CertificateRequests().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(w.handler(kind)); err != nil {
 			return nil, err
@@ -198,6 +202,8 @@ func (w *Watcher) sync(ctx context.Context, k key) error {
 		return w.syncIssuer(ctx, k)
 	case kindSecret:
 		return w.syncSecret(ctx, k)
+	case kindRequest:
+		return w.syncRequest(ctx, k)
 	}
 	return nil
 }
@@ -378,6 +384,50 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 		}
 	}
 	return nil
+}
+
+// syncRequest relays an approval decision on a Certificate's request (internal approver,
+// starter approve/deny, or kubectl) to the Certificate's workflow.
+func (w *Watcher) syncRequest(ctx context.Context, k key) error {
+	cr, err := w.requestLister.CertificateRequests(k.Namespace).Get(k.Name)
+	if apierrors.IsNotFound(err) {
+		w.forget(k, "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cert := cr.Annotations[cmapi.CertificateNameKey]
+	decision := approvalDecision(cr)
+	if cert == "" || decision == "" {
+		return nil
+	}
+	fp := string(cr.UID) + "/" + decision
+	if !w.remember(k, fp) {
+		return nil
+	}
+	if err := w.signalIfRunning(ctx, workflows.CertificateWorkflowID(cr.Namespace, cert), workflows.SignalApproval,
+		workflows.ApprovalSignal{Request: cr.Name}); err != nil {
+		w.forget(k, fp)
+		return err
+	}
+	return nil
+}
+
+// approvalDecision is "approved", "denied" or "" (undecided).
+func approvalDecision(cr *cmapi.CertificateRequest) string {
+	for _, c := range cr.Status.Conditions {
+		if c.Status != cmmeta.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case cmapi.CertificateRequestConditionApproved:
+			return "approved"
+		case cmapi.CertificateRequestConditionDenied:
+			return "denied"
+		}
+	}
+	return ""
 }
 
 // signalIfRunning signals a workflow; a workflow that does not run is not an error.

@@ -39,7 +39,7 @@ func NewRootCommand() *cobra.Command {
 	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's)")
 	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
 	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
-	root.AddCommand(newRenewCommand(g), newStatusCommand(g))
+	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g))
 	return root
 }
 

@@ -24,7 +24,9 @@ type Config struct {
 	// ClusterResourceNamespace holds the Secrets ClusterIssuers refer to (upstream's
 	// --cluster-resource-namespace, default cert-manager).
 	ClusterResourceNamespace string
-	Options                  worker.Options
+	// DisableApprover turns off the internal approver of CertificateRequests.
+	DisableApprover bool
+	Options         worker.Options
 }
 
 // DefaultClusterResourceNamespace is upstream's default.
@@ -48,7 +50,7 @@ func Register(r worker.Registry, c Config) {
 	}
 	r.RegisterWorkflowWithOptions(workflows.CertificateWorkflow, workflow.RegisterOptions{Name: "CertificateWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.IssuerWorkflow, workflow.RegisterOptions{Name: "IssuerWorkflow"})
-	r.RegisterActivity(&kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace})
+	r.RegisterActivity(&kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover})
 	r.RegisterActivity(&keys.Activities{Kube: c.Kube})
 	r.RegisterActivity(&pki.Activities{Kube: c.Kube})
 }

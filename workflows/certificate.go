@@ -44,10 +44,14 @@ type certificateRun struct {
 	st     CertificateInput
 	status Status
 
-	specCh, renewCh, secretCh, issuerCh, deleteCh workflow.ReceiveChannel
+	specCh, renewCh, secretCh, issuerCh, deleteCh, approvCh workflow.ReceiveChannel
 
 	deleted   bool
 	lastState string // CertState search attribute as last upserted
+	// pendingEvents go out with the next status write.
+	pendingEvents []kube.Event
+	// awaitingRequest is the CertificateRequest whose approval the run waits for.
+	awaitingRequest string
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -60,6 +64,7 @@ func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRu
 		secretCh: workflow.GetSignalChannel(ctx, SignalSecretChanged),
 		issuerCh: workflow.GetSignalChannel(ctx, SignalIssuerChanged),
 		deleteCh: workflow.GetSignalChannel(ctx, SignalDelete),
+		approvCh: workflow.GetSignalChannel(ctx, SignalApproval),
 	}
 }
 
@@ -97,7 +102,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, err
 	}
 	if !issuer.Ready {
-		if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil, nil); err != nil {
+		if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil); err != nil {
 			return false, err
 		}
 		c.waitForSignal(PhaseWaitingForIssuer, fmt.Sprintf("issuer %s to become ready (signal %s)", spec.IssuerRef.Name, SignalIssuerChanged))
@@ -118,7 +123,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	if !trig.Issue {
 		c.st.PendingRenew = false
-		if err := c.updateStatus(ready, nil, nil); err != nil {
+		if err := c.updateStatus(ready, nil); err != nil {
 			return false, err
 		}
 		c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
@@ -135,7 +140,9 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	}
 
 	c.st.PendingRenew = false
-	if err := c.issue(issuer, trig, ready); err != nil {
+	if err := c.issue(issuer, trig, ready); errors.Is(err, errSuperseded) {
+		return false, nil
+	} else if err != nil {
 		var appErr *temporal.ApplicationError
 		msg := err.Error()
 		if errors.As(err, &appErr) {
@@ -145,34 +152,33 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		c.st.FailedAttempts++
 		c.st.LastFailureTime = &now
 		c.status.FailedAttempts, c.status.LastError = c.st.FailedAttempts, msg
-		failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: "Failed", Message: "The certificate request has failed to complete and will be retried: " + msg}
-		return false, c.updateStatus(ready, failed, []kube.Event{{Type: "Warning", Reason: "Failed", Message: msg}})
+		failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
+		c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
+		return false, c.updateStatus(ready, failed)
 	}
 	return true, nil
 }
 
-// issue runs one issuance: a fresh private key in the next-key Secret, a CSR, a
-// signature, the target Secret and the status. Key bytes stay in Secrets throughout.
+// errSuperseded ends an issuance attempt that a newer spec (or a deletion) made moot.
+// It is not a failure: the loop evaluates the Certificate afresh.
+var errSuperseded = errors.New("issuance superseded by a newer generation")
+
+// issue runs one issuance: the private key (a fresh one in the next-key Secret, or the
+// current one under rotationPolicy Never), a CSR, the CertificateRequest of the next
+// revision, its approval, the signature, the target Secret and the status. Key bytes
+// stay in Secrets throughout.
 func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, ready kube.Condition) error {
 	spec := c.st.Spec
+	startGeneration := c.st.Generation
 	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
 	issuing := &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
-	if err := c.updateStatus(ready, issuing, []kube.Event{{Type: "Normal", Reason: "Issuing", Message: trig.Message}}); err != nil {
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Issuing", Message: trig.Message})
+	if err := c.updateStatus(ready, issuing); err != nil {
 		return err
 	}
 
-	alg, size, enc := privateKeySpec(spec)
-	nextKey := nextPrivateKeySecretName(c.st.Name)
-	var key keys.KeyRef
-	keyCtx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute, // RSA 8192 takes a while on small nodes
-		RetryPolicy:         kubeRetry,
-		Summary:             fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey),
-	})
-	if err := workflow.ExecuteActivity(keyCtx, keyActs.GeneratePrivateKey, keys.GenerateKeyInput{
-		Namespace: c.st.Namespace, SecretName: nextKey, Algorithm: alg, Size: size, Encoding: enc,
-		OwnerReference: c.ownerReference(),
-	}).Get(c.ctx, &key); err != nil {
+	key, generated, err := c.privateKey(spec)
+	if err != nil {
 		return err
 	}
 
@@ -181,29 +187,45 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 
-	var signed pki.SignedCertificate
-	switch issuer.Type {
-	case kube.IssuerTypeSelfSigned:
-		in := pki.SelfSignInput{CSRPEM: csr, Key: key, Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages}
-		if issuer.Spec.SelfSigned != nil {
-			in.CRLDistributionPoints = issuer.Spec.SelfSigned.CRLDistributionPoints
-		}
-		if err := c.kubeActivity("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed); err != nil {
+	revision := c.st.Revision + 1
+	var req kube.RequestRef
+	if err := c.kubeActivity(fmt.Sprintf("create CertificateRequest %s", kube.CertificateRequestName(c.st.Name, revision)), kubeActs.CreateCertificateRequest, kube.CreateRequestInput{
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, Revision: revision, CSRPEM: csr,
+		IssuerRef: spec.IssuerRef, Duration: spec.Duration, IsCA: spec.IsCA, Usages: spec.Usages, PrivateKeySecretName: key.SecretName,
+	}).Get(c.ctx, &req); err != nil {
+		return err
+	}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", req.Name)})
+
+	approval, err := c.awaitApproval(req, startGeneration, ready, issuing)
+	if err != nil {
+		return err
+	}
+	if approval.Denied {
+		msg := fmt.Sprintf("The CertificateRequest %q was denied: %s: %s", req.Name, approval.Reason, approval.Message)
+		if err := c.failRequest(req, cmapi.CertificateRequestReasonDenied, msg); err != nil {
 			return err
 		}
-	case kube.IssuerTypeCA:
-		ca := issuer.Spec.CA
-		in := pki.SignWithCAInput{
-			CSRPEM: csr, CA: pki.CAKeyPairRef{Namespace: issuer.ResourceNamespace, SecretName: ca.SecretName},
-			Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages,
-			CRLDistributionPoints: ca.CRLDistributionPoints, OCSPServers: ca.OCSPServers, IssuingCertificateURLs: ca.IssuingCertificateURLs,
+		return temporal.NewNonRetryableApplicationError(msg, "Denied", nil)
+	}
+
+	signed, err := c.sign(issuer, csr, key)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		msg := err.Error()
+		if errors.As(err, &appErr) {
+			msg = appErr.Message()
 		}
-		if err := c.kubeActivity(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed); err != nil {
-			return err
+		if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, msg); ferr != nil {
+			return ferr
 		}
-	default:
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
+		return err
+	}
+	if err := c.kubeActivity("record certificate on "+req.Name, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+		Request: req, CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
+		Ready: kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.CertificateRequestReasonIssued, Message: "Certificate fetched from issuer successfully"},
+	}).Get(c.ctx, nil); err != nil {
+		return err
 	}
 
 	var facts policy.IssuedFacts
@@ -215,25 +237,128 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}).Get(c.ctx, &facts); err != nil {
 		return err
 	}
-	if err := c.kubeActivity("delete Secret "+nextKey, keyActs.DeletePrivateKeySecret,
-		keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: nextKey}).Get(c.ctx, nil); err != nil {
+	if generated {
+		if err := c.kubeActivity("delete Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
+			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: key.SecretName}).Get(c.ctx, nil); err != nil {
+			return err
+		}
+	}
+	if err := c.kubeActivity("clean up old CertificateRequests", kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, Keep: revisionHistoryLimit(spec), Revision: revision,
+	}).Get(c.ctx, nil); err != nil {
 		return err
 	}
 
-	c.st.Revision++
+	c.st.Revision = revision
 	c.st.IssuedGeneration = c.st.Generation
 	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
 	c.status.Revision, c.status.FailedAttempts, c.status.LastError = c.st.Revision, 0, ""
-	upToDate := kube.Condition{Status: cmmeta.ConditionTrue, Reason: "Ready", Message: "Certificate is up to date and has not expired"}
-	return c.updateStatus(upToDate, nil, []kube.Event{{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"}})
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"})
+	upToDate := kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ReasonReady, Message: "Certificate is up to date and has not expired"}
+	return c.updateStatus(upToDate, nil)
+}
+
+// privateKey returns the key to issue with. Under rotationPolicy Never the key in the
+// target Secret is reused when it still matches the spec; otherwise a new key goes into
+// the next-key Secret (generated reports that, so the Secret is deleted afterwards).
+func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef, generated bool, err error) {
+	alg, size, enc := privateKeySpec(spec)
+	if spec.PrivateKey != nil && spec.PrivateKey.RotationPolicy == cmapi.RotationPolicyNever {
+		var cur keys.ReadKeyResult
+		if err := c.kubeActivity("read the current private key of Secret "+spec.SecretName, keyActs.ReadKeyRef,
+			keys.ReadKeyInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &cur); err != nil {
+			return keys.KeyRef{}, false, err
+		}
+		if cur.Valid && cur.Ref.Algorithm == alg && cur.Ref.Size == size && cur.Ref.Encoding == enc {
+			return cur.Ref, false, nil
+		}
+	}
+	nextKey := nextPrivateKeySecretName(c.st.Name)
+	keyCtx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute, // RSA 8192 takes a while on small nodes
+		RetryPolicy:         kubeRetry,
+		Summary:             fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey),
+	})
+	if err := workflow.ExecuteActivity(keyCtx, keyActs.GeneratePrivateKey, keys.GenerateKeyInput{
+		Namespace: c.st.Namespace, SecretName: nextKey, Algorithm: alg, Size: size, Encoding: enc,
+		OwnerReference: c.ownerReference(), Labels: map[string]string{cmapi.IsNextPrivateKeySecretLabelKey: "true"},
+	}).Get(c.ctx, &key); err != nil {
+		return keys.KeyRef{}, false, err
+	}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
+	return key, true, nil
+}
+
+// awaitApproval asks the internal approver and, when it is disabled, waits for a person
+// (starter approve/deny, or kubectl setting the condition; the watcher signals either).
+func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int64, ready kube.Condition, issuing *kube.Condition) (kube.Approval, error) {
+	for {
+		var approval kube.Approval
+		if err := c.kubeActivity("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: req}).Get(c.ctx, &approval); err != nil {
+			return kube.Approval{}, err
+		}
+		if approval.Approved || approval.Denied {
+			return approval, nil
+		}
+		msg := fmt.Sprintf("Waiting for approval of CertificateRequest %q: run `starter approve %s -n %s` or set its Approved condition", req.Name, req.Name, req.Namespace)
+		c.awaitingRequest = req.Name
+		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
+		if err := c.kubeActivity("mark "+req.Name+" waiting for approval", kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+			Request: req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg},
+		}).Get(c.ctx, nil); err != nil {
+			return kube.Approval{}, err
+		}
+		if err := c.updateStatus(ready, issuing); err != nil { // flushes the Generated/Requested events
+			return kube.Approval{}, err
+		}
+		c.block(nil)
+		c.awaitingRequest = ""
+		if c.deleted || c.st.Generation != startGeneration {
+			return kube.Approval{}, errSuperseded
+		}
+	}
+}
+
+// failRequest marks a request Failed or Denied, with a failure time, as upstream does.
+func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) error {
+	return c.kubeActivity("mark "+req.Name+" "+reason, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+		Request: req, Failed: true, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: reason, Message: msg},
+	}).Get(c.ctx, nil)
+}
+
+// sign has the issuer sign the CSR.
+func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRef) (pki.SignedCertificate, error) {
+	spec := c.st.Spec
+	var signed pki.SignedCertificate
+	switch issuer.Type {
+	case kube.IssuerTypeSelfSigned:
+		in := pki.SelfSignInput{CSRPEM: csr, Key: key, Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages}
+		if issuer.Spec.SelfSigned != nil {
+			in.CRLDistributionPoints = issuer.Spec.SelfSigned.CRLDistributionPoints
+		}
+		err := c.kubeActivity("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed)
+		return signed, err
+	case kube.IssuerTypeCA:
+		ca := issuer.Spec.CA
+		in := pki.SignWithCAInput{
+			CSRPEM: csr, CA: pki.CAKeyPairRef{Namespace: issuer.ResourceNamespace, SecretName: ca.SecretName},
+			Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages,
+			CRLDistributionPoints: ca.CRLDistributionPoints, OCSPServers: ca.OCSPServers, IssuingCertificateURLs: ca.IssuingCertificateURLs,
+		}
+		err := c.kubeActivity(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed)
+		return signed, err
+	}
+	return signed, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
 }
 
 // updateStatus writes the status the workflow owns: conditions plus the carried state.
-func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condition, events []kube.Event) error {
+// Events queued in pendingEvents go out with it, saving an API round trip each.
+func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condition) error {
 	in := kube.CertificateStatusInput{
 		Namespace: c.st.Namespace, Name: c.st.Name, UID: c.st.UID, ObservedGeneration: c.st.Generation,
-		Ready: ready, Issuing: issuing, Events: events,
+		Ready: ready, Issuing: issuing, Events: c.pendingEvents,
 		NotBefore: c.st.NotBefore, NotAfter: c.st.NotAfter,
 		LastFailureTime: c.st.LastFailureTime,
 	}
@@ -258,6 +383,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 	if err := c.kubeActivity("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, &res); err != nil {
 		return err
 	}
+	c.pendingEvents = nil
 	if res.IssuingSince != "" {
 		c.st.LastManualToken = res.IssuingSince
 	}
@@ -355,6 +481,11 @@ func (c *certificateRun) addSignalHandlers(sel workflow.Selector, woke *bool) {
 		ch.Receive(c.ctx, &s)
 		*woke = c.onDelete(s) || *woke
 	})
+	sel.AddReceive(c.approvCh, func(ch workflow.ReceiveChannel, _ bool) {
+		var s ApprovalSignal
+		ch.Receive(c.ctx, &s)
+		*woke = (c.awaitingRequest != "" && s.Request == c.awaitingRequest) || *woke
+	})
 }
 
 // drainSignals applies every signal already delivered, without blocking.
@@ -365,12 +496,14 @@ func (c *certificateRun) drainSignals() {
 		var secret SecretChangedSignal
 		var issuer IssuerChangedSignal
 		var del DeleteSignal
+		var approval ApprovalSignal
 		switch {
 		case c.specCh.ReceiveAsync(&spec):
 			c.onSpec(spec)
 		case c.renewCh.ReceiveAsync(&renew):
 			c.st.PendingRenew = true
-		case c.secretCh.ReceiveAsync(&secret), c.issuerCh.ReceiveAsync(&issuer):
+		case c.secretCh.ReceiveAsync(&secret), c.issuerCh.ReceiveAsync(&issuer), c.approvCh.ReceiveAsync(&approval):
+			// Only wake-ups: the evaluation that follows reads the current state.
 		case c.deleteCh.ReceiveAsync(&del):
 			c.onDelete(del)
 		default:

@@ -73,6 +73,13 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	})).Return(key, nil)
 	env.OnActivity(pkiActs.CreateCSR, mock.Anything, mock.Anything).Return([]byte("-----BEGIN CERTIFICATE REQUEST-----"), nil)
 	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
+	env.OnActivity(kubeActs.CreateCertificateRequest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in kube.CreateRequestInput) (kube.RequestRef, error) {
+			return kube.RequestRef{Namespace: in.Namespace, Name: kube.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
+		})
+	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
+	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(kubeActs.CleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
 	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
@@ -333,4 +340,99 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 			t.Fatalf("the workflow's own Issuing condition triggered an issuance: %+v", s)
 		}
 	}
+}
+
+// With the internal approver disabled the request waits, visibly, for a person; the
+// approval signal (relayed by the watcher) lets issuance go on.
+func TestWaitsForApprovalSignal(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil).Once()
+	var waiting []kube.RequestStatusInput
+	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+		return in.Ready.Reason == cmapi.ReasonWaitingForApproval
+	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { waiting = append(waiting, in); return nil }).Once()
+	expectIssuance(env, &statuses)
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseWaitingForApproval || !strings.Contains(st.WaitingFor, "web-1") {
+			t.Errorf("status while waiting = %+v, want WaitingForApproval of web-1", st)
+		}
+		env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "other-1"}) // not ours: no wake-up
+		env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "web-1"})
+	}, 2*time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the approved issuance, got %v", env.GetWorkflowError())
+	}
+	if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
+		t.Errorf("request should say how to approve it, got %+v", waiting)
+	}
+	if env.Now().Before(epoch.Add(2 * time.Hour)) {
+		t.Errorf("issued at %v, before the approval", env.Now())
+	}
+}
+
+// A denied request fails the issuance: the request is marked Denied, the Certificate
+// backs off with the reason.
+func TestDeniedRequestFails(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Denied: true, Reason: "Policy", Message: "no"}, nil).Once()
+	var denied []kube.RequestStatusInput
+	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+		return in.Ready.Reason == cmapi.CertificateRequestReasonDenied
+	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { denied = append(denied, in); return nil }).Once()
+	expectIssuance(env, &statuses)
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseBackoff || !strings.Contains(st.LastError, "denied") {
+			t.Errorf("status after denial = %+v, want Backoff with the denial", st)
+		}
+		env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"})
+	}, 10*time.Minute)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	if len(denied) != 1 || !denied[0].Failed {
+		t.Fatalf("want the request marked Denied with a failure time, got %+v", denied)
+	}
+	env.AssertNotCalled(t, "SignSelfSigned", mock.Anything, mock.Anything)
+}
+
+// rotationPolicy Never reuses the key in the Secret when it matches the spec.
+func TestRotationPolicyNeverReusesKey(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	in := testInput()
+	in.Spec.PrivateKey = &cmapi.CertificatePrivateKey{RotationPolicy: cmapi.RotationPolicyNever, Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256}
+	current := keys.KeyRef{Namespace: "ns", SecretName: "web-tls", DataKey: "tls.key", Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256, Encoding: cmapi.PKCS1}
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{Exists: true}, nil)
+	env.OnActivity(keyActs.ReadKeyRef, mock.Anything, mock.Anything).Return(keys.ReadKeyResult{SecretExists: true, Valid: true, Ref: current}, nil)
+	var signedWith keys.KeyRef
+	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(func(_ context.Context, in pki.SelfSignInput) (pki.SignedCertificate, error) {
+		signedWith = in.Key
+		return pki.SignedCertificate{CertificatePEM: []byte("cert")}, nil
+	})
+	expectIssuance(env, &statuses)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", env.GetWorkflowError())
+	}
+	if signedWith != current {
+		t.Errorf("signed with %+v, want the Secret's current key %+v", signedWith, current)
+	}
+	env.AssertNotCalled(t, "GeneratePrivateKey", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "DeletePrivateKeySecret", mock.Anything, mock.Anything)
 }

@@ -21,6 +21,7 @@ const (
 	SignalSecretChanged = "secret-changed" // SecretChangedSignal: the target Secret changed or vanished
 	SignalIssuerChanged = "issuer-changed" // IssuerChangedSignal: the referenced issuer changed
 	SignalDelete        = "delete"         // DeleteSignal: the object was deleted
+	SignalApproval      = "approval"       // ApprovalSignal: a CertificateRequest was approved or denied
 	QueryStatus         = "status"
 )
 
@@ -67,6 +68,12 @@ type SecretChangedSignal struct {
 // became Ready); a Certificate waiting for its issuer wakes up.
 type IssuerChangedSignal struct {
 	Ready bool
+}
+
+// ApprovalSignal says a CertificateRequest of the Certificate got its Approved or Denied
+// condition; a workflow waiting for that request reads the decision.
+type ApprovalSignal struct {
+	Request string
 }
 
 // DeleteSignal says the object is gone; the workflow finishes.
@@ -123,10 +130,11 @@ type Status struct {
 
 // Phases of a CertificateWorkflow, also the CertState search attribute.
 const (
-	PhaseEvaluating       = "Evaluating"
-	PhaseIssuing          = "Issuing"
-	PhaseReady            = "Ready"
-	PhaseWaitingForIssuer = "WaitingForIssuer"
-	PhaseBackoff          = "Backoff"
-	PhaseDeleted          = "Deleted"
+	PhaseEvaluating         = "Evaluating"
+	PhaseIssuing            = "Issuing"
+	PhaseReady              = "Ready"
+	PhaseWaitingForIssuer   = "WaitingForIssuer"
+	PhaseBackoff            = "Backoff"
+	PhaseWaitingForApproval = "WaitingForApproval"
+	PhaseDeleted            = "Deleted"
 )

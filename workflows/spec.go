@@ -108,3 +108,11 @@ func certificateOwner(name, uid string) *metav1.OwnerReference {
 		Name: name, UID: types.UID(uid), BlockOwnerDeletion: &t, Controller: &t,
 	}
 }
+
+// revisionHistoryLimit is how many CertificateRequests to keep (upstream default 1).
+func revisionHistoryLimit(spec cmapi.CertificateSpec) int {
+	if spec.RevisionHistoryLimit != nil && *spec.RevisionHistoryLimit > 0 {
+		return int(*spec.RevisionHistoryLimit)
+	}
+	return 1
+}

@@ -34,6 +34,9 @@ type Activities struct {
 	CertFlow versioned.Interface
 	// ClusterResourceNamespace holds the Secrets that ClusterIssuers refer to.
 	ClusterResourceNamespace string
+	// DisableApprover turns off the internal approver: requests then wait for a human
+	// (starter approve / deny, or the Approved/Denied condition set with kubectl).
+	DisableApprover bool
 }
 
 // Condition is one status condition the workflow wants on an object.

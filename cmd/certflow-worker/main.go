@@ -25,18 +25,19 @@ func main() {
 		namespace    = flag.String("temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
 		taskQueue    = flag.String("task-queue", workflows.TaskQueue, "Temporal task queue")
 		clusterResNS = flag.String("cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
+		noApprover   = flag.Bool("disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *kubeconfig, *address, *namespace, *taskQueue, *clusterResNS); err != nil {
+	if err := run(ctx, log, *kubeconfig, *address, *namespace, *taskQueue, *clusterResNS, *noApprover); err != nil {
 		log.Error("certflow-worker failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, kubeconfig, address, namespace, taskQueue, clusterResNS string) error {
+func run(ctx context.Context, log *slog.Logger, kubeconfig, address, namespace, taskQueue, clusterResNS string, noApprover bool) error {
 	cfg, err := clients.RESTConfig(kubeconfig, 100, 200)
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func run(ctx context.Context, log *slog.Logger, kubeconfig, address, namespace, 
 		return err
 	}
 	defer tc.Close()
-	w := worker.New(worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, TaskQueue: taskQueue, ClusterResourceNamespace: clusterResNS})
+	w := worker.New(worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, TaskQueue: taskQueue, ClusterResourceNamespace: clusterResNS, DisableApprover: noApprover})
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
 
 	// The workflow answers the status query and sleeps until the renewal time.
 	eventually(t, 10*time.Second, "the workflow sleeping until the renewal time", func() (bool, string) {
-		v, err := env.temporal.QueryWorkflow(context.Background(), workflows.CertificateWorkflowID("cert-manager", "ca-example-com"), "", workflows.QueryStatus)
+		v, err := env.Temporal.QueryWorkflow(context.Background(), workflows.CertificateWorkflowID("cert-manager", "ca-example-com"), "", workflows.QueryStatus)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -193,7 +193,7 @@ spec:
 	deleted := time.Now()
 	mustKubectl(t, nil, "delete", "secret", "web-tls", "-n", ns)
 	eventually(t, 30*time.Second, "a re-issued Secret", func() (bool, string) {
-		s, err := env.kube.CoreV1().Secrets(ns).Get(context.Background(), "web-tls", metav1.GetOptions{})
+		s, err := env.Kube.CoreV1().Secrets(ns).Get(context.Background(), "web-tls", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -221,7 +221,7 @@ spec:
   issuerRef: {name: later}
 `), "apply", "-n", ns, "-f", "-")
 	eventually(t, 30*time.Second, "Ready=False naming the missing issuer", func() (bool, string) {
-		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
+		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -239,14 +239,14 @@ spec: {selfSigned: {}}
 func waitIssuerReady(t *testing.T, ns, name string) {
 	t.Helper()
 	waitIssuerCondition(t, "Issuer "+ns+"/"+name, func() (cmapi.GenericIssuer, error) {
-		return env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
+		return env.CertFlow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
 	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
 }
 
 func waitClusterIssuerReady(t *testing.T, name string) {
 	t.Helper()
 	waitIssuerCondition(t, "ClusterIssuer "+name, func() (cmapi.GenericIssuer, error) {
-		return env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
+		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
 	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
 }
 
@@ -271,7 +271,7 @@ func waitCertificateReady(t *testing.T, ns, name string) *cmapi.Certificate {
 	t.Helper()
 	var cert *cmapi.Certificate
 	eventually(t, 60*time.Second, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
-		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
+		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -294,7 +294,7 @@ func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.
 
 func readTLSSecret(t *testing.T, ns, name string) (*corev1.Secret, *x509.Certificate) {
 	t.Helper()
-	s, err := env.kube.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+	s, err := env.Kube.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("get Secret %s/%s: %v", ns, name, err)
 	}
@@ -340,7 +340,7 @@ func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte)
 	events, runs := 0, 0
 	for runID := ""; ; runs++ {
 		prev := ""
-		it := env.temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := env.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
@@ -436,7 +436,7 @@ metadata: {name: ca-missing}
 spec: {ca: {secretName: no-such-secret}}
 `), "apply", "-f", "-")
 	waitIssuerCondition(t, "ClusterIssuer ca-missing", func() (cmapi.GenericIssuer, error) {
-		return env.certflow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
+		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
 	}, func(c cmapi.IssuerCondition) bool {
 		return c.Status == cmmeta.ConditionFalse && c.Reason == "ErrGetKeyPair" && strings.Contains(c.Message, "cert-manager/no-such-secret")
 	})
@@ -479,13 +479,13 @@ spec:
 	waitRevision(t, ns, "app", 1)
 
 	id := workflows.CertificateWorkflowID(ns, "app")
-	if err := env.temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalRenew, workflows.RenewSignal{}); err != nil {
+	if err := env.Temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalRenew, workflows.RenewSignal{}); err != nil {
 		t.Fatal(err)
 	}
 	waitRevision(t, ns, "app", 2)
 
 	// cmctl renew: Issuing=True, reason ManuallyTriggered, on the status.
-	cert, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
+	cert, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +494,7 @@ spec:
 		Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue, Reason: "ManuallyTriggered",
 		Message: "Certificate re-issuance manually triggered", LastTransitionTime: &now,
 	})
-	if _, err := env.certflow.CertmanagerV1().Certificates(ns).UpdateStatus(context.Background(), cert, metav1.UpdateOptions{}); err != nil {
+	if _, err := env.CertFlow.CertmanagerV1().Certificates(ns).UpdateStatus(context.Background(), cert, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitRevision(t, ns, "app", 3)

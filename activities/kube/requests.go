@@ -1,0 +1,301 @@
+package kube
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/certflow/certflow/activities/keys"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+)
+
+// CertificateRequestName is upstream's name for the request of one revision.
+func CertificateRequestName(certName string, revision int) string {
+	suffix := "-" + strconv.Itoa(revision)
+	if len(certName) > 253-len(suffix) {
+		certName = certName[:253-len(suffix)]
+	}
+	return certName + suffix
+}
+
+// CreateRequestInput is the CertificateRequest of one revision.
+type CreateRequestInput struct {
+	Namespace       string
+	CertificateName string
+	CertificateUID  string
+	Revision        int
+	CSRPEM          []byte
+	IssuerRef       cmmeta.IssuerReference
+	Duration        *metav1.Duration
+	IsCA            bool
+	Usages          []cmapi.KeyUsage
+	// PrivateKeySecretName is the Secret holding the key the CSR was made with.
+	PrivateKeySecretName string
+}
+
+// RequestRef names a CertificateRequest.
+type RequestRef struct {
+	Namespace, Name, UID string
+}
+
+// CreateCertificateRequest makes sure the request of this revision exists for this CSR's
+// key. An existing request for the same key is reused (the activity ran before a crash);
+// one that failed, was denied, belongs to an older Certificate or holds another key is
+// replaced, so there is exactly one request per revision.
+func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
+	name := CertificateRequestName(in.CertificateName, in.Revision)
+	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
+	wantKey, err := csrPublicKeyHash(in.CSRPEM)
+	if err != nil {
+		return RequestRef{}, nonRetryable("InvalidCSR", "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		cur, err := crs.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return RequestRef{}, fmt.Errorf("get CertificateRequest %s/%s: %w", in.Namespace, name, err)
+		case reusable(cur, in.CertificateUID, wantKey):
+			return RequestRef{Namespace: in.Namespace, Name: name, UID: string(cur.UID)}, nil
+		default:
+			uid := cur.UID
+			err := crs.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return RequestRef{}, fmt.Errorf("replace CertificateRequest %s/%s: %w", in.Namespace, name, err)
+			}
+		}
+		t := true
+		cr := &cmapi.CertificateRequest{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name, Namespace: in.Namespace,
+				Annotations: map[string]string{
+					cmapi.CertificateNameKey:                        in.CertificateName,
+					cmapi.CertificateRequestRevisionAnnotationKey:   strconv.Itoa(in.Revision),
+					cmapi.CertificateRequestPrivateKeyAnnotationKey: in.PrivateKeySecretName,
+				},
+				OwnerReferences: []metav1.OwnerReference{{
+					APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind,
+					Name: in.CertificateName, UID: types.UID(in.CertificateUID), Controller: &t, BlockOwnerDeletion: &t,
+				}},
+			},
+			Spec: cmapi.CertificateRequestSpec{
+				Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
+			},
+		}
+		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) {
+			continue // raced with a concurrent attempt: look again
+		}
+		if err != nil {
+			return RequestRef{}, fmt.Errorf("create CertificateRequest %s/%s: %w", in.Namespace, name, err)
+		}
+		return RequestRef{Namespace: in.Namespace, Name: name, UID: string(created.UID)}, nil
+	}
+	return RequestRef{}, fmt.Errorf("CertificateRequest %s/%s keeps changing under us", in.Namespace, name)
+}
+
+// reusable reports whether an existing request can serve this issuance attempt.
+func reusable(cr *cmapi.CertificateRequest, certUID, wantKey string) bool {
+	if !ownedBy(cr.OwnerReferences, certUID) || requestFinishedBadly(cr) {
+		return false
+	}
+	got, err := csrPublicKeyHash(cr.Spec.Request)
+	return err == nil && got == wantKey
+}
+
+func ownedBy(refs []metav1.OwnerReference, uid string) bool {
+	return slices.ContainsFunc(refs, func(r metav1.OwnerReference) bool { return string(r.UID) == uid })
+}
+
+func requestFinishedBadly(cr *cmapi.CertificateRequest) bool {
+	for _, c := range cr.Status.Conditions {
+		if c.Status != cmmeta.ConditionTrue && c.Type == cmapi.CertificateRequestConditionReady &&
+			(c.Reason == cmapi.CertificateRequestReasonFailed || c.Reason == cmapi.CertificateRequestReasonDenied) {
+			return true
+		}
+		if c.Type == cmapi.CertificateRequestConditionDenied && c.Status == cmmeta.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func csrPublicKeyHash(csrPEM []byte) (string, error) {
+	block, _ := pem.Decode(csrPEM)
+	if block == nil {
+		return "", fmt.Errorf("no PEM block")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return "", err
+	}
+	return keys.PublicKeySHA256(csr.PublicKey), nil
+}
+
+// Approval is the approval state of a CertificateRequest.
+type Approval struct {
+	Approved, Denied bool
+	Reason, Message  string
+}
+
+// ApproveInput asks for the internal approver's decision on a request.
+type ApproveInput struct {
+	Request RequestRef
+}
+
+// ApproveCertificateRequest is the internal approver: unless the worker runs with it
+// disabled, it sets Approved=True (reason cert-manager.io) on a request that is neither
+// approved nor denied. It returns the request's approval state either way, so the
+// workflow knows whether to wait for a human.
+func (a *Activities) ApproveCertificateRequest(ctx context.Context, in ApproveInput) (Approval, error) {
+	var out Approval
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cr, err := a.getRequest(ctx, in.Request)
+		if err != nil {
+			return err
+		}
+		out = approvalOf(cr)
+		if out.Approved || out.Denied || a.DisableApprover {
+			return nil
+		}
+		cr = cr.DeepCopy()
+		now := metav1.NewTime(time.Now().Truncate(time.Second))
+		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
+			Type: cmapi.CertificateRequestConditionApproved, Status: cmmeta.ConditionTrue, LastTransitionTime: &now,
+			Reason: cmapi.ApprovedReasonCertManager, Message: "Certificate request has been approved by cert-manager.io",
+		})
+		if _, err := a.CertFlow.CertmanagerV1().CertificateRequests(cr.Namespace).UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+			return err
+		}
+		out = approvalOf(cr)
+		return nil
+	})
+	if err != nil {
+		return Approval{}, fmt.Errorf("approve CertificateRequest %s/%s: %w", in.Request.Namespace, in.Request.Name, err)
+	}
+	return out, nil
+}
+
+func approvalOf(cr *cmapi.CertificateRequest) Approval {
+	var out Approval
+	for _, c := range cr.Status.Conditions {
+		if c.Status != cmmeta.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case cmapi.CertificateRequestConditionApproved:
+			out.Approved, out.Reason, out.Message = true, c.Reason, c.Message
+		case cmapi.CertificateRequestConditionDenied:
+			out.Denied, out.Reason, out.Message = true, c.Reason, c.Message
+		}
+	}
+	return out
+}
+
+// getRequest reads a request and checks it is still the one the workflow created.
+func (a *Activities) getRequest(ctx context.Context, ref RequestRef) (*cmapi.CertificateRequest, error) {
+	cr, err := a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && ref.UID != "" && string(cr.UID) != ref.UID) {
+		return nil, nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
+	}
+	return cr, err
+}
+
+// RequestStatusInput is the Ready condition (and result) the workflow wants on a request.
+type RequestStatusInput struct {
+	Request        RequestRef
+	Ready          Condition
+	CertificatePEM []byte
+	CAPEM          []byte
+	Failed         bool // sets failureTime
+}
+
+// SetCertificateRequestStatus writes a request's Ready condition and, when issued, its
+// certificate and CA, if they differ.
+func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in RequestStatusInput) error {
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := a.getRequest(ctx, in.Request)
+		if err != nil {
+			return err
+		}
+		want := cur.Status.DeepCopy()
+		setRequestCondition(want, cmapi.CertificateRequestConditionReady, in.Ready, now)
+		if in.CertificatePEM != nil {
+			want.Certificate, want.CA = in.CertificatePEM, in.CAPEM
+		}
+		if in.Failed && want.FailureTime == nil {
+			want.FailureTime = &now
+		}
+		if equality.Semantic.DeepEqual(want, &cur.Status) {
+			return nil
+		}
+		cur = cur.DeepCopy()
+		cur.Status = *want
+		_, err = a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update status of CertificateRequest %s/%s: %w", in.Request.Namespace, in.Request.Name, err)
+	}
+	return nil
+}
+
+func setRequestCondition(st *cmapi.CertificateRequestStatus, typ cmapi.CertificateRequestConditionType, c Condition, now metav1.Time) {
+	next := cmapi.CertificateRequestCondition{Type: typ, Status: c.Status, Reason: c.Reason, Message: c.Message, LastTransitionTime: &now}
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == typ {
+			if st.Conditions[i].Status == c.Status {
+				next.LastTransitionTime = st.Conditions[i].LastTransitionTime
+			}
+			st.Conditions[i] = next
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, next)
+}
+
+// CleanupRequestsInput says which revisions of a Certificate's requests to keep.
+type CleanupRequestsInput struct {
+	Namespace       string
+	CertificateName string
+	CertificateUID  string
+	// Keep is revisionHistoryLimit: requests of revisions <= Revision-Keep are deleted.
+	Keep     int
+	Revision int
+}
+
+// CleanupCertificateRequests deletes the Certificate's requests older than the history
+// limit, so requests never pile up (upstream pain point #8).
+func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupRequestsInput) error {
+	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
+	list, err := crs.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list CertificateRequests in %s: %w", in.Namespace, err)
+	}
+	for _, cr := range list.Items {
+		if cr.Annotations[cmapi.CertificateNameKey] != in.CertificateName || !ownedBy(cr.OwnerReferences, in.CertificateUID) {
+			continue
+		}
+		rev, err := strconv.Atoi(cr.Annotations[cmapi.CertificateRequestRevisionAnnotationKey])
+		if err != nil || rev > in.Revision-in.Keep {
+			continue
+		}
+		uid := cr.UID
+		if err := crs.Delete(ctx, cr.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete CertificateRequest %s/%s: %w", in.Namespace, cr.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package starter
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+)
+
+func newApproveCommand(g *globals) *cobra.Command {
+	return decisionCommand(g, "approve", cmapi.CertificateRequestConditionApproved, "approved")
+}
+
+func newDenyCommand(g *globals) *cobra.Command {
+	return decisionCommand(g, "deny", cmapi.CertificateRequestConditionDenied, "denied")
+}
+
+// decisionCommand sets the Approved or Denied condition on a CertificateRequest, as cmctl
+// does. The watcher relays it to the Certificate's workflow, which is waiting for it.
+func decisionCommand(g *globals, verb string, typ cmapi.CertificateRequestConditionType, done string) *cobra.Command {
+	var reason, message string
+	cmd := &cobra.Command{
+		Use:   verb + " NAME",
+		Short: fmt.Sprintf("%s a CertificateRequest waiting for approval", verb),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := g.connect(ctx, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer c.temporal.Close()
+			if err := decide(ctx, c, args[0], typ, reason, message); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s CertificateRequest '%s/%s'\n", done, c.namespace, args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "KubectlCertManager", "reason written on the condition")
+	cmd.Flags().StringVar(&message, "message", fmt.Sprintf("manually %s by \"starter\"", done), "message written on the condition")
+	return cmd
+}
+
+func decide(ctx context.Context, c *conn, name string, typ cmapi.CertificateRequestConditionType, reason, message string) error {
+	crs := c.certflow.CertmanagerV1().CertificateRequests(c.namespace)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cr, err := crs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range cr.Status.Conditions {
+			if (cond.Type == cmapi.CertificateRequestConditionApproved || cond.Type == cmapi.CertificateRequestConditionDenied) && cond.Status == cmmeta.ConditionTrue {
+				return fmt.Errorf("CertificateRequest %s/%s is already %s", c.namespace, name, cond.Type)
+			}
+		}
+		now := metav1.Now()
+		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
+			Type: typ, Status: cmmeta.ConditionTrue, Reason: reason, Message: message, LastTransitionTime: &now,
+		})
+		_, err = crs.UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: "starter"})
+		return err
+	})
+}
