@@ -36,7 +36,7 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	cfg := f.RESTConfig
 	if cfg == nil {
 		var err error
-		if cfg, err = clients.RESTConfig(f.Kubeconfig, 100, 200); err != nil {
+		if cfg, err = clients.RESTConfig(f.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst); err != nil {
 			return err
 		}
 	}

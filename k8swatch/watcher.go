@@ -92,7 +92,7 @@ func New(o Options) (*Watcher, error) {
 		o.TaskQueue = workflows.TaskQueue
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 8
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -101,7 +101,7 @@ func New(o Options) (*Watcher, error) {
 		o: o,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[key](),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "k8swatch"}),
-		factory: externalversions.NewSharedInformerFactory(o.CertFlow, o.Resync),
+		factory: externalversions.NewSharedInformerFactoryWithOptions(o.CertFlow, o.Resync, externalversions.WithTransform(dropManagedFields)),
 		seen:    map[key]string{},
 	}
 	cm := w.factory.Certmanager().V1()
@@ -414,7 +414,9 @@ func (w *Watcher) syncRequest(ctx context.Context, k key) error {
 	return nil
 }
 
-// approvalDecision is "approved", "denied" or "" (undecided).
+// approvalDecision is "approved", "denied" or "" (undecided, or approved by certflow's
+// own internal approver: the workflow that asked for that approval already has it, and a
+// signal would only make it replay its workflow task).
 func approvalDecision(cr *cmapi.CertificateRequest) string {
 	for _, c := range cr.Status.Conditions {
 		if c.Status != cmmeta.ConditionTrue {
@@ -422,6 +424,9 @@ func approvalDecision(cr *cmapi.CertificateRequest) string {
 		}
 		switch c.Type {
 		case cmapi.CertificateRequestConditionApproved:
+			if c.Reason == cmapi.ApprovedReasonCertManager {
+				return ""
+			}
 			return "approved"
 		case cmapi.CertificateRequestConditionDenied:
 			return "denied"
@@ -483,6 +488,15 @@ func meta(obj any) (metav1.Object, error) {
 		return nil, fmt.Errorf("unexpected object %T", obj)
 	}
 	return m, nil
+}
+
+// dropManagedFields keeps the cache lean: the watcher never reads managedFields of
+// certflow's own kinds (it does for Secrets, whose informer keeps them).
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
 
 // lastManager names the field manager of the newest managedFields entry.

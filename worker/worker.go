@@ -37,7 +37,16 @@ func New(c Config) worker.Worker {
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.TaskQueue
 	}
-	w := worker.New(c.Temporal, c.TaskQueue, c.Options)
+	o := c.Options
+	if o.MaxConcurrentWorkflowTaskPollers == 0 {
+		// Issuance runs in local activities inside workflow tasks: more workflow task
+		// pollers keep a burst of new Certificates from queueing behind two pollers.
+		o.MaxConcurrentWorkflowTaskPollers = 8
+	}
+	if o.MaxConcurrentActivityTaskPollers == 0 {
+		o.MaxConcurrentActivityTaskPollers = 4
+	}
+	w := worker.New(c.Temporal, c.TaskQueue, o)
 	Register(w, c)
 	return w
 }

@@ -24,6 +24,9 @@ var (
 	pkiActs  *pki.Activities
 )
 
+// slowRSAKeySize is the RSA key size from which generation runs as a regular activity.
+const slowRSAKeySize = 4096
+
 // errorRetryDelay is how long the workflow waits after an activity gave up on a transient
 // error (API server down for minutes) before it evaluates the Certificate again.
 const errorRetryDelay = time.Minute
@@ -47,6 +50,7 @@ type certificateRun struct {
 	specCh, renewCh, secretCh, issuerCh, deleteCh, approvCh workflow.ReceiveChannel
 
 	deleted   bool
+	cycleDone bool   // issued in this run: continue as new at the next wake-up
 	lastState string // CertState search attribute as last upserted
 	// pendingEvents go out with the next status write.
 	pendingEvents []kube.Event
@@ -75,7 +79,8 @@ func (c *certificateRun) run() error {
 			c.setPhase(PhaseDeleted, "nothing: the Certificate was deleted", nil)
 			return nil
 		}
-		if workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
+		if c.cycleDone || workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
+			// One issuance cycle per run keeps histories short and replays cheap.
 			return c.continueAsNew()
 		}
 		issued, err := c.reconcile()
@@ -87,10 +92,25 @@ func (c *certificateRun) run() error {
 			continue
 		}
 		if issued {
-			// One issuance cycle per run keeps histories short and replays cheap.
-			return c.continueAsNew()
+			// Sleep in this run and continue as new at the next wake-up, in a workflow
+			// task of its own: a signal that races with a task ending in continue-as-new
+			// makes the server refuse that task, and the issuance's local activities
+			// would all run again.
+			c.sleepAfterIssuance()
+			c.cycleDone = true
 		}
 	}
+}
+
+// sleepAfterIssuance waits until the renewal time of what was just issued, without
+// reading back what the issuance wrote, unless a signal already asks for more.
+func (c *certificateRun) sleepAfterIssuance() {
+	if c.st.PendingRenew || c.st.Generation != c.st.IssuedGeneration || c.st.NotBefore == nil || c.st.NotAfter == nil {
+		return
+	}
+	renewal := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
+	c.status.RenewalTime, c.status.NotAfter = &renewal, c.st.NotAfter
+	c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
 }
 
 // reconcile evaluates the Certificate once. It either issues (issued == true), or
@@ -110,7 +130,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	}
 
 	var secret policy.SecretState
-	if err := c.kubeActivity("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
+	if err := c.step("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
 		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
 	}
@@ -183,13 +203,13 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}
 
 	var csr []byte
-	if err := c.kubeActivity("build CSR", pkiActs.CreateCSR, pki.CreateCSRInput{Spec: spec, Key: key}).Get(c.ctx, &csr); err != nil {
+	if err := c.step("build CSR", pkiActs.CreateCSR, pki.CreateCSRInput{Spec: spec, Key: key}).Get(c.ctx, &csr); err != nil {
 		return err
 	}
 
 	revision := c.st.Revision + 1
 	var req kube.RequestRef
-	if err := c.kubeActivity(fmt.Sprintf("create CertificateRequest %s", kube.CertificateRequestName(c.st.Name, revision)), kubeActs.CreateCertificateRequest, kube.CreateRequestInput{
+	if err := c.step(fmt.Sprintf("create CertificateRequest %s", kube.CertificateRequestName(c.st.Name, revision)), kubeActs.CreateCertificateRequest, kube.CreateRequestInput{
 		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, Revision: revision, CSRPEM: csr,
 		IssuerRef: spec.IssuerRef, Duration: spec.Duration, IsCA: spec.IsCA, Usages: spec.Usages, PrivateKeySecretName: key.SecretName,
 	}).Get(c.ctx, &req); err != nil {
@@ -221,7 +241,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		}
 		return err
 	}
-	if err := c.kubeActivity("record certificate on "+req.Name, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+	if err := c.step("record certificate on "+req.Name, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
 		Request: req, CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
 		Ready: kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.CertificateRequestReasonIssued, Message: "Certificate fetched from issuer successfully"},
 	}).Get(c.ctx, nil); err != nil {
@@ -229,7 +249,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}
 
 	var facts policy.IssuedFacts
-	if err := c.kubeActivity("write Secret "+spec.SecretName, kubeActs.WriteCertificateSecret, kube.WriteSecretInput{
+	if err := c.step("write Secret "+spec.SecretName, kubeActs.WriteCertificateSecret, kube.WriteSecretInput{
 		Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName, Key: key,
 		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
@@ -238,16 +258,19 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 	if generated {
-		if err := c.kubeActivity("delete Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
+		if err := c.step("delete Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
 			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: key.SecretName}).Get(c.ctx, nil); err != nil {
 			return err
 		}
 	}
-	if err := c.kubeActivity("clean up old CertificateRequests", kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
-		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, Keep: revisionHistoryLimit(spec), Revision: revision,
-	}).Get(c.ctx, nil); err != nil {
-		return err
+	if from, to := requestsToDelete(revision, revisionHistoryLimit(spec), c.st.HistoryLimit); to >= from {
+		if err := c.step(fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to), kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
+			Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, FromRevision: from, ToRevision: to,
+		}).Get(c.ctx, nil); err != nil {
+			return err
+		}
 	}
+	c.st.HistoryLimit = revisionHistoryLimit(spec)
 
 	c.st.Revision = revision
 	c.st.IssuedGeneration = c.st.Generation
@@ -266,7 +289,7 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 	alg, size, enc := privateKeySpec(spec)
 	if spec.PrivateKey != nil && spec.PrivateKey.RotationPolicy == cmapi.RotationPolicyNever {
 		var cur keys.ReadKeyResult
-		if err := c.kubeActivity("read the current private key of Secret "+spec.SecretName, keyActs.ReadKeyRef,
+		if err := c.step("read the current private key of Secret "+spec.SecretName, keyActs.ReadKeyRef,
 			keys.ReadKeyInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &cur); err != nil {
 			return keys.KeyRef{}, false, err
 		}
@@ -275,15 +298,21 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 		}
 	}
 	nextKey := nextPrivateKeySecretName(c.st.Name)
-	keyCtx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute, // RSA 8192 takes a while on small nodes
-		RetryPolicy:         kubeRetry,
-		Summary:             fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey),
-	})
-	if err := workflow.ExecuteActivity(keyCtx, keyActs.GeneratePrivateKey, keys.GenerateKeyInput{
+	summary := fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey)
+	in := keys.GenerateKeyInput{
 		Namespace: c.st.Namespace, SecretName: nextKey, Algorithm: alg, Size: size, Encoding: enc,
 		OwnerReference: c.ownerReference(), Labels: map[string]string{cmapi.IsNextPrivateKeySecretLabelKey: "true"},
-	}).Get(c.ctx, &key); err != nil {
+	}
+	var f workflow.Future
+	if alg == cmapi.RSAKeyAlgorithm && size >= slowRSAKeySize {
+		// Seconds to minutes of CPU: a regular activity, which any worker may pick up.
+		f = workflow.ExecuteActivity(workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 5 * time.Minute, RetryPolicy: kubeRetry, Summary: summary,
+		}), keyActs.GeneratePrivateKey, in)
+	} else {
+		f = c.step(summary, keyActs.GeneratePrivateKey, in)
+	}
+	if err := f.Get(c.ctx, &key); err != nil {
 		return keys.KeyRef{}, false, err
 	}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
@@ -295,7 +324,7 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int64, ready kube.Condition, issuing *kube.Condition) (kube.Approval, error) {
 	for {
 		var approval kube.Approval
-		if err := c.kubeActivity("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: req}).Get(c.ctx, &approval); err != nil {
+		if err := c.step("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: req}).Get(c.ctx, &approval); err != nil {
 			return kube.Approval{}, err
 		}
 		if approval.Approved || approval.Denied {
@@ -304,7 +333,7 @@ func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int6
 		msg := fmt.Sprintf("Waiting for approval of CertificateRequest %q: run `starter approve %s -n %s` or set its Approved condition", req.Name, req.Name, req.Namespace)
 		c.awaitingRequest = req.Name
 		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
-		if err := c.kubeActivity("mark "+req.Name+" waiting for approval", kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+		if err := c.step("mark "+req.Name+" waiting for approval", kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
 			Request: req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg},
 		}).Get(c.ctx, nil); err != nil {
 			return kube.Approval{}, err
@@ -322,7 +351,7 @@ func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int6
 
 // failRequest marks a request Failed or Denied, with a failure time, as upstream does.
 func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) error {
-	return c.kubeActivity("mark "+req.Name+" "+reason, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
+	return c.step("mark "+req.Name+" "+reason, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
 		Request: req, Failed: true, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: reason, Message: msg},
 	}).Get(c.ctx, nil)
 }
@@ -337,7 +366,7 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 		if issuer.Spec.SelfSigned != nil {
 			in.CRLDistributionPoints = issuer.Spec.SelfSigned.CRLDistributionPoints
 		}
-		err := c.kubeActivity("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed)
+		err := c.step("self-sign certificate", pkiActs.SignSelfSigned, in).Get(c.ctx, &signed)
 		return signed, err
 	case kube.IssuerTypeCA:
 		ca := issuer.Spec.CA
@@ -346,7 +375,7 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 			Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages,
 			CRLDistributionPoints: ca.CRLDistributionPoints, OCSPServers: ca.OCSPServers, IssuingCertificateURLs: ca.IssuingCertificateURLs,
 		}
-		err := c.kubeActivity(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed)
+		err := c.step(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed)
 		return signed, err
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
@@ -380,10 +409,13 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		in.NextPrivateKeySecretName = &next
 	}
 	var res kube.CertificateStatusResult
-	if err := c.kubeActivity("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, &res); err != nil {
+	if err := c.step("update Certificate status: "+ready.Reason, kubeActs.UpdateCertificateStatus, in).Get(c.ctx, &res); err != nil {
 		return err
 	}
 	c.pendingEvents = nil
+	if res.Revision > c.st.Revision {
+		c.st.Revision, c.status.Revision = res.Revision, res.Revision
+	}
 	if res.IssuingSince != "" {
 		c.st.LastManualToken = res.IssuingSince
 	}
@@ -393,7 +425,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 func (c *certificateRun) resolveIssuer() (kube.IssuerInfo, error) {
 	ref := c.st.Spec.IssuerRef
 	var info kube.IssuerInfo
-	err := c.kubeActivity(fmt.Sprintf("resolve %s %s", defaulted(ref.Kind, cmapi.IssuerKind), ref.Name), kubeActs.ResolveIssuer,
+	err := c.step(fmt.Sprintf("resolve %s %s", defaulted(ref.Kind, cmapi.IssuerKind), ref.Name), kubeActs.ResolveIssuer,
 		kube.IssuerRef{Namespace: c.st.Namespace, Name: ref.Name, Kind: ref.Kind, Group: ref.Group}).Get(c.ctx, &info)
 	return info, err
 }
@@ -413,13 +445,18 @@ var kubeRetry = &temporal.RetryPolicy{
 	MaximumAttempts:    10,
 }
 
-func (c *certificateRun) kubeActivity(summary string, fn any, in any) workflow.Future {
-	ctx := workflow.WithActivityOptions(c.ctx, workflow.ActivityOptions{
+// step runs one short activity (an API call or two, a signature) as a local activity:
+// it runs in the worker that runs the workflow task, so a whole issuance takes one or
+// two workflow tasks instead of a server round trip per step. Each step still appears
+// in the history (and the UI) with its summary, input and result; retries follow
+// kubeRetry. Long steps (large RSA keys) use regular activities instead.
+func (c *certificateRun) step(summary string, fn any, in any) workflow.Future {
+	ctx := workflow.WithLocalActivityOptions(c.ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         kubeRetry,
 		Summary:             summary,
 	})
-	return workflow.ExecuteActivity(ctx, fn, in)
+	return workflow.ExecuteLocalActivity(ctx, fn, in)
 }
 
 // wait blocks until the timer fires (d > 0; d <= 0 means already due) or a signal asks

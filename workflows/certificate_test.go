@@ -79,7 +79,7 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 		})
 	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
 	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(kubeActs.CleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(kubeActs.CleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil).Maybe()
 	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
 	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
@@ -133,7 +133,7 @@ func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
 		t.Fatalf("want continue-as-new after the renewal, got %v", env.GetWorkflowError())
 	}
 	if got := env.Now(); got.Before(epoch.Add(60 * 24 * time.Hour)) {
-		t.Fatalf("renewed at %v, before the renewal time", got)
+		t.Fatalf("run ended at %v, before the renewal time", got)
 	}
 	var reasons []string
 	for _, s := range statuses {
@@ -153,6 +153,8 @@ func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
 	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(notReady, nil).Once()
 	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	var issued []time.Time
+	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
 	wokeAt := epoch.Add(3 * time.Hour)
 	env.RegisterDelayedCallback(func() {
@@ -172,8 +174,8 @@ func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
 	if statuses[0].Ready.Reason != "IssuerNotReady" || statuses[0].Ready.Message != notReady.Message {
 		t.Errorf("first status = %+v, want Ready=False/IssuerNotReady with the issuer's message", statuses[0].Ready)
 	}
-	if env.Now().Before(wokeAt) {
-		t.Errorf("issued at %v, before the issuer became ready", env.Now())
+	if len(issued) != 1 || issued[0].Before(wokeAt) {
+		t.Errorf("issued at %v, want once, after the issuer became ready at %v", issued, wokeAt)
 	}
 }
 
@@ -184,6 +186,8 @@ func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
 		temporal.NewNonRetryableApplicationError("CSR public key does not match", "KeyMismatch", nil)).Once()
+	var issued []time.Time
+	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
 		st := queryStatus(t, env)
@@ -199,8 +203,8 @@ func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	if !errors.As(env.GetWorkflowError(), &can) {
 		t.Fatalf("want continue-as-new after the retried issuance, got %v", env.GetWorkflowError())
 	}
-	if env.Now().After(epoch.Add(30 * time.Minute)) {
-		t.Errorf("renew signal did not cut the 1h backoff short: issued at %v", env.Now())
+	if len(issued) != 1 || issued[0].After(epoch.Add(30*time.Minute)) {
+		t.Errorf("renew signal did not cut the 1h backoff short: issued at %v", issued)
 	}
 	var failed *kube.CertificateStatusInput
 	for i := range statuses {
@@ -281,6 +285,16 @@ func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
 	return st
 }
 
+// captureIssuance records when (in workflow time) the target Secret was written. Register
+// it before expectIssuance, whose WriteCertificateSecret mock it takes precedence over.
+func captureIssuance(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) {
+	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(
+		func(context.Context, kube.WriteSecretInput) (policy.IssuedFacts, error) {
+			*at = append(*at, env.Now())
+			return validSecret(epoch).Certificate, nil
+		})
+}
+
 // recordStatus mocks UpdateCertificateStatus, recording each input; an Issuing=True
 // write reports the token the API server would hold.
 func recordStatus(statuses *[]kube.CertificateStatusInput) func(context.Context, kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
@@ -354,6 +368,8 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
 		return in.Ready.Reason == cmapi.ReasonWaitingForApproval
 	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { waiting = append(waiting, in); return nil }).Once()
+	var issued []time.Time
+	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
 		st := queryStatus(t, env)
@@ -373,8 +389,8 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 	if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
 		t.Errorf("request should say how to approve it, got %+v", waiting)
 	}
-	if env.Now().Before(epoch.Add(2 * time.Hour)) {
-		t.Errorf("issued at %v, before the approval", env.Now())
+	if len(issued) != 1 || issued[0].Before(epoch.Add(2*time.Hour)) {
+		t.Errorf("issued at %v, want once, after the approval", issued)
 	}
 }
 
@@ -435,4 +451,48 @@ func TestRotationPolicyNeverReusesKey(t *testing.T) {
 	}
 	env.AssertNotCalled(t, "GeneratePrivateKey", mock.Anything, mock.Anything)
 	env.AssertNotCalled(t, "DeletePrivateKeySecret", mock.Anything, mock.Anything)
+}
+
+// After an issuance the run sleeps until the renewal time without reading back what it
+// wrote, and continues as new when it wakes up, in a task of its own.
+func TestSleepsAfterIssuanceThenContinuesAsNew(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	reads := 0
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+		reads++
+		return readySelfSigned, nil
+	})
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+		reads++
+		return policy.SecretState{}, nil
+	})
+	expectIssuance(env, &statuses)
+	renewal := epoch.Add(60 * 24 * time.Hour)
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseReady || st.Until == nil || !st.Until.Equal(renewal) || st.Revision != 1 {
+			t.Errorf("status after issuance = %+v, want Ready at revision 1 sleeping until %v", st, renewal)
+		}
+	}, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", env.GetWorkflowError())
+	}
+	if env.Now().Before(renewal) {
+		t.Errorf("continued as new at %v, before the renewal timer fired", env.Now())
+	}
+	if reads != 2 {
+		t.Errorf("the run read the issuer and Secret %d times, want 2 (once each, before issuing)", reads)
+	}
+	var next CertificateInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Revision != 1 || next.NotAfter == nil {
+		t.Errorf("continued state = %+v, want revision 1 with notAfter", next)
+	}
 }

@@ -93,6 +93,7 @@ type CertificateInput struct {
 	LastFailureTime  *time.Time // status.lastFailureTime
 	PendingRenew     bool       // a renew signal drained before continue-as-new
 	LastManualToken  string     // newest ManuallyTriggered token acted on or written
+	HistoryLimit     int        // revisionHistoryLimit in force at the last issuance
 	NotBefore        *time.Time
 	NotAfter         *time.Time
 }

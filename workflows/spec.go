@@ -116,3 +116,15 @@ func revisionHistoryLimit(spec cmapi.CertificateSpec) int {
 	}
 	return 1
 }
+
+// requestsToDelete is the range of revisions whose CertificateRequests fall out of the
+// history once revision is issued: just revision-keep, or more when the limit shrank
+// since the last issuance (prevKeep). An empty range has to < from.
+func requestsToDelete(revision, keep, prevKeep int) (from, to int) {
+	to = revision - keep
+	from = to
+	if prevKeep > keep {
+		from = revision - prevKeep
+	}
+	return max(from, 1), to
+}

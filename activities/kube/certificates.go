@@ -73,6 +73,10 @@ type CertificateStatusInput struct {
 type CertificateStatusResult struct {
 	// IssuingSince is the token (ConditionToken) of the Issuing=True condition, if any.
 	IssuingSince string
+	// Revision is status.revision as written. Revisions never go down: when the object
+	// already holds a higher one (an earlier attempt of a workflow task issued it, and
+	// the retry found the Secret up to date), that one stays and the workflow adopts it.
+	Revision int
 }
 
 // ConditionToken renders a condition's lastTransitionTime as the token the watcher and
@@ -109,10 +113,16 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		want.NotAfter = metaTime(in.NotAfter)
 		want.RenewalTime = metaTime(in.RenewalTime)
 		want.Revision = in.Revision
+		if cur.Status.Revision != nil && (in.Revision == nil || *cur.Status.Revision > *in.Revision) {
+			want.Revision = cur.Status.Revision
+		}
 		want.NextPrivateKeySecretName = in.NextPrivateKeySecretName
 		want.FailedIssuanceAttempts = in.FailedIssuanceAttempts
 		want.LastFailureTime = metaTime(in.LastFailureTime)
 		res = CertificateStatusResult{}
+		if want.Revision != nil {
+			res.Revision = *want.Revision
+		}
 		for _, c := range want.Conditions {
 			if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue {
 				res.IssuingSince = ConditionToken(c.LastTransitionTime)

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -266,35 +266,35 @@ func setRequestCondition(st *cmapi.CertificateRequestStatus, typ cmapi.Certifica
 	st.Conditions = append(st.Conditions, next)
 }
 
-// CleanupRequestsInput says which revisions of a Certificate's requests to keep.
+// CleanupRequestsInput names the revisions whose requests are past the history limit.
 type CleanupRequestsInput struct {
 	Namespace       string
 	CertificateName string
 	CertificateUID  string
-	// Keep is revisionHistoryLimit: requests of revisions <= Revision-Keep are deleted.
-	Keep     int
-	Revision int
+	// Requests of revisions FromRevision..ToRevision (inclusive) are deleted.
+	FromRevision, ToRevision int
 }
 
-// CleanupCertificateRequests deletes the Certificate's requests older than the history
-// limit, so requests never pile up (upstream pain point #8).
+// CleanupCertificateRequests deletes the Certificate's requests that fell out of its
+// revisionHistoryLimit, by name: no listing, so the cost does not grow with the number
+// of requests in the namespace, and requests never pile up (upstream pain point #8).
 func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupRequestsInput) error {
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
-	list, err := crs.List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list CertificateRequests in %s: %w", in.Namespace, err)
-	}
-	for _, cr := range list.Items {
-		if cr.Annotations[cmapi.CertificateNameKey] != in.CertificateName || !ownedBy(cr.OwnerReferences, in.CertificateUID) {
+	for rev := max(in.FromRevision, 1); rev <= in.ToRevision; rev++ {
+		name := CertificateRequestName(in.CertificateName, rev)
+		cr, err := crs.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
 			continue
 		}
-		rev, err := strconv.Atoi(cr.Annotations[cmapi.CertificateRequestRevisionAnnotationKey])
-		if err != nil || rev > in.Revision-in.Keep {
-			continue
+		if err != nil {
+			return fmt.Errorf("get CertificateRequest %s/%s: %w", in.Namespace, name, err)
+		}
+		if !ownedBy(cr.OwnerReferences, in.CertificateUID) {
+			continue // not ours (another Certificate of the same name, or made by hand)
 		}
 		uid := cr.UID
-		if err := crs.Delete(ctx, cr.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("delete CertificateRequest %s/%s: %w", in.Namespace, cr.Name, err)
+		if err := crs.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete CertificateRequest %s/%s: %w", in.Namespace, name, err)
 		}
 	}
 	return nil

@@ -75,7 +75,7 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	if err := ensureNamespace(ctx, kc, clusterResNS); err != nil {
 		return err
 	}
-	cfg, err := clients.RESTConfig(stack.Kubeconfig, 100, 200)
+	cfg, err := clients.RESTConfig(stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst)
 	if err != nil {
 		return err
 	}

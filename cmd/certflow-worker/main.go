@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"go.temporal.io/sdk/client"
+	tworker "go.temporal.io/sdk/worker"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/certflow/certflow/client/clientset/versioned"
@@ -26,8 +27,10 @@ func main() {
 		taskQueue    = flag.String("task-queue", workflows.TaskQueue, "Temporal task queue")
 		clusterResNS = flag.String("cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
 		noApprover   = flag.Bool("disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
+		cacheSize    = flag.Int("workflow-cache-size", 2000, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
 	)
 	flag.Parse()
+	tworker.SetStickyWorkflowCacheSize(*cacheSize)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -38,7 +41,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger, kubeconfig, address, namespace, taskQueue, clusterResNS string, noApprover bool) error {
-	cfg, err := clients.RESTConfig(kubeconfig, 100, 200)
+	cfg, err := clients.RESTConfig(kubeconfig, clients.DefaultQPS, clients.DefaultBurst)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,14 @@ import (
 // DefaultTemporalAddress is the Temporal frontend of `make run`.
 const DefaultTemporalAddress = "127.0.0.1:7233"
 
+// Client-side rate limits for certflow's processes. An issuance costs about a dozen API
+// calls, so client-go's default (5 QPS) would cap issuance at well under one certificate
+// a second; these leave the API server's own priority and fairness as the real limit.
+const (
+	DefaultQPS   = 500
+	DefaultBurst = 1000
+)
+
 // RESTConfig loads a kubeconfig (path, else $KUBECONFIG, else in-cluster) and sets client
 // rate limits high enough that the API server, not the client, is the limit.
 func RESTConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error) {

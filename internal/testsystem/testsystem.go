@@ -89,7 +89,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if err := localstack.InstallCRDs(startCtx, s.Stack.RESTConfig, filepath.Join(s.Root, "deploy", "crds")); err != nil {
 		return s, err
 	}
-	if s.Config, err = clients.RESTConfig(s.Stack.Kubeconfig, 100, 200); err != nil {
+	if s.Config, err = clients.RESTConfig(s.Stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst); err != nil {
 		return s, err
 	}
 	if s.Kube, err = kubernetes.NewForConfig(s.Config); err != nil {
