@@ -24,6 +24,8 @@ type Flags struct {
 	TaskQueue         string
 	LeaderElect       bool
 	LeaseNamespace    string
+	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
+	ClusterResourceNamespace string
 	// Temporal, when set, is used instead of dialing TemporalAddress.
 	Temporal client.Client
 	// RESTConfig, when set, is used instead of loading Kubeconfig.
@@ -62,7 +64,7 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	}
 	run := func(ctx context.Context) {
 		// A fresh Watcher per leadership term: its queue ends with the term.
-		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, Resync: 10 * time.Minute, Log: log})
+		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, Log: log})
 		if err == nil {
 			err = w.Run(ctx)
 		}

@@ -62,6 +62,8 @@ type Options struct {
 	CertFlow  versioned.Interface
 	Metadata  metadata.Interface
 	TaskQueue string
+	// ClusterResourceNamespace holds the Secrets of ClusterIssuers (default cert-manager).
+	ClusterResourceNamespace string
 	// Resync re-delivers every object periodically; dedupe keeps it from growing histories.
 	Resync  time.Duration
 	Workers int
@@ -76,6 +78,8 @@ type Watcher struct {
 	secrets metadatainformer.SharedInformerFactory
 
 	certs          cache.SharedIndexInformer
+	issuers        cache.SharedIndexInformer
+	clusterIssuers cache.SharedIndexInformer
 	certLister     cmlisters.CertificateLister
 	requestLister  cmlisters.CertificateRequestLister
 	issuerLister   cmlisters.IssuerLister
@@ -93,6 +97,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 8
+	}
+	if o.ClusterResourceNamespace == "" {
+		o.ClusterResourceNamespace = "cert-manager"
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -112,9 +119,27 @@ func New(o Options) (*Watcher, error) {
 	w.certLister = cm.Certificates().Lister()
 	w.issuerLister = cm.Issuers().Lister()
 	w.clusterLister = cm.ClusterIssuers().Lister()
+	w.issuers = cm.Issuers().Informer()
+	w.clusterIssuers = cm.ClusterIssuers().Informer()
+	if err := w.issuers.AddIndexers(cache.Indexers{indexSecret: func(obj any) ([]string, error) {
+		if iss, ok := obj.(*cmapi.Issuer); ok && iss.Spec.CA != nil {
+			return []string{cacheKey(iss.Namespace, iss.Spec.CA.SecretName)}, nil
+		}
+		return nil, nil
+	}}); err != nil {
+		return nil, err
+	}
+	if err := w.clusterIssuers.AddIndexers(cache.Indexers{indexSecret: func(obj any) ([]string, error) {
+		if iss, ok := obj.(*cmapi.ClusterIssuer); ok && iss.Spec.CA != nil {
+			return []string{cacheKey(o.ClusterResourceNamespace, iss.Spec.CA.SecretName)}, nil
+		}
+		return nil, nil
+	}}); err != nil {
+		return nil, err
+	}
 	w.requestLister = cm.CertificateRequests().Lister()
 	for kind, inf := range map[string]cache.SharedIndexInformer{
-		kindCertificate: w.certs, kindIssuer: cm.Issuers().Informer(), kindClusterIssuer: cm.ClusterIssuers().Informer(),
+		kindCertificate: w.certs, kindIssuer: w.issuers, kindClusterIssuer: w.clusterIssuers,
 		kindRequest: cm.CertificateRequests().Informer(),
 	} {
 		if _, err := inf.AddEventHandler(w.handler(kind)); err != nil {
@@ -362,7 +387,7 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 		if err != nil {
 			return err
 		}
-		if lastManager(m) == kube.FieldManager {
+		if lastManager(m) == kube.FieldManager && !w.usedByIssuer(k) {
 			w.remember(k, m.GetResourceVersion())
 			return nil
 		}
@@ -371,14 +396,32 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
+	var ids []string
 	certs, err := w.certs.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
 	if err != nil {
 		return err
 	}
 	for _, o := range certs {
 		c := o.(*cmapi.Certificate)
-		if err := w.signalIfRunning(ctx, workflows.CertificateWorkflowID(c.Namespace, c.Name), workflows.SignalSecretChanged,
-			workflows.SecretChangedSignal{ResourceVersion: fp}); err != nil {
+		ids = append(ids, workflows.CertificateWorkflowID(c.Namespace, c.Name))
+	}
+	issuers, err := w.issuers.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
+	if err != nil {
+		return err
+	}
+	for _, o := range issuers {
+		iss := o.(*cmapi.Issuer)
+		ids = append(ids, workflows.IssuerWorkflowID(iss.Namespace, iss.Name))
+	}
+	clusterIssuers, err := w.clusterIssuers.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
+	if err != nil {
+		return err
+	}
+	for _, o := range clusterIssuers {
+		ids = append(ids, workflows.IssuerWorkflowID("", o.(*cmapi.ClusterIssuer).Name))
+	}
+	for _, id := range ids {
+		if err := w.signalIfRunning(ctx, id, workflows.SignalSecretChanged, workflows.SecretChangedSignal{ResourceVersion: fp}); err != nil {
 			w.forget(k, fp)
 			return err
 		}
@@ -433,6 +476,17 @@ func approvalDecision(cr *cmapi.CertificateRequest) string {
 		}
 	}
 	return ""
+}
+
+// usedByIssuer reports whether a CA Issuer or ClusterIssuer signs with this Secret: its
+// workflow needs to hear of certflow's own writes too (a CA certificate just issued).
+func (w *Watcher) usedByIssuer(k key) bool {
+	for _, inf := range []cache.SharedIndexInformer{w.issuers, w.clusterIssuers} {
+		if objs, err := inf.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name)); err == nil && len(objs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // signalIfRunning signals a workflow; a workflow that does not run is not an error.

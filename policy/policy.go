@@ -77,3 +77,14 @@ func FailureBackoff(failedAttempts int) time.Duration {
 func FailureBackoffUntil(lastFailure time.Time, failedAttempts int) time.Time {
 	return lastFailure.Add(FailureBackoff(failedAttempts))
 }
+
+// RecheckBackoff is how long an issuer that is not ready for a reason that may fix
+// itself (its CA Secret is missing) waits before its n-th re-check (n from 0): 5s
+// doubling to at most 5 minutes.
+func RecheckBackoff(n int) time.Duration {
+	const first, most = 5 * time.Second, 5 * time.Minute
+	if n >= 6 { // 5s·2^6 = 320s > 5m
+		return most
+	}
+	return min(first<<max(n, 0), most)
+}

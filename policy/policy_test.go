@@ -211,3 +211,18 @@ func TestFailureBackoffUntil(t *testing.T) {
 		t.Fatalf("got %v want %v", got, last)
 	}
 }
+
+func TestRecheckBackoff(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	for n, w := range want {
+		if got := RecheckBackoff(n); got != w {
+			t.Errorf("RecheckBackoff(%d) = %s, want %s", n, got, w)
+		}
+	}
+	if got := RecheckBackoff(1000); got != 5*time.Minute {
+		t.Errorf("RecheckBackoff(1000) = %s, want the 5m cap", got)
+	}
+	if got := RecheckBackoff(-1); got != 5*time.Second {
+		t.Errorf("RecheckBackoff(-1) = %s, want 5s", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/workflows"
 )
@@ -101,6 +102,28 @@ func certificateStatus(ctx context.Context, out io.Writer, c *conn, name string)
 			keys = append(keys, k)
 		}
 		fmt.Fprintf(w, "  Type:\t%s\n  Keys:\t%s\n", s.Type, strings.Join(slices.Sorted(slices.Values(keys)), ", "))
+	}
+
+	{
+		// The request in flight (next revision) if any, else the one that issued the current certificate.
+		rev := 0
+		if cert.Status.Revision != nil {
+			rev = *cert.Status.Revision
+		}
+		reqName := kube.CertificateRequestName(cert.Name, rev+1)
+		req, err := c.certflow.CertmanagerV1().CertificateRequests(cert.Namespace).Get(ctx, reqName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && rev > 0 {
+			reqName = kube.CertificateRequestName(cert.Name, rev)
+			req, err = c.certflow.CertmanagerV1().CertificateRequests(cert.Namespace).Get(ctx, reqName, metav1.GetOptions{})
+		}
+		fmt.Fprintf(w, "CertificateRequest:\t%s\n", reqName)
+		if err != nil {
+			fmt.Fprintf(w, "  error:\t%v\n", err)
+		} else {
+			for _, cond := range req.Status.Conditions {
+				fmt.Fprintf(w, "  %s: %s\t%s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+			}
+		}
 	}
 
 	id := workflows.CertificateWorkflowID(cert.Namespace, cert.Name)

@@ -9,6 +9,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
 )
 
 // Issuer Ready reasons, as upstream.
@@ -16,16 +17,22 @@ const (
 	ReasonIsReady         = "IsReady"
 	ReasonKeyPairVerified = "KeyPairVerified"
 	ReasonErrorConfig     = "ErrInvalidConfig"
+	ReasonGetKeyPair      = "ErrGetKeyPair"
+	ReasonInvalidKeyPair  = "ErrInvalidKeyPair"
 )
 
-// IssuerWorkflow keeps one Issuer's or ClusterIssuer's Ready condition true to its spec
-// and re-checks whenever the watcher signals a new generation.
+// IssuerWorkflow keeps one Issuer's or ClusterIssuer's Ready condition true to its spec.
+// It re-checks when the watcher signals a new generation or a change of the issuer's
+// Secret, and, while the issuer is not ready for a reason that may fix itself (a CA
+// Secret that does not exist yet), on a backoff timer too: a Secret made by hand
+// without certflow's label is not watched, and must still be noticed.
 func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 	status := Status{Generation: in.Generation}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
 		return err
 	}
 	specCh := workflow.GetSignalChannel(ctx, SignalSpec)
+	secretCh := workflow.GetSignalChannel(ctx, SignalSecretChanged)
 	deleteCh := workflow.GetSignalChannel(ctx, SignalDelete)
 	deleted := false
 	onSpec := func(s IssuerSpecSignal) bool {
@@ -40,38 +47,74 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 		deleted = deleted || s.UID == "" || s.UID == in.UID
 		return deleted
 	}
+	drain := func() {
+		for {
+			var spec IssuerSpecSignal
+			var secret SecretChangedSignal
+			var del DeleteSignal
+			switch {
+			case specCh.ReceiveAsync(&spec):
+				onSpec(spec)
+			case secretCh.ReceiveAsync(&secret):
+			case deleteCh.ReceiveAsync(&del):
+				onDelete(del)
+			default:
+				return
+			}
+		}
+	}
 
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry})
-	for !deleted {
+	notReadyChecks := 0
+	for {
+		drain()
+		if deleted {
+			break
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return workflow.NewContinueAsNewError(ctx, IssuerWorkflow, in)
+		}
 		ready := checkIssuer(ctx, in)
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry,
 			Summary: fmt.Sprintf("set %s Ready=%s (%s)", in.Kind, ready.Status, ready.Reason)})
 		err := workflow.ExecuteActivity(actx, kubeActs.SetIssuerStatus, kube.IssuerStatusInput{
 			Kind: in.Kind, Namespace: in.Namespace, Name: in.Name, UID: in.UID, ObservedGeneration: in.Generation, Ready: ready,
 		}).Get(ctx, nil)
-		status.LastError = ""
-		status.Phase = PhaseReady
-		if ready.Status != cmmeta.ConditionTrue {
+		status.Phase, status.LastError, status.Until = PhaseReady, "", nil
+		status.WaitingFor = "a new generation of the " + in.Kind + " (signal " + SignalSpec + ")"
+		var retry time.Duration
+		switch {
+		case err != nil:
+			status.LastError, retry = err.Error(), errorRetryDelay
+		case ready.Status != cmmeta.ConditionTrue:
 			status.Phase, status.LastError = "NotReady", ready.Message
-		}
-		if err != nil {
-			status.LastError = err.Error()
-		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			return workflow.NewContinueAsNewError(ctx, IssuerWorkflow, in)
+			if ready.Reason == ReasonGetKeyPair || ready.Reason == ReasonInvalidKeyPair {
+				retry = policy.RecheckBackoff(notReadyChecks)
+				notReadyChecks++
+			}
+		default:
+			notReadyChecks = 0
 		}
 
-		// Wait for a change; after a failed status write, retry on a timer.
-		status.WaitingFor = "a new generation of the " + in.Kind + " (signal " + SignalSpec + ")"
 		woke := false
 		sel := workflow.NewSelector(ctx)
-		if err != nil {
-			sel.AddFuture(workflow.NewTimerWithOptions(ctx, errorRetryDelay, workflow.TimerOptions{Summary: "retry status update"}), func(workflow.Future) { woke = true })
+		if retry > 0 {
+			until := workflow.Now(ctx).Add(retry)
+			status.Until = &until
+			status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
+			sel.AddFuture(workflow.NewTimerWithOptions(ctx, retry, workflow.TimerOptions{Summary: "re-check: " + status.LastError}), func(workflow.Future) { woke = true })
 		}
 		sel.AddReceive(specCh, func(ch workflow.ReceiveChannel, _ bool) {
 			var s IssuerSpecSignal
 			ch.Receive(ctx, &s)
-			woke = onSpec(s) || woke
+			if onSpec(s) {
+				woke, notReadyChecks = true, 0
+			}
+		})
+		sel.AddReceive(secretCh, func(ch workflow.ReceiveChannel, _ bool) {
+			var s SecretChangedSignal
+			ch.Receive(ctx, &s)
+			woke = true
 		})
 		sel.AddReceive(deleteCh, func(ch workflow.ReceiveChannel, _ bool) {
 			var s DeleteSignal
@@ -97,7 +140,7 @@ func checkIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 			Namespace: issuerResourceNamespace(in), SecretName: in.Spec.CA.SecretName,
 		}).Get(ctx, &res)
 		if err != nil {
-			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: "ErrGetKeyPair", Message: err.Error()}
+			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: ReasonGetKeyPair, Message: err.Error()}
 		}
 		if !res.Valid {
 			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: res.Reason, Message: res.Message}

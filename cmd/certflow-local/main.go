@@ -98,7 +98,7 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := k8swatch.Serve(ctx, log, k8swatch.Flags{Kubeconfig: stack.Kubeconfig, Temporal: tc, LeaderElect: true, LeaseNamespace: "kube-system"})
+		err := k8swatch.Serve(ctx, log, k8swatch.Flags{Kubeconfig: stack.Kubeconfig, Temporal: tc, LeaderElect: true, LeaseNamespace: "kube-system", ClusterResourceNamespace: clusterResNS})
 		if err != nil {
 			log.Error("k8swatch", "err", err)
 		}

@@ -514,3 +514,100 @@ func waitRevision(t *testing.T, ns, name string, rev int) {
 		t.Fatalf("revision moved on to %v after reaching %d: issuance loop", c.Status.Revision, rev)
 	}
 }
+
+// A Secret edited by hand (a foreign certificate pasted in) is re-issued within seconds.
+func TestSecretEditedIsReissued(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "edited"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: a}
+spec:
+  secretName: a-tls
+  dnsNames: [a.example.com]
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: selfsigned}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: b}
+spec:
+  secretName: b-tls
+  dnsNames: [b.example.com]
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: selfsigned}
+`), "apply", "-n", ns, "-f", "-")
+	waitRevision(t, ns, "a", 1)
+	waitRevision(t, ns, "b", 1)
+	other, _ := readTLSSecret(t, ns, "b-tls")
+	patch := fmt.Sprintf(`{"data":{"tls.crt":%q}}`, base64.StdEncoding.EncodeToString(other.Data["tls.crt"]))
+	edited := time.Now()
+	mustKubectl(t, nil, "patch", "secret", "a-tls", "-n", ns, "--type=merge", "-p", patch)
+	waitRevision(t, ns, "a", 2)
+	_, leaf := readTLSSecret(t, ns, "a-tls")
+	if !equalStrings(leaf.DNSNames, []string{"a.example.com"}) {
+		t.Errorf("re-issued certificate names %v", leaf.DNSNames)
+	}
+	t.Logf("edited Secret re-issued within %.2fs", time.Since(edited).Seconds())
+}
+
+// A CA issuer's crlDistributionPoints, ocspServers and issuingCertificateURLs end up in
+// the certificates it signs.
+func TestCAIssuerExtensions(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "ca-ext"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: root}
+spec:
+  secretName: root-tls
+  commonName: Root CA
+  isCA: true
+  privateKey: {algorithm: ECDSA}
+  issuerRef: {name: selfsigned}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: ca}
+spec:
+  ca:
+    secretName: root-tls
+    crlDistributionPoints: ["http://crl.example.com/ca.crl"]
+    ocspServers: ["http://ocsp.example.com"]
+    issuingCertificateURLs: ["http://example.com/ca.crt"]
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: leaf}
+spec:
+  secretName: leaf-tls
+  dnsNames: [leaf.example.com]
+  usages: [server auth, client auth]
+  issuerRef: {name: ca}
+`), "apply", "-n", ns, "-f", "-")
+	waitCertificateReady(t, ns, "leaf")
+	_, leaf := readTLSSecret(t, ns, "leaf-tls")
+	if !equalStrings(leaf.CRLDistributionPoints, []string{"http://crl.example.com/ca.crl"}) ||
+		!equalStrings(leaf.OCSPServer, []string{"http://ocsp.example.com"}) ||
+		!equalStrings(leaf.IssuingCertificateURL, []string{"http://example.com/ca.crt"}) {
+		t.Errorf("extensions: crl %v ocsp %v aia %v", leaf.CRLDistributionPoints, leaf.OCSPServer, leaf.IssuingCertificateURL)
+	}
+	if len(leaf.ExtKeyUsage) != 2 || leaf.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth || leaf.ExtKeyUsage[1] != x509.ExtKeyUsageClientAuth {
+		t.Errorf("extKeyUsage %v, want server auth + client auth", leaf.ExtKeyUsage)
+	}
+	_, root := readTLSSecret(t, ns, "root-tls")
+	s, _ := readTLSSecret(t, ns, "leaf-tls")
+	verifyChain(t, s, leaf, root, "leaf.example.com")
+}
