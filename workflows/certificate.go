@@ -131,7 +131,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	var secret policy.SecretState
 	if err := c.step("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
-		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
+		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
 	}
 	renewal := c.renewalTime(secret)
@@ -143,6 +143,21 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	if !trig.Issue {
 		c.st.PendingRenew = false
+		if !secret.OutputsUpToDate {
+			// Keystores, extra formats or template metadata changed: rewrite them from the
+			// key pair in the Secret; no new certificate needed. A refresh that failed (a
+			// keystore password Secret missing) backs off like a failed issuance.
+			if c.inBackoff() {
+				return false, nil
+			}
+			if err := c.step("refresh keystores, output formats and template metadata of Secret "+spec.SecretName, kubeActs.RefreshSecretOutputs, kube.RefreshOutputsInput{
+				Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName,
+				SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
+			}).Get(c.ctx, nil); err != nil {
+				return false, c.recordFailure(ready, err)
+			}
+			c.st.FailedAttempts, c.st.LastFailureTime, c.status.FailedAttempts, c.status.LastError = 0, nil, 0, ""
+		}
 		if err := c.updateStatus(ready, nil); err != nil {
 			return false, err
 		}
@@ -150,33 +165,49 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, nil
 	}
 
-	if c.st.FailedAttempts > 0 && !c.st.PendingRenew && c.st.LastFailureTime != nil {
-		until := c.st.LastFailureTime.Add(policy.FailureBackoff(c.st.FailedAttempts))
-		if workflow.Now(c.ctx).Before(until) {
-			c.wait(until.Sub(workflow.Now(c.ctx)), PhaseBackoff, fmt.Sprintf("backoff after %d failed issuance(s) until %s (signal %s to retry now)",
-				c.st.FailedAttempts, until.UTC().Format(time.RFC3339), SignalRenew))
-			return false, nil
-		}
+	if c.inBackoff() {
+		return false, nil
 	}
 
 	c.st.PendingRenew = false
 	if err := c.issue(issuer, trig, ready); errors.Is(err, errSuperseded) {
 		return false, nil
 	} else if err != nil {
-		var appErr *temporal.ApplicationError
-		msg := err.Error()
-		if errors.As(err, &appErr) {
-			msg = appErr.Message()
-		}
-		now := workflow.Now(c.ctx)
-		c.st.FailedAttempts++
-		c.st.LastFailureTime = &now
-		c.status.FailedAttempts, c.status.LastError = c.st.FailedAttempts, msg
-		failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
-		c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
-		return false, c.updateStatus(ready, failed)
+		return false, c.recordFailure(ready, err)
 	}
 	return true, nil
+}
+
+// inBackoff waits out the failure backoff (upstream's 1h doubling to 32h) if one is
+// running, as a named timer that a renew signal cuts short. It reports whether it waited.
+func (c *certificateRun) inBackoff() bool {
+	if c.st.FailedAttempts == 0 || c.st.PendingRenew || c.st.LastFailureTime == nil {
+		return false
+	}
+	until := c.st.LastFailureTime.Add(policy.FailureBackoff(c.st.FailedAttempts))
+	if !workflow.Now(c.ctx).Before(until) {
+		return false
+	}
+	c.wait(until.Sub(workflow.Now(c.ctx)), PhaseBackoff, fmt.Sprintf("backoff after %d failed attempt(s) until %s (signal %s to retry now)",
+		c.st.FailedAttempts, until.UTC().Format(time.RFC3339), SignalRenew))
+	return true
+}
+
+// recordFailure counts a failed issuance (or Secret refresh): status Issuing=False with
+// the reason, failedIssuanceAttempts and lastFailureTime, so the loop backs off.
+func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
+	var appErr *temporal.ApplicationError
+	msg := err.Error()
+	if errors.As(err, &appErr) {
+		msg = appErr.Message()
+	}
+	now := workflow.Now(c.ctx)
+	c.st.FailedAttempts++
+	c.st.LastFailureTime = &now
+	c.status.FailedAttempts, c.status.LastError = c.st.FailedAttempts, msg
+	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
+	return c.updateStatus(ready, failed)
 }
 
 // errSuperseded ends an issuance attempt that a newer spec (or a deletion) made moot.

@@ -56,7 +56,7 @@ var readySelfSigned = kube.IssuerInfo{Found: true, Ready: true, Type: kube.Issue
 // validSecret is a Secret holding a certificate that matches testInput's spec.
 func validSecret(notBefore time.Time) policy.SecretState {
 	return policy.SecretState{
-		Exists: true, HasCertificate: true, HasPrivateKey: true, KeyMatchesCertificate: true,
+		Exists: true, HasCertificate: true, HasPrivateKey: true, KeyMatchesCertificate: true, OutputsUpToDate: true,
 		IssuerName: "selfsigned", IssuerKind: "Issuer", IssuerGroup: "cert-manager.io",
 		Certificate: policy.IssuedFacts{
 			NotBefore: notBefore, NotAfter: notBefore.Add(90 * 24 * time.Hour),
@@ -494,5 +494,44 @@ func TestSleepsAfterIssuanceThenContinuesAsNew(t *testing.T) {
 	}
 	if next.Revision != 1 || next.NotAfter == nil {
 		t.Errorf("continued state = %+v, want revision 1 with notAfter", next)
+	}
+}
+
+// Keystores or output formats out of date: the Secret is refreshed from its key pair,
+// without a new certificate; a refresh that fails backs off instead of looping.
+func TestOutputsRefreshedWithoutIssuance(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	stale := validSecret(epoch)
+	stale.OutputsUpToDate = false
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(stale, nil)
+	refreshes := 0
+	env.OnActivity(kubeActs.RefreshSecretOutputs, mock.Anything, mock.Anything).Return(func(context.Context, kube.RefreshOutputsInput) error {
+		refreshes++
+		if refreshes == 1 {
+			return temporal.NewNonRetryableApplicationError("password Secret ns/pw not found", "InvalidKeystorePassword", nil)
+		}
+		return nil
+	})
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
+	env.RegisterDelayedCallback(func() {
+		if refreshes != 1 {
+			t.Errorf("%d refreshes during the first hour, want 1 then a backoff", refreshes)
+		}
+	}, 30*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, 90*time.Minute)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	if refreshes != 2 {
+		t.Fatalf("%d refreshes in 90 minutes, want 2 (one failed, one after the 1h backoff)", refreshes)
+	}
+	last := statuses[len(statuses)-1]
+	if last.Issuing != nil || last.FailedIssuanceAttempts != nil || last.Ready.Status != cmmeta.ConditionTrue {
+		t.Errorf("after a good refresh the status should be clean and Ready, got %+v", last)
+	}
+	if statuses[0].Issuing == nil || statuses[0].Issuing.Reason != cmapi.ReasonFailed || !strings.Contains(statuses[0].Issuing.Message, "ns/pw") {
+		t.Errorf("failed refresh should show as Issuing=False/Failed naming the Secret, got %+v", statuses[0])
 	}
 }

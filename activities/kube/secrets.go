@@ -8,10 +8,12 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,15 +36,24 @@ const (
 const ManagedSecretLabel = "controller.cert-manager.io/fao"
 
 // InspectSecretInput names the target Secret of a Certificate and the extra outputs
-// (keystores, additional formats) it should carry.
+// (keystores, additional formats) and secretTemplate metadata it should carry.
 type InspectSecretInput struct {
 	Namespace, SecretName   string
 	Keystores               *cmapi.CertificateKeystores
 	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
+	SecretTemplate          *cmapi.CertificateSecretTemplate
 }
 
 // InspectSecret reports what the target Secret holds, for the trigger policies. It
-// returns facts only: never the key bytes.
+// returns facts only: never the key bytes nor keystore passwords.
+//
+// OutputsUpToDate is true when the Secret holds a valid key pair and everything derived
+// from it is as the spec asks: each wanted keystore decodes with the current password
+// (and PKCS#12 profile) to the current key, chain and CA; key.der and tls-combined.pem
+// are byte for byte what would be written; no extra key, label or annotation that
+// certflow applied is unwanted now; the managed label and the secretTemplate labels and
+// annotations are there. A password that cannot be read makes it false (the refresh
+// then reports InvalidKeystorePassword).
 func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (policy.SecretState, error) {
 	s, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -51,7 +62,25 @@ func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (
 	if err != nil {
 		return policy.SecretState{}, fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
-	return inspect(s), nil
+	st := inspect(s)
+	if !st.KeyMatchesCertificate {
+		return st, nil
+	}
+	m, err := newMaterial(s.Data[TLSKeyKey], s.Data[TLSCertKey], s.Data[CACertKey])
+	if err != nil {
+		return st, nil
+	}
+	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			return st, nil // not up to date; RefreshSecretOutputs says why
+		}
+		return policy.SecretState{}, err
+	}
+	st.OutputsUpToDate = outputsUpToDate(s, m, o, pw, in.SecretTemplate)
+	return st, nil
 }
 
 func inspect(s *corev1.Secret) policy.SecretState {
@@ -115,7 +144,17 @@ type WriteSecretInput struct {
 }
 
 // WriteCertificateSecret server-side applies the kubernetes.io/tls Secret with the
-// certificate, its key and upstream's annotations, and returns the certificate's facts.
+// certificate, its key, upstream's annotations, the secretTemplate metadata and the extra
+// outputs the spec asks for (keystores, additional output formats), all in one apply, and
+// returns the certificate's facts. Extra keys the spec no longer asks for disappear: the
+// apply stops listing them, and the API server removes fields that their only manager
+// stops applying.
+//
+// Keystores embed random salts. To keep a re-run from changing the Secret, a keystore
+// already in the Secret that decodes with the current password to this key and
+// certificate is kept byte for byte. Keystore passwords are read from Secrets in the
+// Certificate's namespace; a missing Secret or key is a non-retryable
+// "InvalidKeystorePassword" error.
 func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretInput) (policy.IssuedFacts, error) {
 	cert, err := firstCertificate(in.CertificatePEM)
 	if err != nil {
@@ -131,38 +170,144 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		return policy.IssuedFacts{}, nonRetryable("KeyMismatch", "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
 	}
 
-	annotations := map[string]string{}
-	labels := map[string]string{ManagedSecretLabel: "true"}
-	if t := in.SecretTemplate; t != nil {
-		for k, v := range t.Annotations {
-			annotations[k] = v
+	data := map[string][]byte{TLSCertKey: in.CertificatePEM, TLSKeyKey: keyPEM, CACertKey: in.CAPEM}
+	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
+	if len(o.wanted(true)) > 0 {
+		m, err := newMaterial(keyPEM, in.CertificatePEM, in.CAPEM)
+		if err != nil {
+			return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 		}
-		for k, v := range t.Labels {
-			labels[k] = v
+		pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+		if err != nil {
+			return policy.IssuedFacts{}, err
+		}
+		var existing map[string][]byte
+		if o.jks() != nil || o.pkcs12() != nil {
+			cur, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
+			switch {
+			case err == nil:
+				existing = cur.Data
+			case !apierrors.IsNotFound(err):
+				return policy.IssuedFacts{}, fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+			}
+		}
+		outputs, err := buildOutputs(m, o, pw, existing)
+		if err != nil {
+			return policy.IssuedFacts{}, err
+		}
+		for k, v := range outputs {
+			data[k] = v
 		}
 	}
-	for k, v := range secretAnnotations(in, cert) {
+
+	annotations := templateAnnotations(in.SecretTemplate)
+	for k, v := range secretAnnotations(in.CertificateName, in.IssuerName, in.IssuerKind, in.IssuerGroup, cert) {
 		annotations[k] = v
 	}
 	apply := applycorev1.Secret(in.SecretName, in.Namespace).
 		WithType(corev1.SecretTypeTLS).
-		WithLabels(labels).
+		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
-		WithData(map[string][]byte{TLSCertKey: in.CertificatePEM, TLSKeyKey: keyPEM, CACertKey: in.CAPEM})
+		WithData(data)
 	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return policy.IssuedFacts{}, fmt.Errorf("apply Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
 	return factsOf(cert), nil
 }
 
+// RefreshOutputsInput names a Certificate's Secret and the extra outputs and metadata it
+// should carry.
+type RefreshOutputsInput struct {
+	Namespace               string
+	CertificateName         string
+	SecretName              string
+	SecretTemplate          *cmapi.CertificateSecretTemplate
+	Keystores               *cmapi.CertificateKeystores
+	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
+}
+
+// RefreshSecretOutputs brings the extra outputs (keystores, additional output formats)
+// and the secretTemplate metadata of a Secret up to date from the key pair already in
+// it, so that a change to those fields needs no new certificate. It is the same
+// server-side apply as WriteCertificateSecret (same field manager), listing tls.crt,
+// tls.key and ca.crt with the values read, so they stay as they are; the apply carries
+// the resourceVersion read, so a Secret rewritten in between is never overwritten with
+// the old key pair (the activity fails and is retried). Keystores that are still current
+// are kept byte for byte, so running it twice changes nothing.
+//
+// A Secret without a valid key pair is a non-retryable "SecretNotReady" error (the
+// Certificate needs issuing); a missing password Secret or key is a non-retryable
+// "InvalidKeystorePassword" error. Neither the result nor any error holds key bytes or
+// passwords.
+func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputsInput) error {
+	s, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nonRetryable(ErrTypeSecretNotReady, "Secret %s/%s does not exist", in.Namespace, in.SecretName)
+	}
+	if err != nil {
+		return fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+	}
+	m, err := newMaterial(s.Data[TLSKeyKey], s.Data[TLSCertKey], s.Data[CACertKey])
+	if err != nil {
+		return nonRetryable(ErrTypeSecretNotReady, "Secret %s/%s holds no valid key pair: %v", in.Namespace, in.SecretName, err)
+	}
+	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+	if err != nil {
+		return err
+	}
+	outputs, err := buildOutputs(m, o, pw, s.Data)
+	if err != nil {
+		return err
+	}
+	data := map[string][]byte{TLSCertKey: s.Data[TLSCertKey], TLSKeyKey: s.Data[TLSKeyKey]}
+	if ca, ok := s.Data[CACertKey]; ok {
+		data[CACertKey] = ca
+	}
+	for k, v := range outputs {
+		data[k] = v
+	}
+
+	// The certificate annotations: recomputed from tls.crt, issuer ones kept as found.
+	annotations := templateAnnotations(in.SecretTemplate)
+	for k, v := range secretAnnotations(in.CertificateName, "", "", "", m.certs[0]) {
+		annotations[k] = v
+	}
+	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey} {
+		if v, ok := s.Annotations[k]; ok {
+			annotations[k] = v
+		} else {
+			delete(annotations, k)
+		}
+	}
+	typ := s.Type
+	if typ == "" {
+		typ = corev1.SecretTypeTLS
+	}
+	apply := applycorev1.Secret(in.SecretName, in.Namespace).
+		WithResourceVersion(s.ResourceVersion).
+		WithType(typ).
+		WithLabels(secretLabels(in.SecretTemplate)).
+		WithAnnotations(annotations).
+		WithData(data)
+	_, err = a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("Secret %s/%s changed while refreshing its outputs; will retry", in.Namespace, in.SecretName)
+	}
+	if err != nil {
+		return fmt.Errorf("apply Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+	}
+	return nil
+}
+
 // secretAnnotations are upstream's annotations describing the certificate in a Secret.
-func secretAnnotations(in WriteSecretInput, cert *x509.Certificate) map[string]string {
+func secretAnnotations(certificateName, issuerName, issuerKind, issuerGroup string, cert *x509.Certificate) map[string]string {
 	facts := factsOf(cert)
 	return map[string]string{
-		cmapi.CertificateNameKey:       in.CertificateName,
-		cmapi.IssuerNameAnnotationKey:  in.IssuerName,
-		cmapi.IssuerKindAnnotationKey:  in.IssuerKind,
-		cmapi.IssuerGroupAnnotationKey: in.IssuerGroup,
+		cmapi.CertificateNameKey:       certificateName,
+		cmapi.IssuerNameAnnotationKey:  issuerName,
+		cmapi.IssuerKindAnnotationKey:  issuerKind,
+		cmapi.IssuerGroupAnnotationKey: issuerGroup,
 		cmapi.CommonNameAnnotationKey:  cert.Subject.CommonName,
 		cmapi.AltNamesAnnotationKey:    strings.Join(facts.DNSNames, ","),
 		cmapi.IPSANAnnotationKey:       strings.Join(facts.IPAddresses, ","),

@@ -358,7 +358,8 @@ type CertificateKeystores struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.password) != (has(self.passwordSecretRef) && size(self.passwordSecretRef.name) > 0)",message="spec.keystores.jks: exactly one of password or passwordSecretRef must be set"
 type JKSKeystore struct {
-	// Create enables the keystore. It is rewritten only on issuance.
+	// Create enables the keystore. Changing the keystore settings rewrites it from the
+	// current key pair, without a new certificate.
 	Create bool `json:"create"`
 
 	// Alias of the key and certificate in the keystore (default
@@ -394,7 +395,8 @@ const (
 //
 // +kubebuilder:validation:XValidation:rule="has(self.password) != (has(self.passwordSecretRef) && size(self.passwordSecretRef.name) > 0)",message="spec.keystores.pkcs12: exactly one of password or passwordSecretRef must be set"
 type PKCS12Keystore struct {
-	// Create enables the keystore. It is rewritten only on issuance.
+	// Create enables the keystore. Changing the keystore settings rewrites it from the
+	// current key pair, without a new certificate.
 	Create bool `json:"create"`
 
 	// Profile is the encryption profile (default LegacyRC2).
