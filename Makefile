@@ -16,6 +16,7 @@ DEV_TOOLS := controller-gen workflowcheck
 all: build
 
 include hack/generate.mk
+include hack/bench.mk
 
 ## tools: build the local stack's servers and the dev tools into bin/ (skips fresh ones)
 tools:

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+)
+
+func TestParseStatus(t *testing.T) {
+	in := "Name:\tcertflow-worker\nVmPeak:\t 2000000 kB\nVmHWM:\t  145000 kB\nVmRSS:\t  120500 kB\nThreads:\t12\n"
+	m, err := parseStatus([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS != 120500 || m.HWM != 145000 {
+		t.Errorf("got %+v", m)
+	}
+	if _, err := parseStatus([]byte("Name:\tzombie\nState:\tZ\n")); err == nil {
+		t.Error("status without Vm lines: want an error")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	in := "1234 (we (i)rd name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 12 0 500 1000 200"
+	got, err := parseStatCPU([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 287 {
+		t.Errorf("utime+stime = %d, want 287", got)
+	}
+	if _, err := parseStatCPU([]byte("1234 (x) S 1")); err == nil {
+		t.Error("short stat: want an error")
+	}
+}
+
+func TestParseMachineCPU(t *testing.T) {
+	in := "cpu  100 5 50 1000 20 3 2 1 7 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n"
+	busy, total, err := parseMachineCPU([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// busy: user+nice+system+irq+softirq+steal; total adds idle and iowait (guest is in user).
+	if busy != 161 || total != 1181 {
+		t.Errorf("busy %d total %d, want 161 1181", busy, total)
+	}
+}
+
+func TestParseLoadAvg(t *testing.T) {
+	l, err := parseLoadAvg([]byte("0.49 1.79 2.66 3/456 7890\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l != (loadAvg{0.49, 1.79, 2.66}) || l.String() != "0.49 1.79 2.66" {
+		t.Errorf("got %v", l)
+	}
+}
+
+func TestSelfFromProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc")
+	}
+	m, err := readProcMem(os.Getpid())
+	if err != nil || m.RSS <= 0 || m.HWM < m.RSS {
+		t.Errorf("readProcMem(self) = %+v, %v", m, err)
+	}
+	if _, err := readProcCPU(os.Getpid()); err != nil {
+		t.Error(err)
+	}
+	if clockTicks <= 0 {
+		t.Errorf("clockTicks %v", clockTicks)
+	}
+}
+
+func TestParseRequests(t *testing.T) {
+	in := `# HELP apiserver_request_total [STABLE] Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="POST",version="v1"} 10
+apiserver_request_total{code="409",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="POST",version="v1"} 2
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="cert-manager.io",resource="certificates",scope="resource",subresource="status",verb="PUT",version="v1"} 4
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="namespace",subresource="",verb="WATCH",version="v1"} 3
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="GET",version="v1"} 8
+apiserver_request_duration_seconds_count{verb="GET"} 99
+`
+	after := parseRequests([]byte(in))
+	if after["POST secrets"] != 12 || after["PUT certificates/status"] != 4 || after["GET secrets"] != 8 {
+		t.Fatalf("parsed %v", after)
+	}
+	before := requestCounts{"POST secrets": 2, "GET secrets": 4}
+	f := diffRequests(before, after, 2)
+	if f.WritesPerCert != 7 || f.ReadsPerCert != 2 {
+		t.Errorf("writes %v reads %v, want 7 and 2", f.WritesPerCert, f.ReadsPerCert)
+	}
+	if _, ok := f.ByVerbResource["WATCH secrets"]; ok {
+		t.Error("watches are not requests per certificate")
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0, 1 * time.Millisecond}, {0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := percentile(d, c.q); got != c.want {
+			t.Errorf("percentile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if percentile(nil, 0.5) != 0 {
+		t.Error("empty: want 0")
+	}
+	if got := percentile([]time.Duration{7}, 0.99); got != 7 {
+		t.Errorf("one value: %v", got)
+	}
+}
+
+func TestNames(t *testing.T) {
+	n := names("cert", 1000)
+	if len(n) != 1000 || n[0] != "cert-0001" || n[999] != "cert-1000" {
+		t.Errorf("names: %v ... %v", n[0], n[len(n)-1])
+	}
+}
+
+func TestTrackerLatencies(t *testing.T) {
+	tr := newTracker()
+	tr.expect([]string{"a", "b"})
+	t0 := time.Now()
+	tr.markCreated("a", t0)
+	tr.markCreated("b", t0)
+	c := leafCertificate("a")
+	c.Status.Conditions = append(c.Status.Conditions, readyCondition())
+	tr.observe(c)
+	if tr.readyCount() != 1 {
+		t.Fatalf("ready %d, want 1", tr.readyCount())
+	}
+	tr.observe(c) // a second Ready update keeps the first time
+	lat, last := tr.latencies([]string{"a", "b"})
+	if len(lat) != 1 || last.Before(t0) {
+		t.Errorf("latencies %v last %v", lat, last)
+	}
+}
+
+func readyCondition() cmapi.CertificateCondition {
+	return cmapi.CertificateCondition{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue}
+}

@@ -1,0 +1,253 @@
+// Command certflow-bench measures certflow on the local stack (issue 3, point 9): it
+// starts its own kube-apiserver + etcd and Temporal dev server on free ports, runs
+// bin/certflow-worker and bin/certflow-k8swatch as separate processes, creates a CA
+// ClusterIssuer and then
+//
+//   - mode throughput (default): times a single Certificate from create to Ready a few
+//     times, then creates N Certificates at once and reports certificates per second,
+//     per-certificate latency, peak RSS of worker and watcher, CPU of every process,
+//     Temporal history events and kube-apiserver requests per Certificate;
+//   - mode idle: creates N Certificates, waits until all are Ready and a settle period,
+//     then reports RSS and CPU of worker and watcher over a window.
+//
+// It prints one "bench: ..." line per figure and writes every figure as JSON to --out.
+// docs/bench.md explains each figure. `make bench` / `make bench-idle` run it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	mode          string
+	n             int
+	out           string
+	binDir        string
+	crdDir        string
+	stateDir      string
+	keepState     bool
+	timeout       time.Duration
+	concurrency   int
+	qps           float64
+	probes        int
+	historySample int
+	historySettle time.Duration
+	settle        time.Duration
+	window        time.Duration
+	sampleEvery   time.Duration
+	workerArgs    string
+	watcherArgs   string
+	verbose       bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.mode, "mode", "throughput", "throughput: N Certificates at once; idle: RSS and CPU with N issued Certificates")
+	flag.IntVar(&c.n, "n", 0, "number of Certificates (default 1000 in throughput mode, 10000 in idle mode)")
+	flag.StringVar(&c.out, "out", "", "JSON output file (default out/bench-<mode>.json)")
+	flag.StringVar(&c.binDir, "bin-dir", "bin", "directory with the stack's servers, certflow-worker and certflow-k8swatch")
+	flag.StringVar(&c.crdDir, "crds", "deploy/crds", "CRDs to install")
+	flag.StringVar(&c.stateDir, "state-dir", "", "logs and data of the run (default a new temporary directory)")
+	flag.BoolVar(&c.keepState, "keep-state", false, "keep the state directory after a successful run (it is always kept after a failure)")
+	flag.DurationVar(&c.timeout, "timeout", 0, "bound on the whole run (default 10m in throughput mode, 30m in idle mode)")
+	flag.IntVar(&c.concurrency, "concurrency", 32, "Certificate creates in flight")
+	flag.Float64Var(&c.qps, "qps", 2000, "client-side QPS (and burst) of the bench's Kubernetes client")
+	flag.IntVar(&c.probes, "probes", 5, "single-Certificate latency probes before the batch (throughput mode)")
+	flag.IntVar(&c.historySample, "history-sample", 20, "workflows whose Temporal history is counted")
+	flag.DurationVar(&c.historySettle, "history-settle", 15*time.Second, "longest wait for the sampled histories to stop growing after all are Ready")
+	flag.DurationVar(&c.settle, "settle", 60*time.Second, "idle mode: wait after all are Ready before measuring")
+	flag.DurationVar(&c.window, "window", 60*time.Second, "idle mode: measuring window")
+	flag.DurationVar(&c.sampleEvery, "sample-every", 500*time.Millisecond, "RSS sampling interval")
+	flag.StringVar(&c.workerArgs, "worker-args", "", "extra flags for certflow-worker (space separated)")
+	flag.StringVar(&c.watcherArgs, "watcher-args", "", "extra flags for certflow-k8swatch (space separated)")
+	flag.BoolVar(&c.verbose, "v", false, "show the local stack's progress lines")
+	flag.Parse()
+	if err := c.defaults(); err != nil {
+		fmt.Fprintln(os.Stderr, "certflow-bench:", err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills the bench; Pdeathsig then kills its children
+	}()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "certflow-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (c *config) defaults() error {
+	switch c.mode {
+	case "throughput":
+		if c.n == 0 {
+			c.n = 1000
+		}
+		if c.timeout == 0 {
+			c.timeout = 10 * time.Minute
+		}
+	case "idle":
+		if c.n == 0 {
+			c.n = 10000
+		}
+		if c.timeout == 0 {
+			c.timeout = 30 * time.Minute
+		}
+	default:
+		return fmt.Errorf("--mode %q: want throughput or idle", c.mode)
+	}
+	if c.n < 1 || c.concurrency < 1 || c.probes < 0 || c.historySample < 0 || c.sampleEvery <= 0 {
+		return errors.New("-n and --concurrency must be positive, --probes and --history-sample not negative")
+	}
+	if c.out == "" {
+		c.out = filepath.Join("out", "bench-"+c.mode+".json")
+	}
+	return nil
+}
+
+// result is everything the bench reports; it is written as JSON to --out.
+type result struct {
+	Mode     string      `json:"mode"`
+	N        int         `json:"n"`
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished"`
+	Error    string      `json:"error,omitempty"`
+	Machine  machineInfo `json:"machine"`
+	StateDir string      `json:"state_dir"`
+
+	StackStartSeconds float64 `json:"stack_start_s"`
+	SetupSeconds      float64 `json:"setup_s"` // worker + watcher start, CA ClusterIssuer Ready
+
+	SingleCert *probeFigures    `json:"single_cert,omitempty"`
+	Issuance   *issuanceFigures `json:"issuance,omitempty"`
+	History    *historyFigures  `json:"history,omitempty"`
+	// SlowestHistory is the history of the batch's slowest Certificate.
+	SlowestHistory *slowHistory `json:"slowest_history,omitempty"`
+	API            *apiFigures  `json:"api,omitempty"`
+	Idle           *idleFigures `json:"idle,omitempty"`
+	Targets        []target     `json:"targets,omitempty"`
+	// ThrottleLogLines counts "client-side throttling" lines in the logs of worker and
+	// watcher (client-go logs a wait over 1 s).
+	ThrottleLogLines map[string]int `json:"throttle_log_lines,omitempty"`
+	Summary          []string       `json:"summary"`
+}
+
+type machineInfo struct {
+	Cores     int     `json:"cores"`
+	CPUModel  string  `json:"cpu_model,omitempty"`
+	LoadStart loadAvg `json:"loadavg_start"`
+	LoadEnd   loadAvg `json:"loadavg_end"`
+	ClockTick float64 `json:"clock_ticks_per_s"`
+}
+
+type target struct {
+	Figure string  `json:"figure"`
+	Want   string  `json:"want"`
+	Value  float64 `json:"value"`
+	Met    bool    `json:"met"`
+}
+
+func (r *result) line(format string, args ...any) {
+	s := "bench: " + fmt.Sprintf(format, args...)
+	r.Summary = append(r.Summary, s)
+	fmt.Println(s)
+}
+
+// progress prints a progress line to stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func run(ctx context.Context, c config) (err error) {
+	r := &result{Mode: c.mode, N: c.n, Started: time.Now()}
+	r.Machine.Cores = runtime.NumCPU()
+	r.Machine.CPUModel = cpuModel()
+	r.Machine.ClockTick = clockTicks
+	r.Machine.LoadStart, _ = readLoadAvg()
+	progress("mode %s, N=%d, %d cores, load average %s, timeout %s", c.mode, c.n, r.Machine.Cores, r.Machine.LoadStart, c.timeout)
+
+	if c.stateDir == "" {
+		if c.stateDir, err = os.MkdirTemp("", "certflow-bench-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(c.stateDir, 0o755); err != nil {
+		return err
+	}
+	r.StateDir, _ = filepath.Abs(c.stateDir)
+	if c.binDir, err = filepath.Abs(c.binDir); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, fmt.Errorf("timed out after %s (--timeout)", c.timeout))
+	defer cancel()
+	b := &bench{cfg: c, res: r}
+	runErr := b.run(ctx)
+	b.shutdown()
+
+	r.Finished = time.Now()
+	r.Machine.LoadEnd, _ = readLoadAvg()
+	if runErr != nil {
+		r.Error = runErr.Error()
+	}
+	r.line("machine %d cores (%s); load average at start %s, at end %s", r.Machine.Cores, r.Machine.CPUModel, r.Machine.LoadStart, r.Machine.LoadEnd)
+	if werr := writeJSON(c.out, r); werr != nil {
+		runErr = errors.Join(runErr, werr)
+	} else {
+		r.line("figures written to %s", c.out)
+	}
+	if runErr != nil {
+		fmt.Fprintf(os.Stderr, "bench: logs and data kept in %s\n", r.StateDir)
+		return runErr
+	}
+	if c.keepState {
+		progress("logs and data kept in %s", r.StateDir)
+	} else {
+		_ = os.RemoveAll(r.StateDir)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// stackLog returns where the stack's progress lines go.
+func stackLog(verbose bool) io.Writer {
+	if verbose {
+		return os.Stderr
+	}
+	return nil
+}
