@@ -47,6 +47,8 @@ type SecretState struct {
 	Certificate           IssuedFacts
 	// Issuer annotations written with the certificate.
 	IssuerName, IssuerKind, IssuerGroup string
+	// Revision is the revision that wrote the Secret (certflow's annotation), 0 if unknown.
+	Revision int
 	// OutputsUpToDate is false when the keystores, additional output formats or
 	// secretTemplate metadata differ from the spec: the Secret needs rewriting, not a
 	// new certificate (upstream's SecretMismatch is handled without re-issuing).

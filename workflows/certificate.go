@@ -49,13 +49,16 @@ type certificateRun struct {
 
 	specCh, renewCh, secretCh, issuerCh, deleteCh, approvCh workflow.ReceiveChannel
 
-	deleted   bool
-	cycleDone bool   // issued in this run: continue as new at the next wake-up
-	lastState string // CertState search attribute as last upserted
+	deleted    bool
+	cycleDone  bool   // issued in this run: continue as new at the next wake-up
+	attrsDirty bool   // CertState changed since the last upsert
+	lastState  string // CertState search attribute as last upserted
 	// pendingEvents go out with the next status write.
 	pendingEvents []kube.Event
 	// awaitingRequest is the CertificateRequest whose approval the run waits for.
 	awaitingRequest string
+	// deletedNextKey is the next-key Secret this run already deleted.
+	deletedNextKey string
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -133,6 +136,10 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	if err := c.step("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
 		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
+	}
+	if secret.Revision > c.st.Revision && secret.KeyMatchesCertificate {
+		// An earlier task issued this revision and was lost before it wrote the status.
+		c.st.Revision, c.status.Revision = secret.Revision, secret.Revision
 	}
 	renewal := c.renewalTime(secret)
 	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal), secret, c.st.PendingRenew)
@@ -228,7 +235,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 
-	key, generated, err := c.privateKey(spec)
+	key, err := c.privateKey(spec)
 	if err != nil {
 		return err
 	}
@@ -282,17 +289,20 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	var facts policy.IssuedFacts
 	if err := c.step("write Secret "+spec.SecretName, kubeActs.WriteCertificateSecret, kube.WriteSecretInput{
 		Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName, Key: key,
-		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
+		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM, Revision: revision,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
 		SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
 	}).Get(c.ctx, &facts); err != nil {
 		return err
 	}
-	if generated {
-		if err := c.step("delete Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
+	if key.SecretName == nextPrivateKeySecretName(c.st.Name) {
+		// Deleted before the final status write: if the task is lost in between, the
+		// status still names the Secret and the next status write deletes it again.
+		if err := c.step("delete the next-key Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
 			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: key.SecretName}).Get(c.ctx, nil); err != nil {
 			return err
 		}
+		c.deletedNextKey = key.SecretName
 	}
 	if from, to := requestsToDelete(revision, revisionHistoryLimit(spec), c.st.HistoryLimit); to >= from {
 		if err := c.step(fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to), kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
@@ -315,17 +325,17 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 
 // privateKey returns the key to issue with. Under rotationPolicy Never the key in the
 // target Secret is reused when it still matches the spec; otherwise a new key goes into
-// the next-key Secret (generated reports that, so the Secret is deleted afterwards).
-func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef, generated bool, err error) {
+// the next-key Secret.
+func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef, err error) {
 	alg, size, enc := privateKeySpec(spec)
-	if spec.PrivateKey != nil && spec.PrivateKey.RotationPolicy == cmapi.RotationPolicyNever {
+	if rotationNever(spec) {
 		var cur keys.ReadKeyResult
 		if err := c.step("read the current private key of Secret "+spec.SecretName, keyActs.ReadKeyRef,
 			keys.ReadKeyInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &cur); err != nil {
-			return keys.KeyRef{}, false, err
+			return keys.KeyRef{}, err
 		}
 		if cur.Valid && cur.Ref.Algorithm == alg && cur.Ref.Size == size && cur.Ref.Encoding == enc {
-			return cur.Ref, false, nil
+			return cur.Ref, nil
 		}
 	}
 	nextKey := nextPrivateKeySecretName(c.st.Name)
@@ -344,10 +354,10 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 		f = c.step(summary, keyActs.GeneratePrivateKey, in)
 	}
 	if err := f.Get(c.ctx, &key); err != nil {
-		return keys.KeyRef{}, false, err
+		return keys.KeyRef{}, err
 	}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
-	return key, true, nil
+	return key, nil
 }
 
 // awaitApproval asks the internal approver and, when it is disabled, waits for a person
@@ -435,7 +445,9 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		n := c.st.FailedAttempts
 		in.FailedIssuanceAttempts = &n
 	}
-	if issuing != nil && issuing.Status == cmmeta.ConditionTrue {
+	if issuing != nil && issuing.Status == cmmeta.ConditionTrue && !rotationNever(c.st.Spec) {
+		// Recorded before the key is made: whatever interrupts the issuance, the next
+		// status write that clears it also deletes that Secret.
 		next := nextPrivateKeySecretName(c.st.Name)
 		in.NextPrivateKeySecretName = &next
 	}
@@ -444,6 +456,12 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		return err
 	}
 	c.pendingEvents = nil
+	if res.ClearedNextPrivateKey != "" && res.ClearedNextPrivateKey != c.deletedNextKey {
+		if err := c.step("delete the next-key Secret "+res.ClearedNextPrivateKey, keyActs.DeletePrivateKeySecret,
+			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: res.ClearedNextPrivateKey}).Get(c.ctx, nil); err != nil {
+			return err
+		}
+	}
 	if res.Revision > c.st.Revision {
 		c.st.Revision, c.status.Revision = res.Revision, res.Revision
 	}
@@ -498,6 +516,7 @@ func (c *certificateRun) wait(d time.Duration, phase, waitingFor string) {
 	}
 	until := workflow.Now(c.ctx).Add(d)
 	c.setPhase(phase, waitingFor, &until)
+	c.flushSearchAttributes() // before the timer, so the timer is what the history ends on
 	timerCtx, cancel := workflow.WithCancel(c.ctx)
 	defer cancel()
 	c.block(workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: waitingFor}))
@@ -512,6 +531,7 @@ func (c *certificateRun) waitForSignal(phase, waitingFor string) {
 // block returns when timer (if any) fires or a signal changes something. Signals that
 // change nothing (a spec of a generation already seen) do not wake it.
 func (c *certificateRun) block(timer workflow.Future) {
+	c.flushSearchAttributes()
 	woke := false
 	sel := workflow.NewSelector(c.ctx)
 	if timer != nil {
@@ -625,7 +645,18 @@ func (c *certificateRun) setPhase(phase, waitingFor string, until *time.Time) {
 		return
 	}
 	c.lastState = phase
-	updates := []temporal.SearchAttributeUpdate{AttrCertState.ValueSet(phase)}
+	c.attrsDirty = true
+}
+
+// flushSearchAttributes upserts CertState (and the times) once before the workflow
+// blocks, not at every phase it passes through within one task: each upsert is a
+// history event and a visibility write.
+func (c *certificateRun) flushSearchAttributes() {
+	if !c.attrsDirty {
+		return
+	}
+	c.attrsDirty = false
+	updates := []temporal.SearchAttributeUpdate{AttrCertState.ValueSet(c.lastState)}
 	if c.st.NotAfter != nil {
 		updates = append(updates, AttrNotAfter.ValueSet(*c.st.NotAfter))
 	}

@@ -298,12 +298,24 @@ func captureIssuance(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) {
 // recordStatus mocks UpdateCertificateStatus, recording each input; an Issuing=True
 // write reports the token the API server would hold.
 func recordStatus(statuses *[]kube.CertificateStatusInput) func(context.Context, kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
+	next := "" // status.nextPrivateKeySecretName as the API server would hold it
 	return func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
 		*statuses = append(*statuses, in)
-		if in.Issuing != nil && in.Issuing.Status == cmmeta.ConditionTrue {
-			return kube.CertificateStatusResult{IssuingSince: fmt.Sprintf("token-%d", len(*statuses))}, nil
+		var res kube.CertificateStatusResult
+		if in.Revision != nil {
+			res.Revision = *in.Revision
 		}
-		return kube.CertificateStatusResult{}, nil
+		if in.NextPrivateKeySecretName == nil && next != "" {
+			res.ClearedNextPrivateKey = next
+		}
+		next = ""
+		if in.NextPrivateKeySecretName != nil {
+			next = *in.NextPrivateKeySecretName
+		}
+		if in.Issuing != nil && in.Issuing.Status == cmmeta.ConditionTrue {
+			res.IssuingSince = fmt.Sprintf("token-%d", len(*statuses))
+		}
+		return res, nil
 	}
 }
 
@@ -533,5 +545,42 @@ func TestOutputsRefreshedWithoutIssuance(t *testing.T) {
 	}
 	if statuses[0].Issuing == nil || statuses[0].Issuing.Reason != cmapi.ReasonFailed || !strings.Contains(statuses[0].Issuing.Message, "ns/pw") {
 		t.Errorf("failed refresh should show as Issuing=False/Failed naming the Secret, got %+v", statuses[0])
+	}
+}
+
+// A workflow task lost with its worker after the Secret was written but before the status:
+// the retry adopts the revision recorded on the Secret and deletes the next-key Secret the
+// status still names, without issuing again.
+func TestRecoversFromIssuanceLostWithTheWorker(t *testing.T) {
+	env := newEnv(t)
+	secret := validSecret(epoch)
+	secret.Revision = 3
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
+			statuses = append(statuses, in)
+			return kube.CertificateStatusResult{Revision: *in.Revision, ClearedNextPrivateKey: "web-next-key"}, nil
+		}).Once()
+	var deleted []string
+	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
+		deleted = append(deleted, in.SecretName)
+		return nil
+	})
+	in := testInput()
+	in.Revision = 2 // the status written before the lost task
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	if len(statuses) != 1 || statuses[0].Revision == nil || *statuses[0].Revision != 3 || statuses[0].Issuing != nil {
+		t.Fatalf("want one Ready status at revision 3 and no issuance, got %+v", statuses)
+	}
+	if len(deleted) != 1 || deleted[0] != "web-next-key" {
+		t.Errorf("deleted %v, want the next-key Secret left by the lost task", deleted)
 	}
 }

@@ -128,3 +128,7 @@ func requestsToDelete(revision, keep, prevKeep int) (from, to int) {
 	}
 	return max(from, 1), to
 }
+
+func rotationNever(spec cmapi.CertificateSpec) bool {
+	return spec.PrivateKey != nil && spec.PrivateKey.RotationPolicy == cmapi.RotationPolicyNever
+}

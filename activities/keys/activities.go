@@ -96,9 +96,17 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 	if err != nil {
 		return KeyRef{}, err
 	}
+	recent.forget(in.Namespace, in.SecretName) // whatever was cached for this name may be replaced now
 	secrets := a.Kube.CoreV1().Secrets(in.Namespace)
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
-		existing, err := secrets.Get(ctx, in.SecretName, metav1.GetOptions{})
+		// The common case is a first run: create straight away and read only when a
+		// Secret is already there (a retried activity, or a key from an earlier attempt).
+		var existing *corev1.Secret
+		if attempt == 0 {
+			err = apierrors.NewNotFound(corev1.Resource("secrets"), in.SecretName)
+		} else {
+			existing, err = secrets.Get(ctx, in.SecretName, metav1.GetOptions{})
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 			ref, pemBytes, err := newKey(in, spec)
@@ -113,10 +121,13 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 			applyMetadata(s, in)
 			_, err = secrets.Create(ctx, s, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
-				continue // somebody else created it; look again
+				continue // there already: look at it
 			}
 			if err != nil {
 				return KeyRef{}, fmt.Errorf("creating private key Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+			}
+			if signer, err := ParsePrivateKeyPEM(pemBytes); err == nil {
+				recent.put(in.Namespace, in.SecretName, signer, pemBytes)
 			}
 			return ref, nil
 		case err != nil:
@@ -322,6 +333,7 @@ func (a *Activities) DeletePrivateKeySecret(ctx context.Context, in DeleteKeyInp
 	if in.Namespace == "" || in.SecretName == "" {
 		return temporal.NewNonRetryableApplicationError("namespace and secretName are required", ErrTypeInvalidInput, nil)
 	}
+	recent.forget(in.Namespace, in.SecretName)
 	err := a.Kube.CoreV1().Secrets(in.Namespace).Delete(ctx, in.SecretName, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting private key Secret %s/%s: %w", in.Namespace, in.SecretName, err)
@@ -339,31 +351,49 @@ func (a *Activities) DeletePrivateKeySecret(ctx context.Context, in DeleteKeyInp
 // non-retryable "KeyMismatch". API errors are returned as they are
 // (retryable).
 func LoadSigner(ctx context.Context, kube kubernetes.Interface, ref KeyRef) (crypto.Signer, error) {
+	signer, _, err := load(ctx, kube, ref)
+	return signer, err
+}
+
+// LoadKeyPEM returns the PEM bytes of the key a KeyRef points to, as stored, for an
+// activity that writes them into the target Secret. Same errors as LoadSigner.
+func LoadKeyPEM(ctx context.Context, kube kubernetes.Interface, ref KeyRef) ([]byte, error) {
+	_, pemBytes, err := load(ctx, kube, ref)
+	return pemBytes, err
+}
+
+func load(ctx context.Context, kube kubernetes.Interface, ref KeyRef) (crypto.Signer, []byte, error) {
 	if ref.Namespace == "" || ref.SecretName == "" {
-		return nil, temporal.NewNonRetryableApplicationError("key reference needs a namespace and secretName", ErrTypeInvalidInput, nil)
+		return nil, nil, temporal.NewNonRetryableApplicationError("key reference needs a namespace and secretName", ErrTypeInvalidInput, nil)
+	}
+	if k, ok := recent.get(ref.Namespace, ref.SecretName, ref.PublicKeySHA256); ok && ref.dataKey() == DefaultDataKey {
+		return k.signer, k.pem, nil
 	}
 	s, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, temporal.NewNonRetryableApplicationError(
+		return nil, nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("private key Secret %s/%s not found", ref.Namespace, ref.SecretName), ErrTypePrivateKeySecretNotFound, nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("getting private key Secret %s/%s: %w", ref.Namespace, ref.SecretName, err)
+		return nil, nil, fmt.Errorf("getting private key Secret %s/%s: %w", ref.Namespace, ref.SecretName, err)
 	}
 	data := s.Data[ref.dataKey()]
 	if len(data) == 0 {
-		return nil, invalidKey(fmt.Sprintf("Secret %s/%s has no %q data", ref.Namespace, ref.SecretName, ref.dataKey()))
+		return nil, nil, invalidKey(fmt.Sprintf("Secret %s/%s has no %q data", ref.Namespace, ref.SecretName, ref.dataKey()))
 	}
 	signer, err := ParsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, invalidKey(fmt.Sprintf("Secret %s/%s key %q: %s", ref.Namespace, ref.SecretName, ref.dataKey(), errorMessage(err)))
+		return nil, nil, invalidKey(fmt.Sprintf("Secret %s/%s key %q: %s", ref.Namespace, ref.SecretName, ref.dataKey(), errorMessage(err)))
 	}
 	if ref.PublicKeySHA256 != "" {
 		if got := PublicKeySHA256(signer.Public()); got != ref.PublicKeySHA256 {
-			return nil, temporal.NewNonRetryableApplicationError(
+			return nil, nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("private key in Secret %s/%s changed: public key sha256 %s, expected %s", ref.Namespace, ref.SecretName, got, ref.PublicKeySHA256),
 				ErrTypeKeyMismatch, nil)
 		}
 	}
-	return signer, nil
+	if ref.PublicKeySHA256 != "" && ref.dataKey() == DefaultDataKey {
+		recent.put(ref.Namespace, ref.SecretName, signer, data)
+	}
+	return signer, data, nil
 }

@@ -351,9 +351,11 @@ func TestGeneratePrivateKeyInvalidInput(t *testing.T) {
 
 func TestGeneratePrivateKeyAPIErrorIsRetryable(t *testing.T) {
 	h := newHarness(t)
-	h.kube.PrependReactor("get", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewServiceUnavailable("down")
-	})
+	for _, verb := range []string{"get", "create"} { // the activity creates first, reads on conflict
+		h.kube.PrependReactor(verb, "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewServiceUnavailable("down")
+		})
+	}
 	_, err := h.generate(t, GenerateKeyInput{Namespace: ns, SecretName: "k"})
 	if err == nil {
 		t.Fatal("expected error")

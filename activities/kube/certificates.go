@@ -77,6 +77,10 @@ type CertificateStatusResult struct {
 	// already holds a higher one (an earlier attempt of a workflow task issued it, and
 	// the retry found the Secret up to date), that one stays and the workflow adopts it.
 	Revision int
+	// ClearedNextPrivateKey names the next-key Secret that status.nextPrivateKeySecretName
+	// pointed to before this write cleared it: an issuance was cut short (a worker died
+	// mid-task) and the workflow deletes that Secret rather than leave a key lying around.
+	ClearedNextPrivateKey string
 }
 
 // ConditionToken renders a condition's lastTransitionTime as the token the watcher and
@@ -122,6 +126,9 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		res = CertificateStatusResult{}
 		if want.Revision != nil {
 			res.Revision = *want.Revision
+		}
+		if prev := cur.Status.NextPrivateKeySecretName; prev != nil && want.NextPrivateKeySecretName == nil {
+			res.ClearedNextPrivateKey = *prev
 		}
 		for _, c := range want.Conditions {
 			if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue {

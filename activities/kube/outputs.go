@@ -354,6 +354,7 @@ var certificateAnnotationKeys = []string{
 	cmapi.CertificateNameKey, cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey,
 	cmapi.IssuerGroupAnnotationKey, cmapi.CommonNameAnnotationKey, cmapi.AltNamesAnnotationKey,
 	cmapi.IPSANAnnotationKey, cmapi.URISANAnnotationKey, cmapi.EmailsAnnotationKey,
+	RevisionAnnotation,
 }
 
 func isCertificateAnnotation(k string) bool {

@@ -61,7 +61,12 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 		return RequestRef{}, nonRetryable("InvalidCSR", "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		cur, err := crs.Get(ctx, name, metav1.GetOptions{})
+		// First try to create: reading first would cost a round trip in the common case.
+		var cur *cmapi.CertificateRequest
+		var err error = apierrors.NewNotFound(cmapi.Resource("certificaterequests"), name)
+		if attempt > 0 {
+			cur, err = crs.Get(ctx, name, metav1.GetOptions{})
+		}
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -30,6 +31,11 @@ const (
 	TLSKeyKey  = corev1.TLSPrivateKeyKey // tls.key
 	CACertKey  = "ca.crt"
 )
+
+// RevisionAnnotation records on the target Secret the revision that wrote it. When a
+// worker dies after writing the Secret but before the status, the retried workflow task
+// finds the revision here instead of issuing again or losing count.
+const RevisionAnnotation = "certflow.io/revision"
 
 // ManagedSecretLabel marks Secrets certflow writes, so the watcher can watch only those
 // (metadata only) instead of every Secret in the cluster.
@@ -92,6 +98,7 @@ func inspect(s *corev1.Secret) policy.SecretState {
 		IssuerKind:     s.Annotations[cmapi.IssuerKindAnnotationKey],
 		IssuerGroup:    s.Annotations[cmapi.IssuerGroupAnnotationKey],
 	}
+	st.Revision, _ = strconv.Atoi(s.Annotations[RevisionAnnotation])
 	if !st.HasCertificate || !st.HasPrivateKey {
 		return st
 	}
@@ -133,6 +140,7 @@ type WriteSecretInput struct {
 	SecretName      string
 	Key             keys.KeyRef
 	CertificatePEM  []byte // leaf + chain
+	Revision        int    // recorded as the certflow.io/revision annotation
 	CAPEM           []byte
 	IssuerName      string
 	IssuerKind      string
@@ -160,11 +168,10 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	if err != nil {
 		return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
-	keySecret, err := a.Kube.CoreV1().Secrets(in.Key.Namespace).Get(ctx, in.Key.SecretName, metav1.GetOptions{})
+	keyPEM, err := keys.LoadKeyPEM(ctx, a.Kube, in.Key)
 	if err != nil {
-		return policy.IssuedFacts{}, fmt.Errorf("read private key Secret %s/%s: %w", in.Key.Namespace, in.Key.SecretName, err)
+		return policy.IssuedFacts{}, err
 	}
-	keyPEM := keySecret.Data[in.Key.DataKey]
 	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
 	if err != nil || !publicKeysEqual(signer.Public(), cert.PublicKey) {
 		return policy.IssuedFacts{}, nonRetryable("KeyMismatch", "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
@@ -203,6 +210,9 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	annotations := templateAnnotations(in.SecretTemplate)
 	for k, v := range secretAnnotations(in.CertificateName, in.IssuerName, in.IssuerKind, in.IssuerGroup, cert) {
 		annotations[k] = v
+	}
+	if in.Revision > 0 {
+		annotations[RevisionAnnotation] = strconv.Itoa(in.Revision)
 	}
 	apply := applycorev1.Secret(in.SecretName, in.Namespace).
 		WithType(corev1.SecretTypeTLS).
@@ -273,7 +283,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 	for k, v := range secretAnnotations(in.CertificateName, "", "", "", m.certs[0]) {
 		annotations[k] = v
 	}
-	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey} {
+	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey, RevisionAnnotation} {
 		if v, ok := s.Annotations[k]; ok {
 			annotations[k] = v
 		} else {

@@ -1,0 +1,457 @@
+// Package crash checks that certflow survives its worker being SIGKILLed mid-issuance,
+// on the real local stack: kube-apiserver + etcd and the Temporal dev server
+// (internal/localstack), k8swatch in this process, and the worker as a child process
+// built from ./cmd/certflow-worker, so it can be killed like a crashing pod.
+//
+// It also holds TestRecordHistories, which records the workflow histories that
+// workflows/replay_test.go replays (see there for the command).
+//
+// Tests skip only when CERTFLOW_INTEGRATION is unset; with it set, a missing binary,
+// toolchain or server is a failure.
+package crash
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/k8swatch"
+)
+
+// Identities the worker and the watcher run as (deploy/rbac), so a missing permission
+// fails here as it would in a cluster.
+const (
+	workerUser  = "system:serviceaccount:certflow:certflow-worker"
+	watcherUser = "system:serviceaccount:certflow:certflow-k8swatch"
+)
+
+// env is the shared system under test, started once by TestMain.
+var env struct {
+	root      string
+	state     string // stack state, worker binary and worker logs
+	workerBin string
+	stack     *localstack.Stack
+	// workerConfig and workerKubeconfig act as the worker's ServiceAccount.
+	workerConfig     *rest.Config
+	workerKubeconfig string
+	kube             kubernetes.Interface // admin
+	certflow         versioned.Interface  // admin
+	temporal         client.Client
+}
+
+func TestMain(m *testing.M) {
+	if !localstack.IntegrationEnabled() {
+		os.Exit(m.Run())
+	}
+	code, err := runWithSystem(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash test setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runWithSystem(m *testing.M) (int, error) {
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return 0, err
+	}
+	env.root = root
+	state, err := os.MkdirTemp("", "certflow-crash-")
+	if err != nil {
+		return 0, err
+	}
+	env.state = state
+	code := 1
+	defer func() {
+		if code == 0 && os.Getenv(localstack.EnvKeepState) == "" {
+			os.RemoveAll(state)
+		} else {
+			fmt.Fprintf(os.Stderr, "crash test: logs of the stack and the worker processes are in %s\n", state)
+		}
+	}()
+
+	// The worker under test is the real binary, built from this tree.
+	env.workerBin = filepath.Join(state, "certflow-worker")
+	build := exec.Command("go", "build", "-o", env.workerBin, "./cmd/certflow-worker")
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build ./cmd/certflow-worker: %v\n%s", err, out)
+	}
+
+	o := localstack.Options{BinDir: filepath.Join(root, "bin"), StateDir: state, Kube: true, Temporal: true, Log: os.Stderr}
+	if err := localstack.CheckBinaries(o); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	startCtx, startCancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer startCancel()
+	stack, err := localstack.Start(startCtx, o)
+	if err != nil {
+		return 0, err
+	}
+	defer stack.Stop()
+	env.stack = stack
+	if err := localstack.InstallCRDs(startCtx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
+		return 0, err
+	}
+	cfg, err := clients.RESTConfig(stack.Kubeconfig, 100, 200)
+	if err != nil {
+		return 0, err
+	}
+	if env.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return 0, err
+	}
+	if env.certflow, err = versioned.NewForConfig(cfg); err != nil {
+		return 0, err
+	}
+	if out, err := exec.CommandContext(startCtx, filepath.Join(root, "bin", "kubectl"), "--kubeconfig", stack.Kubeconfig,
+		"apply", "-f", filepath.Join(root, "deploy", "rbac", "rbac.yaml")).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("apply RBAC: %v\n%s", err, out)
+	}
+	env.workerConfig = impersonate(cfg, workerUser)
+	env.workerKubeconfig = filepath.Join(state, "worker.kubeconfig")
+	if err := writeImpersonatingKubeconfig(stack.Kubeconfig, env.workerKubeconfig, workerUser); err != nil {
+		return 0, err
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if env.temporal, err = client.DialContext(ctx, clients.TemporalOptions(stack.TemporalAddress, stack.TemporalNamespace, log)); err != nil {
+		return 0, err
+	}
+	defer env.temporal.Close()
+
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := k8swatch.Serve(ctx, log, k8swatch.Flags{RESTConfig: impersonate(cfg, watcherUser), Temporal: env.temporal, LeaderElect: false}); err != nil {
+			fmt.Fprintln(os.Stderr, "k8swatch:", err)
+		}
+	}()
+	defer func() { cancel(); <-watchDone }()
+	code = m.Run()
+	return code, nil
+}
+
+func impersonate(cfg *rest.Config, user string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return c
+}
+
+// writeImpersonatingKubeconfig copies a kubeconfig, making every user act as user.
+func writeImpersonatingKubeconfig(from, to, user string) error {
+	kc, err := clientcmd.LoadFromFile(from)
+	if err != nil {
+		return err
+	}
+	if len(kc.AuthInfos) == 0 {
+		return fmt.Errorf("%s has no users", from)
+	}
+	for _, a := range kc.AuthInfos {
+		a.Impersonate = user
+	}
+	return clientcmd.WriteToFile(*kc, to)
+}
+
+// workerProcess is one certflow-worker child process, alone in its process group.
+type workerProcess struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+// startWorker starts the worker binary and waits until it polls the task queue. Its
+// process group is stopped when the test ends, whatever happens.
+func startWorker(t *testing.T, name string) *workerProcess {
+	t.Helper()
+	logPath := filepath.Join(env.state, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(env.workerBin, "--kubeconfig", env.workerKubeconfig,
+		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own group, so the kill reaches everything it could have started; Pdeathsig so
+	// it cannot outlive this test process either.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := spawn(cmd); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &workerProcess{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if log, _ := os.ReadFile(logPath); bytes.Contains(log, []byte("certflow-worker polling")) {
+			t.Logf("%s (pid %d) polling; log %s", name, cmd.Process.Pid, logPath)
+			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before polling: %v\n%s", name, p.waitErr, tail(logPath))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not polling after 30s\n%s", name, tail(logPath))
+		}
+	}
+}
+
+// kill SIGKILLs the worker's whole process group and checks that the group is gone.
+func (p *workerProcess) kill(t *testing.T) {
+	t.Helper()
+	p.once.Do(func() { p.signalGroup(t, syscall.SIGKILL, 10*time.Second) })
+	p.assertGroupGone(t)
+}
+
+// stop ends the worker gracefully (SIGTERM, then SIGKILL) if it still runs.
+func (p *workerProcess) stop(t *testing.T) {
+	t.Helper()
+	p.once.Do(func() {
+		if !p.signalGroup(t, syscall.SIGTERM, 10*time.Second) {
+			p.signalGroup(t, syscall.SIGKILL, 10*time.Second)
+		}
+	})
+	p.assertGroupGone(t)
+}
+
+// signalGroup signals the process group and reports whether the worker exited in time.
+func (p *workerProcess) signalGroup(t *testing.T, sig syscall.Signal, wait time.Duration) bool {
+	t.Helper()
+	pgid := p.cmd.Process.Pid // Setpgid with Pgid 0: the group id is the child's pid
+	if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("%s: kill -%d -%d: %v", p.name, sig, pgid, err)
+	}
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+func (p *workerProcess) assertGroupGone(t *testing.T) {
+	t.Helper()
+	pgid := p.cmd.Process.Pid
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("%s (pid %d) has not exited", p.name, pgid)
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Kill(-pgid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("process group %d of %s still exists after the worker exited (kill -0: %v)", pgid, p.name, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// spawn starts cmd from one OS thread that lives as long as the process: Pdeathsig
+// fires when the forking thread ends, and Go may end a thread any time otherwise.
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReqs = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the goroutine never returns
+			for r := range spawnReqs {
+				r.err <- r.cmd.Start()
+			}
+		}()
+	})
+	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
+	spawnReqs <- r
+	return <-r.err
+}
+
+type spawnReq struct {
+	cmd *exec.Cmd
+	err chan error
+}
+
+var (
+	spawnOnce sync.Once
+	spawnReqs chan spawnReq
+)
+
+// tail returns the end of a log file, for failure messages.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// kubectl runs bin/kubectl against the test cluster as admin.
+func kubectl(t *testing.T, stdin []byte, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(env.root, "bin", "kubectl"), append([]string{"--kubeconfig", env.stack.Kubeconfig}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func createNamespace(t *testing.T, ns string) {
+	t.Helper()
+	_, err := env.kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it returns true or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+}
+
+// certificateReady is the Ready the e2e tests use: Ready=True for the current
+// generation and no Issuing condition left.
+func certificateReady(c *cmapi.Certificate) bool {
+	r := condition(c, cmapi.CertificateConditionReady)
+	return r != nil && r.Status == cmmeta.ConditionTrue && r.ObservedGeneration == c.Generation &&
+		condition(c, cmapi.CertificateConditionIssuing) == nil
+}
+
+func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
+	for i := range c.Status.Conditions {
+		if c.Status.Conditions[i].Type == typ {
+			return &c.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func waitCertificateReady(t *testing.T, ns, name string, timeout time.Duration) *cmapi.Certificate {
+	t.Helper()
+	var cert *cmapi.Certificate
+	eventually(t, timeout, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
+		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		cert = c
+		return certificateReady(c), fmt.Sprintf("%+v", c.Status)
+	})
+	return cert
+}
+
+func waitIssuerReady(t *testing.T, ns, name string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
+		iss, err := env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range iss.Status.Conditions {
+			if c.Type == cmapi.IssuerConditionReady {
+				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
+			}
+		}
+		return false, "no Ready condition"
+	})
+}
+
+// run is one run of a workflow (continue-as-new makes a chain of them).
+type run struct {
+	RunID  string
+	Events []*historypb.HistoryEvent
+}
+
+// runChain returns every run of a workflow, oldest first, walking back from the current
+// run: each run's first event names the run it continued.
+func runChain(t *testing.T, id string) []run {
+	t.Helper()
+	d, err := env.temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatalf("describe %s: %v", id, err)
+	}
+	var runs []run
+	for runID := d.GetWorkflowExecutionInfo().GetExecution().GetRunId(); runID != ""; {
+		events := runHistory(t, id, runID)
+		runs = append([]run{{RunID: runID, Events: events}}, runs...)
+		runID = events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+	}
+	return runs
+}
+
+// runHistory reads the whole history of one run.
+func runHistory(t *testing.T, id, runID string) []*historypb.HistoryEvent {
+	t.Helper()
+	var events []*historypb.HistoryEvent
+	it := env.temporal.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s run %s: %v", id, runID, err)
+		}
+		events = append(events, ev)
+	}
+	if len(events) == 0 {
+		t.Fatalf("history of %s run %s is empty", id, runID)
+	}
+	return events
+}
