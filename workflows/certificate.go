@@ -280,7 +280,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 	if err := c.step("record certificate on "+req.Name, kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
-		Request: req, CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM,
+		Request: req, CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM, RecordApproval: approval.Record,
 		Ready: kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.CertificateRequestReasonIssued, Message: "Certificate fetched from issuer successfully"},
 	}).Get(c.ctx, nil); err != nil {
 		return err

@@ -152,6 +152,10 @@ func csrPublicKeyHash(csrPEM []byte) (string, error) {
 type Approval struct {
 	Approved, Denied bool
 	Reason, Message  string
+	// Record is set when the internal approver decided: the Approved condition is then
+	// written together with the request's result (SetCertificateRequestStatus with
+	// RecordApproval), one API write instead of two.
+	Record bool
 }
 
 // ApproveInput asks for the internal approver's decision on a request.
@@ -159,38 +163,22 @@ type ApproveInput struct {
 	Request RequestRef
 }
 
-// ApproveCertificateRequest is the internal approver: unless the worker runs with it
-// disabled, it sets Approved=True (reason cert-manager.io) on a request that is neither
-// approved nor denied. It returns the request's approval state either way, so the
-// workflow knows whether to wait for a human.
+// ApproveCertificateRequest is the internal approver. Enabled (the default), it approves
+// at once, without an API call: the request was just created or checked by
+// CreateCertificateRequest, which never reuses a denied one. Disabled, it reads the
+// request's conditions, so the workflow knows whether a person already decided.
 func (a *Activities) ApproveCertificateRequest(ctx context.Context, in ApproveInput) (Approval, error) {
-	var out Approval
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cr, err := a.getRequest(ctx, in.Request)
-		if err != nil {
-			return err
-		}
-		out = approvalOf(cr)
-		if out.Approved || out.Denied || a.DisableApprover {
-			return nil
-		}
-		cr = cr.DeepCopy()
-		now := metav1.NewTime(time.Now().Truncate(time.Second))
-		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
-			Type: cmapi.CertificateRequestConditionApproved, Status: cmmeta.ConditionTrue, LastTransitionTime: &now,
-			Reason: cmapi.ApprovedReasonCertManager, Message: "Certificate request has been approved by cert-manager.io",
-		})
-		if _, err := a.CertFlow.CertmanagerV1().CertificateRequests(cr.Namespace).UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
-			return err
-		}
-		out = approvalOf(cr)
-		return nil
-	})
-	if err != nil {
-		return Approval{}, fmt.Errorf("approve CertificateRequest %s/%s: %w", in.Request.Namespace, in.Request.Name, err)
+	if !a.DisableApprover {
+		return Approval{Approved: true, Record: true, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, nil
 	}
-	return out, nil
+	cr, err := a.getRequest(ctx, in.Request)
+	if err != nil {
+		return Approval{}, err
+	}
+	return approvalOf(cr), nil
 }
+
+const internalApprovalMessage = "Certificate request has been approved by cert-manager.io"
 
 func approvalOf(cr *cmapi.CertificateRequest) Approval {
 	var out Approval
@@ -224,6 +212,10 @@ type RequestStatusInput struct {
 	CertificatePEM []byte
 	CAPEM          []byte
 	Failed         bool // sets failureTime
+	// RecordApproval adds the internal approver's Approved condition (if the request has
+	// no decision yet). A request denied meanwhile is left alone: the write fails with a
+	// non-retryable "Denied" error.
+	RecordApproval bool
 }
 
 // SetCertificateRequestStatus writes a request's Ready condition and, when issued, its
@@ -236,6 +228,15 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 			return err
 		}
 		want := cur.Status.DeepCopy()
+		if in.RecordApproval {
+			switch ap := approvalOf(cur); {
+			case ap.Denied:
+				return nonRetryable("Denied", "CertificateRequest %s/%s was denied: %s: %s", cur.Namespace, cur.Name, ap.Reason, ap.Message)
+			case !ap.Approved:
+				setRequestCondition(want, cmapi.CertificateRequestConditionApproved,
+					Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, now)
+			}
+		}
 		setRequestCondition(want, cmapi.CertificateRequestConditionReady, in.Ready, now)
 		if in.CertificatePEM != nil {
 			want.Certificate, want.CA = in.CertificatePEM, in.CAPEM

@@ -90,6 +90,22 @@ func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
 		t.Errorf("status.renewalTime = %v, want notAfter-360h = %v", st.RenewalTime, want)
 	}
 
+	// One CertificateRequest for the revision, approved by the internal approver.
+	cr, err := env.CertFlow.CertmanagerV1().CertificateRequests("cert-manager").Get(context.Background(), "ca-example-com-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("CertificateRequest of revision 1: %v", err)
+	}
+	conds := map[cmapi.CertificateRequestConditionType]cmapi.CertificateRequestCondition{}
+	for _, c := range cr.Status.Conditions {
+		conds[c.Type] = c
+	}
+	if a := conds[cmapi.CertificateRequestConditionApproved]; a.Status != cmmeta.ConditionTrue || a.Reason != "cert-manager.io" {
+		t.Errorf("Approved condition %+v, want True by cert-manager.io", a)
+	}
+	if r := conds[cmapi.CertificateRequestConditionReady]; r.Status != cmmeta.ConditionTrue || r.Reason != "Issued" || !bytes.Equal(cr.Status.Certificate, secret.Data["tls.crt"]) {
+		t.Errorf("request Ready %+v, or its certificate differs from the Secret's", r)
+	}
+
 	// The workflow answers the status query and sleeps until the renewal time.
 	eventually(t, 10*time.Second, "the workflow sleeping until the renewal time", func() (bool, string) {
 		v, err := env.Temporal.QueryWorkflow(context.Background(), workflows.CertificateWorkflowID("cert-manager", "ca-example-com"), "", workflows.QueryStatus)
