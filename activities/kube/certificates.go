@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -254,4 +253,3 @@ func nonRetryable(errType, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
 }
 
-var _ = net.ParseIP

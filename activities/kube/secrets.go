@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -335,4 +334,3 @@ func eventHash(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-var _ = pem.Decode
