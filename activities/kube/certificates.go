@@ -252,4 +252,3 @@ func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
 func nonRetryable(errType, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
 }
-

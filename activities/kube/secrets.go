@@ -333,4 +333,3 @@ func eventHash(parts ...string) uint64 {
 	}
 	return h.Sum64()
 }
-
