@@ -41,6 +41,7 @@ import (
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testsystem"
 	"github.com/certflow/certflow/k8swatch"
 )
 
@@ -355,17 +356,7 @@ func createNamespace(t *testing.T, ns string) {
 // eventually polls cond until it returns true or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+	testsystem.Eventually(t, timeout, what, cond)
 }
 
 // certificateReady is the Ready the e2e tests use: Ready=True for the current
