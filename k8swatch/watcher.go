@@ -108,7 +108,7 @@ func New(o Options) (*Watcher, error) {
 		o: o,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[key](),
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "k8swatch"}),
-		factory: externalversions.NewSharedInformerFactoryWithOptions(o.CertFlow, o.Resync, externalversions.WithTransform(dropManagedFields)),
+		factory: externalversions.NewSharedInformerFactoryWithOptions(o.CertFlow, o.Resync, externalversions.WithTransform(leanCache)),
 		seen:    map[key]string{},
 	}
 	cm := w.factory.Certmanager().V1()
@@ -544,11 +544,17 @@ func meta(obj any) (metav1.Object, error) {
 	return m, nil
 }
 
-// dropManagedFields keeps the cache lean: the watcher never reads managedFields of
-// certflow's own kinds (it does for Secrets, whose informer keeps them).
-func dropManagedFields(obj any) (any, error) {
+// leanCache keeps the informer caches small: the watcher never reads managedFields of
+// certflow's own kinds (it does for Secrets, whose informer keeps them), nor the PEM
+// payloads of CertificateRequests (only their annotations and conditions), which are
+// most of their size. Memory then stays flat as Certificates grow into the tens of
+// thousands.
+func leanCache(obj any) (any, error) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
+	}
+	if cr, ok := obj.(*cmapi.CertificateRequest); ok {
+		cr.Spec.Request, cr.Status.Certificate, cr.Status.CA = nil, nil, nil
 	}
 	return obj, nil
 }

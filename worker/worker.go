@@ -32,6 +32,13 @@ type Config struct {
 // DefaultClusterResourceNamespace is upstream's default.
 const DefaultClusterResourceNamespace = "cert-manager"
 
+// DefaultWorkflowCacheSize is how many workflows a worker keeps in memory between
+// workflow tasks (the SDK's default is 10,000). A Certificate's workflow sleeps for weeks
+// between tasks and replays its short history in microseconds, so a small cache keeps
+// memory flat as Certificates grow without costing throughput. Process-wide: set it with
+// go.temporal.io/sdk/worker.SetStickyWorkflowCacheSize before creating workers.
+const DefaultWorkflowCacheSize = 256
+
 // New returns a worker with every workflow and activity registered; call Run or Start.
 func New(c Config) worker.Worker {
 	if c.TaskQueue == "" {

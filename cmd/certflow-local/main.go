@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	tworker "go.temporal.io/sdk/worker"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,6 +90,7 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	}
 	defer tc.Close()
 
+	tworker.SetStickyWorkflowCacheSize(worker.DefaultWorkflowCacheSize)
 	w := worker.New(worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, ClusterResourceNamespace: clusterResNS})
 	if err := w.Start(); err != nil {
 		return err

@@ -27,7 +27,7 @@ func main() {
 		taskQueue    = flag.String("task-queue", workflows.TaskQueue, "Temporal task queue")
 		clusterResNS = flag.String("cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
 		noApprover   = flag.Bool("disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
-		cacheSize    = flag.Int("workflow-cache-size", 2000, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
+		cacheSize    = flag.Int("workflow-cache-size", worker.DefaultWorkflowCacheSize, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
 	)
 	flag.Parse()
 	tworker.SetStickyWorkflowCacheSize(*cacheSize)
