@@ -151,6 +151,9 @@ func New(o Options) (*Watcher, error) {
 	w.secrets = metadatainformer.NewFilteredSharedInformerFactory(o.Metadata, o.Resync, metav1.NamespaceAll,
 		func(lo *metav1.ListOptions) { lo.LabelSelector = kube.ManagedSecretLabel + "=true" })
 	w.secretInformer = w.secrets.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Informer()
+	if err := w.secretInformer.SetTransform(newestManagerOnly); err != nil {
+		return nil, err
+	}
 	if _, err := w.secretInformer.AddEventHandler(w.handler(kindSecret)); err != nil {
 		return nil, err
 	}
@@ -559,13 +562,34 @@ func leanCache(obj any) (any, error) {
 	return obj, nil
 }
 
+// newestManagerOnly keeps of a Secret's managedFields just what lastManager reads: the
+// newest entry's manager and time, without the field sets that make up most of the
+// metadata's size.
+func newestManagerOnly(obj any) (any, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	newest := lastManagedEntry(m)
+	if newest.Time == nil {
+		m.SetManagedFields(nil)
+	} else {
+		m.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: newest.Manager, Time: newest.Time}})
+	}
+	return obj, nil
+}
+
 // lastManager names the field manager of the newest managedFields entry.
 func lastManager(m metav1.Object) string {
+	return lastManagedEntry(m).Manager
+}
+
+func lastManagedEntry(m metav1.Object) metav1.ManagedFieldsEntry {
 	var newest metav1.ManagedFieldsEntry
 	for _, e := range m.GetManagedFields() {
 		if e.Time != nil && (newest.Time == nil || !e.Time.Before(newest.Time)) {
 			newest = e
 		}
 	}
-	return newest.Manager
+	return newest
 }

@@ -86,3 +86,18 @@ func TestIndexes(t *testing.T) {
 		t.Errorf("secret index = %v, want ns/s (the informer's cache key)", got)
 	}
 }
+
+func TestNewestManagerOnlyKeepsWhatLastManagerReads(t *testing.T) {
+	at := func(s int) *metav1.Time { t := metav1.NewTime(time.Unix(int64(s), 0)); return &t }
+	m := &metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{
+		{Manager: "certflow", Time: at(1), FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}},
+		{Manager: "kubectl-edit", Time: at(2), FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}},
+	}}
+	before := lastManager(m)
+	if _, err := newestManagerOnly(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastManager(m); got != before || len(m.ManagedFields) != 1 || m.ManagedFields[0].FieldsV1 != nil {
+		t.Errorf("after the transform: manager %q (was %q), entries %+v", got, before, m.ManagedFields)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/certflow/certflow/internal/clients"
@@ -25,6 +26,11 @@ func main() {
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// The watcher's heap is almost all informer cache, long-lived: collecting at 50%
+		// growth instead of 100% keeps its RSS down for little CPU (a few ms per event).
+		debug.SetGCPercent(50)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
