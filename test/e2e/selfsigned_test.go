@@ -350,9 +350,23 @@ func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte)
 		"key DER as base64": []byte(base64.StdEncoding.EncodeToString(block.Bytes)),
 		"PEM header":        []byte("PRIVATE KEY-----"),
 	}
+	// The issuance runs in local activities inside one workflow task, whose events are
+	// written when the task completes: wait until the workflow sleeps on a timer.
+	ctx := context.Background()
+	eventually(t, 15*time.Second, "the workflow asleep on a timer", func() (bool, string) {
+		it := env.Temporal.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		last := ""
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return false, err.Error()
+			}
+			last = ev.EventType.String()
+		}
+		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
+	})
 	// Walk the continue-as-new chain back from the current run: each run's first event
 	// names the run it continued.
-	ctx := context.Background()
 	events, runs := 0, 0
 	for runID := ""; ; runs++ {
 		prev := ""
