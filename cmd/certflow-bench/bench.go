@@ -107,14 +107,14 @@ func (b *bench) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return
-		case <-b.worker.done:
+		case <-b.worker.Done():
 			ch = b.worker
-		case <-b.watcher.done:
+		case <-b.watcher.Done():
 			ch = b.watcher
 		}
-		cancel(fmt.Errorf("%s exited (%v); last lines of %s:\n%s", ch.name, ch.waitErr, ch.logPath, ch.tail(30)))
+		cancel(fmt.Errorf("%s exited (%v); last lines of %s:\n%s", ch.Name, ch.Err(), ch.LogPath, ch.Tail(30)))
 	}()
-	b.procs = watched{procWorker: b.worker.pid(), procWatcher: b.watcher.pid(), procBench: os.Getpid()}
+	b.procs = watched{procWorker: b.worker.PID(), procWatcher: b.watcher.PID(), procBench: os.Getpid()}
 	maps.Copy(b.procs, stack.PIDs())
 
 	quiet := slog.New(slog.DiscardHandler)
@@ -152,7 +152,7 @@ func (b *bench) shutdown() {
 			continue
 		}
 		wg.Go(func() {
-			if err := ch.stop(10 * time.Second); err != nil {
+			if err := ch.Stop(10 * time.Second); err != nil {
 				fmt.Fprintln(os.Stderr, "bench:", err)
 			}
 		})
@@ -170,7 +170,7 @@ func (b *bench) countThrottling() {
 	n := 0
 	for _, ch := range []*child{b.worker, b.watcher} {
 		k := ch.countInLog("client-side throttling")
-		b.res.ThrottleLogLines[ch.name] = k
+		b.res.ThrottleLogLines[ch.Name] = k
 		n += k
 	}
 	if n > 0 {

@@ -225,7 +225,7 @@ func (s *Stack) Stop() error {
 				if err := p.stop(stopGrace); err != nil {
 					errs <- err
 				}
-				s.log.printf("stopped %s in %s", p.name, time.Since(t).Round(10*time.Millisecond))
+				s.log.printf("stopped %s in %s", p.Name, time.Since(t).Round(10*time.Millisecond))
 			}
 		}()
 	}
@@ -244,7 +244,7 @@ func (s *Stack) PIDs() map[string]int {
 	defer s.mu.Unlock()
 	m := make(map[string]int, len(s.procs))
 	for _, p := range s.procs {
-		m[p.name] = p.cmd.Process.Pid
+		m[p.Name] = p.PID()
 	}
 	return m
 }
@@ -261,7 +261,7 @@ func (s *Stack) track(p *proc) error {
 	defer s.mu.Unlock()
 	if s.stopped {
 		_ = p.stop(stopGrace)
-		return errors.New("stack stopped while starting " + p.name)
+		return errors.New("stack stopped while starting " + p.Name)
 	}
 	s.procs = append(s.procs, p)
 	return nil

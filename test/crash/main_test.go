@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +38,7 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/childproc"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testsystem"
@@ -183,14 +183,11 @@ func writeImpersonatingKubeconfig(from, to, user string) error {
 	return clientcmd.WriteToFile(*kc, to)
 }
 
-// workerProcess is one certflow-worker child process, alone in its process group.
+// workerProcess is one certflow-worker child process, alone in its process group (so
+// the kill reaches everything it could have started) and killed with this test process.
 type workerProcess struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	waitErr error
-	once    sync.Once
+	*childproc.Proc
+	once sync.Once
 }
 
 // startWorker starts the worker binary and waits until it polls the task queue. Its
@@ -198,36 +195,22 @@ type workerProcess struct {
 func startWorker(t *testing.T, name string) *workerProcess {
 	t.Helper()
 	logPath := filepath.Join(env.state, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	cp, err := childproc.Start(name, env.workerBin, []string{"--kubeconfig", env.workerKubeconfig,
+		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace}, logPath, childproc.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(env.workerBin, "--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Its own group, so the kill reaches everything it could have started; Pdeathsig so
-	// it cannot outlive this test process either.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
-		f.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &workerProcess{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	p := &workerProcess{Proc: cp}
 	t.Cleanup(func() { p.stop(t) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if log, _ := os.ReadFile(logPath); bytes.Contains(log, []byte("certflow-worker polling")) {
-			t.Logf("%s (pid %d) polling; log %s", name, cmd.Process.Pid, logPath)
+			t.Logf("%s (pid %d) polling; log %s", name, p.PID(), logPath)
 			return p
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited before polling: %v\n%s", name, p.waitErr, tail(logPath))
+		case <-p.Done():
+			t.Fatalf("%s exited before polling: %v\n%s", name, p.Err(), tail(logPath))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -239,7 +222,11 @@ func startWorker(t *testing.T, name string) *workerProcess {
 // kill SIGKILLs the worker's whole process group and checks that the group is gone.
 func (p *workerProcess) kill(t *testing.T) {
 	t.Helper()
-	p.once.Do(func() { p.signalGroup(t, syscall.SIGKILL, 10*time.Second) })
+	p.once.Do(func() {
+		if err := p.Kill(); err != nil {
+			t.Error(err)
+		}
+	})
 	p.assertGroupGone(t)
 }
 
@@ -247,35 +234,20 @@ func (p *workerProcess) kill(t *testing.T) {
 func (p *workerProcess) stop(t *testing.T) {
 	t.Helper()
 	p.once.Do(func() {
-		if !p.signalGroup(t, syscall.SIGTERM, 10*time.Second) {
-			p.signalGroup(t, syscall.SIGKILL, 10*time.Second)
+		if err := p.Stop(10 * time.Second); err != nil {
+			t.Error(err)
 		}
 	})
 	p.assertGroupGone(t)
 }
 
-// signalGroup signals the process group and reports whether the worker exited in time.
-func (p *workerProcess) signalGroup(t *testing.T, sig syscall.Signal, wait time.Duration) bool {
-	t.Helper()
-	pgid := p.cmd.Process.Pid // Setpgid with Pgid 0: the group id is the child's pid
-	if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("%s: kill -%d -%d: %v", p.name, sig, pgid, err)
-	}
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(wait):
-		return false
-	}
-}
-
 func (p *workerProcess) assertGroupGone(t *testing.T) {
 	t.Helper()
-	pgid := p.cmd.Process.Pid
+	pgid := p.PID() // Setpgid: the group id is the child's pid
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(10 * time.Second):
-		t.Errorf("%s (pid %d) has not exited", p.name, pgid)
+		t.Errorf("%s (pid %d) has not exited", p.Name, pgid)
 		return
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -285,39 +257,12 @@ func (p *workerProcess) assertGroupGone(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("process group %d of %s still exists after the worker exited (kill -0: %v)", pgid, p.name, err)
+			t.Errorf("process group %d of %s still exists after the worker exited (kill -0: %v)", pgid, p.Name, err)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// spawn starts cmd from one OS thread that lives as long as the process: Pdeathsig
-// fires when the forking thread ends, and Go may end a thread any time otherwise.
-func spawn(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnReqs = make(chan spawnReq)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the goroutine never returns
-			for r := range spawnReqs {
-				r.err <- r.cmd.Start()
-			}
-		}()
-	})
-	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
-	spawnReqs <- r
-	return <-r.err
-}
-
-type spawnReq struct {
-	cmd *exec.Cmd
-	err chan error
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReqs chan spawnReq
-)
 
 // tail returns the end of a log file, for failure messages.
 func tail(path string) string {
