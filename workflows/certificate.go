@@ -36,7 +36,7 @@ const errorRetryDelay = time.Minute
 // and wake on signals (spec, renew, secret-changed, issuer-changed, delete).
 func CertificateWorkflow(ctx workflow.Context, in CertificateInput) error {
 	c := newCertificateRun(ctx, in)
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return c.status, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return c.view(), nil }); err != nil {
 		return err
 	}
 	return c.run()
@@ -65,7 +65,7 @@ func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRu
 	return &certificateRun{
 		ctx:      ctx,
 		st:       in,
-		status:   Status{Phase: PhaseEvaluating, Revision: in.Revision, Generation: in.Generation, NotAfter: in.NotAfter, FailedAttempts: in.FailedAttempts},
+		status:   Status{Phase: PhaseEvaluating},
 		specCh:   workflow.GetSignalChannel(ctx, SignalSpec),
 		renewCh:  workflow.GetSignalChannel(ctx, SignalRenew),
 		secretCh: workflow.GetSignalChannel(ctx, SignalSecretChanged),
@@ -111,8 +111,7 @@ func (c *certificateRun) sleepAfterIssuance() {
 	if c.st.PendingRenew || c.st.Generation != c.st.IssuedGeneration || c.st.NotBefore == nil || c.st.NotAfter == nil {
 		return
 	}
-	renewal := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
-	c.status.RenewalTime, c.status.NotAfter = &renewal, c.st.NotAfter
+	renewal := *c.currentRenewalTime()
 	c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
 }
 
@@ -139,7 +138,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	}
 	if secret.Revision > c.st.Revision && secret.KeyMatchesCertificate {
 		// An earlier task issued this revision and was lost before it wrote the status.
-		c.st.Revision, c.status.Revision = secret.Revision, secret.Revision
+		c.st.Revision = secret.Revision
 	}
 	renewal := c.renewalTime(secret)
 	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal), secret, c.st.PendingRenew)
@@ -163,7 +162,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 			}).Get(c.ctx, nil); err != nil {
 				return false, c.recordFailure(ready, err)
 			}
-			c.st.FailedAttempts, c.st.LastFailureTime, c.status.FailedAttempts, c.status.LastError = 0, nil, 0, ""
+			c.st.FailedAttempts, c.st.LastFailureTime, c.status.LastError = 0, nil, ""
 		}
 		if err := c.updateStatus(ready, nil); err != nil {
 			return false, err
@@ -211,7 +210,7 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	now := workflow.Now(c.ctx)
 	c.st.FailedAttempts++
 	c.st.LastFailureTime = &now
-	c.status.FailedAttempts, c.status.LastError = c.st.FailedAttempts, msg
+	c.status.LastError = msg
 	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
 	return c.updateStatus(ready, failed)
@@ -317,7 +316,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	c.st.IssuedGeneration = c.st.Generation
 	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
-	c.status.Revision, c.status.FailedAttempts, c.status.LastError = c.st.Revision, 0, ""
+	c.status.LastError = ""
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"})
 	upToDate := kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ReasonReady, Message: "Certificate is up to date and has not expired"}
 	return c.updateStatus(upToDate, nil)
@@ -430,12 +429,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		Namespace: c.st.Namespace, Name: c.st.Name, UID: c.st.UID, ObservedGeneration: c.st.Generation,
 		Ready: ready, Issuing: issuing, Events: c.pendingEvents,
 		NotBefore: c.st.NotBefore, NotAfter: c.st.NotAfter,
-		LastFailureTime: c.st.LastFailureTime,
-	}
-	if c.st.NotBefore != nil && c.st.NotAfter != nil {
-		r := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
-		in.RenewalTime = &r
-		c.status.RenewalTime, c.status.NotAfter = &r, c.st.NotAfter
+		LastFailureTime: c.st.LastFailureTime, RenewalTime: c.currentRenewalTime(),
 	}
 	if c.st.Revision > 0 {
 		rev := c.st.Revision
@@ -463,7 +457,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		}
 	}
 	if res.Revision > c.st.Revision {
-		c.st.Revision, c.status.Revision = res.Revision, res.Revision
+		c.st.Revision = res.Revision
 	}
 	if res.IssuingSince != "" {
 		c.st.LastManualToken = res.IssuingSince
@@ -611,7 +605,6 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 	}
 	if s.Generation > c.st.Generation {
 		c.st.Generation, c.st.Spec = s.Generation, s.Spec
-		c.status.Generation = s.Generation
 		changed = true
 	}
 	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
@@ -637,6 +630,24 @@ func (c *certificateRun) continueAsNew() error {
 	return workflow.NewContinueAsNewError(c.ctx, CertificateWorkflow, c.st)
 }
 
+// view is the answer to the status query: what the run is doing (status), plus what
+// the carried state says about the certificate.
+func (c *certificateRun) view() Status {
+	v := c.status
+	v.Revision, v.Generation, v.NotAfter, v.FailedAttempts = c.st.Revision, c.st.Generation, c.st.NotAfter, c.st.FailedAttempts
+	v.RenewalTime = c.currentRenewalTime()
+	return v
+}
+
+// currentRenewalTime is when the certificate in hand is due for renewal, if one is.
+func (c *certificateRun) currentRenewalTime() *time.Time {
+	if c.st.NotBefore == nil || c.st.NotAfter == nil {
+		return nil
+	}
+	r := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
+	return &r
+}
+
 // setPhase records what the workflow does for the status query and, when the phase
 // changes, for the CertState search attribute (upserted on change only).
 func (c *certificateRun) setPhase(phase, waitingFor string, until *time.Time) {
@@ -660,8 +671,8 @@ func (c *certificateRun) flushSearchAttributes() {
 	if c.st.NotAfter != nil {
 		updates = append(updates, AttrNotAfter.ValueSet(*c.st.NotAfter))
 	}
-	if c.status.RenewalTime != nil {
-		updates = append(updates, AttrRenewalTime.ValueSet(*c.status.RenewalTime))
+	if r := c.currentRenewalTime(); r != nil {
+		updates = append(updates, AttrRenewalTime.ValueSet(*r))
 	}
 	// Visibility is best effort: a namespace without our attributes must not stop issuance.
 	_ = workflow.UpsertTypedSearchAttributes(c.ctx, updates...)
