@@ -229,7 +229,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	startGeneration := c.st.Generation
 	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
 	issuing := &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Issuing", Message: trig.Message})
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssuing, Message: trig.Message})
 	if err := c.updateStatus(ready, issuing); err != nil {
 		return err
 	}
@@ -317,8 +317,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
 	c.status.LastError = ""
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"})
-	upToDate := kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ReasonReady, Message: "Certificate is up to date and has not expired"}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: "The certificate has been successfully issued"})
 	return c.updateStatus(upToDate, nil)
 }
 

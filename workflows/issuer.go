@@ -12,14 +12,9 @@ import (
 	"github.com/certflow/certflow/policy"
 )
 
-// Issuer Ready reasons, as upstream.
-const (
-	ReasonIsReady         = "IsReady"
-	ReasonKeyPairVerified = "KeyPairVerified"
-	ReasonErrorConfig     = "ErrInvalidConfig"
-	ReasonGetKeyPair      = "ErrGetKeyPair"
-	ReasonInvalidKeyPair  = "ErrInvalidKeyPair"
-)
+// reasonInvalidConfig is Ready=False for an issuer with no issuer type at all (the CRD
+// refuses that at admission; an object from before the rule still gets a clear reason).
+const reasonInvalidConfig = "ErrInvalidConfig"
 
 // IssuerWorkflow keeps one Issuer's or ClusterIssuer's Ready condition true to its spec.
 // It re-checks when the watcher signals a new generation or a change of the issuer's
@@ -88,7 +83,7 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 			status.LastError, retry = err.Error(), errorRetryDelay
 		case ready.Status != cmmeta.ConditionTrue:
 			status.Phase, status.LastError = "NotReady", ready.Message
-			if ready.Reason == ReasonGetKeyPair || ready.Reason == ReasonInvalidKeyPair {
+			if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair {
 				retry = policy.RecheckBackoff(notReadyChecks)
 				notReadyChecks++
 			}
@@ -133,24 +128,24 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 func checkIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 	switch {
 	case in.Spec.SelfSigned != nil:
-		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: ReasonIsReady}
+		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonIsReady}
 	case in.Spec.CA != nil:
 		var res kube.CAKeyPairCheck
 		err := workflow.ExecuteActivity(ctx, kubeActs.CheckCAKeyPair, kube.CAKeyPairInput{
 			Namespace: issuerResourceNamespace(in), SecretName: in.Spec.CA.SecretName,
 		}).Get(ctx, &res)
 		if err != nil {
-			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: ReasonGetKeyPair, Message: err.Error()}
+			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorGetKeyPair, Message: err.Error()}
 		}
 		if !res.Valid {
 			return kube.Condition{Status: cmmeta.ConditionFalse, Reason: res.Reason, Message: res.Message}
 		}
-		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: ReasonKeyPairVerified, Message: "Signing CA verified"}
+		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonKeyPairVerified, Message: "Signing CA verified"}
 	case in.Spec.ACME != nil, in.Spec.Vault != nil, in.Spec.Venafi != nil:
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: "Unsupported",
 			Message: "This issuer type is not supported by this version of certflow yet"}
 	}
-	return kube.Condition{Status: cmmeta.ConditionFalse, Reason: ReasonErrorConfig, Message: "No issuer type configured"}
+	return kube.Condition{Status: cmmeta.ConditionFalse, Reason: reasonInvalidConfig, Message: "No issuer type configured"}
 }
 
 // issuerResourceNamespace is where the issuer's Secrets live. For a ClusterIssuer the

@@ -77,11 +77,14 @@ func desiredOf(spec cmapi.CertificateSpec, renewal time.Time) policy.Desired {
 	}
 }
 
+// upToDate is upstream's Ready condition for a certificate that needs nothing.
+var upToDate = kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ReasonReady, Message: "Certificate is up to date and has not expired"}
+
 // readyCondition is the Ready condition the trigger result implies: a certificate that
 // is only due for renewal (or manually renewed) is still Ready.
 func readyCondition(trig policy.Trigger) kube.Condition {
 	if !trig.Issue || trig.Reason == policy.ReasonRenewing || trig.Reason == policy.ReasonManuallyTriggered {
-		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: "Ready", Message: "Certificate is up to date and has not expired"}
+		return upToDate
 	}
 	return kube.Condition{Status: cmmeta.ConditionFalse, Reason: trig.Reason, Message: trig.Message}
 }

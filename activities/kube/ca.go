@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/certflow/certflow/activities/pki"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 )
 
 // CAKeyPairInput names the Secret of a CA issuer. An empty Namespace means the cluster
@@ -36,9 +37,9 @@ func (a *Activities) CheckCAKeyPair(ctx context.Context, in CAKeyPairInput) (CAK
 	case err == nil:
 		return CAKeyPairCheck{Valid: true}, nil
 	case errors.As(err, &appErr) && appErr.Type() == pki.ErrTypeCASecretNotFound:
-		return CAKeyPairCheck{Reason: "ErrGetKeyPair", Message: fmt.Sprintf("Error getting keypair for CA issuer: secret %s/%s not found", ns, in.SecretName)}, nil
+		return CAKeyPairCheck{Reason: cmapi.IssuerReasonErrorGetKeyPair, Message: fmt.Sprintf("Error getting keypair for CA issuer: secret %s/%s not found", ns, in.SecretName)}, nil
 	case errors.As(err, &appErr) && appErr.NonRetryable():
-		return CAKeyPairCheck{Reason: "ErrInvalidKeyPair", Message: fmt.Sprintf("Error getting keypair for CA issuer: %s", appErr.Message())}, nil
+		return CAKeyPairCheck{Reason: cmapi.IssuerReasonErrorInvalidKeyPair, Message: fmt.Sprintf("Error getting keypair for CA issuer: %s", appErr.Message())}, nil
 	}
 	return CAKeyPairCheck{}, err
 }

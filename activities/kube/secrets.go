@@ -21,6 +21,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -28,7 +29,7 @@ import (
 const (
 	TLSCertKey = corev1.TLSCertKey       // tls.crt: leaf and chain
 	TLSKeyKey  = corev1.TLSPrivateKeyKey // tls.key
-	CACertKey  = "ca.crt"
+	CACertKey  = cmmeta.TLSCAKey
 )
 
 // RevisionAnnotation records on the target Secret the revision that wrote it. When a
@@ -38,7 +39,7 @@ const RevisionAnnotation = "certflow.io/revision"
 
 // ManagedSecretLabel marks Secrets certflow writes, so the watcher can watch only those
 // (metadata only) instead of every Secret in the cluster.
-const ManagedSecretLabel = "controller.cert-manager.io/fao"
+const ManagedSecretLabel = cmapi.PartOfCertManagerControllerLabelKey
 
 // InspectSecretInput names the target Secret of a Certificate and the extra outputs
 // (keystores, additional formats) and secretTemplate metadata it should carry.
