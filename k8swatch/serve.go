@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
-	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 )
 
@@ -42,11 +40,7 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 			return err
 		}
 	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	cf, err := versioned.NewForConfig(cfg)
+	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,7 @@ func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := versioned.NewForConfig(cfg)
+	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
 		return nil, err
 	}

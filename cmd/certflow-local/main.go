@@ -22,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/k8swatch"
@@ -69,19 +68,17 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, crdDir); err != nil {
 		return fmt.Errorf("install CRDs: %w", err)
 	}
-	kc, err := kubernetes.NewForConfig(stack.RESTConfig)
-	if err != nil {
-		return err
-	}
-	if err := ensureNamespace(ctx, kc, clusterResNS); err != nil {
-		return err
-	}
+	// The worker's clients get certflow's rate limits (stack.RESTConfig has client-go's
+	// default of 5 requests a second, which would throttle issuance).
 	cfg, err := clients.RESTConfig(stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst)
 	if err != nil {
 		return err
 	}
-	cf, err := versioned.NewForConfig(cfg)
+	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
+		return err
+	}
+	if err := ensureNamespace(ctx, kc, clusterResNS); err != nil {
 		return err
 	}
 	tc, err := client.DialContext(ctx, clients.TemporalOptions(stack.TemporalAddress, stack.TemporalNamespace, log))

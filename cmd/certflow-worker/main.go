@@ -11,9 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
@@ -45,11 +43,7 @@ func run(ctx context.Context, log *slog.Logger, kubeconfig, address, namespace, 
 	if err != nil {
 		return err
 	}
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	cf, err := versioned.NewForConfig(cfg)
+	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,11 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/certflow/certflow/client/clientset/versioned"
 )
 
 // DefaultTemporalAddress is the Temporal frontend of `make run`.
@@ -67,4 +70,17 @@ func TemporalOptions(address, namespace string, log *slog.Logger) client.Options
 		o.Logger = tlog.NewStructuredLogger(log)
 	}
 	return o
+}
+
+// Kubernetes returns the core and the certflow clientsets for one config.
+func Kubernetes(cfg *rest.Config) (kubernetes.Interface, versioned.Interface, error) {
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cf, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kc, cf, nil
 }

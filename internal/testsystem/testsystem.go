@@ -92,10 +92,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if s.Config, err = clients.RESTConfig(s.Stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst); err != nil {
 		return s, err
 	}
-	if s.Kube, err = kubernetes.NewForConfig(s.Config); err != nil {
-		return s, err
-	}
-	if s.CertFlow, err = versioned.NewForConfig(s.Config); err != nil {
+	if s.Kube, s.CertFlow, err = clients.Kubernetes(s.Config); err != nil {
 		return s, err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -138,11 +135,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 // NewWorker returns a worker (not started) acting as the certflow-worker ServiceAccount.
 func (s *System) NewWorker(disableApprover bool) (tworker.Worker, error) {
 	cfg := s.Impersonate("certflow-worker")
-	kc, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := versioned.NewForConfig(cfg)
+	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
 		return nil, err
 	}
