@@ -59,6 +59,12 @@ type certificateRun struct {
 	awaitingRequest string
 	// deletedNextKey is the next-key Secret this run already deleted.
 	deletedNextKey string
+	// unwrittenIssuing is the Issuing=True condition of an issuance that has not been
+	// written yet: an issuance that completes within one workflow task goes from Ready
+	// to issued in one status write (see issue).
+	unwrittenIssuing *kube.Condition
+	// madeNextKey is the next-key Secret this issuance generated (or adopted).
+	madeNextKey string
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -137,8 +143,12 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, err
 	}
 	if secret.Revision > c.st.Revision && secret.KeyMatchesCertificate {
-		// An earlier task issued this revision and was lost before it wrote the status.
+		// An earlier task issued this revision and was lost before it wrote the status,
+		// maybe also before it deleted its next-key Secret: delete it with this status.
 		c.st.Revision = secret.Revision
+		if !rotationNever(spec) {
+			c.madeNextKey, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), ""
+		}
 	}
 	renewal := c.renewalTime(secret)
 	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal), secret, c.st.PendingRenew)
@@ -165,6 +175,9 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 			c.st.FailedAttempts, c.st.LastFailureTime, c.status.LastError = 0, nil, ""
 		}
 		if err := c.updateStatus(ready, nil); err != nil {
+			return false, err
+		}
+		if err := c.deleteNextKey(); err != nil {
 			return false, err
 		}
 		c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
@@ -213,7 +226,12 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	c.status.LastError = msg
 	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
-	return c.updateStatus(ready, failed)
+	if err := c.updateStatus(ready, failed); err != nil {
+		return err
+	}
+	// As upstream, a failed issuance does not keep its next key. When the status named
+	// it, the write above already deleted it.
+	return c.deleteNextKey()
 }
 
 // errSuperseded ends an issuance attempt that a newer spec (or a deletion) made moot.
@@ -230,8 +248,17 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
 	issuing := &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssuing, Message: trig.Message})
-	if err := c.updateStatus(ready, issuing); err != nil {
-		return err
+	// Issuing=True is written only when the issuance leaves this workflow task (a slow
+	// key, a person's approval, an external issuer): a CA or SelfSigned issuance that
+	// completes in the task is invisible in between anyway, and skipping the write saves
+	// kube-apiserver a read, a write and a watch event per certificate. A task lost
+	// midway is retried from the same point and adopts the next-key Secret it made.
+	c.unwrittenIssuing = issuing
+	defer func() { c.unwrittenIssuing = nil }()
+	if !issuesWithinTask(issuer, spec) {
+		if err := c.writeIssuing(ready); err != nil {
+			return err
+		}
 	}
 
 	key, err := c.privateKey(spec)
@@ -254,7 +281,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", req.Name)})
 
-	approval, err := c.awaitApproval(req, startGeneration, ready, issuing)
+	approval, err := c.awaitApproval(req, startGeneration, ready)
 	if err != nil {
 		return err
 	}
@@ -294,14 +321,11 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}).Get(c.ctx, &facts); err != nil {
 		return err
 	}
-	if key.SecretName == nextPrivateKeySecretName(c.st.Name) {
-		// Deleted before the final status write: if the task is lost in between, the
-		// status still names the Secret and the next status write deletes it again.
-		if err := c.step("delete the next-key Secret "+key.SecretName, keyActs.DeletePrivateKeySecret,
-			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: key.SecretName}).Get(c.ctx, nil); err != nil {
-			return err
-		}
-		c.deletedNextKey = key.SecretName
+	// Deleted before the final status write: if the task is lost in between, it is
+	// retried from the same point (or the status still names the Secret and the next
+	// status write deletes it again).
+	if err := c.deleteNextKey(); err != nil {
+		return err
 	}
 	if from, to := requestsToDelete(revision, revisionHistoryLimit(spec), c.st.HistoryLimit); to >= from {
 		if err := c.step(fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to), kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
@@ -354,13 +378,14 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 	if err := f.Get(c.ctx, &key); err != nil {
 		return keys.KeyRef{}, err
 	}
+	c.madeNextKey, c.deletedNextKey = nextKey, ""
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
 	return key, nil
 }
 
 // awaitApproval asks the internal approver and, when it is disabled, waits for a person
 // (starter approve/deny, or kubectl setting the condition; the watcher signals either).
-func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int64, ready kube.Condition, issuing *kube.Condition) (kube.Approval, error) {
+func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
 	for {
 		var approval kube.Approval
 		if err := c.step("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: req}).Get(c.ctx, &approval); err != nil {
@@ -377,7 +402,7 @@ func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int6
 		}).Get(c.ctx, nil); err != nil {
 			return kube.Approval{}, err
 		}
-		if err := c.updateStatus(ready, issuing); err != nil { // flushes the Generated/Requested events
+		if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
 			return kube.Approval{}, err
 		}
 		c.block(nil)
@@ -421,6 +446,39 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
 }
 
+// writeIssuing writes the Issuing=True condition of the running issuance, once.
+func (c *certificateRun) writeIssuing(ready kube.Condition) error {
+	if c.unwrittenIssuing == nil {
+		return nil
+	}
+	issuing := c.unwrittenIssuing
+	c.unwrittenIssuing = nil
+	return c.updateStatus(ready, issuing)
+}
+
+// deleteNextKey deletes the next-key Secret this issuance made, unless already done.
+func (c *certificateRun) deleteNextKey() error {
+	if c.madeNextKey == "" || c.madeNextKey == c.deletedNextKey {
+		return nil
+	}
+	if err := c.step("delete the next-key Secret "+c.madeNextKey, keyActs.DeletePrivateKeySecret,
+		keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: c.madeNextKey}).Get(c.ctx, nil); err != nil {
+		return err
+	}
+	c.deletedNextKey = c.madeNextKey
+	return nil
+}
+
+// issuesWithinTask reports whether an issuance runs start to end inside one workflow
+// task: local activities only, nobody to wait for.
+func issuesWithinTask(issuer kube.IssuerInfo, spec cmapi.CertificateSpec) bool {
+	if issuer.Type != kube.IssuerTypeCA && issuer.Type != kube.IssuerTypeSelfSigned {
+		return false
+	}
+	alg, size, _ := privateKeySpec(spec)
+	return !(alg == cmapi.RSAKeyAlgorithm && size >= slowRSAKeySize && !rotationNever(spec))
+}
+
 // updateStatus writes the status the workflow owns: conditions plus the carried state.
 // Events queued in pendingEvents go out with it, saving an API round trip each.
 func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condition) error {
@@ -454,6 +512,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: res.ClearedNextPrivateKey}).Get(c.ctx, nil); err != nil {
 			return err
 		}
+		c.deletedNextKey = res.ClearedNextPrivateKey
 	}
 	if res.Revision > c.st.Revision {
 		c.st.Revision = res.Revision

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,15 +100,17 @@ func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
 		t.Fatalf("want continue-as-new after an issuance, got %v", env.GetWorkflowError())
 	}
 	env.AssertExpectations(t)
-	if len(statuses) != 2 {
-		t.Fatalf("want 2 status writes (Issuing, Issued), got %d", len(statuses))
+	// A self-signed issuance completes within one workflow task: one status write, which
+	// carries all four events.
+	if len(statuses) != 1 {
+		t.Fatalf("want 1 status write (Issued), got %d: %+v", len(statuses), statuses)
 	}
-	issuing, issued := statuses[0], statuses[1]
-	if issuing.Issuing == nil || issuing.Issuing.Reason != policy.ReasonDoesNotExist || issuing.Ready.Status != cmmeta.ConditionFalse {
-		t.Errorf("first status = %+v, want Issuing=True/DoesNotExist and Ready=False", issuing)
+	issued := statuses[0]
+	if got, want := eventReasons(issued.Events), []string{"Issuing", "Generated", "Requested", "Issued"}; !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
 	}
-	if issuing.NextPrivateKeySecretName == nil || *issuing.NextPrivateKeySecretName != "web-next-key" {
-		t.Errorf("Issuing status should name the next private key Secret, got %v", issuing.NextPrivateKeySecretName)
+	if issued.Events[0].Message != "Issuing certificate as Secret does not exist" {
+		t.Errorf("Issuing event message = %q", issued.Events[0].Message)
 	}
 	if issued.Ready.Status != cmmeta.ConditionTrue || issued.Issuing != nil || issued.Revision == nil || *issued.Revision != 1 {
 		t.Errorf("final status = %+v, want Ready=True, no Issuing, revision 1", issued)
@@ -135,14 +138,8 @@ func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
 	if got := env.Now(); got.Before(epoch.Add(60 * 24 * time.Hour)) {
 		t.Fatalf("run ended at %v, before the renewal time", got)
 	}
-	var reasons []string
-	for _, s := range statuses {
-		if s.Issuing != nil {
-			reasons = append(reasons, s.Issuing.Reason)
-		}
-	}
-	if len(reasons) != 1 || reasons[0] != policy.ReasonRenewing {
-		t.Fatalf("issuing reasons = %v, want [Renewing]", reasons)
+	if msgs := issuingMessages(statuses); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Renewing certificate as renewal was scheduled at") {
+		t.Fatalf("issuances = %q, want one for the renewal", msgs)
 	}
 }
 
@@ -188,8 +185,18 @@ func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 		temporal.NewNonRetryableApplicationError("CSR public key does not match", "KeyMismatch", nil)).Once()
 	var issued []time.Time
 	captureIssuance(env, &issued)
+	var deleted []string
+	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
+		deleted = append(deleted, in.SecretName)
+		return nil
+	})
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
+		// The failed attempt never wrote Issuing=True (it ran within one task), so the
+		// status never named its next key: the workflow deleted it explicitly.
+		if !slices.Equal(deleted, []string{"web-next-key"}) {
+			t.Errorf("after the failed attempt deleted %v, want [web-next-key]", deleted)
+		}
 		st := queryStatus(t, env)
 		if st.Phase != PhaseBackoff || st.FailedAttempts != 1 || st.Until == nil || !st.Until.Equal(epoch.Add(time.Hour)) {
 			t.Errorf("status during backoff = %+v, want Backoff until +1h after 1 failure", st)
@@ -261,14 +268,8 @@ func TestSpecChangeReissues(t *testing.T) {
 	if last.ObservedGeneration != 2 {
 		t.Errorf("observedGeneration = %d, want 2", last.ObservedGeneration)
 	}
-	var reasons []string
-	for _, s := range statuses {
-		if s.Issuing != nil {
-			reasons = append(reasons, s.Issuing.Reason)
-		}
-	}
-	if len(reasons) != 1 || reasons[0] != policy.ReasonIncorrectCertificate {
-		t.Fatalf("issuing reasons = %v, want [IncorrectCertificate]", reasons)
+	if msgs := issuingMessages(statuses); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Issuing certificate as Secret was previously issued with a different spec") {
+		t.Fatalf("issuances = %q, want one for the spec change", msgs)
 	}
 }
 
@@ -320,51 +321,77 @@ func recordStatus(statuses *[]kube.CertificateStatusInput) func(context.Context,
 }
 
 // A ManuallyTriggered condition (cmctl renew) issues once; the Issuing condition the
-// workflow writes itself never triggers another issuance.
+// workflow writes itself (when an issuance leaves the workflow task, here for a slow
+// RSA 4096 key) never triggers another issuance.
 func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
-	env := newEnv(t)
-	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
-	expectIssuance(env, &statuses)
-	in := testInput()
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: "2026-01-01T01:00:00Z"})
-	}, time.Hour)
+	for _, tc := range []struct {
+		name    string
+		keySize int
+		// wantOwnToken: the run wrote Issuing=True itself and carries that write's token.
+		wantOwnToken bool
+	}{
+		{name: "issued within the task", keySize: 2048},
+		{name: "Issuing written first", keySize: 4096, wantOwnToken: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := testInput()
+			in.Spec.PrivateKey = &cmapi.CertificatePrivateKey{Algorithm: cmapi.RSAKeyAlgorithm, Size: tc.keySize}
+			secret := validSecret(epoch)
+			secret.Certificate.KeySize = tc.keySize
+			const clientToken = "2026-01-01T01:00:00Z"
 
-	env.ExecuteWorkflow(CertificateWorkflow, in)
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			if tc.keySize != 2048 {
+				env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.Anything).Return(
+					keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
+			}
+			expectIssuance(env, &statuses)
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: clientToken})
+			}, time.Hour)
 
-	var can *workflow.ContinueAsNewError
-	if !errors.As(env.GetWorkflowError(), &can) {
-		t.Fatalf("want continue-as-new after the manual renewal, got %v", env.GetWorkflowError())
-	}
-	var next CertificateInput
-	if err := (converter.GetDefaultDataConverter()).FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
-	own := next.LastManualToken
-	if !strings.HasPrefix(own, "token-") {
-		t.Fatalf("continued state should carry the token of the workflow's own Issuing write, got %q", own)
-	}
+			env.ExecuteWorkflow(CertificateWorkflow, in)
 
-	// The next run sees the watcher relay the workflow's own condition: nothing happens.
-	env2 := newEnv(t)
-	var statuses2 []kube.CertificateStatusInput
-	env2.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env2.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
-	env2.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
-	env2.RegisterDelayedCallback(func() {
-		env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
-	}, time.Minute)
-	env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
-	env2.ExecuteWorkflow(CertificateWorkflow, next)
-	if env2.GetWorkflowError() != nil {
-		t.Fatalf("want a clean finish, got %v", env2.GetWorkflowError())
-	}
-	for _, s := range statuses2 {
-		if s.Issuing != nil {
-			t.Fatalf("the workflow's own Issuing condition triggered an issuance: %+v", s)
-		}
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the manual renewal, got %v", env.GetWorkflowError())
+			}
+			if msgs := issuingMessages(statuses); len(msgs) != 1 || msgs[0] != "Certificate re-issuance manually triggered" {
+				t.Fatalf("issuances = %q, want one manual", msgs)
+			}
+			var next CertificateInput
+			if err := (converter.GetDefaultDataConverter()).FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			own := next.LastManualToken
+			if tc.wantOwnToken && !strings.HasPrefix(own, "token-") {
+				t.Fatalf("continued state should carry the token of the workflow's own Issuing write, got %q", own)
+			}
+			if !tc.wantOwnToken && own != clientToken {
+				t.Fatalf("continued state should carry the client's token %q, got %q", clientToken, own)
+			}
+
+			// The next run sees the watcher relay the same condition again: nothing happens.
+			env2 := newEnv(t)
+			var statuses2 []kube.CertificateStatusInput
+			env2.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env2.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			env2.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
+			env2.RegisterDelayedCallback(func() {
+				env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
+			}, time.Minute)
+			env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
+			env2.ExecuteWorkflow(CertificateWorkflow, next)
+			if env2.GetWorkflowError() != nil {
+				t.Fatalf("want a clean finish, got %v", env2.GetWorkflowError())
+			}
+			if msgs := issuingMessages(statuses2); len(msgs) != 0 {
+				t.Fatalf("a relayed token already acted on triggered an issuance: %q", msgs)
+			}
+		})
 	}
 }
 
@@ -551,7 +578,18 @@ func TestOutputsRefreshedWithoutIssuance(t *testing.T) {
 // A workflow task lost with its worker after the Secret was written but before the status:
 // the retry adopts the revision recorded on the Secret and deletes the next-key Secret the
 // status still names, without issuing again.
+// A task lost with its worker after it wrote the Secret: the next task adopts the
+// revision and deletes the next-key Secret, whether or not the status named it (an
+// issuance within one task never writes Issuing=True).
 func TestRecoversFromIssuanceLostWithTheWorker(t *testing.T) {
+	for _, statusNamedKey := range []bool{true, false} {
+		t.Run(fmt.Sprintf("status named the key %v", statusNamedKey), func(t *testing.T) {
+			recoversFromIssuanceLost(t, statusNamedKey)
+		})
+	}
+}
+
+func recoversFromIssuanceLost(t *testing.T, statusNamedKey bool) {
 	env := newEnv(t)
 	secret := validSecret(epoch)
 	secret.Revision = 3
@@ -561,7 +599,11 @@ func TestRecoversFromIssuanceLostWithTheWorker(t *testing.T) {
 	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
 			statuses = append(statuses, in)
-			return kube.CertificateStatusResult{Revision: *in.Revision, ClearedNextPrivateKey: "web-next-key"}, nil
+			res := kube.CertificateStatusResult{Revision: *in.Revision}
+			if statusNamedKey {
+				res.ClearedNextPrivateKey = "web-next-key"
+			}
+			return res, nil
 		}).Once()
 	var deleted []string
 	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
@@ -583,4 +625,26 @@ func TestRecoversFromIssuanceLostWithTheWorker(t *testing.T) {
 	if len(deleted) != 1 || deleted[0] != "web-next-key" {
 		t.Errorf("deleted %v, want the next-key Secret left by the lost task", deleted)
 	}
+}
+
+func eventReasons(es []kube.Event) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+// issuingMessages are the messages of the Issuing events written: one per issuance,
+// whether or not its Issuing=True condition was written.
+func issuingMessages(statuses []kube.CertificateStatusInput) []string {
+	var out []string
+	for _, s := range statuses {
+		for _, e := range s.Events {
+			if e.Reason == "Issuing" {
+				out = append(out, e.Message)
+			}
+		}
+	}
+	return out
 }

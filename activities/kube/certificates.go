@@ -100,8 +100,10 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		cert *cmapi.Certificate
 		res  CertificateStatusResult
 	)
+	get := fromWatchCache
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+		cur, err := cachedGet(ctx, get, a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get, in.Name)
+		get = metav1.GetOptions{} // a conflict means the cache was behind: read from etcd
 		if err != nil {
 			return err
 		}
@@ -251,4 +253,21 @@ func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
 // nonRetryable marks an error that retrying cannot fix (bad input, bad data).
 func nonRetryable(errType, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
+}
+
+// fromWatchCache reads an object from kube-apiserver's watch cache instead of etcd: much
+// cheaper for the API server, and at most milliseconds behind. Used where staleness is
+// harmless: reads before an update (a stale object fails the update with a conflict,
+// and the retry reads from etcd) and issuer lookups (a newer issuer comes as a signal).
+var fromWatchCache = metav1.GetOptions{ResourceVersion: "0"}
+
+// cachedGet reads with opts and, when a read from the watch cache finds nothing, again
+// from etcd: an object created a moment ago may not be in the cache yet, and "not
+// found" must never be concluded from a cache that is behind.
+func cachedGet[T any](ctx context.Context, opts metav1.GetOptions, get func(context.Context, string, metav1.GetOptions) (T, error), name string) (T, error) {
+	obj, err := get(ctx, name, opts)
+	if apierrors.IsNotFound(err) && opts.ResourceVersion != "" {
+		return get(ctx, name, metav1.GetOptions{})
+	}
+	return obj, err
 }

@@ -57,7 +57,7 @@ func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerIn
 	switch ref.Kind {
 	case "", cmapi.IssuerKind:
 		what = fmt.Sprintf("Issuer %s/%s", ref.Namespace, ref.Name)
-		iss, err := a.CertFlow.CertmanagerV1().Issuers(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		iss, err := cachedGet(ctx, fromWatchCache, a.CertFlow.CertmanagerV1().Issuers(ref.Namespace).Get, ref.Name)
 		if apierrors.IsNotFound(err) {
 			return IssuerInfo{Message: fmt.Sprintf("Referenced %s not found", what)}, nil
 		}
@@ -67,7 +67,7 @@ func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerIn
 		spec, status, ns = iss.Spec, iss.Status, iss.Namespace
 	case cmapi.ClusterIssuerKind:
 		what = fmt.Sprintf("ClusterIssuer %s", ref.Name)
-		iss, err := a.CertFlow.CertmanagerV1().ClusterIssuers().Get(ctx, ref.Name, metav1.GetOptions{})
+		iss, err := cachedGet(ctx, fromWatchCache, a.CertFlow.CertmanagerV1().ClusterIssuers().Get, ref.Name)
 		if apierrors.IsNotFound(err) {
 			return IssuerInfo{Message: fmt.Sprintf("Referenced %s not found", what)}, nil
 		}

@@ -171,7 +171,7 @@ func (a *Activities) ApproveCertificateRequest(ctx context.Context, in ApproveIn
 	if !a.DisableApprover {
 		return Approval{Approved: true, Record: true, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, nil
 	}
-	cr, err := a.getRequest(ctx, in.Request)
+	cr, err := a.getRequest(ctx, in.Request, metav1.GetOptions{})
 	if err != nil {
 		return Approval{}, err
 	}
@@ -197,8 +197,8 @@ func approvalOf(cr *cmapi.CertificateRequest) Approval {
 }
 
 // getRequest reads a request and checks it is still the one the workflow created.
-func (a *Activities) getRequest(ctx context.Context, ref RequestRef) (*cmapi.CertificateRequest, error) {
-	cr, err := a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+func (a *Activities) getRequest(ctx context.Context, ref RequestRef, opts metav1.GetOptions) (*cmapi.CertificateRequest, error) {
+	cr, err := cachedGet(ctx, opts, a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get, ref.Name)
 	if apierrors.IsNotFound(err) || (err == nil && ref.UID != "" && string(cr.UID) != ref.UID) {
 		return nil, nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
 	}
@@ -222,8 +222,10 @@ type RequestStatusInput struct {
 // certificate and CA, if they differ.
 func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in RequestStatusInput) error {
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	get := fromWatchCache
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := a.getRequest(ctx, in.Request)
+		cur, err := a.getRequest(ctx, in.Request, get)
+		get = metav1.GetOptions{} // a conflict means the cache was behind: read from etcd
 		if err != nil {
 			return err
 		}

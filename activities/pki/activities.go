@@ -150,7 +150,13 @@ func LoadCAKeyPair(ctx context.Context, kube kubernetes.Interface, ref CAKeyPair
 	if ref.Namespace == "" || ref.SecretName == "" {
 		return nil, nil, nil, inputErrorf("CA key pair reference needs a namespace and secretName")
 	}
-	s, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.SecretName, metav1.GetOptions{})
+	// Served from kube-apiserver's watch cache: the CA is read for every signature, and
+	// a CA Secret changed a moment ago is picked up by the next one. "Not found" is
+	// confirmed from etcd, as the cache may not have a new Secret yet.
+	s, err := kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.SecretName, metav1.GetOptions{ResourceVersion: "0"})
+	if apierrors.IsNotFound(err) {
+		s, err = kube.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.SecretName, metav1.GetOptions{})
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, nil, nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("CA Secret %s/%s not found", ref.Namespace, ref.SecretName), ErrTypeCASecretNotFound, nil)
 	}

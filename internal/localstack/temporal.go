@@ -102,6 +102,13 @@ func (s *Stack) startTemporal(ctx context.Context, o *Options) error {
 				"--http-port", strconv.Itoa(p.TemporalHTTP),
 				"--metrics-port", strconv.Itoa(p.TemporalMetrics),
 				"--db-filename", filepath.Join(o.StateDir, "temporal.db"),
+				// SQLite's default rollback journal with synchronous=FULL syncs several
+				// times per transaction and doubled Temporal's CPU per Certificate in
+				// `make bench` (17.7 → 9.6 ms). WAL with synchronous=NORMAL still survives
+				// a SIGKILL of any process (only an OS crash can lose the last commits),
+				// which is the durability a local stack needs.
+				"--sqlite-pragma", "journal_mode=wal",
+				"--sqlite-pragma", "synchronous=normal",
 				"--log-level", "warn",
 			}
 			for _, a := range SearchAttributes {
