@@ -1,0 +1,184 @@
+package acme
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/acme/api"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/certflow/certflow/activities/keys"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+)
+
+// RegisterInput is one ACME issuer's account as its spec describes it.
+type RegisterInput struct {
+	Account AccountRef
+	Email   string `json:",omitempty"`
+	// EAB is the external account binding (keyID and the Secret holding the HMAC key).
+	EAB *EABRef `json:",omitempty"`
+	// DisableAccountKeyGeneration: a missing key is an error instead of generated.
+	DisableAccountKeyGeneration bool `json:",omitempty"`
+}
+
+// EABRef points at an external account binding's HMAC key.
+type EABRef struct {
+	KeyID      string
+	SecretName string
+	SecretKey  string
+}
+
+// AccountResult is what the issuer's status records.
+type AccountResult struct {
+	URI   string
+	Email string
+	// KeyHash is the SHA-256 of the account's public key (status.acme.lastPrivateKeyHash).
+	KeyHash string
+	// GeneratedKey: the account key Secret was created by this call.
+	GeneratedKey bool
+}
+
+// RegisterAccount makes sure the issuer has an account key (generating one into
+// privateKeySecretRef when missing, as upstream does) and an account at the server:
+// registering with a key the server knows returns the existing account, so this also
+// recovers an account whose URL was lost. A changed email is updated at the server.
+func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (AccountResult, error) {
+	var res AccountResult
+	generated, err := a.ensureAccountKey(ctx, in)
+	if err != nil {
+		return res, err
+	}
+	res.GeneratedKey = generated
+	key, _, err := a.loadAccountKey(ctx, in.Account)
+	if err != nil {
+		return res, err
+	}
+	hc, err := httpClient(in.Account)
+	if err != nil {
+		return res, err
+	}
+	core, err := api.New(hc, a.userAgent(), in.Account.Server, "", key)
+	if err != nil {
+		return res, classify("read the ACME directory "+in.Account.Server, err)
+	}
+	msg := legoacme.Account{TermsOfServiceAgreed: true}
+	if in.Email != "" {
+		msg.Contact = []string{"mailto:" + in.Email}
+	}
+	var acct legoacme.ExtendedAccount
+	if in.EAB != nil {
+		hmacKey, err := a.eabKey(ctx, in)
+		if err != nil {
+			return res, err
+		}
+		acct, err = core.Accounts.NewEAB(msg, in.EAB.KeyID, hmacKey)
+		if err != nil {
+			return res, classify("register ACME account with external account binding", err)
+		}
+	} else {
+		acct, err = core.Accounts.New(msg)
+		if err != nil {
+			return res, classify("register ACME account", err)
+		}
+	}
+	if acct.Location == "" {
+		return res, fmt.Errorf("ACME server %s returned no account URL", in.Account.Server)
+	}
+	if in.Email != "" && !slices.Contains(acct.Contact, "mailto:"+in.Email) {
+		// An existing account registered with another email: update it, as upstream does.
+		kcore, err := api.New(hc, a.userAgent(), in.Account.Server, acct.Location, key)
+		if err != nil {
+			return res, classify("read the ACME directory "+in.Account.Server, err)
+		}
+		if _, err := kcore.Accounts.Update(acct.Location, legoacme.Account{Contact: msg.Contact}); err != nil {
+			return res, classify("update the ACME account's email", err)
+		}
+	}
+	res.URI, res.Email, res.KeyHash = acct.Location, in.Email, keys.PublicKeySHA256(key.Public())
+	return res, nil
+}
+
+// ensureAccountKey creates the account key Secret when it does not exist.
+func (a *Activities) ensureAccountKey(ctx context.Context, in RegisterInput) (bool, error) {
+	ns := a.keyNamespace(in.Account)
+	_, err := a.Kube.CoreV1().Secrets(ns).Get(ctx, in.Account.KeySecretName, metav1.GetOptions{})
+	if err == nil {
+		return false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("get ACME account key Secret %s/%s: %w", ns, in.Account.KeySecretName, err)
+	}
+	if in.DisableAccountKeyGeneration {
+		return false, nonRetryable(ErrTypeAccountKey, "ACME account key Secret %s/%s not found and disableAccountKeyGeneration is set", ns, in.Account.KeySecretName)
+	}
+	// RSA 2048 in PKCS#1, as upstream generates account keys.
+	spec, err := keys.NormalizeKeySpec(cmapi.RSAKeyAlgorithm, 2048, cmapi.PKCS1)
+	if err != nil {
+		return false, err
+	}
+	signer, err := keys.GenerateKey(spec)
+	if err != nil {
+		return false, err
+	}
+	pemBytes, err := keys.EncodePrivateKey(signer, cmapi.PKCS1)
+	if err != nil {
+		return false, err
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: in.Account.KeySecretName, Namespace: ns},
+		Data:       map[string][]byte{in.Account.secretKey(): pemBytes},
+	}
+	if _, err := a.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{FieldManager: "certflow"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return false, fmt.Errorf("create ACME account key Secret %s/%s: %w", ns, in.Account.KeySecretName, err)
+	}
+	return true, nil
+}
+
+// eabKey reads the external account binding's HMAC key (base64url, as the CA hands it out).
+func (a *Activities) eabKey(ctx context.Context, in RegisterInput) (string, error) {
+	ns := a.keyNamespace(in.Account)
+	s, err := a.Kube.CoreV1().Secrets(ns).Get(ctx, in.EAB.SecretName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nonRetryable(ErrTypeConfig, "external account binding Secret %s/%s not found", ns, in.EAB.SecretName)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get external account binding Secret %s/%s: %w", ns, in.EAB.SecretName, err)
+	}
+	k := in.EAB.SecretKey
+	if k == "" {
+		return "", nonRetryable(ErrTypeConfig, "externalAccountBinding.keySecretRef.key is required")
+	}
+	v := strings.TrimSpace(string(s.Data[k]))
+	if v == "" {
+		return "", nonRetryable(ErrTypeConfig, "external account binding Secret %s/%s has no key %q", ns, in.EAB.SecretName, k)
+	}
+	return v, nil
+}
+
+// pemCertificates splits a PEM bundle into DER certificates.
+func pemCertificates(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/acme/api"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Error types of non-retryable failures, for workflows to tell them apart.
+const (
+	// ErrTypeProblem: the ACME server refused the request (an RFC 8555 problem
+	// document); the message is the server's.
+	ErrTypeProblem = "ACMEProblem"
+	// ErrTypeRateLimited: the server's rate limit; retried after its Retry-After.
+	ErrTypeRateLimited = "ACMERateLimited"
+	// ErrTypeAccountKey: the account key Secret is missing or unusable.
+	ErrTypeAccountKey = "ACMEAccountKey"
+	// ErrTypeConfig: the issuer's configuration cannot work (bad caBundle, EAB key...).
+	ErrTypeConfig = "ACMEConfig"
+)
+
+// defaultRateLimitDelay is the wait after a rate-limit answer without Retry-After.
+const defaultRateLimitDelay = time.Minute
+
+func nonRetryable(errType, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
+}
+
+// classify turns a lego error into what Temporal should do with it: a rate limit is
+// retried after the server's Retry-After, a problem the server answered with (4xx) is
+// final for this step and carries the server's message, anything else (network, 5xx)
+// is retried by the activity's retry policy. badNonce never gets here: lego retries it.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *legoacme.RateLimitedError
+	if errors.As(err, &rl) {
+		delay, perr := api.ParseRetryAfter(rl.RetryAfter)
+		if perr != nil || delay <= 0 {
+			delay = defaultRateLimitDelay
+		}
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited by the ACME server, retrying after %s: %s", op, delay, rl.Detail),
+			ErrTypeRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+	}
+	var pd *legoacme.ProblemDetails
+	if errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500 {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", op, problemMessage(pd)), ErrTypeProblem, nil)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// problemMessage is the server's own words: detail, type and sub-problems.
+func problemMessage(pd *legoacme.ProblemDetails) string {
+	msg := fmt.Sprintf("%s (%s, HTTP %d)", pd.Detail, pd.Type, pd.HTTPStatus)
+	for _, sub := range pd.SubProblems {
+		msg += fmt.Sprintf("; %s: %s (%s)", sub.Identifier.Value, sub.Detail, sub.Type)
+	}
+	return msg
+}

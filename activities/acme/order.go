@@ -1,0 +1,235 @@
+package acme
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"time"
+
+	legoacme "github.com/go-acme/lego/v4/acme"
+	"github.com/go-acme/lego/v4/acme/api"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+)
+
+// OrderRef names an Order object.
+type OrderRef struct {
+	Namespace string
+	Name      string
+	UID       string `json:",omitempty"`
+}
+
+// OrderState is an ACME order as the server last described it.
+type OrderState struct {
+	URL            string
+	FinalizeURL    string
+	CertificateURL string   `json:",omitempty"`
+	Status         string   // pending, ready, processing, valid, invalid
+	Authorizations []string `json:",omitempty"`
+	// Error is the server's problem document for an invalid order, in words.
+	Error string `json:",omitempty"`
+}
+
+// EnsureOrderInput asks for the ACME order behind one Order object.
+type EnsureOrderInput struct {
+	Account AccountRef
+	Order   OrderRef
+	// Identifiers are the DNS names and IP addresses to order.
+	Identifiers []string
+	Profile     string `json:",omitempty"`
+	// NotAfter is asked for when the issuer enables the duration feature.
+	NotAfter *time.Time `json:",omitempty"`
+}
+
+// EnsureOrder returns the ACME order of an Order object, creating it at the server
+// only when the object records none: the order URL is written to the object's
+// status right after the server answers, so a retried or replayed step (or a worker
+// that died in between any later step) resumes the same order instead of creating
+// another one.
+func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (OrderState, error) {
+	orders := a.CertFlow.AcmeV1().Orders(in.Order.Namespace)
+	obj, err := orders.Get(ctx, in.Order.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && in.Order.UID != "" && string(obj.UID) != in.Order.UID) {
+		return OrderState{}, nonRetryable("OrderGone", "Order %s/%s was deleted or replaced", in.Order.Namespace, in.Order.Name)
+	}
+	if err != nil {
+		return OrderState{}, fmt.Errorf("get Order %s/%s: %w", in.Order.Namespace, in.Order.Name, err)
+	}
+	core, _, err := a.client(ctx, in.Account)
+	if err != nil {
+		return OrderState{}, err
+	}
+	if obj.Status.URL != "" {
+		o, err := core.Orders.Get(obj.Status.URL)
+		if err != nil {
+			return OrderState{}, classify("get ACME order "+obj.Status.URL, err)
+		}
+		return stateOf(obj.Status.URL, o), nil
+	}
+	opts := &api.OrderOptions{Profile: a.profile(core, in.Profile)}
+	if in.NotAfter != nil {
+		opts.NotAfter = *in.NotAfter
+	}
+	o, err := core.Orders.NewWithOptions(in.Identifiers, opts)
+	if err != nil {
+		return OrderState{}, classify("create ACME order", err)
+	}
+	st := stateOf(o.Location, o)
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := orders.Get(ctx, in.Order.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cur.Status.URL != "" {
+			return nil // another attempt of this step got there first
+		}
+		cur = cur.DeepCopy()
+		cur.Status.URL, cur.Status.FinalizeURL, cur.Status.State = st.URL, st.FinalizeURL, acmev1.State(st.Status)
+		for _, u := range st.Authorizations {
+			cur.Status.Authorizations = append(cur.Status.Authorizations, acmev1.ACMEAuthorization{URL: u})
+		}
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "certflow"})
+		return err
+	})
+	if err != nil {
+		return OrderState{}, fmt.Errorf("record ACME order %s on Order %s/%s: %w", st.URL, in.Order.Namespace, in.Order.Name, err)
+	}
+	return st, nil
+}
+
+// profile is the issuer's profile or, when it names none and the server offers a
+// profile called "default", that one: Pebble picks a random profile otherwise, some of
+// which issue certificates valid for days.
+func (a *Activities) profile(core *api.Core, want string) string {
+	if want != "" {
+		return want
+	}
+	if _, ok := core.GetDirectory().Meta.Profiles["default"]; ok {
+		return "default"
+	}
+	return ""
+}
+
+func stateOf(url string, o legoacme.ExtendedOrder) OrderState {
+	st := OrderState{URL: url, FinalizeURL: o.Finalize, CertificateURL: o.Certificate, Status: o.Status, Authorizations: o.Authorizations}
+	if o.Error != nil {
+		st.Error = problemMessage(o.Error)
+	}
+	return st
+}
+
+// OrderURLInput names an order of an account.
+type OrderURLInput struct {
+	Account AccountRef
+	URL     string
+}
+
+// GetOrder reads an order's current state (one request; the workflow polls on timers).
+func (a *Activities) GetOrder(ctx context.Context, in OrderURLInput) (OrderState, error) {
+	core, _, err := a.client(ctx, in.Account)
+	if err != nil {
+		return OrderState{}, err
+	}
+	o, err := core.Orders.Get(in.URL)
+	if err != nil {
+		return OrderState{}, classify("get ACME order "+in.URL, err)
+	}
+	return stateOf(in.URL, o), nil
+}
+
+// FinalizeInput finalizes an order with the CertificateRequest's CSR.
+type FinalizeInput struct {
+	Account     AccountRef
+	URL         string
+	FinalizeURL string
+	CSRPEM      []byte
+}
+
+// FinalizeOrder sends the CSR once the order is ready. An order already processing or
+// valid (a retried step) is returned as it is.
+func (a *Activities) FinalizeOrder(ctx context.Context, in FinalizeInput) (OrderState, error) {
+	core, _, err := a.client(ctx, in.Account)
+	if err != nil {
+		return OrderState{}, err
+	}
+	o, err := core.Orders.Get(in.URL)
+	if err != nil {
+		return OrderState{}, classify("get ACME order "+in.URL, err)
+	}
+	if o.Status != legoacme.StatusReady {
+		return stateOf(in.URL, o), nil
+	}
+	blk, _ := pem.Decode(in.CSRPEM)
+	if blk == nil || blk.Type != "CERTIFICATE REQUEST" {
+		return OrderState{}, nonRetryable(ErrTypeConfig, "the CertificateRequest holds no PEM certificate request")
+	}
+	o, err = core.Orders.UpdateForCSR(in.FinalizeURL, blk.Bytes)
+	if err != nil {
+		return OrderState{}, classify("finalize ACME order "+in.URL, err)
+	}
+	return stateOf(in.URL, o), nil
+}
+
+// FetchInput downloads an issued certificate.
+type FetchInput struct {
+	Account        AccountRef
+	CertificateURL string
+	// PreferredChain picks the chain whose top-most certificate is issued by (or is) a
+	// CA with this common name, as upstream's preferredChain; "" = the default chain.
+	PreferredChain string `json:",omitempty"`
+}
+
+// Chain is an issued certificate: the leaf followed by its intermediates, PEM.
+type Chain struct {
+	CertificatePEM []byte
+}
+
+// FetchCertificate downloads the certificate chain, honouring preferredChain.
+func (a *Activities) FetchCertificate(ctx context.Context, in FetchInput) (Chain, error) {
+	core, _, err := a.client(ctx, in.Account)
+	if err != nil {
+		return Chain{}, err
+	}
+	all, err := core.Certificates.GetAll(in.CertificateURL, true)
+	if err != nil {
+		return Chain{}, classify("download certificate "+in.CertificateURL, err)
+	}
+	def, ok := all[in.CertificateURL]
+	if !ok {
+		return Chain{}, fmt.Errorf("ACME server returned no certificate at %s", in.CertificateURL)
+	}
+	if in.PreferredChain != "" {
+		if alt := preferredChain(all, in.CertificateURL, in.PreferredChain); alt != nil {
+			def = alt
+		}
+	}
+	return Chain{CertificatePEM: def.Cert}, nil
+}
+
+// preferredChain returns the first chain (the default one first, then the alternates
+// by URL) whose top-most certificate has the wanted issuer or subject common name.
+func preferredChain(all map[string]*legoacme.RawCertificate, defURL, name string) *legoacme.RawCertificate {
+	urls := make([]string, 0, len(all))
+	for u := range all {
+		if u != defURL {
+			urls = append(urls, u)
+		}
+	}
+	sort.Strings(urls)
+	urls = append([]string{defURL}, urls...)
+	for _, u := range urls {
+		certs, err := pemCertificates(all[u].Cert)
+		if err != nil || len(certs) == 0 {
+			continue
+		}
+		top := certs[len(certs)-1]
+		if top.Issuer.CommonName == name || top.Subject.CommonName == name {
+			return all[u]
+		}
+	}
+	return nil
+}

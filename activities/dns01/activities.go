@@ -1,0 +1,350 @@
+package dns01
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+	"go.temporal.io/sdk/temporal"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+)
+
+// Types of the non-retryable errors the activities return.
+const (
+	// ErrTypeConfig: the solver's configuration cannot be used as it is: a
+	// credentials Secret or key that is missing or empty, invalid provider
+	// settings (nameserver, TSIG algorithm, conflicting credentials), or a bad
+	// input (no DNS name, no key authorization).
+	ErrTypeConfig = "DNS01Config"
+	// ErrTypeUnsupported: the solver names a DNS provider certflow does not
+	// implement (route53, cloudDNS, azureDNS, digitalocean, acmeDNS, akamai,
+	// webhook), or none at all.
+	ErrTypeUnsupported = "DNS01Unsupported"
+)
+
+// Provider names in DNS01Record.Provider.
+const (
+	ProviderCloudflare = "cloudflare"
+	ProviderRFC2136    = "rfc2136"
+)
+
+// Activities are the DNS-01 solver activities. Register them on a worker with
+// worker.RegisterActivity(&dns01.Activities{...}); the activity names are the
+// method names: PresentDNS01, CleanUpDNS01 and CheckDNS01Propagation.
+//
+// Credentials are read from Secrets on every call and never cached, logged or
+// returned, so a rotated Secret takes effect at the next attempt.
+type Activities struct {
+	Kube kubernetes.Interface
+	// ClusterResourceNamespace is where ClusterIssuers' Secrets live.
+	ClusterResourceNamespace string
+	// CloudflareAPIURL overrides Cloudflare's API base URL, including
+	// "/client/v4" (the local stack's fake); "" means the real API.
+	CloudflareAPIURL string
+	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
+	// propagation check instead of the zone's authoritative nameservers
+	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
+	// CNAMEs. When empty, /etc/resolv.conf's nameservers follow CNAMEs and the
+	// check asks the authoritative nameservers.
+	RecursiveNameservers []string
+}
+
+// DNS01Input names one DNS-01 challenge and the solver that answers it.
+type DNS01Input struct {
+	// IssuerNamespace is the Issuer's namespace, "" for a ClusterIssuer (then
+	// ClusterResourceNamespace is used to read Secrets).
+	IssuerNamespace string `json:"issuerNamespace,omitempty"`
+	// Solver is the issuer's dns01 solver configuration.
+	Solver acmev1.ACMEChallengeSolverDNS01 `json:"solver"`
+	// DNSName is the identifier, without "*." (a wildcard's challenge is at the
+	// apex name).
+	DNSName string `json:"dnsName"`
+	// KeyAuthorization is the challenge's key authorization; the TXT value is
+	// TXTValue(KeyAuthorization).
+	KeyAuthorization string `json:"keyAuthorization"`
+}
+
+// DNS01Record is the TXT record PresentDNS01 made sure of.
+type DNS01Record struct {
+	// FQDN is where the record is, with a trailing dot: ChallengeFQDN(DNSName),
+	// or the end of its CNAME chain with cnameStrategy Follow.
+	FQDN  string `json:"fqdn"`
+	Value string `json:"value"`
+	// Provider is ProviderCloudflare or ProviderRFC2136.
+	Provider string `json:"provider"`
+}
+
+// TXTValue returns the TXT record value of a DNS-01 challenge: the base64url
+// (unpadded) SHA-256 digest of the key authorization, as RFC 8555 section 8.4
+// says.
+func TXTValue(keyAuthorization string) string {
+	sum := sha256.Sum256([]byte(keyAuthorization))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ChallengeFQDN returns the name of the challenge's TXT record,
+// "_acme-challenge.<dnsName>." (a leading "*." and a trailing dot on dnsName
+// are dropped first).
+func ChallengeFQDN(dnsName string) string {
+	n := strings.TrimSuffix(strings.TrimSpace(dnsName), ".")
+	n = strings.TrimPrefix(n, "*.")
+	return "_acme-challenge." + n + "."
+}
+
+// PresentDNS01 makes the challenge's TXT record exist at the solver's DNS
+// provider. With cnameStrategy Follow the record is written at the end of the
+// CNAME chain of ChallengeFQDN(DNSName). It is idempotent.
+func (a *Activities) PresentDNS01(ctx context.Context, in DNS01Input) (DNS01Record, error) {
+	rec, p, err := a.prepare(ctx, in)
+	if err != nil {
+		return DNS01Record{}, err
+	}
+	if err := p.Present(ctx, rec.FQDN, rec.Value); err != nil {
+		return DNS01Record{}, fmt.Errorf("dns01: present TXT %s via %s: %w", rec.FQDN, rec.Provider, err)
+	}
+	return rec, nil
+}
+
+// CleanUpDNS01 removes the challenge's TXT record (the value of this key
+// authorization only) from the solver's DNS provider. A record that is already
+// gone is not an error.
+func (a *Activities) CleanUpDNS01(ctx context.Context, in DNS01Input) error {
+	rec, p, err := a.prepare(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := p.CleanUp(ctx, rec.FQDN, rec.Value); err != nil {
+		return fmt.Errorf("dns01: clean up TXT %s via %s: %w", rec.FQDN, rec.Provider, err)
+	}
+	return nil
+}
+
+// CheckDNS01Propagation makes one pass of the propagation check of the
+// challenge's TXT record: it asks RecursiveNameservers when set, else the
+// zone's authoritative nameservers, and follows CNAMEs when the solver's
+// cnameStrategy is Follow. It never waits: the workflow loops on durable
+// timers. DNS trouble is a not-ready result, not an error.
+func (a *Activities) CheckDNS01Propagation(ctx context.Context, in DNS01Input) (CheckResult, error) {
+	if err := validateInput(in); err != nil {
+		return CheckResult{}, err
+	}
+	for _, ns := range a.RecursiveNameservers {
+		if _, err := dqHostPort(ns, 53); err != nil {
+			return CheckResult{}, configError("dns01: recursive nameserver %q: %v", ns, err)
+		}
+	}
+	res, err := CheckTXT(ctx, ChallengeFQDN(in.DNSName), TXTValue(in.KeyAuthorization), CheckOptions{
+		Nameservers: a.RecursiveNameservers,
+		FollowCNAME: in.Solver.CNAMEStrategy == acmev1.FollowStrategy,
+	})
+	if err != nil {
+		return CheckResult{}, err
+	}
+	return res, nil
+}
+
+// prepare validates the input, builds the provider with credentials read now,
+// and works out the record (following CNAMEs when asked).
+func (a *Activities) prepare(ctx context.Context, in DNS01Input) (DNS01Record, Provider, error) {
+	if err := validateInput(in); err != nil {
+		return DNS01Record{}, nil, err
+	}
+	if s := in.Solver.CNAMEStrategy; s != "" && s != acmev1.NoneStrategy && s != acmev1.FollowStrategy {
+		return DNS01Record{}, nil, configError("dns01: unknown cnameStrategy %q: use None or Follow", s)
+	}
+	p, name, err := a.provider(ctx, in)
+	if err != nil {
+		return DNS01Record{}, nil, err
+	}
+	fqdn := ChallengeFQDN(in.DNSName)
+	if in.Solver.CNAMEStrategy == acmev1.FollowStrategy {
+		target, err := a.followCNAME(ctx, fqdn)
+		if err != nil {
+			return DNS01Record{}, nil, err
+		}
+		fqdn = target
+	}
+	return DNS01Record{FQDN: fqdn, Value: TXTValue(in.KeyAuthorization), Provider: name}, p, nil
+}
+
+func validateInput(in DNS01Input) error {
+	n := strings.TrimSpace(in.DNSName)
+	if n == "" || n == "*." {
+		return configError("dns01: the challenge has no DNS name")
+	}
+	if _, ok := dns.IsDomainName(ChallengeFQDN(n)); !ok {
+		return configError("dns01: invalid DNS name %q", in.DNSName)
+	}
+	if in.KeyAuthorization == "" {
+		return configError("dns01: the challenge for %s has no key authorization", in.DNSName)
+	}
+	return nil
+}
+
+// followCNAME follows fqdn's CNAME chain through the recursive nameservers
+// (or /etc/resolv.conf's) and returns its end. Lookup failures are retryable.
+func (a *Activities) followCNAME(ctx context.Context, fqdn string) (string, error) {
+	var resolvers []string
+	if len(a.RecursiveNameservers) > 0 {
+		for _, ns := range a.RecursiveNameservers {
+			hp, err := dqHostPort(ns, 53)
+			if err != nil {
+				return "", configError("dns01: recursive nameserver %q: %v", ns, err)
+			}
+			resolvers = append(resolvers, hp)
+		}
+	} else {
+		cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+		if err != nil {
+			return "", fmt.Errorf("dns01: following CNAMEs of %s: no recursive nameservers set and /etc/resolv.conf is unusable: %w", fqdn, err)
+		}
+		for _, s := range cc.Servers {
+			resolvers = append(resolvers, net.JoinHostPort(s, cc.Port))
+		}
+		if len(resolvers) == 0 {
+			return "", fmt.Errorf("dns01: following CNAMEs of %s: no recursive nameservers set and /etc/resolv.conf lists none", fqdn)
+		}
+	}
+	target, err := dqFollowCNAME(ctx, resolvers, fqdn, DefaultCheckTimeout)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return "", ctxErr
+		}
+		return "", fmt.Errorf("dns01: following CNAMEs of %s through %s: %w", fqdn, strings.Join(resolvers, ", "), err)
+	}
+	return dns.Fqdn(target), nil
+}
+
+// provider builds the solver's Provider, reading its credentials from Secrets.
+func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, string, error) {
+	s := in.Solver
+	switch {
+	case s.Cloudflare != nil:
+		p, err := a.cloudflare(ctx, in.IssuerNamespace, s.Cloudflare)
+		return p, ProviderCloudflare, err
+	case s.RFC2136 != nil:
+		p, err := a.rfc2136(ctx, in.IssuerNamespace, s.RFC2136)
+		return p, ProviderRFC2136, err
+	}
+	var name string
+	switch {
+	case s.Route53 != nil:
+		name = "route53"
+	case s.CloudDNS != nil:
+		name = "cloudDNS"
+	case s.AzureDNS != nil:
+		name = "azureDNS"
+	case s.DigitalOcean != nil:
+		name = "digitalocean"
+	case s.AcmeDNS != nil:
+		name = "acmeDNS"
+	case s.Akamai != nil:
+		name = "akamai"
+	case s.Webhook != nil:
+		name = "webhook"
+	default:
+		return nil, "", temporal.NewNonRetryableApplicationError(
+			"dns01: the solver sets no DNS provider: certflow supports cloudflare and rfc2136", ErrTypeUnsupported, nil)
+	}
+	return nil, "", temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare or rfc2136", name), ErrTypeUnsupported, nil)
+}
+
+func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
+	cfg := CloudflareConfig{BaseURL: a.CloudflareAPIURL}
+	switch {
+	case cf.APIToken != nil && cf.APIKey != nil:
+		return nil, configError("dns01: cloudflare: set only one of apiTokenSecretRef and apiKeySecretRef")
+	case cf.APIToken != nil:
+		tok, err := a.secretValue(ctx, issuerNS, "cloudflare apiTokenSecretRef", *cf.APIToken)
+		if err != nil {
+			return nil, err
+		}
+		cfg.APIToken = tok // the email, if any, is not needed with a token
+	case cf.APIKey != nil:
+		if strings.TrimSpace(cf.Email) == "" {
+			return nil, configError("dns01: cloudflare: email is required with apiKeySecretRef")
+		}
+		key, err := a.secretValue(ctx, issuerNS, "cloudflare apiKeySecretRef", *cf.APIKey)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Email, cfg.APIKey = cf.Email, key
+	default:
+		return nil, configError("dns01: cloudflare: set apiTokenSecretRef, or email and apiKeySecretRef")
+	}
+	p, err := NewCloudflare(cfg)
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) rfc2136(ctx context.Context, issuerNS string, r *acmev1.ACMEIssuerDNS01ProviderRFC2136) (Provider, error) {
+	cfg := RFC2136Config{
+		Nameserver:    r.Nameserver,
+		TSIGKeyName:   strings.TrimSpace(r.TSIGKeyName),
+		TSIGAlgorithm: r.TSIGAlgorithm,
+	}
+	// As upstream, the secret is read (and needed) only when a key name is set.
+	if cfg.TSIGKeyName != "" {
+		secret, err := a.secretValue(ctx, issuerNS, "rfc2136 tsigSecretSecretRef", r.TSIGSecret)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TSIGSecret = secret
+	}
+	p, err := NewRFC2136(cfg)
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+// secretValue reads one key of a Secret in the issuer's resource namespace.
+// A missing Secret, key or value is a non-retryable DNS01Config error; other
+// API errors are retryable. The value never appears in errors.
+func (a *Activities) secretValue(ctx context.Context, issuerNS, field string, sel cmmeta.SecretKeySelector) (string, error) {
+	ns := issuerNS
+	if ns == "" {
+		ns = a.ClusterResourceNamespace
+	}
+	switch {
+	case ns == "":
+		return "", configError("dns01: %s: no namespace to read Secret %q from: the worker has no cluster resource namespace for ClusterIssuers", field, sel.Name)
+	case sel.Name == "":
+		return "", configError("dns01: %s: no Secret name set", field)
+	case sel.Key == "":
+		return "", configError("dns01: %s: no key set for Secret %s/%s", field, ns, sel.Name)
+	case a.Kube == nil:
+		return "", configError("dns01: %s: the worker has no Kubernetes client to read Secret %s/%s", field, ns, sel.Name)
+	}
+	s, err := a.Kube.CoreV1().Secrets(ns).Get(ctx, sel.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", configError("dns01: %s: Secret %s/%s (key %q) not found", field, ns, sel.Name, sel.Key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("dns01: %s: get Secret %s/%s: %w", field, ns, sel.Name, err)
+	}
+	v, ok := s.Data[sel.Key]
+	if !ok {
+		return "", configError("dns01: %s: Secret %s/%s has no key %q", field, ns, sel.Name, sel.Key)
+	}
+	if strings.TrimSpace(string(v)) == "" {
+		return "", configError("dns01: %s: key %q of Secret %s/%s is empty", field, sel.Key, ns, sel.Name)
+	}
+	return string(v), nil
+}
+
+func configError(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConfig, nil)
+}
