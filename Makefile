@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 45m
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv
 DEV_TOOLS := controller-gen workflowcheck
 
-.PHONY: all tools build run test unit integration lint vet fmt-check workflowcheck clean
+.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck clean
 
 all: build
 
@@ -22,16 +22,20 @@ include hack/bench.mk
 tools:
 	@hack/build-tools.sh $(STACK_TOOLS) $(DEV_TOOLS)
 
+## bind: install ISC BIND 9 (named) for the RFC2136 tests when it is missing (Debian's bind9)
+bind:
+	@hack/install-bind.sh
+
 ## build: build certflow's binaries into bin/
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 ## run: the whole system on a local stack (KUBECONFIG / TEMPORAL_ADDRESS use existing ones)
 run: tools build
-	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds
+	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools lint verify-generate
+test: tools bind lint verify-generate
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## unit: unit tests only (integration tests skip without CERTFLOW_INTEGRATION)

@@ -4,25 +4,35 @@
 #   make bench                       # 1000 Certificates at once: certs/s, latency, RSS, CPU
 #   make bench BENCH_N=100           # a quick one
 #   make bench-idle                  # 10,000 issued Certificates at rest: RSS and CPU
+#   make bench BENCH_MODE=acme       # 100 Certificates through DNS-01 against Pebble
+#   make bench-acme                  # the same (BENCH_ACME_N, BENCH_ACME_OUT)
 #   make bench BENCH_FLAGS='--keep-state --worker-args="..."'
 #
 # Each run starts its own kube-apiserver, etcd and Temporal on free ports (it does not
 # disturb `make run`), prints one "bench: ..." line per figure and writes them as JSON.
 
-BENCH_N ?= 1000
 BENCH_MODE ?= throughput
+# ACME mode issues fewer: every Certificate is an ACME order, an authorization and a
+# DNS-01 challenge at Pebble.
+BENCH_ACME_N ?= 100
+BENCH_N ?= $(if $(filter acme,$(BENCH_MODE)),$(BENCH_ACME_N),1000)
 BENCH_OUT ?= out/bench-$(BENCH_MODE).json
 BENCH_IDLE_N ?= 10000
 BENCH_IDLE_OUT ?= out/bench-idle.json
+BENCH_ACME_OUT ?= out/bench-acme.json
 # Extra flags for certflow-bench (see `bin/certflow-bench -h`).
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-idle
+.PHONY: bench bench-idle bench-acme
 
-## bench: N Certificates at once on the local stack (BENCH_N, BENCH_MODE, BENCH_OUT)
+## bench: N Certificates at once on the local stack (BENCH_N, BENCH_MODE=throughput|idle|acme, BENCH_OUT)
 bench: tools build
 	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode $(BENCH_MODE) -n $(BENCH_N) --out $(BENCH_OUT) $(BENCH_FLAGS)
 
 ## bench-idle: RSS and CPU of worker and watcher with 10,000 issued Certificates
 bench-idle: tools build
 	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode idle -n $(BENCH_IDLE_N) --out $(BENCH_IDLE_OUT) $(BENCH_FLAGS)
+
+## bench-acme: 100 Certificates at once through DNS-01 (fake Cloudflare) against Pebble
+bench-acme: tools build
+	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode acme -n $(BENCH_ACME_N) --out $(BENCH_ACME_OUT) $(BENCH_FLAGS)

@@ -1,11 +1,14 @@
 # Code generation for the API types (api/), included by the top-level Makefile.
-#   make generate         regenerate deepcopy, CRDs (deploy/crds) and the typed
-#                         client (client/: clientset, listers, informers)
+#   make generate         regenerate deepcopy, CRDs (deploy/crds), the typed client
+#                         (client/: clientset, listers, informers) and the copies of the
+#                         Gateway API CRDs in deploy/gateway-api (from the module in go.mod)
 #   make verify-generate  fail when any generated file is stale
 
 .PHONY: generate verify-generate
 generate:
 	hack/update-codegen.sh
+	hack/update-gateway-api.sh
 
 verify-generate:
 	hack/verify-codegen.sh
+	hack/update-gateway-api.sh --verify

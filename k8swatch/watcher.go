@@ -270,7 +270,7 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
-	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manual}
+	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manual, Labels: cert.Labels}
 	if cert.Status.Revision != nil {
 		sig.Revision = *cert.Status.Revision
 	}

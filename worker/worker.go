@@ -3,11 +3,23 @@
 package worker
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"k8s.io/client-go/kubernetes"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
+	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
@@ -26,7 +38,62 @@ type Config struct {
 	ClusterResourceNamespace string
 	// DisableApprover turns off the internal approver of CertificateRequests.
 	DisableApprover bool
-	Options         worker.Options
+	// Gateway is the Gateway API client, for the HTTPRoutes of gatewayHTTPRoute HTTP-01
+	// solvers; nil when the cluster has no Gateway API.
+	Gateway gatewayclient.Interface
+	// ACME configures ACME issuance (DNS-01 and HTTP-01 solvers, self checks).
+	ACME ACMEConfig
+	// HTTP01Registry holds the HTTP-01 challenges this worker serves itself when
+	// ACME.HTTP01SolverListen is set: the HTTP-01 activities register tokens in it
+	// instead of creating solver Pods. New creates it when it is nil and
+	// HTTP01SolverListen is set, and the worker it returns serves it on that address
+	// between Start (or Run) and Stop. Register passes it on as it is (nil: solver Pods).
+	HTTP01Registry *http01.Registry
+	Options        worker.Options
+}
+
+// ACMEConfig is the worker's share of ACME issuance. The zero value suits a cluster:
+// authoritative nameservers for DNS-01 checks, api.cloudflare.com, solver Pods running
+// DefaultHTTP01SolverImage, and self checks through the cluster's resolver on port 80.
+type ACMEConfig struct {
+	// DNS01RecursiveNameservers (host:port) are asked by the DNS-01 propagation check
+	// instead of the zone's authoritative nameservers (upstream's
+	// --dns01-recursive-nameservers).
+	DNS01RecursiveNameservers []string
+	// CloudflareAPIURL is the base URL of the Cloudflare v4 API, including /client/v4;
+	// "" means api.cloudflare.com.
+	CloudflareAPIURL string
+	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
+	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
+	// solver Pods.
+	HTTP01SolverListen string
+	// HTTP01SelfCheck sets the resolver and port the HTTP-01 self check uses.
+	HTTP01SelfCheck http01.SelfCheckOptions
+	// HTTP01SolverImage is the image of solver Pods, which run
+	// "certflow-worker http01-solver" (default DefaultHTTP01SolverImage).
+	HTTP01SolverImage string
+	// SelfCheckTimeout is how long a challenge's self check may fail before the ACME
+	// server is asked to validate anyway (default DefaultACMESelfCheckTimeout).
+	SelfCheckTimeout time.Duration
+}
+
+// Defaults of ACMEConfig.
+const (
+	// DefaultHTTP01SolverImage is the worker's own image (deploy/manifests/certflow.yaml).
+	DefaultHTTP01SolverImage = "certflow:latest"
+	// DefaultACMESelfCheckTimeout is ACMEConfig.SelfCheckTimeout's default.
+	DefaultACMESelfCheckTimeout = 2 * time.Minute
+)
+
+// WithDefaults returns c with the defaults filled in for zero fields.
+func (c ACMEConfig) WithDefaults() ACMEConfig {
+	if c.HTTP01SolverImage == "" {
+		c.HTTP01SolverImage = DefaultHTTP01SolverImage
+	}
+	if c.SelfCheckTimeout <= 0 {
+		c.SelfCheckTimeout = DefaultACMESelfCheckTimeout
+	}
+	return c
 }
 
 // DefaultClusterResourceNamespace is upstream's default.
@@ -40,9 +107,15 @@ const DefaultClusterResourceNamespace = "cert-manager"
 const DefaultWorkflowCacheSize = 256
 
 // New returns a worker with every workflow and activity registered; call Run or Start.
+// With c.ACME.HTTP01SolverListen set, the worker also serves HTTP-01 challenges from
+// c.HTTP01Registry (created when nil) on that address: Start and Run fail when it cannot
+// listen there, Stop (and the end of Run) shuts it down.
 func New(c Config) worker.Worker {
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.TaskQueue
+	}
+	if c.ACME.HTTP01SolverListen != "" && c.HTTP01Registry == nil {
+		c.HTTP01Registry = http01.NewRegistry()
 	}
 	o := c.Options
 	if o.MaxConcurrentWorkflowTaskPollers == 0 {
@@ -55,6 +128,9 @@ func New(c Config) worker.Worker {
 	}
 	w := worker.New(c.Temporal, c.TaskQueue, o)
 	Register(w, c)
+	if c.ACME.HTTP01SolverListen != "" {
+		return &solvingWorker{Worker: w, solver: &HTTP01Solver{Addr: c.ACME.HTTP01SolverListen, Registry: c.HTTP01Registry}}
+	}
 	return w
 }
 
@@ -64,9 +140,121 @@ func Register(r worker.Registry, c Config) {
 	if c.ClusterResourceNamespace == "" {
 		c.ClusterResourceNamespace = DefaultClusterResourceNamespace
 	}
+	c.ACME = c.ACME.WithDefaults() // for the ACME activities
 	r.RegisterWorkflowWithOptions(workflows.CertificateWorkflow, workflow.RegisterOptions{Name: "CertificateWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.IssuerWorkflow, workflow.RegisterOptions{Name: "IssuerWorkflow"})
 	r.RegisterActivity(&kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover})
 	r.RegisterActivity(&keys.Activities{Kube: c.Kube})
 	r.RegisterActivity(&pki.Activities{Kube: c.Kube})
+
+	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
+	r.RegisterActivity(&acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
+		UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout})
+	r.RegisterActivity(&dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
+		CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers})
+	r.RegisterActivity(&http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage,
+		Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck})
+}
+
+// HTTP01Solver serves the HTTP-01 challenges of a Registry on one address, in the
+// worker's process: the local stack's stand-in for solver Pods (ACMEConfig.HTTP01SolverListen).
+// New wires one up by itself; use it directly only next to Register.
+type HTTP01Solver struct {
+	Addr     string // host:port to listen on
+	Registry *http01.Registry
+
+	mu   sync.Mutex
+	srv  *http.Server
+	done chan struct{}
+	ln   net.Listener
+}
+
+// Start listens on Addr and serves http01.Handler(Registry) in the background.
+func (s *HTTP01Solver) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("http01 solver: already started")
+	}
+	if s.Registry == nil {
+		return errors.New("http01 solver: no registry")
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("http01 solver: listen on %s: %w", s.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           http01.Handler(s.Registry),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	s.srv, s.done, s.ln = srv, done, ln
+	return nil
+}
+
+// ListenAddr is the address the solver listens on once started ("" before), with the
+// port filled in when Addr asked for port 0.
+func (s *HTTP01Solver) ListenAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Stop shuts the server down (requests in flight get 5 seconds). Safe to call more than
+// once, and before Start.
+func (s *HTTP01Solver) Stop() {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.srv, s.done, s.ln = nil, nil, nil
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+	<-done
+}
+
+// solvingWorker is a Temporal worker that also runs the in-process HTTP-01 solver for as
+// long as it polls.
+type solvingWorker struct {
+	worker.Worker
+	solver *HTTP01Solver
+}
+
+func (w *solvingWorker) Start() error {
+	if err := w.solver.Start(); err != nil {
+		return err
+	}
+	if err := w.Worker.Start(); err != nil {
+		w.solver.Stop()
+		return err
+	}
+	return nil
+}
+
+func (w *solvingWorker) Run(interruptCh <-chan any) error {
+	if err := w.solver.Start(); err != nil {
+		return err
+	}
+	defer w.solver.Stop()
+	return w.Worker.Run(interruptCh)
+}
+
+func (w *solvingWorker) Stop() {
+	w.Worker.Stop()
+	w.solver.Stop()
 }

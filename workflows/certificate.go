@@ -3,8 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +14,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
@@ -22,6 +25,18 @@ var (
 	kubeActs *kube.Activities
 	keyActs  *keys.Activities
 	pkiActs  *pki.Activities
+)
+
+// Changes of the workflow's commands, for workflow.GetVersion: histories recorded before
+// a change replay with the old commands (workflows/testdata/histories keeps such
+// histories, so the replay test proves it).
+const (
+	// changeLazyIssuingStatus: Issuing=True is written only when an issuance leaves
+	// its workflow task; a next-key Secret is deleted explicitly after a failed attempt
+	// and after adopting a revision a lost task issued.
+	changeLazyIssuingStatus = "lazy-issuing-status"
+	// changeACMEIssuers: ACME issuers register accounts (before: Ready=False Unsupported).
+	changeACMEIssuers = "acme-issuers"
 )
 
 // slowRSAKeySize is the RSA key size from which generation runs as a regular activity.
@@ -146,7 +161,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		// An earlier task issued this revision and was lost before it wrote the status,
 		// maybe also before it deleted its next-key Secret: delete it with this status.
 		c.st.Revision = secret.Revision
-		if !rotationNever(spec) {
+		if !rotationNever(spec) && workflow.GetVersion(c.ctx, changeLazyIssuingStatus, workflow.DefaultVersion, 1) == 1 {
 			c.madeNextKey, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), ""
 		}
 	}
@@ -255,7 +270,8 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	// midway is retried from the same point and adopts the next-key Secret it made.
 	c.unwrittenIssuing = issuing
 	defer func() { c.unwrittenIssuing = nil }()
-	if !issuesWithinTask(issuer, spec) {
+	lazy := workflow.GetVersion(c.ctx, changeLazyIssuingStatus, workflow.DefaultVersion, 1) == 1
+	if !lazy || !issuesWithinTask(issuer, spec) {
 		if err := c.writeIssuing(ready); err != nil {
 			return err
 		}
@@ -293,7 +309,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return temporal.NewNonRetryableApplicationError(msg, "Denied", nil)
 	}
 
-	signed, err := c.sign(issuer, csr, key)
+	signed, err := c.sign(issuer, csr, key, req)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		msg := err.Error()
@@ -330,6 +346,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	if from, to := requestsToDelete(revision, revisionHistoryLimit(spec), c.st.HistoryLimit); to >= from {
 		if err := c.step(fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to), kubeActs.CleanupCertificateRequests, kube.CleanupRequestsInput{
 			Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, FromRevision: from, ToRevision: to,
+			WithOrders: issuer.Type == kube.IssuerTypeACME,
 		}).Get(c.ctx, nil); err != nil {
 			return err
 		}
@@ -421,7 +438,7 @@ func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) er
 }
 
 // sign has the issuer sign the CSR.
-func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRef) (pki.SignedCertificate, error) {
+func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRef, req kube.RequestRef) (pki.SignedCertificate, error) {
 	spec := c.st.Spec
 	var signed pki.SignedCertificate
 	switch issuer.Type {
@@ -441,6 +458,8 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 		}
 		err := c.step(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed)
 		return signed, err
+	case kube.IssuerTypeACME:
+		return c.orderFromACME(issuer, csr, req)
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
@@ -662,7 +681,7 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 		changed = true
 	}
 	if s.Generation > c.st.Generation {
-		c.st.Generation, c.st.Spec = s.Generation, s.Spec
+		c.st.Generation, c.st.Spec, c.st.Labels = s.Generation, s.Spec, s.Labels
 		changed = true
 	}
 	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
@@ -738,4 +757,58 @@ func (c *certificateRun) flushSearchAttributes() {
 
 func (c *certificateRun) ownerReference() *metav1.OwnerReference {
 	return certificateOwner(c.st.Name, c.st.UID)
+}
+
+// orderFromACME runs the request's ACME order as a child OrderWorkflow (one per
+// revision: its ID is derived from the request) and returns the chain it got.
+func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req kube.RequestRef) (pki.SignedCertificate, error) {
+	spec, acmeSpec := c.st.Spec, issuer.Spec.ACME
+	orderSpec := acmev1.OrderSpec{
+		Request: csr, IssuerRef: spec.IssuerRef, CommonName: spec.CommonName,
+		DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses, Profile: acmeSpec.Profile,
+	}
+	in := OrderInput{
+		Request: req, OrderName: OrderName(req.Name, orderSpec), IssuerRef: spec.IssuerRef,
+		Account: acmeAccountRef(acmeSpec, issuer.ResourceNamespace, issuer.ACMEAccountURL), Solvers: acmeSpec.Solvers,
+		CertificateLabels: c.st.Labels, Spec: orderSpec, PreferredChain: acmeSpec.PreferredChain,
+	}
+	if defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind) == cmapi.IssuerKind {
+		in.IssuerNamespace = c.st.Namespace
+	}
+	if acmeSpec.EnableDurationFeature && spec.Duration != nil {
+		in.Spec.Duration = spec.Duration
+		notAfter := workflow.Now(c.ctx).Add(spec.Duration.Duration)
+		in.NotAfter = &notAfter
+	}
+	id := OrderWorkflowID(c.st.Namespace, in.OrderName)
+	c.setPhase(PhaseIssuing, "ACME order "+id, nil)
+	ctx := workflow.WithChildOptions(c.ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        id,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		StaticSummary:     fmt.Sprintf("ACME order for %s (%s)", req.Name, strings.Join(spec.DNSNames, ", ")),
+	})
+	ctx, cancel := workflow.WithCancel(ctx)
+	order := workflow.ExecuteChildWorkflow(ctx, OrderWorkflow, in)
+	// Signals keep being handled while the order runs: a deleted Certificate or a new
+	// spec cancels it (its challenges clean up after themselves) instead of finishing
+	// an order nobody wants.
+	startGeneration := c.st.Generation
+	c.flushSearchAttributes()
+	for done := false; !done; {
+		woke := false
+		sel := workflow.NewSelector(c.ctx)
+		sel.AddFuture(order, func(workflow.Future) { done = true })
+		c.addSignalHandlers(sel, &woke)
+		sel.Select(c.ctx)
+		if !done && (c.deleted || c.st.Generation != startGeneration) {
+			cancel()
+			_ = order.Get(c.ctx, nil) // wait until the cancelled order has cleaned up
+			return pki.SignedCertificate{}, errSuperseded
+		}
+	}
+	var res OrderResult
+	if err := order.Get(c.ctx, &res); err != nil {
+		return pki.SignedCertificate{}, err
+	}
+	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
 }

@@ -52,6 +52,8 @@ type SpecSignal struct {
 	// Each distinct token acts once, like a renew signal; the workflow remembers the
 	// tokens of Issuing conditions it wrote itself, so its own writes never re-trigger.
 	ManualRenewToken string
+	// Labels are the Certificate's labels, for ACME solver selectors (matchLabels).
+	Labels map[string]string `json:",omitempty"`
 }
 
 // RenewSignal asks for an issuance now.

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/kube"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
@@ -69,11 +72,12 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, IssuerWorkflow, in)
 		}
-		ready := checkIssuer(ctx, in)
+		ready, acmeStatus := checkIssuer(ctx, in)
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry,
 			Summary: fmt.Sprintf("set %s Ready=%s (%s)", in.Kind, ready.Status, ready.Reason)})
 		err := workflow.ExecuteActivity(actx, kubeActs.SetIssuerStatus, kube.IssuerStatusInput{
 			Kind: in.Kind, Namespace: in.Namespace, Name: in.Name, UID: in.UID, ObservedGeneration: in.Generation, Ready: ready,
+			ACME: acmeStatus,
 		}).Get(ctx, nil)
 		status.Phase, status.LastError, status.Until = PhaseReady, "", nil
 		status.WaitingFor = "a new generation of the " + in.Kind + " (signal " + SignalSpec + ")"
@@ -83,7 +87,8 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 			status.LastError, retry = err.Error(), errorRetryDelay
 		case ready.Status != cmmeta.ConditionTrue:
 			status.Phase, status.LastError = "NotReady", ready.Message
-			if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair {
+			if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair ||
+				ready.Reason == cmapi.IssuerReasonErrorRegisterAccount {
 				retry = policy.RecheckBackoff(notReadyChecks)
 				notReadyChecks++
 			}
@@ -124,8 +129,54 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 	return nil
 }
 
-// checkIssuer decides the Ready condition for the issuer's configuration.
-func checkIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
+// checkIssuer decides the Ready condition for the issuer's configuration (and, for
+// ACME, the account status).
+func checkIssuer(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus) {
+	if in.Spec.ACME != nil && workflow.GetVersion(ctx, changeACMEIssuers, workflow.DefaultVersion, 1) == 1 {
+		return registerACMEAccount(ctx, in)
+	}
+	return checkNonACMEIssuer(ctx, in), nil
+}
+
+// registerACMEAccount registers (or recovers) the issuer's ACME account; the key is
+// generated into privateKeySecretRef when missing and never leaves that Secret.
+func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus) {
+	spec := in.Spec.ACME
+	reg := acme.RegisterInput{
+		Account:                     acmeAccountRef(spec, issuerResourceNamespace(in), ""),
+		Email:                       spec.Email,
+		DisableAccountKeyGeneration: spec.DisableAccountKeyGeneration,
+	}
+	if eab := spec.ExternalAccountBinding; eab != nil {
+		reg.EAB = &acme.EABRef{KeyID: eab.KeyID, SecretName: eab.KeySecretRef.Name, SecretKey: eab.KeySecretRef.Key}
+	}
+	var res acme.AccountResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, RetryPolicy: acmeRegisterRetry, Summary: "register ACME account at " + spec.Server,
+	}), acmeActs.RegisterAccount, reg).Get(ctx, &res)
+	if err != nil {
+		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
+			Message: "Failed to register ACME account: " + errorMessage(err)}, nil
+	}
+	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
+			Message: "The ACME account was registered with the ACME server"},
+		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}
+}
+
+// acmeRegisterRetry gives up soon: the workflow's re-check timer (5 s doubling to 5 m)
+// takes over, with the server's message in the Ready condition meanwhile.
+var acmeRegisterRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3}
+
+// acmeAccountRef is how activities find an ACME issuer's account.
+func acmeAccountRef(spec *acmev1.ACMEIssuer, keyNamespace, url string) acme.AccountRef {
+	return acme.AccountRef{
+		Server: spec.Server, CABundle: spec.CABundle, SkipTLSVerify: spec.SkipTLSVerify,
+		KeyNamespace: keyNamespace, KeySecretName: spec.PrivateKeySecretRef.Name, KeySecretKey: spec.PrivateKeySecretRef.Key,
+		URL: url,
+	}
+}
+
+func checkNonACMEIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 	switch {
 	case in.Spec.SelfSigned != nil:
 		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonIsReady}

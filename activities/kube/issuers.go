@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
@@ -41,6 +42,8 @@ type IssuerInfo struct {
 	// ResourceNamespace is where the issuer's Secrets live: its own namespace for an
 	// Issuer, the cluster resource namespace for a ClusterIssuer.
 	ResourceNamespace string
+	// ACMEAccountURL is an ACME issuer's registered account (status.acme.uri).
+	ACMEAccountURL string `json:",omitempty"`
 }
 
 // ResolveIssuer reads the issuer a Certificate refers to and says whether it can sign.
@@ -79,6 +82,9 @@ func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerIn
 		return IssuerInfo{Message: fmt.Sprintf("issuer kind %q is not supported: use Issuer or ClusterIssuer", ref.Kind)}, nil
 	}
 	info := IssuerInfo{Found: true, Spec: spec, ResourceNamespace: ns, Type: issuerType(spec)}
+	if status.ACME != nil {
+		info.ACMEAccountURL = status.ACME.URI
+	}
 	ready := readyCondition(status.Conditions)
 	switch {
 	case ready == nil:
@@ -123,6 +129,8 @@ type IssuerStatusInput struct {
 	UID                string
 	ObservedGeneration int64
 	Ready              Condition
+	// ACME, when set, replaces status.acme (the account URI and email).
+	ACME *acmev1.ACMEIssuerStatus `json:",omitempty"`
 }
 
 // SetIssuerStatus writes the Ready condition of an Issuer or ClusterIssuer if it differs.
@@ -153,6 +161,9 @@ func (a *Activities) SetIssuerStatus(ctx context.Context, in IssuerStatusInput) 
 		}
 		want := cur.GetStatus().DeepCopy()
 		setIssuerCondition(want, in, now)
+		if in.ACME != nil {
+			want.ACME = in.ACME.DeepCopy()
+		}
 		if equality.Semantic.DeepEqual(want, cur.GetStatus()) {
 			return nil
 		}

@@ -281,6 +281,10 @@ type CleanupRequestsInput struct {
 	CertificateUID  string
 	// Requests of revisions FromRevision..ToRevision (inclusive) are deleted.
 	FromRevision, ToRevision int
+	// WithOrders also deletes the ACME Orders the requests own (their Challenges are
+	// gone already): a cluster's garbage collector would, but certflow does not leave
+	// its own objects to it (upstream pain point #8).
+	WithOrders bool `json:",omitempty"`
 }
 
 // CleanupCertificateRequests deletes the Certificate's requests that fell out of its
@@ -288,6 +292,12 @@ type CleanupRequestsInput struct {
 // of requests in the namespace, and requests never pile up (upstream pain point #8).
 func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupRequestsInput) error {
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
+	deleted := map[string]bool{} // request UIDs
+	defer func() {
+		if in.WithOrders && len(deleted) > 0 {
+			a.deleteOrdersOf(ctx, in.Namespace, deleted)
+		}
+	}()
 	for rev := max(in.FromRevision, 1); rev <= in.ToRevision; rev++ {
 		name := CertificateRequestName(in.CertificateName, rev)
 		cr, err := crs.Get(ctx, name, metav1.GetOptions{})
@@ -304,6 +314,26 @@ func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupR
 		if err := crs.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("delete CertificateRequest %s/%s: %w", in.Namespace, name, err)
 		}
+		deleted[string(uid)] = true
 	}
 	return nil
+}
+
+// deleteOrdersOf deletes the Orders owned by the given requests. Best effort: an Order
+// left by a failed call has no owner left and is listed again by the next cleanup.
+func (a *Activities) deleteOrdersOf(ctx context.Context, namespace string, requestUIDs map[string]bool) {
+	orders := a.CertFlow.AcmeV1().Orders(namespace)
+	list, err := orders.List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return
+	}
+	for _, o := range list.Items {
+		for _, ref := range o.OwnerReferences {
+			if requestUIDs[string(ref.UID)] {
+				uid := o.UID
+				_ = orders.Delete(ctx, o.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+				break
+			}
+		}
+	}
 }

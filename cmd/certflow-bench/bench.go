@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
@@ -31,12 +32,16 @@ const (
 	targetIdleRSSMiB     = 300.0
 )
 
-// Names of the watched processes besides the stack's (etcd, kube-apiserver, temporal).
+// Names of the watched processes besides the stack's.
 const (
 	procWorker  = "certflow-worker"
 	procWatcher = "certflow-k8swatch"
 	procBench   = "certflow-bench"
 )
+
+// stackProcs are the stack's processes whose memory is reported (those that run: the
+// ACME ones only in ACME mode).
+var stackProcs = []string{"etcd", "kube-apiserver", "temporal", "pebble", "pebble-challtestsrv"}
 
 type bench struct {
 	cfg config
@@ -61,8 +66,12 @@ func (b *bench) run(ctx context.Context) error {
 
 	t := time.Now()
 	progress("starting kube-apiserver, etcd and Temporal in %s", r.StateDir)
+	acmeMode := c.mode == modeACME
+	if acmeMode {
+		progress("with Pebble, pebble-challtestsrv and the fake Cloudflare API")
+	}
 	stack, err := localstack.Start(ctx, localstack.Options{
-		BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, Log: stackLog(c.verbose),
+		BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, ACME: acmeMode, Log: stackLog(c.verbose),
 	})
 	if err != nil {
 		return err
@@ -87,8 +96,12 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	common := []string{"--kubeconfig", stack.Kubeconfig, "--temporal-address", stack.TemporalAddress}
-	b.worker, err = startChild(procWorker, filepath.Join(c.binDir, procWorker),
-		append(append(slices.Clone(common), "--cluster-resource-namespace", clusterResourceNS), strings.Fields(c.workerArgs)...), r.StateDir)
+	workerArgs := append(slices.Clone(common), "--cluster-resource-namespace", clusterResourceNS)
+	if acmeMode {
+		workerArgs = append(workerArgs, acmeWorkerArgs(stack.ChallTestSrvDNS, stack.CloudflareAPIURL(), stack.HTTP01Port, acmeSelfCheckTimeout)...)
+	}
+	// --worker-args come last: a flag given twice takes its last value.
+	b.worker, err = startChild(procWorker, filepath.Join(c.binDir, procWorker), append(workerArgs, strings.Fields(c.workerArgs)...), r.StateDir)
 	if err != nil {
 		return err
 	}
@@ -126,17 +139,26 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	sctx, scancel := context.WithTimeoutCause(ctx, 2*time.Minute, errors.New("setup took over 2 minutes"))
-	err = setupCA(sctx, b.cf)
+	issuer := caClusterIssuer
+	if acmeMode {
+		issuer = acmeClusterIssuer
+		err = setupACME(sctx, b.kc, b.cf, stack)
+	} else {
+		err = setupCA(sctx, b.cf)
+	}
 	scancel()
 	if err != nil {
-		return fmt.Errorf("CA ClusterIssuer %s not Ready: %w", caClusterIssuer, err)
+		return fmt.Errorf("ClusterIssuer %s not Ready: %w", issuer, err)
 	}
 	r.SetupSeconds = round(time.Since(t).Seconds(), 2)
-	progress("worker and watcher running, CA ClusterIssuer %s Ready in %.1f s", caClusterIssuer, r.SetupSeconds)
+	progress("worker and watcher running, ClusterIssuer %s Ready in %.1f s", issuer, r.SetupSeconds)
 
 	defer b.countThrottling()
-	if c.mode == "idle" {
+	switch c.mode {
+	case modeIdle:
 		return b.idle(ctx)
+	case modeACME:
+		return b.acme(ctx)
 	}
 	return b.throughput(ctx)
 }
@@ -188,12 +210,21 @@ func names(prefix string, n int) []string {
 	return out
 }
 
+// certificate is the measured Certificate called name: from the ACME ClusterIssuer in
+// ACME mode, from the CA ClusterIssuer otherwise.
+func (b *bench) certificate(name string) *cmapi.Certificate {
+	if b.cfg.mode == modeACME {
+		return acmeCertificate(name)
+	}
+	return leafCertificate(name)
+}
+
 // create creates one measured Certificate, retrying transient errors, and records when
 // the call returned.
 func (b *bench) create(ctx context.Context, name string) error {
 	var err error
 	for attempt := range 6 {
-		_, err = b.cf.CertmanagerV1().Certificates(benchNS).Create(ctx, leafCertificate(name), metav1.CreateOptions{})
+		_, err = b.cf.CertmanagerV1().Certificates(benchNS).Create(ctx, b.certificate(name), metav1.CreateOptions{})
 		if err == nil {
 			b.tr.markCreated(name, time.Now())
 			return nil
@@ -385,37 +416,64 @@ func (b *bench) throughput(ctx context.Context) error {
 	b.issuanceLines(iss)
 	r.Targets = append(r.Targets, target{Figure: "throughput (certs/s)", Want: fmt.Sprintf(">= %.0f", targetCertsPerSecond), Value: iss.CertsPerSecond, Met: iss.CertsPerSecond >= targetCertsPerSecond})
 
-	if c.historySample > 0 {
-		h, err := sampleHistory(ctx, b.tc, list, c.historySample, c.historySettle, b.tr.createdAt)
-		if err != nil {
-			return fmt.Errorf("Temporal history: %w", err)
-		}
-		r.History = &h
-		r.line("Temporal history %.1f events/cert over %.1f runs (sample of %d; per cert: %.1f workflow tasks, %.1f activities, %.1f local activities, %.1f signals, %.1f timers)",
-			h.EventsPerCert, h.RunsPerCert, h.Sampled,
-			h.ByTypePerCert["WorkflowTaskCompleted"], h.ByTypePerCert["ActivityTaskScheduled"], h.ByTypePerCert["MarkerRecorded"],
-			h.ByTypePerCert["WorkflowExecutionSignaled"], h.ByTypePerCert["TimerStarted"])
-		r.line("Temporal time per cert: create → workflow started %.3f s; workflow tasks waited %.3f s for a worker and ran %.3f s (incl. local activities); activities waited %.3f s and ran %.3f s",
-			h.StartDelaySeconds, h.WorkflowTaskWaitSeconds, h.WorkflowTaskRunSeconds, sumActs(h.Activities, false), sumActs(h.Activities, true))
+	if err := b.historyLines(ctx, list, iss); err != nil {
+		return err
 	}
+	return b.apiLines(ctx, before)
+}
 
-	if len(iss.Slowest) > 0 && c.historySample > 0 {
-		// The slowest Certificate's history tells where its time went.
-		slow := iss.Slowest[0]
-		id := workflows.CertificateWorkflowID(benchNS, slow.Name)
-		if h, err := countHistory(ctx, b.tc, id); err == nil {
-			var actWait time.Duration
-			for _, a := range h.Activity {
-				actWait += a.Wait
-			}
-			r.SlowestHistory = &slowHistory{Workflow: id, Seconds: slow.Seconds, Events: h.Events, Runs: h.Runs, ByType: h.ByType,
-				WorkflowTaskWaitSeconds: round(h.WFTWait.Seconds(), 3), WorkflowTaskRunSeconds: round(h.WFTRun.Seconds(), 3)}
-			r.line("slowest cert %s %.2f s: %d events over %d runs, %d workflow tasks (waited %.2f s, ran %.2f s), %d local activities, %d signals, %d failed workflow tasks",
-				slow.Name, slow.Seconds, h.Events, h.Runs, h.ByType["WorkflowTaskCompleted"], h.WFTWait.Seconds(), h.WFTRun.Seconds(),
-				h.ByType["MarkerRecorded"], h.ByType["WorkflowExecutionSignaled"], h.ByType["WorkflowTaskFailed"]+h.ByType["WorkflowTaskTimedOut"])
-		}
+// historyLines counts the Temporal histories of a sample of the batch (with their
+// child workflows) and of its slowest Certificate.
+func (b *bench) historyLines(ctx context.Context, list []string, iss *issuanceFigures) error {
+	c, r := b.cfg, b.res
+	if c.historySample == 0 {
+		return nil
 	}
+	h, err := sampleHistory(ctx, b.tc, list, c.historySample, c.historySettle, b.tr.createdAt)
+	if err != nil {
+		return fmt.Errorf("Temporal history: %w", err)
+	}
+	r.History = &h
+	r.line("Temporal history %.1f events/cert over %.1f runs (sample of %d; per cert: %.1f workflow tasks, %.1f activities, %.1f local activities, %.1f signals, %.1f timers)",
+		h.EventsPerCert, h.RunsPerCert, h.Sampled,
+		h.ByTypePerCert["WorkflowTaskCompleted"], h.ByTypePerCert["ActivityTaskScheduled"], h.ByTypePerCert["MarkerRecorded"],
+		h.ByTypePerCert["WorkflowExecutionSignaled"], h.ByTypePerCert["TimerStarted"])
+	if len(h.ByWorkflowKind) > 1 {
+		r.line("Temporal history by workflow per cert: %s", kindList(h.ByWorkflowKind))
+	}
+	r.line("Temporal time per cert: create → workflow started %.3f s; workflow tasks waited %.3f s for a worker and ran %.3f s (incl. local activities); activities waited %.3f s and ran %.3f s",
+		h.StartDelaySeconds, h.WorkflowTaskWaitSeconds, h.WorkflowTaskRunSeconds, sumActs(h.Activities, false), sumActs(h.Activities, true))
 
+	if len(iss.Slowest) == 0 {
+		return nil
+	}
+	// The slowest Certificate's history tells where its time went.
+	slow := iss.Slowest[0]
+	id := workflows.CertificateWorkflowID(benchNS, slow.Name)
+	sh, err := countTree(ctx, b.tc, id)
+	if err != nil {
+		return nil
+	}
+	r.SlowestHistory = &slowHistory{Workflow: id, Seconds: slow.Seconds, Events: sh.Events, Runs: sh.Runs, ByType: sh.ByType,
+		WorkflowTaskWaitSeconds: round(sh.WFTWait.Seconds(), 3), WorkflowTaskRunSeconds: round(sh.WFTRun.Seconds(), 3)}
+	children := ""
+	if n := len(sh.Kinds); n > 1 {
+		r.SlowestHistory.Workflows = map[string]kindCount{}
+		for k, v := range sh.Kinds {
+			r.SlowestHistory.Workflows[k] = *v
+		}
+		children = " (with its child workflows)"
+	}
+	r.line("slowest cert %s %.2f s: %d events%s over %d runs, %d workflow tasks (waited %.2f s, ran %.2f s), %d local activities, %d signals, %d failed workflow tasks",
+		slow.Name, slow.Seconds, sh.Events, children, sh.Runs, sh.ByType["WorkflowTaskCompleted"], sh.WFTWait.Seconds(), sh.WFTRun.Seconds(),
+		sh.ByType["MarkerRecorded"], sh.ByType["WorkflowExecutionSignaled"], sh.ByType["WorkflowTaskFailed"]+sh.ByType["WorkflowTaskTimedOut"])
+	return nil
+}
+
+// apiLines reports kube-apiserver requests since before, and the Events and Secrets
+// in the bench namespace, per Certificate.
+func (b *bench) apiLines(ctx context.Context, before requestCounts) error {
+	c, r := b.cfg, b.res
 	after, err := scrapeRequests(ctx, b.kc)
 	if err != nil {
 		return fmt.Errorf("kube-apiserver /metrics: %w", err)
@@ -437,8 +495,12 @@ func (b *bench) throughput(ctx context.Context) error {
 // issuanceLines prints the figures of a batch.
 func (b *bench) issuanceLines(f *issuanceFigures) {
 	r := b.res
-	r.line("throughput %.1f certs/s (N=%d, %.1f s from first create to all Ready; creates took %.1f s, %d in flight; target ≥ %.0f)",
-		f.CertsPerSecond, f.N, f.DurationSeconds, f.CreatesSeconds, f.Concurrency, targetCertsPerSecond)
+	goal := fmt.Sprintf("; target ≥ %.0f", targetCertsPerSecond)
+	if b.cfg.mode == modeACME {
+		goal = ", DNS-01 against Pebble" // the target is for the CA issuer
+	}
+	r.line("throughput %.1f certs/s (N=%d, %.1f s from first create to all Ready; creates took %.1f s, %d in flight%s)",
+		f.CertsPerSecond, f.N, f.DurationSeconds, f.CreatesSeconds, f.Concurrency, goal)
 	r.line("per-cert latency p50 %.2f s, p90 %.2f s, p99 %.2f s, max %.2f s (create returned → Ready observed)", f.LatencyP50, f.LatencyP90, f.LatencyP99, f.LatencyMax)
 	for _, name := range []string{procWorker, procWatcher} {
 		p := f.Phase.Processes[name]
@@ -452,7 +514,7 @@ func (b *bench) issuanceLines(f *issuanceFigures) {
 	}
 	r.line("CPU per cert %.1f ms without certflow-bench (%s ms): the %d cores run out at %.0f certs/s",
 		f.CPUPerCertMsTotal, strings.Join(per, ", "), r.Machine.Cores, f.CeilingCertsPerSecond)
-	r.line("peak RSS of the stack: %s", rssList(f.Phase, true, "etcd", "kube-apiserver", "temporal"))
+	r.line("peak RSS of the stack: %s", rssList(f.Phase, true, stackProcs...))
 }
 
 func (b *bench) idle(ctx context.Context) error {
@@ -496,7 +558,7 @@ func (b *bench) idle(ctx context.Context) error {
 	r.line("idle worker+watcher RSS %.0f MiB (max in window %.0f MiB; target < %.0f MiB at %d Certificates), CPU %.2f%% of a core",
 		f.WorkerPlusWatcherRSSMiB, f.WorkerPlusWatcherMaxRSSMiB, targetIdleRSSMiB, c.n, f.WorkerPlusWatcherCPUPct)
 	r.line("idle CPU over %.0f s: %s; other processes on the machine %.1f s", ph.WallSeconds, cpuList(ph), ph.OtherBusySeconds)
-	r.line("idle RSS of the stack: %s", rssList(ph, false, "etcd", "kube-apiserver", "temporal"))
+	r.line("idle RSS of the stack: %s", rssList(ph, false, stackProcs...))
 	r.Targets = append(r.Targets, target{Figure: "idle worker+watcher max RSS (MiB)", Want: fmt.Sprintf("< %.0f", targetIdleRSSMiB),
 		Value: f.WorkerPlusWatcherMaxRSSMiB, Met: f.WorkerPlusWatcherMaxRSSMiB < targetIdleRSSMiB})
 	return nil
@@ -511,6 +573,8 @@ type slowHistory struct {
 	WorkflowTaskWaitSeconds float64        `json:"workflow_task_wait_s"`
 	WorkflowTaskRunSeconds  float64        `json:"workflow_task_run_s"`
 	ByType                  map[string]int `json:"by_type"`
+	// Workflows splits the events by kind of workflow when it had children (ACME).
+	Workflows map[string]kindCount `json:"workflows,omitempty"`
 }
 
 // idleFigures are worker and watcher at rest with N issued Certificates.
@@ -522,6 +586,28 @@ type idleFigures struct {
 	WorkerPlusWatcherMaxRSSMiB float64      `json:"worker_plus_watcher_max_rss_mib"`
 	WorkerPlusWatcherCPUPct    float64      `json:"worker_plus_watcher_cpu_pct"`
 	Phase                      phaseFigures `json:"phase"`
+}
+
+// kindList is "certificate 1.0 workflow, 40.0 events; order ..." in a fixed order.
+func kindList(m map[string]kindFigures) string {
+	keys := slices.Sorted(maps.Keys(m))
+	rank := map[string]int{"certificate": 0, "order": 1, "challenge": 2}
+	slices.SortStableFunc(keys, func(a, b string) int {
+		ra, oka := rank[a]
+		rb, okb := rank[b]
+		if !oka {
+			ra = len(rank)
+		}
+		if !okb {
+			rb = len(rank)
+		}
+		return ra - rb
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.1f events (%.2f workflows, %.2f runs)", k, m[k].EventsPerCert, m[k].Workflows, m[k].Runs)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func sumActs(m map[string]activityFigures, run bool) float64 {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -11,11 +13,18 @@ import (
 	"github.com/certflow/certflow/workflows"
 )
 
-// historyCount is the Temporal history of one Certificate workflow over all its runs.
+// historyCount is the Temporal history of one Certificate workflow over all its runs
+// (and, after countTree, of the child workflows it started).
 type historyCount struct {
 	Events int
-	Runs   int
+	Runs   int // of the root workflow
 	ByType map[string]int
+	// Children are the IDs of the child workflows the runs started (ACME: the
+	// Certificate's OrderWorkflows, an Order's ChallengeWorkflows), in order, once each.
+	Children []string
+	// Kinds is events, runs and workflows by kind ("certificate", "order",
+	// "challenge": the workflow ID up to its first '/'); set by countTree.
+	Kinds map[string]*kindCount
 	// Time spent, from event timestamps: workflow tasks waiting for a worker
 	// (scheduled → started) and running (started → completed, which includes local
 	// activities), activities waiting and running, by activity type.
@@ -36,6 +45,7 @@ type activityTime struct {
 // every event of every run.
 func countHistory(ctx context.Context, tc client.Client, workflowID string) (historyCount, error) {
 	h := historyCount{ByType: map[string]int{}, Activity: map[string]*activityTime{}}
+	seenChild := map[string]bool{}
 	for runID := ""; ; {
 		prev := ""
 		at := map[int64]time.Time{}   // event id → time, of scheduled and started events
@@ -65,6 +75,11 @@ func countHistory(ctx context.Context, tc client.Client, workflowID string) (his
 				if s, ok := at[ev.GetWorkflowTaskCompletedEventAttributes().GetStartedEventId()]; ok {
 					h.WFTRun += t.Sub(s)
 				}
+			case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
+				if id := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowId(); id != "" && !seenChild[id] {
+					seenChild[id] = true
+					h.Children = append(h.Children, id)
+				}
 			case ev.GetActivityTaskScheduledEventAttributes() != nil:
 				at[ev.GetEventId()] = t
 				actType[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName()
@@ -92,6 +107,78 @@ func countHistory(ctx context.Context, tc client.Client, workflowID string) (his
 	}
 }
 
+// kindCount is the history of the workflows of one kind under a Certificate.
+type kindCount struct {
+	Workflows int `json:"workflows"`
+	Runs      int `json:"runs"`
+	Events    int `json:"events"`
+}
+
+// workflowKind is the part of a workflow ID before its first '/': "certificate",
+// "order", "challenge".
+func workflowKind(id string) string {
+	kind, _, _ := strings.Cut(id, "/")
+	return kind
+}
+
+// countTree counts the history of workflowID and of every child workflow started under
+// it, recursively (Certificate → OrderWorkflow → ChallengeWorkflow), summed; Kinds
+// splits the events by kind of workflow. Events, time and activities are totals over
+// the tree; Runs and Started are the root's.
+func countTree(ctx context.Context, tc client.Client, workflowID string) (historyCount, error) {
+	return walkTree(workflowID, func(id string) (historyCount, error) { return countHistory(ctx, tc, id) })
+}
+
+// walkTree is countTree with the history of one workflow coming from count.
+func walkTree(workflowID string, count func(id string) (historyCount, error)) (historyCount, error) {
+	h, err := count(workflowID)
+	if err != nil {
+		return h, err
+	}
+	h.Kinds = map[string]*kindCount{workflowKind(workflowID): {Workflows: 1, Runs: h.Runs, Events: h.Events}}
+	seen := map[string]bool{workflowID: true}
+	queue := slices.Clone(h.Children)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		c, err := count(id)
+		if err != nil {
+			return h, err
+		}
+		h.add(c)
+		k := h.Kinds[workflowKind(id)]
+		if k == nil {
+			k = &kindCount{}
+			h.Kinds[workflowKind(id)] = k
+		}
+		k.Workflows++
+		k.Runs += c.Runs
+		k.Events += c.Events
+		queue = append(queue, c.Children...)
+	}
+	return h, nil
+}
+
+// add sums another workflow's events, time and activities into h.
+func (h *historyCount) add(o historyCount) {
+	h.Events += o.Events
+	for t, n := range o.ByType {
+		h.ByType[t] += n
+	}
+	h.WFTWait += o.WFTWait
+	h.WFTRun += o.WFTRun
+	for name, a := range o.Activity {
+		acc := h.activity(name)
+		acc.Count += a.Count
+		acc.Wait += a.Wait
+		acc.Run += a.Run
+	}
+}
+
 func (h *historyCount) activity(name string) *activityTime {
 	if h.Activity[name] == nil {
 		h.Activity[name] = &activityTime{}
@@ -113,9 +200,19 @@ type historyFigures struct {
 	// run's WorkflowExecutionStarted: the watch, the watcher's queue, SignalWithStart.
 	StartDelaySeconds float64 `json:"start_delay_s"`
 	// Regular activities by type: mean count, wait and run seconds per Certificate.
-	Activities     map[string]activityFigures `json:"activities,omitempty"`
-	SettleSeconds  float64                    `json:"settle_s"`
-	SampleWorkflow []string                   `json:"sample_workflows"`
+	Activities map[string]activityFigures `json:"activities,omitempty"`
+	// ByWorkflowKind splits the events per Certificate by kind of workflow
+	// (certificate; with ACME also order and challenge).
+	ByWorkflowKind map[string]kindFigures `json:"by_workflow_kind,omitempty"`
+	SettleSeconds  float64                `json:"settle_s"`
+	SampleWorkflow []string               `json:"sample_workflows"`
+}
+
+// kindFigures are the mean workflows, runs and events of one kind per Certificate.
+type kindFigures struct {
+	Workflows     float64 `json:"workflows"`
+	Runs          float64 `json:"runs"`
+	EventsPerCert float64 `json:"events_per_cert"`
 }
 
 type activityFigures struct {
@@ -143,12 +240,20 @@ func sampleHistory(ctx context.Context, tc client.Client, names []string, k int,
 		var wftWait, wftRun, startDelay time.Duration
 		delays := 0
 		acts := map[string]*activityTime{}
+		kinds := map[string]kindCount{}
 		for _, name := range sample {
 			id := workflows.CertificateWorkflowID(benchNS, name)
 			f.SampleWorkflow = append(f.SampleWorkflow, id)
-			h, err := countHistory(ctx, tc, id)
+			h, err := countTree(ctx, tc, id)
 			if err != nil {
 				return f, err
+			}
+			for k, c := range h.Kinds {
+				s := kinds[k]
+				s.Workflows += c.Workflows
+				s.Runs += c.Runs
+				s.Events += c.Events
+				kinds[k] = s
 			}
 			total += h.Events
 			runs += h.Runs
@@ -182,6 +287,14 @@ func sampleHistory(ctx context.Context, tc client.Client, names []string, k int,
 				f.WorkflowTaskRunSeconds = round(wftRun.Seconds()/n, 3)
 				if delays > 0 {
 					f.StartDelaySeconds = round(startDelay.Seconds()/float64(delays), 3)
+				}
+				f.ByWorkflowKind = map[string]kindFigures{}
+				for k, c := range kinds {
+					f.ByWorkflowKind[k] = kindFigures{
+						Workflows:     round(float64(c.Workflows)/n, 2),
+						Runs:          round(float64(c.Runs)/n, 2),
+						EventsPerCert: round(float64(c.Events)/n, 1),
+					}
 				}
 				f.Activities = map[string]activityFigures{}
 				for name, a := range acts {

@@ -8,7 +8,11 @@
 //     per-certificate latency, peak RSS of worker and watcher, CPU of every process,
 //     Temporal history events and kube-apiserver requests per Certificate;
 //   - mode idle: creates N Certificates, waits until all are Ready and a settle period,
-//     then reports RSS and CPU of worker and watcher over a window.
+//     then reports RSS and CPU of worker and watcher over a window;
+//   - mode acme: the stack also runs Pebble, pebble-challtestsrv and a fake Cloudflare
+//     API; N Certificates from an ACME ClusterIssuer solving DNS-01 through Cloudflare
+//     are created at once, with the figures of throughput mode plus the Order and
+//     Challenge workflows' histories and the ACME objects left at the end.
 //
 // It prints one "bench: ..." line per figure and writes every figure as JSON to --out.
 // docs/bench.md explains each figure. `make bench` / `make bench-idle` run it.
@@ -50,21 +54,30 @@ type config struct {
 	workerArgs    string
 	watcherArgs   string
 	verbose       bool
+	// set holds the flags given on the command line.
+	set map[string]bool
 }
+
+// Modes.
+const (
+	modeThroughput = "throughput"
+	modeIdle       = "idle"
+	modeACME       = "acme"
+)
 
 func main() {
 	var c config
-	flag.StringVar(&c.mode, "mode", "throughput", "throughput: N Certificates at once; idle: RSS and CPU with N issued Certificates")
-	flag.IntVar(&c.n, "n", 0, "number of Certificates (default 1000 in throughput mode, 10000 in idle mode)")
+	flag.StringVar(&c.mode, "mode", modeThroughput, "throughput: N Certificates at once; idle: RSS and CPU with N issued Certificates; acme: N Certificates at once through DNS-01 against Pebble")
+	flag.IntVar(&c.n, "n", 0, "number of Certificates (default 1000 in throughput mode, 10000 in idle mode, 100 in acme mode)")
 	flag.StringVar(&c.out, "out", "", "JSON output file (default out/bench-<mode>.json)")
 	flag.StringVar(&c.binDir, "bin-dir", "bin", "directory with the stack's servers, certflow-worker and certflow-k8swatch")
 	flag.StringVar(&c.crdDir, "crds", "deploy/crds", "CRDs to install")
 	flag.StringVar(&c.stateDir, "state-dir", "", "logs and data of the run (default a new temporary directory)")
 	flag.BoolVar(&c.keepState, "keep-state", false, "keep the state directory after a successful run (it is always kept after a failure)")
-	flag.DurationVar(&c.timeout, "timeout", 0, "bound on the whole run (default 10m in throughput mode, 30m in idle mode)")
+	flag.DurationVar(&c.timeout, "timeout", 0, "bound on the whole run (default 10m in throughput and acme modes, 30m in idle mode)")
 	flag.IntVar(&c.concurrency, "concurrency", 32, "Certificate creates in flight")
 	flag.Float64Var(&c.qps, "qps", 2000, "client-side QPS (and burst) of the bench's Kubernetes client")
-	flag.IntVar(&c.probes, "probes", 5, "single-Certificate latency probes before the batch (throughput mode)")
+	flag.IntVar(&c.probes, "probes", 5, "single-Certificate latency probes before the batch (throughput mode; acme mode: default 1)")
 	flag.IntVar(&c.historySample, "history-sample", 20, "workflows whose Temporal history is counted")
 	flag.DurationVar(&c.historySettle, "history-settle", 15*time.Second, "longest wait for the sampled histories to stop growing after all are Ready")
 	flag.DurationVar(&c.settle, "settle", 60*time.Second, "idle mode: wait after all are Ready before measuring")
@@ -74,6 +87,8 @@ func main() {
 	flag.StringVar(&c.watcherArgs, "watcher-args", "", "extra flags for certflow-k8swatch (space separated)")
 	flag.BoolVar(&c.verbose, "v", false, "show the local stack's progress lines")
 	flag.Parse()
+	c.set = map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	if err := c.defaults(); err != nil {
 		fmt.Fprintln(os.Stderr, "certflow-bench:", err)
 		os.Exit(2)
@@ -92,22 +107,34 @@ func main() {
 
 func (c *config) defaults() error {
 	switch c.mode {
-	case "throughput":
+	case modeThroughput:
 		if c.n == 0 {
 			c.n = 1000
 		}
 		if c.timeout == 0 {
 			c.timeout = 10 * time.Minute
 		}
-	case "idle":
+	case modeIdle:
 		if c.n == 0 {
 			c.n = 10000
 		}
 		if c.timeout == 0 {
 			c.timeout = 30 * time.Minute
 		}
+	case modeACME:
+		if c.n == 0 {
+			c.n = 100
+		}
+		if c.timeout == 0 {
+			c.timeout = 10 * time.Minute
+		}
+		// One probe: the latency of a lone ACME issuance (several ACME round trips and
+		// Pebble's Retry-After), unless --probes says otherwise.
+		if !c.set["probes"] {
+			c.probes = 1
+		}
 	default:
-		return fmt.Errorf("--mode %q: want throughput or idle", c.mode)
+		return fmt.Errorf("--mode %q: want throughput, idle or acme", c.mode)
 	}
 	if c.n < 1 || c.concurrency < 1 || c.probes < 0 || c.historySample < 0 || c.sampleEvery <= 0 {
 		return errors.New("-n and --concurrency must be positive, --probes and --history-sample not negative")
@@ -129,7 +156,7 @@ type result struct {
 	StateDir string      `json:"state_dir"`
 
 	StackStartSeconds float64 `json:"stack_start_s"`
-	SetupSeconds      float64 `json:"setup_s"` // worker + watcher start, CA ClusterIssuer Ready
+	SetupSeconds      float64 `json:"setup_s"` // worker + watcher start, CA (ACME mode: ACME) ClusterIssuer Ready
 
 	SingleCert *probeFigures    `json:"single_cert,omitempty"`
 	Issuance   *issuanceFigures `json:"issuance,omitempty"`
@@ -138,7 +165,9 @@ type result struct {
 	SlowestHistory *slowHistory `json:"slowest_history,omitempty"`
 	API            *apiFigures  `json:"api,omitempty"`
 	Idle           *idleFigures `json:"idle,omitempty"`
-	Targets        []target     `json:"targets,omitempty"`
+	// ACME is what ACME mode leaves behind: Orders, Challenges, TXT records, workflows.
+	ACME    *acmeFigures `json:"acme,omitempty"`
+	Targets []target     `json:"targets,omitempty"`
 	// ThrottleLogLines counts "client-side throttling" lines in the logs of worker and
 	// watcher (client-go logs a wait over 1 s).
 	ThrottleLogLines map[string]int `json:"throttle_log_lines,omitempty"`

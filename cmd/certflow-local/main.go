@@ -1,16 +1,25 @@
 // Command certflow-local is `make run`: it starts the local stack (etcd, kube-apiserver,
-// Temporal dev server with its Web UI, Pebble), installs the CRDs, runs the worker and
-// the watcher, prints how to use it, and stops everything on Ctrl-C.
+// Temporal dev server with its Web UI, Pebble with challtestsrv and a fake Cloudflare
+// API), installs the CRDs (certflow's and the Gateway API's), runs the worker and the
+// watcher, prints how to use it, and stops everything on Ctrl-C.
+//
+// With ACME (the default) the worker is set up for the stack: DNS-01 propagation checks
+// ask challtestsrv's DNS server, the Cloudflare solver talks to the fake API, and the
+// worker serves HTTP-01 challenges itself on the port Pebble validates (no solver Pods:
+// the local cluster has no nodes).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,36 +30,47 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
 )
 
+// options are certflow-local's flags.
+type options struct {
+	stateDir, binDir, crdDir, gatewayCRDDir, clusterResNS string
+	acme                                                  bool
+	selfCheckTimeout                                      time.Duration
+}
+
 func main() {
-	var (
-		stateDir = flag.String("state-dir", ".local", "logs, data, certificates and kubeconfig of the local stack")
-		binDir   = flag.String("bin-dir", "bin", "where the stack's servers were built")
-		crdDir   = flag.String("crds", "deploy/crds", "CRDs to install")
-		acme     = flag.Bool("acme", true, "start Pebble and pebble-challtestsrv (a local ACME server)")
-		clusterR = flag.String("cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of ClusterIssuer Secrets")
-	)
+	var o options
+	flag.StringVar(&o.stateDir, "state-dir", ".local", "logs, data, certificates and kubeconfig of the local stack")
+	flag.StringVar(&o.binDir, "bin-dir", "bin", "where the stack's servers were built")
+	flag.StringVar(&o.crdDir, "crds", localstack.CRDsDir, "CRDs to install")
+	flag.StringVar(&o.gatewayCRDDir, "gateway-api-crds", localstack.GatewayAPICRDsDir, "Gateway API CRDs to install (\"\" to skip; an existing cluster that already has HTTPRoutes keeps its own)")
+	flag.BoolVar(&o.acme, "acme", true, "start Pebble, pebble-challtestsrv and a fake Cloudflare API, and set the worker up for them")
+	flag.DurationVar(&o.selfCheckTimeout, "acme-self-check-timeout", worker.DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before Pebble is asked to validate anyway")
+	flag.StringVar(&o.clusterResNS, "cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of ClusterIssuer Secrets")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *stateDir, *binDir, *crdDir, *clusterR, *acme); err != nil {
+	if err := run(ctx, log, o); err != nil {
 		fmt.Fprintln(os.Stderr, "certflow-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, clusterResNS string, acme bool) error {
-	stateDir, _ = filepath.Abs(stateDir)
-	binDir, _ = filepath.Abs(binDir)
+func run(ctx context.Context, log *slog.Logger, opts options) error {
+	stateDir, _ := filepath.Abs(opts.stateDir)
+	binDir, _ := filepath.Abs(opts.binDir)
+	clusterResNS := opts.clusterResNS
 	o := localstack.Options{
-		BinDir: binDir, StateDir: stateDir, Kube: true, Temporal: true, ACME: acme,
+		BinDir: binDir, StateDir: stateDir, Kube: true, Temporal: true, ACME: opts.acme,
 		Ports: localstack.DefaultPorts(), Log: os.Stderr,
 		ExistingKubeconfig: os.Getenv("KUBECONFIG"), ExistingTemporal: os.Getenv("TEMPORAL_ADDRESS"),
 	}
@@ -65,7 +85,23 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 			fmt.Fprintln(os.Stderr, "stop:", err)
 		}
 	}()
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, crdDir); err != nil {
+	crdDirs := []string{opts.crdDir}
+	if opts.gatewayCRDDir != "" {
+		// An existing cluster's own Gateway API installation (maybe another version)
+		// is left alone; the local kube-apiserver gets deploy/gateway-api.
+		keep := false
+		if o.ExistingKubeconfig != "" {
+			if keep, err = hasGatewayAPI(stack); err != nil {
+				return err
+			}
+		}
+		if keep {
+			fmt.Fprintln(os.Stderr, "the cluster serves the Gateway API already: leaving its CRDs as they are")
+		} else {
+			crdDirs = append(crdDirs, opts.gatewayCRDDir)
+		}
+	}
+	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, crdDirs...); err != nil {
 		return fmt.Errorf("install CRDs: %w", err)
 	}
 	// The worker's clients get certflow's rate limits (stack.RESTConfig has client-go's
@@ -87,10 +123,20 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	}
 	defer tc.Close()
 
-	tworker.SetStickyWorkflowCacheSize(worker.DefaultWorkflowCacheSize)
-	w := worker.New(worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, ClusterResourceNamespace: clusterResNS})
-	if err := w.Start(); err != nil {
+	gc, err := gatewayclient.NewForConfig(cfg)
+	if err != nil {
 		return err
+	}
+
+	tworker.SetStickyWorkflowCacheSize(worker.DefaultWorkflowCacheSize)
+	wc := worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, Gateway: gc, ClusterResourceNamespace: clusterResNS}
+	if opts.acme {
+		// worker.New creates wc.HTTP01Registry and serves it on HTTP01SolverListen.
+		wc.ACME = acmeConfig(stack, opts.selfCheckTimeout)
+	}
+	w := worker.New(wc)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start the worker: %w", err)
 	}
 	defer w.Stop()
 	var wg sync.WaitGroup
@@ -104,9 +150,39 @@ func run(ctx context.Context, log *slog.Logger, stateDir, binDir, crdDir, cluste
 	}()
 	defer wg.Wait()
 
-	printWelcome(stack, binDir, time.Since(start))
+	printWelcome(os.Stdout, stack, binDir, time.Since(start))
 	<-ctx.Done()
 	return nil
+}
+
+// acmeConfig points the worker at the stack's ACME servers (the same settings as
+// testsystem.ACMEConfig): DNS-01 checks ask challtestsrv, Cloudflare is the stack's
+// fake, and HTTP-01 challenges are served in-process on 127.0.0.1:<HTTP01Port>, where
+// Pebble validates them, and self-checked through challtestsrv's DNS on that port.
+func acmeConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACMEConfig {
+	return worker.ACMEConfig{
+		DNS01RecursiveNameservers: []string{s.ChallTestSrvDNS},
+		CloudflareAPIURL:          s.CloudflareAPIURL(),
+		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
+		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
+		SelfCheckTimeout:          selfCheckTimeout,
+	}
+}
+
+// hasGatewayAPI reports whether the cluster serves HTTPRoutes already.
+func hasGatewayAPI(s *localstack.Stack) (bool, error) {
+	dc, err := kubernetes.NewForConfig(s.RESTConfig)
+	if err != nil {
+		return false, err
+	}
+	_, err = dc.Discovery().ServerResourcesForGroupVersion("gateway.networking.k8s.io/v1")
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discover the Gateway API: %w", err)
+	}
+	return true, nil
 }
 
 func ensureNamespace(ctx context.Context, kc kubernetes.Interface, name string) error {
@@ -117,12 +193,12 @@ func ensureNamespace(ctx context.Context, kc kubernetes.Interface, name string) 
 	return nil
 }
 
-func printWelcome(s *localstack.Stack, binDir string, took time.Duration) {
+func printWelcome(out io.Writer, s *localstack.Stack, binDir string, took time.Duration) {
 	ui := s.TemporalUIURL
 	if ui == "" {
 		ui = "(existing Temporal at " + s.TemporalAddress + ")"
 	}
-	fmt.Printf(`
+	fmt.Fprintf(out, `
 certflow is running (ready in %s). In another terminal:
 
   export KUBECONFIG=%s
@@ -131,9 +207,16 @@ certflow is running (ready in %s). In another terminal:
 Temporal Web UI: %s
 `, took.Round(100*time.Millisecond), s.Kubeconfig, binDir, s.TemporalAddress, ui)
 	if s.ACMEDirectoryURL != "" {
-		fmt.Printf("Pebble ACME directory: %s\n", s.ACMEDirectoryURL)
+		fmt.Fprintf(out, `
+ACME (Pebble; pebble-challtestsrv answers 127.0.0.1 for every name):
+  directory URL:     %s
+  CA bundle:         %s (the issuer's spec.acme.caBundle: base64 -w0 of it)
+  Cloudflare token:  %s (fake API %s, zones %s)
+  HTTP-01:           served by the worker on 127.0.0.1:%d, where Pebble validates
+`, s.ACMEDirectoryURL, s.ACMECABundleFile, localstack.CloudflareToken, s.CloudflareAPIURL(),
+			strings.Join(s.CloudflareZoneNames(), ", "), s.HTTP01Port)
 	}
-	fmt.Printf(`
+	fmt.Fprintf(out, `
 Try:
   kubectl apply -f examples/selfsigned-issuer.yaml -n cert-manager
   kubectl apply -f examples/certificate-example-ca.yaml
@@ -142,7 +225,16 @@ Try:
   temporal workflow list --query "CertName='ca-example-com'"
   temporal workflow query --workflow-id certificate/cert-manager/ca-example-com --type status
   temporal workflow signal --workflow-id certificate/cert-manager/ca-example-com --name renew
-
+`)
+	if s.ACMEDirectoryURL != "" {
+		fmt.Fprintf(out, `
+ACME with the examples pointed at Pebble (DNS-01 through Cloudflare):
+  kubectl create secret generic cloudflare-api-token-secret -n cert-manager --from-literal=api-token=%s
+  sed -E "s#^( *)server: https://acme-v02.api.letsencrypt.org/directory#\1server: %s\n\1caBundle: $(base64 -w0 %s)#" \
+    examples/letsencrypt-dns01.yaml | kubectl apply -f -
+`, localstack.CloudflareToken, s.ACMEDirectoryURL, s.ACMECABundleFile)
+	}
+	fmt.Fprintf(out, `
 Logs of the stack's servers: %s/*.log. Ctrl-C stops everything.
 `, s.StateDir)
 }

@@ -103,6 +103,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if err := s.startCloudflare(o); err != nil {
+		return err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
@@ -126,7 +129,11 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 		},
 		addr: func() string { return fmt.Sprintf("127.0.0.1:%d (management %d)", p.ACME, p.PebbleManagement) },
 		args: func() []string {
-			return []string{"-config", cfgPath, "-dnsserver", "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS)}
+			dnsServer := o.PebbleDNSServer
+			if dnsServer == "" {
+				dnsServer = "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS)
+			}
+			return []string{"-config", cfgPath, "-dnsserver", dnsServer}
 		},
 		ready: func(ctx context.Context) error {
 			var d map[string]any

@@ -22,7 +22,7 @@ import (
 // TestACMEIssuance proves the ACME wiring of the stack with real issuances: Pebble
 // resolves names through challtestsrv (A -> 127.0.0.1), validates HTTP-01 on
 // 127.0.0.1:HTTP01Port (served here, in process, as certflow's solver will) and DNS-01
-// from TXT records set through the challtestsrv API.
+// from TXT records set through the challtestsrv API and through the fake Cloudflare API.
 func TestACMEIssuance(t *testing.T) {
 	s := StartForTest(t, Options{ACME: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -146,6 +146,20 @@ func TestACMEIssuance(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				return errors.New("set-txt: " + resp.Status)
 			}
+			return nil
+		})
+	})
+	t.Run("dns-01-cloudflare", func(t *testing.T) {
+		// A zone added at runtime; the record goes through the fake Cloudflare API, which
+		// publishes it in challtestsrv for Pebble.
+		zid := s.Cloudflare().AddZone("cf.localstack.test")
+		issue(t, "*.cf.localstack.test", "dns-01", func(ch *acme.Challenge, z *acme.Authorization) error {
+			v, err := c.DNS01ChallengeRecord(ch.Token)
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]any{"type": "TXT", "name": "_acme-challenge." + z.Identifier.Value, "content": v, "ttl": 120})
+			cloudflareCall(ctx, t, http.MethodPost, s.CloudflareAPIURL()+"/zones/"+zid+"/dns_records", string(body), nil)
 			return nil
 		})
 	})

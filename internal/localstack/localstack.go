@@ -1,7 +1,8 @@
 // Package localstack starts and stops the real local servers of the certflow
 // development stack on 127.0.0.1: etcd + kube-apiserver (Kubernetes API without
 // nodes), the Temporal dev server with its Web UI, and Pebble + pebble-challtestsrv
-// (ACME). It is the one place that runs them, for `make run` and integration tests.
+// (ACME) with a fake Cloudflare API (in process) that publishes its TXT records through
+// challtestsrv. It is the one place that runs them, for `make run` and integration tests.
 //
 // The binaries come from bin/ (hack/build-tools.sh). Every child runs in its own
 // process group with Pdeathsig=SIGKILL, so none outlives the process that started it,
@@ -11,7 +12,8 @@
 //
 //	s := localstack.StartForTest(t, localstack.Options{Kube: true, Temporal: true, ACME: true})
 //	// skipped unless CERTFLOW_INTEGRATION=1; free ports; stopped by t.Cleanup
-//	err := localstack.InstallCRDs(ctx, s.RESTConfig, filepath.Join(root, "deploy", "crds"))
+//	err := localstack.InstallCRDs(ctx, s.RESTConfig, filepath.Join(root, localstack.CRDsDir),
+//		filepath.Join(root, localstack.GatewayAPICRDsDir))
 //
 // make run:
 //
@@ -32,6 +34,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/certflow/certflow/internal/fakecloudflare"
 )
 
 // Options selects what Start runs and where.
@@ -58,6 +62,13 @@ type Options struct {
 	// PebbleEnv adds to or overrides the environment of pebble. Defaults:
 	// PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0, PEBBLE_WFE_NONCEREJECT=0.
 	PebbleEnv map[string]string
+	// CloudflareZones are the zones of the fake Cloudflare API started with ACME; nil
+	// means DefaultCloudflareZones. Stack.Cloudflare().AddZone adds more at runtime.
+	CloudflareZones []string
+	// PebbleDNSServer (host:port) is the DNS server Pebble resolves every identifier
+	// with; empty means pebble-challtestsrv's. Point it at another server (e.g. a BIND
+	// of internal/bind for RFC2136 tests) when the records Pebble must see live there.
+	PebbleDNSServer string
 }
 
 // Ports are the loopback ports of the stack. Zero means "pick a free one".
@@ -73,6 +84,8 @@ type Ports struct {
 	// Ports Pebble's VA dials for HTTP-01 and TLS-ALPN-01. Nothing in the stack listens
 	// there: the certflow solver serves HTTP-01 on HTTP01Port itself.
 	HTTP01, TLSALPN01 int
+	// The fake Cloudflare API (HTTP, in process), started with ACME.
+	Cloudflare int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -84,6 +97,7 @@ func DefaultPorts() Ports {
 		ACME: 14000, PebbleManagement: 15000,
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
+		Cloudflare: 8056,
 	}
 }
 
@@ -103,7 +117,7 @@ type Stack struct {
 	ACMECABundleFile    string // the same CA as a file (StateDir/pki/acme-ca.crt)
 	PebbleManagementURL string // https://127.0.0.1:<mgmt> (/roots/0 is the issuing root)
 	ChallTestSrvURL     string // http://127.0.0.1:<api> (/set-txt, /clear-txt, /add-a ...)
-	ChallTestSrvDNS     string // 127.0.0.1:<dns>, the resolver Pebble uses
+	ChallTestSrvDNS     string // 127.0.0.1:<dns>, the resolver Pebble uses unless Options.PebbleDNSServer (answers A 127.0.0.1 for every name)
 	HTTP01Port          int    // Pebble validates HTTP-01 on 127.0.0.1:HTTP01Port
 	TLSALPN01Port       int    // Pebble validates TLS-ALPN-01 on 127.0.0.1:TLSALPN01Port
 
@@ -113,10 +127,14 @@ type Stack struct {
 	// StartTimes is how long each started component took until ready.
 	StartTimes map[string]time.Duration
 
-	mu      sync.Mutex
-	procs   []*proc
-	stopped bool
-	log     *lineWriter
+	mu            sync.Mutex
+	procs         []*proc
+	closers       []closer // in-process servers
+	cloudflare    *fakecloudflare.Server
+	cloudflareURL string
+	cloudflareTXT *txtInterceptor // between the fake Cloudflare and challtestsrv
+	stopped       bool
+	log           *lineWriter
 }
 
 // TemporalNamespace is the namespace the stack uses (always present in the dev server).
@@ -198,8 +216,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // Stop stops every process the stack started: SIGTERM to its process group, then
 // SIGKILL after a grace period. Dependent processes stop in reverse start order
 // (kube-apiserver before etcd, pebble before pebble-challtestsrv); the independent
-// parts (Kubernetes, Temporal, ACME) stop in parallel. Stop is idempotent and safe to
-// call concurrently.
+// parts (Kubernetes, Temporal, ACME) stop in parallel. In-process servers (the fake
+// Cloudflare API) are closed first. Stop is idempotent and safe to call concurrently.
 func (s *Stack) Stop() error {
 	if s == nil {
 		return nil
@@ -210,6 +228,14 @@ func (s *Stack) Stop() error {
 		return nil
 	}
 	s.stopped = true
+	var all []error
+	// In-process servers first: the fake Cloudflare writes into challtestsrv.
+	for _, c := range slices.Backward(s.closers) {
+		if err := c.close(); err != nil {
+			all = append(all, fmt.Errorf("close %s: %w", c.name, err))
+		}
+		s.log.printf("stopped %s", c.name)
+	}
 	chains := map[string][]*proc{}
 	for _, p := range s.procs {
 		chains[p.chain] = append(chains[p.chain], p)
@@ -231,7 +257,6 @@ func (s *Stack) Stop() error {
 	}
 	wg.Wait()
 	close(errs)
-	var all []error
 	for err := range errs {
 		all = append(all, err)
 	}

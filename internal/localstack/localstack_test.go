@@ -13,16 +13,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -41,9 +44,11 @@ func TestFullStack(t *testing.T) {
 	t.Run("kubectl", func(t *testing.T) { checkKubectl(t, s) })
 	t.Run("client-go+RBAC", func(t *testing.T) { checkKube(ctx, t, s) })
 	t.Run("InstallCRDs", func(t *testing.T) { checkCRDs(ctx, t, s) })
+	t.Run("gateway-api", func(t *testing.T) { checkGatewayAPI(ctx, t, s) })
 	t.Run("temporal", func(t *testing.T) { checkTemporalClient(ctx, t, s) })
 	t.Run("temporal-ui", func(t *testing.T) { checkHTTP200(ctx, t, http.DefaultClient, s.TemporalUIURL+"/") })
 	t.Run("acme", func(t *testing.T) { checkACME(ctx, t, s) })
+	t.Run("cloudflare", func(t *testing.T) { checkCloudflare(ctx, t, s) })
 
 	pids := s.PIDs()
 	for _, name := range []string{"etcd", "kube-apiserver", "temporal", "pebble-challtestsrv", "pebble"} {
@@ -102,7 +107,11 @@ func TestTwoStacks(t *testing.T) {
 			checkKube(ctx, t, s)
 			checkTemporalClient(ctx, t, s)
 			checkACME(ctx, t, s)
+			checkCloudflare(ctx, t, s)
 		})
+	}
+	if a.CloudflareAPIURL() == b.CloudflareAPIURL() {
+		t.Errorf("both stacks serve the fake Cloudflare API at %s", a.CloudflareAPIURL())
 	}
 	// Data is separate: a namespace created in one stack is absent from the other.
 	ca := kubernetes.NewForConfigOrDie(a.RESTConfig)
@@ -215,6 +224,116 @@ func checkCRDs(ctx context.Context, t *testing.T, s *Stack) {
 	if _, err := dc.Resource(gvr).Namespace("default").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatalf("list widgets: %v", err)
 	}
+}
+
+// checkGatewayAPI installs certflow's CRDs and the Gateway API CRDs of
+// deploy/gateway-api (as make run and the test system do) and creates an HTTPRoute.
+func checkGatewayAPI(ctx context.Context, t *testing.T, s *Stack) {
+	root := mustRepoRoot(t)
+	if err := InstallCRDs(ctx, s.RESTConfig, filepath.Join(root, CRDsDir), filepath.Join(root, GatewayAPICRDsDir)); err != nil {
+		t.Fatalf("InstallCRDs: %v", err)
+	}
+	dc := dynamic.NewForConfigOrDie(s.RESTConfig)
+	routes := dc.Resource(schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}).Namespace("default")
+	route := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1",
+		"kind":       "HTTPRoute",
+		"metadata":   map[string]any{"name": "solver"},
+		"spec": map[string]any{
+			"parentRefs": []any{map[string]any{"name": "gateway", "namespace": "default"}},
+			"hostnames":  []any{"www.example.com"},
+			"rules": []any{map[string]any{
+				"matches":     []any{map[string]any{"path": map[string]any{"type": "Exact", "value": "/.well-known/acme-challenge/token"}}},
+				"backendRefs": []any{map[string]any{"name": "solver", "port": int64(8089)}},
+			}},
+		},
+	}}
+	if _, err := routes.Create(ctx, route, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create HTTPRoute: %v", err)
+	}
+	if err := routes.Delete(ctx, "solver", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete HTTPRoute: %v", err)
+	}
+	for _, r := range []string{"gatewayclasses", "gateways", "referencegrants"} {
+		gvr := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: r}
+		if r == "referencegrants" {
+			gvr.Version = "v1beta1"
+		}
+		if _, err := dc.Resource(gvr).List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("list %s: %v", r, err)
+		}
+	}
+}
+
+// checkCloudflare: the fake Cloudflare API answers on loopback with the stack's token,
+// holds the default zones, and a TXT record created through it is served by
+// challtestsrv's DNS, the server Pebble resolves with.
+func checkCloudflare(ctx context.Context, t *testing.T, s *Stack) {
+	u := s.CloudflareAPIURL()
+	if !strings.HasPrefix(u, "http://127.0.0.1:") || !strings.HasSuffix(u, "/client/v4") || s.Cloudflare() == nil {
+		t.Fatalf("CloudflareAPIURL %q, Cloudflare() %v", u, s.Cloudflare())
+	}
+	if got := s.CloudflareZoneNames(); !slices.Equal(got, []string{"example.com", "example.org", "markabledu.com"}) {
+		t.Errorf("zones %v", got)
+	}
+	var res struct {
+		Success bool
+		Result  struct{ ID string }
+	}
+	cloudflareCall(ctx, t, http.MethodGet, u+"/user/tokens/verify", "", &res)
+	if !res.Success {
+		t.Fatalf("token not accepted")
+	}
+	zid := s.Cloudflare().AddZone("cf-check.test")
+	cloudflareCall(ctx, t, http.MethodPost, u+"/zones/"+zid+"/dns_records",
+		`{"type":"TXT","name":"_acme-challenge.cf-check.test","content":"via-cloudflare","ttl":120}`, &res)
+	if got := lookupTXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); !slices.Equal(got, []string{"via-cloudflare"}) {
+		t.Errorf("challtestsrv serves TXT %q, want the record created through Cloudflare", got)
+	}
+	cloudflareCall(ctx, t, http.MethodDelete, u+"/zones/"+zid+"/dns_records/"+res.Result.ID, "", nil)
+	if got := lookupTXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); len(got) != 0 {
+		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
+	}
+}
+
+func cloudflareCall(ctx context.Context, t *testing.T, method, url, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+CloudflareToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+}
+
+// lookupTXT asks the DNS server at addr (host:port) for the TXT records of name.
+func lookupTXT(t *testing.T, addr, name string) []string {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeTXT)
+	in, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("DNS TXT %s at %s: %v", name, addr, err)
+	}
+	var out []string
+	for _, rr := range in.Answer {
+		if txt, ok := rr.(*dns.TXT); ok {
+			out = append(out, strings.Join(txt.Txt, ""))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func checkTemporalClient(ctx context.Context, t *testing.T, s *Stack) {

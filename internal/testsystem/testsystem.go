@@ -1,7 +1,13 @@
 // Package testsystem runs the whole of certflow for integration tests: the local stack
-// (kube-apiserver + etcd, Temporal dev server, optionally Pebble), the CRDs, the RBAC of
+// (kube-apiserver + etcd, Temporal dev server, optionally Pebble with challtestsrv and
+// the fake Cloudflare API), the CRDs (certflow's and the Gateway API's), the RBAC of
 // deploy/rbac, and the worker and the watcher in-process, each acting as its own
 // ServiceAccount so that a missing permission fails a test as it would fail a cluster.
+//
+// With ACME the worker is pointed at the stack as `make run` does: DNS-01 propagation
+// checks ask challtestsrv's DNS server, Cloudflare is the fake, and HTTP-01 challenges
+// are served by the worker itself on the port Pebble validates (System.HTTP01Registry)
+// instead of solver Pods, which could not run on a cluster without nodes.
 package testsystem
 
 import (
@@ -13,6 +19,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +31,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
@@ -35,8 +46,25 @@ import (
 type Options struct {
 	// DisableApprover runs the worker without the internal approver.
 	DisableApprover bool
-	// ACME also starts Pebble and pebble-challtestsrv.
+	// ACME also starts Pebble, pebble-challtestsrv and the fake Cloudflare API, and
+	// configures the worker for them (see the package doc).
 	ACME bool
+	// SelfCheckTimeout is the worker's ACME self-check timeout (how long a challenge's
+	// self check may fail before Pebble is asked to validate anyway); default
+	// DefaultSelfCheckTimeout.
+	SelfCheckTimeout time.Duration
+	// CloudflareZones are the zones of the fake Cloudflare account (nil: the local
+	// stack's defaults, example.com, example.org, markabledu.com).
+	CloudflareZones []string
+	// PebbleNonceReject is the percentage of good nonces Pebble rejects as badNonce
+	// (PEBBLE_WFE_NONCEREJECT; 0, the default, rejects none).
+	PebbleNonceReject int
+	// PebbleDNSServer (host:port) is the DNS server Pebble resolves identifiers with
+	// instead of challtestsrv (e.g. a BIND from internal/bind for RFC2136).
+	PebbleDNSServer string
+	// DNS01RecursiveNameservers (host:port) replace challtestsrv as the nameservers the
+	// worker's DNS-01 propagation check asks (ACME only).
+	DNS01RecursiveNameservers []string
 	// Namespaces to create up front (cert-manager, the cluster resource namespace, always).
 	Namespaces []string
 	// NoWorker leaves the worker out (a test runs its own, e.g. as a child process).
@@ -53,10 +81,18 @@ type System struct {
 	Kube     kubernetes.Interface
 	CertFlow versioned.Interface
 	Temporal client.Client
+	// HTTP01Registry holds the HTTP-01 challenges the worker serves (ACME only; shared
+	// by every worker NewWorker returns, so it survives a worker restart).
+	HTTP01Registry *http01.Registry
 
+	acme     worker.ACMEConfig
 	stateDir string
 	cleanups []func()
 }
+
+// DefaultSelfCheckTimeout is Options.SelfCheckTimeout's default: short, since on the
+// local stack a self check that fails for long will not start passing.
+const DefaultSelfCheckTimeout = 15 * time.Second
 
 // Start brings the system up; on error everything started is stopped.
 func Start(ctx context.Context, o Options) (s *System, err error) {
@@ -76,7 +112,11 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
-	lo := localstack.Options{BinDir: filepath.Join(s.Root, "bin"), StateDir: s.stateDir, Kube: true, Temporal: true, ACME: o.ACME, Log: o.Log}
+	lo := localstack.Options{BinDir: filepath.Join(s.Root, "bin"), StateDir: s.stateDir, Kube: true, Temporal: true, ACME: o.ACME, Log: o.Log,
+		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer}
+	if o.PebbleNonceReject != 0 {
+		lo.PebbleEnv = map[string]string{"PEBBLE_WFE_NONCEREJECT": strconv.Itoa(o.PebbleNonceReject)}
+	}
 	if err := localstack.CheckBinaries(lo); err != nil {
 		return s, err
 	}
@@ -86,8 +126,16 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		return s, err
 	}
 	s.cleanups = append(s.cleanups, func() { s.Stack.Stop() })
-	if err := localstack.InstallCRDs(startCtx, s.Stack.RESTConfig, filepath.Join(s.Root, "deploy", "crds")); err != nil {
+	if err := localstack.InstallCRDs(startCtx, s.Stack.RESTConfig,
+		filepath.Join(s.Root, localstack.CRDsDir), filepath.Join(s.Root, localstack.GatewayAPICRDsDir)); err != nil {
 		return s, err
+	}
+	if o.ACME {
+		s.acme = ACMEConfig(s.Stack, o.SelfCheckTimeout)
+		if o.DNS01RecursiveNameservers != nil {
+			s.acme.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)
+		}
+		s.HTTP01Registry = http01.NewRegistry()
 	}
 	if s.Config, err = clients.RESTConfig(s.Stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst); err != nil {
 		return s, err
@@ -132,14 +180,100 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	return s, nil
 }
 
-// NewWorker returns a worker (not started) acting as the certflow-worker ServiceAccount.
-func (s *System) NewWorker(disableApprover bool) (tworker.Worker, error) {
+// ACMEConfig is the worker's ACME configuration for a local stack started with ACME
+// (what make run uses too): DNS-01 checks ask challtestsrv, Cloudflare is the stack's
+// fake, and HTTP-01 challenges are served in-process on 127.0.0.1:<HTTP01Port>, where
+// Pebble validates them, and self-checked through challtestsrv's DNS on that port.
+// selfCheckTimeout 0 means DefaultSelfCheckTimeout.
+func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACMEConfig {
+	if selfCheckTimeout <= 0 {
+		selfCheckTimeout = DefaultSelfCheckTimeout
+	}
+	return worker.ACMEConfig{
+		DNS01RecursiveNameservers: []string{s.ChallTestSrvDNS},
+		CloudflareAPIURL:          s.CloudflareAPIURL(),
+		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
+		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
+		SelfCheckTimeout:          selfCheckTimeout,
+	}
+}
+
+// ACME is the worker's ACME configuration (zero unless the system runs ACME): what
+// NewWorker's workers use, and what WorkerFlags turns into a worker process's flags.
+func (s *System) ACME() worker.ACMEConfig { return s.acme }
+
+// WorkerFlags are the certflow-worker flags that give a worker process the ACME
+// configuration c (e.g. System.ACME(), for a worker run as a child process).
+func WorkerFlags(c worker.ACMEConfig) []string {
+	var f []string
+	if len(c.DNS01RecursiveNameservers) > 0 {
+		f = append(f, "--dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))
+	}
+	if c.CloudflareAPIURL != "" {
+		f = append(f, "--cloudflare-api-url", c.CloudflareAPIURL)
+	}
+	if c.HTTP01SolverListen != "" {
+		f = append(f, "--http01-solver-listen", c.HTTP01SolverListen)
+	}
+	if c.HTTP01SelfCheck.Resolver != "" {
+		f = append(f, "--http01-self-check-nameserver", c.HTTP01SelfCheck.Resolver)
+	}
+	if c.HTTP01SelfCheck.Port != 0 {
+		f = append(f, "--http01-self-check-port", strconv.Itoa(c.HTTP01SelfCheck.Port))
+	}
+	if c.HTTP01SolverImage != "" {
+		f = append(f, "--http01-solver-image", c.HTTP01SolverImage)
+	}
+	if c.SelfCheckTimeout > 0 {
+		f = append(f, "--acme-self-check-timeout", c.SelfCheckTimeout.String())
+	}
+	return f
+}
+
+// WriteKubeconfig writes a kubeconfig for the system's API server that acts as
+// ServiceAccount certflow/<sa> (admin credentials with impersonation), for a worker or
+// watcher run as a child process.
+func (s *System) WriteKubeconfig(path, sa string) error {
+	kc, err := clientcmd.LoadFromFile(s.Stack.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if len(kc.AuthInfos) == 0 {
+		return fmt.Errorf("%s has no users", s.Stack.Kubeconfig)
+	}
+	for _, a := range kc.AuthInfos {
+		a.Impersonate = "system:serviceaccount:certflow:" + sa
+	}
+	return clientcmd.WriteToFile(*kc, path)
+}
+
+// WorkerConfig is the configuration of the system's worker, acting as the
+// certflow-worker ServiceAccount (with ACME settings when the system has ACME).
+func (s *System) WorkerConfig(disableApprover bool) (worker.Config, error) {
 	cfg := s.Impersonate("certflow-worker")
 	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
+		return worker.Config{}, err
+	}
+	gc, err := gatewayclient.NewForConfig(cfg)
+	if err != nil {
+		return worker.Config{}, err
+	}
+	return worker.Config{
+		Temporal: s.Temporal, Kube: kc, CertFlow: cf, Gateway: gc, DisableApprover: disableApprover,
+		ACME: s.acme, HTTP01Registry: s.HTTP01Registry,
+	}, nil
+}
+
+// NewWorker returns a worker (not started) acting as the certflow-worker ServiceAccount.
+// With ACME it serves HTTP-01 challenges on the stack's HTTP-01 port while it runs, so
+// only one such worker can run at a time.
+func (s *System) NewWorker(disableApprover bool) (tworker.Worker, error) {
+	c, err := s.WorkerConfig(disableApprover)
+	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Config{Temporal: s.Temporal, Kube: kc, CertFlow: cf, DisableApprover: disableApprover}), nil
+	return worker.New(c), nil
 }
 
 // Impersonate returns the admin config acting as ServiceAccount certflow/<sa>.

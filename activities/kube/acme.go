@@ -1,0 +1,196 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+)
+
+// ObjectRef names one namespaced object, with its UID once known.
+type ObjectRef struct {
+	Namespace, Name, UID string
+}
+
+// CreateOrderInput is the Order object of one CertificateRequest.
+type CreateOrderInput struct {
+	Request RequestRef // the owner
+	Name    string
+	Spec    acmev1.OrderSpec
+}
+
+// CreateOrder makes sure the Order object exists (create-first: a retried step finds
+// the one it made). An Order of that name owned by another request is an error.
+func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (ObjectRef, error) {
+	orders := a.CertFlow.AcmeV1().Orders(in.Request.Namespace)
+	t := true
+	o := &acmev1.Order{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: in.Name, Namespace: in.Request.Namespace,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateRequestKind,
+				Name: in.Request.Name, UID: types.UID(in.Request.UID), Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Spec: in.Spec,
+	}
+	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		cur, gerr := orders.Get(ctx, in.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return ObjectRef{}, gerr
+		}
+		if !ownedBy(cur.OwnerReferences, in.Request.UID) {
+			return ObjectRef{}, nonRetryable("OrderConflict", "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
+		}
+		created = cur
+	} else if err != nil {
+		return ObjectRef{}, fmt.Errorf("create Order %s/%s: %w", in.Request.Namespace, in.Name, err)
+	}
+	return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
+}
+
+// OrderStatusInput is the state the workflow records on an Order.
+type OrderStatusInput struct {
+	Order  ObjectRef
+	State  acmev1.State
+	Reason string
+	// Authorizations replace the recorded ones when set.
+	Authorizations []acmev1.ACMEAuthorization `json:",omitempty"`
+	Certificate    []byte                     `json:",omitempty"`
+}
+
+// SetOrderStatus records an Order's state (a final failure gets failureTime).
+func (a *Activities) SetOrderStatus(ctx context.Context, in OrderStatusInput) error {
+	orders := a.CertFlow.AcmeV1().Orders(in.Order.Namespace)
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	get := fromWatchCache
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := cachedGet(ctx, get, orders.Get, in.Order.Name)
+		get = metav1.GetOptions{}
+		if err != nil {
+			return err
+		}
+		if in.Order.UID != "" && string(cur.UID) != in.Order.UID {
+			return apierrors.NewNotFound(acmev1.Resource("orders"), in.Order.Name)
+		}
+		cur = cur.DeepCopy()
+		cur.Status.State, cur.Status.Reason = in.State, in.Reason
+		if in.Authorizations != nil {
+			cur.Status.Authorizations = in.Authorizations
+		}
+		if in.Certificate != nil {
+			cur.Status.Certificate = in.Certificate
+		}
+		if (in.State == acmev1.Invalid || in.State == acmev1.Errored || in.State == acmev1.Expired) && cur.Status.FailureTime == nil {
+			cur.Status.FailureTime = &now
+		}
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil // deleted with its request: nothing left to record
+	}
+	if err != nil {
+		return fmt.Errorf("update status of Order %s/%s: %w", in.Order.Namespace, in.Order.Name, err)
+	}
+	return nil
+}
+
+// CreateChallengeInput is one Challenge object of an Order.
+type CreateChallengeInput struct {
+	Order ObjectRef // the owner
+	Name  string
+	Spec  acmev1.ChallengeSpec
+}
+
+// CreateChallenge makes sure the Challenge object exists (create-first).
+func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInput) (ObjectRef, error) {
+	chs := a.CertFlow.AcmeV1().Challenges(in.Order.Namespace)
+	t := true
+	ch := &acmev1.Challenge{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: in.Name, Namespace: in.Order.Namespace,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: acmev1.SchemeGroupVersion.String(), Kind: acmev1.OrderKind,
+				Name: in.Order.Name, UID: types.UID(in.Order.UID), Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Spec: in.Spec,
+	}
+	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		cur, gerr := chs.Get(ctx, in.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return ObjectRef{}, gerr
+		}
+		if !ownedBy(cur.OwnerReferences, in.Order.UID) {
+			return ObjectRef{}, nonRetryable("ChallengeConflict", "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
+		}
+		created = cur
+	} else if err != nil {
+		return ObjectRef{}, fmt.Errorf("create Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
+	}
+	return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
+}
+
+// ChallengeStatusInput is what the workflow records on a Challenge.
+type ChallengeStatusInput struct {
+	Challenge  ObjectRef
+	Processing bool
+	Presented  bool
+	State      acmev1.State
+	Reason     string
+}
+
+// SetChallengeStatus records a Challenge's progress, if it changed.
+func (a *Activities) SetChallengeStatus(ctx context.Context, in ChallengeStatusInput) error {
+	chs := a.CertFlow.AcmeV1().Challenges(in.Challenge.Namespace)
+	get := fromWatchCache
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := cachedGet(ctx, get, chs.Get, in.Challenge.Name)
+		get = metav1.GetOptions{}
+		if err != nil {
+			return err
+		}
+		if in.Challenge.UID != "" && string(cur.UID) != in.Challenge.UID {
+			return apierrors.NewNotFound(acmev1.Resource("challenges"), in.Challenge.Name)
+		}
+		want := acmev1.ChallengeStatus{Processing: in.Processing, Presented: in.Presented, State: in.State, Reason: in.Reason}
+		if cur.Status == want {
+			return nil
+		}
+		cur = cur.DeepCopy()
+		cur.Status = want
+		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update status of Challenge %s/%s: %w", in.Challenge.Namespace, in.Challenge.Name, err)
+	}
+	return nil
+}
+
+// DeleteChallenge deletes a finished Challenge object (gone already is fine).
+func (a *Activities) DeleteChallenge(ctx context.Context, ref ObjectRef) error {
+	opts := metav1.DeleteOptions{}
+	if ref.UID != "" {
+		uid := types.UID(ref.UID)
+		opts.Preconditions = &metav1.Preconditions{UID: &uid}
+	}
+	err := a.CertFlow.AcmeV1().Challenges(ref.Namespace).Delete(ctx, ref.Name, opts)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete Challenge %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	return nil
+}

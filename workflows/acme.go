@@ -1,0 +1,336 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
+	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/activities/kube"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+var (
+	acmeActs   *acme.Activities
+	dns01Acts  *dns01.Activities
+	http01Acts *http01.Activities
+)
+
+// acmeRetry retries ACME and solver steps on network errors and 5xx answers; the
+// server's refusals are non-retryable (and a rate limit waits for its Retry-After).
+var acmeRetry = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    time.Minute,
+	MaximumAttempts:    8,
+}
+
+// act runs one regular activity with a summary shown in the UI.
+func act(ctx workflow.Context, summary string, fn, in any) workflow.Future {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, RetryPolicy: acmeRetry, Summary: summary,
+	})
+	return workflow.ExecuteActivity(ctx, fn, in)
+}
+
+// OrderInput starts an OrderWorkflow: one ACME order for one CertificateRequest.
+type OrderInput struct {
+	Request   kube.RequestRef
+	OrderName string
+	IssuerRef cmmeta.IssuerReference
+	Account   acme.AccountRef
+	// IssuerNamespace is the Issuer's namespace, "" for a ClusterIssuer (DNS-01
+	// credentials are read from the cluster resource namespace then).
+	IssuerNamespace string
+	Solvers         []acmev1.ACMEChallengeSolver
+	// CertificateLabels feed the solvers' matchLabels selectors.
+	CertificateLabels map[string]string `json:",omitempty"`
+	Spec              acmev1.OrderSpec
+	PreferredChain    string     `json:",omitempty"`
+	NotAfter          *time.Time `json:",omitempty"`
+}
+
+// OrderResult is the issued chain.
+type OrderResult struct {
+	CertificatePEM []byte
+	URL            string
+}
+
+// ErrTypeOrderFailed is the error type of an order that ended invalid: final for this
+// revision; the Certificate backs off and the next attempt is a new revision.
+const ErrTypeOrderFailed = "ACMEOrderFailed"
+
+// OrderName is the Order object of a request, as upstream names it: the request's
+// name and a hash of what is ordered.
+func OrderName(requestName string, spec acmev1.OrderSpec) string {
+	h := fnv.New32a()
+	h.Write([]byte(requestName + "|" + strings.Join(spec.DNSNames, ",") + "|" + strings.Join(spec.IPAddresses, ",") + "|" + spec.CommonName))
+	return requestName + "-" + strconv.FormatUint(uint64(h.Sum32()), 10)
+}
+
+// OrderWorkflowID is the ID of the workflow driving an Order object.
+func OrderWorkflowID(namespace, name string) string { return "order/" + namespace + "/" + name }
+
+// ChallengeWorkflowID is the ID of the workflow driving a Challenge object.
+func ChallengeWorkflowID(namespace, name string) string { return "challenge/" + namespace + "/" + name }
+
+// OrderWorkflow drives one ACME order: the Order object and the order at the server
+// (its URL recorded first, so a crash resumes the same order), one ChallengeWorkflow
+// per pending authorization, finalization with the request's CSR and the chain. The
+// Order object's status follows every step; its Challenges are deleted at the end.
+func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
+	status := Status{Phase: "Pending", WaitingFor: "creating the order"}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
+		return OrderResult{}, err
+	}
+	var order kube.ObjectRef
+	if err := act(ctx, "create Order "+in.OrderName, kubeActs.CreateOrder, kube.CreateOrderInput{
+		Request: in.Request, Name: in.OrderName, Spec: in.Spec,
+	}).Get(ctx, &order); err != nil {
+		return OrderResult{}, err
+	}
+	fail := func(state acmev1.State, reason string) error {
+		status.Phase, status.LastError = string(state), reason
+		// A disconnected context: the Order records its end even when cancelled.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = act(dctx, "mark Order "+string(state), kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
+		return temporal.NewNonRetryableApplicationError(reason, ErrTypeOrderFailed, nil)
+	}
+
+	identifiers := append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...)
+	var st acme.OrderState
+	if err := act(ctx, "create or resume the ACME order", acmeActs.EnsureOrder, acme.EnsureOrderInput{
+		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
+		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
+	}).Get(ctx, &st); err != nil {
+		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err))
+	}
+	status.Phase, status.WaitingFor = st.Status, "authorizations"
+
+	if st.Status == "pending" {
+		if err := solveAuthorizations(ctx, in, order, st, &status); err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
+				return OrderResult{}, fail(acmev1.Invalid, appErr.Message())
+			}
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+		}
+	}
+
+	// The server moves the order to ready once every authorization is valid.
+	var err error
+	if st, err = pollOrder(ctx, in.Account, st.URL, &status, "ready"); err != nil {
+		return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+	}
+	if st.Status == "ready" {
+		_ = act(ctx, "mark Order ready", kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
+		if err := act(ctx, "finalize the ACME order with the CSR of "+in.Request.Name, acmeActs.FinalizeOrder, acme.FinalizeInput{
+			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
+		}).Get(ctx, &st); err != nil {
+			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err))
+		}
+		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+		}
+	}
+	if st.Status != "valid" {
+		reason := fmt.Sprintf("ACME order is %s", st.Status)
+		if st.Error != "" {
+			reason += ": " + st.Error
+		}
+		return OrderResult{}, fail(acmev1.Invalid, reason)
+	}
+	var chain acme.Chain
+	if err := act(ctx, "download the certificate", acmeActs.FetchCertificate, acme.FetchInput{
+		Account: in.Account, CertificateURL: st.CertificateURL, PreferredChain: in.PreferredChain,
+	}).Get(ctx, &chain); err != nil {
+		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err))
+	}
+	if err := act(ctx, "mark Order valid", kubeActs.SetOrderStatus, kube.OrderStatusInput{
+		Order: order, State: acmev1.Valid, Certificate: chain.CertificatePEM,
+	}).Get(ctx, nil); err != nil {
+		return OrderResult{}, err
+	}
+	status.Phase, status.WaitingFor = "valid", "nothing"
+	return OrderResult{CertificatePEM: chain.CertificatePEM, URL: st.URL}, nil
+}
+
+// solveAuthorizations runs one ChallengeWorkflow per pending authorization, records
+// the authorizations on the Order, waits for all of them, and deletes the Challenge
+// objects afterwards (also when one failed or the order was cancelled).
+func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status) error {
+	type running struct {
+		ref    kube.ObjectRef
+		future workflow.ChildWorkflowFuture
+		name   string
+	}
+	var children []running
+	var recorded []acmev1.ACMEAuthorization
+	defer func() {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		for _, c := range children {
+			_ = act(dctx, "delete Challenge "+c.ref.Name, kubeActs.DeleteChallenge, c.ref).Get(dctx, nil)
+		}
+	}()
+	var settings acme.Settings
+	if err := act(ctx, "read the worker's ACME settings", acmeActs.GetSettings, nil).Get(ctx, &settings); err != nil {
+		return err
+	}
+	for i, url := range st.Authorizations {
+		var az acme.Authorization
+		if err := act(ctx, "get authorization "+url, acmeActs.GetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
+			return err
+		}
+		rec := acmev1.ACMEAuthorization{URL: url, Identifier: az.Identifier, Wildcard: &az.Wildcard, InitialState: acmev1.State(az.Status)}
+		for _, ch := range az.Challenges {
+			rec.Challenges = append(rec.Challenges, acmev1.ACMEChallenge{URL: ch.URL, Token: ch.Token, Type: ch.Type})
+		}
+		recorded = append(recorded, rec)
+		if az.Status != "pending" {
+			continue // valid already (reused), or final: the order's state tells
+		}
+		name := az.Identifier
+		if az.Wildcard {
+			name = "*." + name
+		}
+		solverIdx, ch, ok := pickSolver(in, az, name)
+		if !ok {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("no configured challenge solvers can be used for %s (offered: %s)", name, offeredTypes(az)), ErrTypeOrderFailed, nil)
+		}
+		chType := acmev1.ACMEChallengeTypeHTTP01
+		if ch.Type == "dns-01" {
+			chType = acmev1.ACMEChallengeTypeDNS01
+		}
+		chName := challengeName(order.Name, i, az.Identifier, az.Wildcard)
+		spec := acmev1.ChallengeSpec{
+			URL: ch.URL, AuthorizationURL: url, DNSName: az.Identifier, Wildcard: az.Wildcard, Type: chType,
+			Token: ch.Token, Key: ch.KeyAuthorization, Solver: in.Solvers[solverIdx], IssuerRef: in.IssuerRef,
+		}
+		var ref kube.ObjectRef
+		if err := act(ctx, "create Challenge "+chName, kubeActs.CreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
+			return err
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:        ChallengeWorkflowID(ref.Namespace, ref.Name),
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+			StaticSummary:     fmt.Sprintf("%s challenge for %s", ch.Type, name),
+		})
+		f := workflow.ExecuteChildWorkflow(cctx, ChallengeWorkflow, ChallengeInput{
+			Challenge: ref, Account: in.Account, IssuerNamespace: in.IssuerNamespace, Spec: spec, SelfCheckTimeout: settings.SelfCheckTimeout,
+		})
+		children = append(children, running{ref: ref, future: f, name: name})
+	}
+	if err := act(ctx, "record authorizations on Order "+order.Name, kubeActs.SetOrderStatus, kube.OrderStatusInput{
+		Order: order, State: acmev1.Pending, Authorizations: recorded,
+	}).Get(ctx, nil); err != nil {
+		return err
+	}
+	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
+	var failures []string
+	for _, c := range children {
+		var res ChallengeResult
+		if err := c.future.Get(ctx, &res); err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %s", c.name, errorMessage(err)))
+			continue
+		}
+		if res.State != acmev1.Valid {
+			failures = append(failures, fmt.Sprintf("%s: %s", c.name, res.Reason))
+		}
+	}
+	if len(failures) > 0 {
+		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), ErrTypeOrderFailed, nil)
+	}
+	return nil
+}
+
+// pickSolver chooses the solver (upstream's selector precedence, among the challenge
+// types the server offers) and that solver's challenge of the authorization.
+func pickSolver(in OrderInput, az acme.Authorization, name string) (int, acme.ChallengeInfo, bool) {
+	var offered []acmev1.ACMEChallengeType
+	for _, ch := range az.Challenges {
+		switch ch.Type {
+		case "http-01":
+			if !az.Wildcard {
+				offered = append(offered, acmev1.ACMEChallengeTypeHTTP01)
+			}
+		case "dns-01":
+			offered = append(offered, acmev1.ACMEChallengeTypeDNS01)
+		}
+	}
+	// Its only map range checks that all matchLabels match: order does not matter.
+	idx, ok := policy.SelectSolverForTypes(in.Solvers, in.CertificateLabels, name, offered) //workflowcheck:ignore
+	if !ok {
+		return 0, acme.ChallengeInfo{}, false
+	}
+	want := "http-01"
+	if in.Solvers[idx].DNS01 != nil {
+		want = "dns-01"
+	}
+	for _, ch := range az.Challenges {
+		if ch.Type == want {
+			return idx, ch, true
+		}
+	}
+	return 0, acme.ChallengeInfo{}, false
+}
+
+func offeredTypes(az acme.Authorization) string {
+	var ts []string
+	for _, ch := range az.Challenges {
+		ts = append(ts, ch.Type)
+	}
+	return strings.Join(ts, ", ")
+}
+
+// challengeName is deterministic per order and authorization, so a replayed step
+// finds the object it created.
+func challengeName(orderName string, i int, identifier string, wildcard bool) string {
+	h := fnv.New32a()
+	h.Write([]byte(strconv.Itoa(i) + "|" + identifier + "|" + strconv.FormatBool(wildcard)))
+	return orderName + "-" + strconv.FormatUint(uint64(h.Sum32()), 10)
+}
+
+// pollOrder reads the order until it reaches want or a final state, on durable timers
+// (1 s doubling to 10 s) between reads.
+func pollOrder(ctx workflow.Context, account acme.AccountRef, url string, status *Status, want string) (acme.OrderState, error) {
+	delay := time.Second
+	for {
+		var st acme.OrderState
+		if err := act(ctx, "get ACME order", acmeActs.GetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
+			return st, err
+		}
+		status.Phase = st.Status
+		if st.Status == want || st.Status == "valid" || st.Status == "invalid" || (want == "ready" && st.Status != "pending") {
+			return st, nil
+		}
+		if want == "valid" && st.Status != "processing" && st.Status != "ready" {
+			return st, nil
+		}
+		status.WaitingFor = fmt.Sprintf("the ACME order to become %s (now %s)", want, st.Status)
+		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: "order is " + st.Status + ", next look"}).Get(ctx, nil); err != nil {
+			return st, err
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// errorMessage is an error's own message (an application error's, without the
+// activity wrapping around it).
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}

@@ -1,0 +1,230 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
+	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/activities/kube"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+)
+
+func newACMEEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(epoch)
+	env.RegisterWorkflow(OrderWorkflow)
+	env.RegisterWorkflow(ChallengeWorkflow)
+	env.RegisterActivity(&kube.Activities{})
+	env.RegisterActivity(&acme.Activities{})
+	env.RegisterActivity(&dns01.Activities{})
+	env.RegisterActivity(&http01.Activities{})
+	return env
+}
+
+var dnsChallenge = ChallengeInput{
+	Challenge: kube.ObjectRef{Namespace: "ns", Name: "web-1-123-456", UID: "ch-uid"},
+	Spec: acmev1.ChallengeSpec{
+		URL: "https://acme/chall/1", AuthorizationURL: "https://acme/authz/1", DNSName: "example.com", Type: acmev1.ACMEChallengeTypeDNS01,
+		Token: "tok", Key: "tok.thumb", Solver: acmev1.ACMEChallengeSolver{DNS01: &acmev1.ACMEChallengeSolverDNS01{}},
+	},
+	SelfCheckTimeout: time.Minute,
+}
+
+// recordChallengeStatus collects the Challenge status writes.
+func recordChallengeStatus(env *testsuite.TestWorkflowEnvironment) *[]kube.ChallengeStatusInput {
+	var got []kube.ChallengeStatusInput
+	env.OnActivity(kubeActs.SetChallengeStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.ChallengeStatusInput) error {
+		got = append(got, in)
+		return nil
+	})
+	return &got
+}
+
+// The self check fails twice (visible in the reason, with the next try's time), then
+// passes; the server validates; the TXT record is removed at the end.
+func TestChallengeSelfCheckRetriesOnTimersThenValid(t *testing.T) {
+	env := newACMEEnv(t)
+	statuses := recordChallengeStatus(env)
+	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{FQDN: "_acme-challenge.example.com.", Value: "v"}, nil).Once()
+	checks := 0
+	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) (dns01.CheckResult, error) {
+		checks++
+		if checks < 3 {
+			return dns01.CheckResult{Detail: "127.0.0.1:8053 has no TXT at _acme-challenge.example.com."}, nil
+		}
+		return dns01.CheckResult{Ready: true}, nil
+	})
+	env.OnActivity(acmeActs.AcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
+	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "valid"}, nil)
+	cleaned := 0
+	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+
+	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
+
+	var res ChallengeResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.State != acmev1.Valid || checks != 3 || cleaned != 1 {
+		t.Fatalf("result %+v after %d checks, %d clean ups; want valid, 3, 1", res, checks, cleaned)
+	}
+	var waiting []string
+	for _, s := range *statuses {
+		if strings.Contains(s.Reason, "has no TXT") {
+			waiting = append(waiting, s.Reason)
+		}
+	}
+	if len(waiting) != 2 || !strings.Contains(waiting[0], "next check at") {
+		t.Errorf("self-check failures in the Challenge's reason = %q, want 2 saying what failed and when the next try is", waiting)
+	}
+	last := (*statuses)[len(*statuses)-1]
+	if last.State != acmev1.Valid || last.Processing || last.Presented {
+		t.Errorf("final status %+v, want valid, not processing, not presented", last)
+	}
+}
+
+// A self check that never passes does not hang the challenge: after the timeout the
+// server is asked, and its verdict (with its message) ends it; the record is removed.
+func TestChallengeSelfCheckTimeoutLetsTheServerDecide(t *testing.T) {
+	env := newACMEEnv(t)
+	recordChallengeStatus(env)
+	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
+	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "wrong value"}, nil)
+	env.OnActivity(acmeActs.AcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
+	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "invalid", Error: "Incorrect TXT record \"x\" found at _acme-challenge.example.com"}, nil)
+	cleaned := 0
+	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+
+	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
+
+	var res ChallengeResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.State != acmev1.Invalid || !strings.Contains(res.Reason, "Incorrect TXT record") || cleaned != 1 {
+		t.Fatalf("result %+v, %d clean ups; want invalid with the server's message, cleaned once", res, cleaned)
+	}
+	if env.Now().Sub(epoch) > 2*time.Minute {
+		t.Errorf("took %v of workflow time; the self-check timeout is 1m", env.Now().Sub(epoch))
+	}
+}
+
+// Cancelled mid-way (the order was abandoned), the challenge still cleans up.
+func TestChallengeCleansUpWhenCancelled(t *testing.T) {
+	env := newACMEEnv(t)
+	recordChallengeStatus(env)
+	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
+	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "not yet"}, nil)
+	cleaned := 0
+	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+	env.RegisterDelayedCallback(env.CancelWorkflow, 10*time.Second)
+
+	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
+
+	if err := env.GetWorkflowError(); err == nil || !temporal.IsCanceledError(errors.Unwrap(err)) && !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("want a cancelled workflow, got %v", err)
+	}
+	if cleaned != 1 {
+		t.Fatalf("cleaned up %d times after cancellation, want 1", cleaned)
+	}
+}
+
+func testOrderInput() OrderInput {
+	return OrderInput{
+		Request: kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid"}, OrderName: "web-1-42",
+		Solvers: []acmev1.ACMEChallengeSolver{{DNS01: &acmev1.ACMEChallengeSolverDNS01{}}},
+		Spec:    acmev1.OrderSpec{Request: []byte("csr"), DNSNames: []string{"example.com"}},
+	}
+}
+
+// An order whose challenge fails is invalid, with the server's reason, and its
+// Challenge objects are deleted.
+func TestOrderInvalidWhenChallengeFails(t *testing.T) {
+	env := newACMEEnv(t)
+	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+	env.OnActivity(acmeActs.GetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+		Challenges: []acme.ChallengeInfo{{Type: "dns-01", URL: "https://acme/chall/1", Token: "tok", KeyAuthorization: "tok.thumb", Status: "pending"}}}, nil).Once()
+	var created []kube.CreateChallengeInput
+	env.OnActivity(kubeActs.CreateChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.CreateChallengeInput) (kube.ObjectRef, error) {
+		created = append(created, in)
+		return kube.ObjectRef{Namespace: "ns", Name: in.Name, UID: "ch-uid"}, nil
+	})
+	var orderStates []kube.OrderStatusInput
+	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.OrderStatusInput) error {
+		orderStates = append(orderStates, in)
+		return nil
+	})
+	env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Invalid, Reason: "Authorization invalid: Incorrect TXT record"}, nil)
+	var deleted []kube.ObjectRef
+	env.OnActivity(kubeActs.DeleteChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, ref kube.ObjectRef) error {
+		deleted = append(deleted, ref)
+		return nil
+	})
+
+	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
+
+	var appErr *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != ErrTypeOrderFailed || !strings.Contains(appErr.Message(), "Incorrect TXT record") {
+		t.Fatalf("want an %s error with the server's reason, got %v", ErrTypeOrderFailed, err)
+	}
+	if len(created) != 1 || created[0].Spec.Type != acmev1.ACMEChallengeTypeDNS01 || created[0].Spec.Key != "tok.thumb" {
+		t.Fatalf("Challenges created: %+v", created)
+	}
+	if len(deleted) != 1 || deleted[0].Name != created[0].Name {
+		t.Errorf("Challenges deleted: %+v, want the one created", deleted)
+	}
+	last := orderStates[len(orderStates)-1]
+	if last.State != acmev1.Invalid || !strings.Contains(last.Reason, "Incorrect TXT record") {
+		t.Errorf("last Order status %+v, want invalid with the reason", last)
+	}
+}
+
+// The happy path: finalize once ready, poll on timers until valid, fetch the chain.
+func TestOrderValid(t *testing.T) {
+	env := newACMEEnv(t)
+	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", FinalizeURL: "https://acme/fin/1", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+	env.OnActivity(acmeActs.GetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+		Challenges: []acme.ChallengeInfo{{Type: "http-01", URL: "https://acme/chall/0"}, {Type: "dns-01", URL: "https://acme/chall/1", Token: "tok", KeyAuthorization: "tok.thumb"}}}, nil).Once()
+	env.OnActivity(kubeActs.CreateChallenge, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "ch", UID: "ch-uid"}, nil)
+	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(kubeActs.DeleteChallenge, mock.Anything, mock.Anything).Return(nil)
+	env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Valid}, nil)
+	gets := 0
+	env.OnActivity(acmeActs.GetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
+		gets++
+		switch gets {
+		case 1:
+			return acme.OrderState{URL: "https://acme/order/1", FinalizeURL: "https://acme/fin/1", Status: "ready"}, nil
+		case 2:
+			return acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil
+		}
+		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
+	})
+	env.OnActivity(acmeActs.FinalizeOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
+	env.OnActivity(acmeActs.FetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
+
+	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
+
+	var res OrderResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if string(res.CertificatePEM) != "chain" || gets != 3 {
+		t.Fatalf("result %+v after %d order reads", res, gets)
+	}
+}

@@ -1,0 +1,181 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
+	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/activities/kube"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+)
+
+// ChallengeInput starts a ChallengeWorkflow for one Challenge object.
+type ChallengeInput struct {
+	Challenge       kube.ObjectRef
+	Account         acme.AccountRef
+	IssuerNamespace string // "" for a ClusterIssuer
+	Spec            acmev1.ChallengeSpec
+	// SelfCheckTimeout is how long the self check may fail before the ACME server is
+	// asked to validate anyway: its verdict (and message) ends the challenge instead
+	// of a self check that never passes (upstream's stuck challenges).
+	SelfCheckTimeout time.Duration
+}
+
+// ChallengeResult is how the challenge ended.
+type ChallengeResult struct {
+	State  acmev1.State
+	Reason string
+}
+
+// Self-check retries: 2 s doubling to 30 s, on durable timers.
+const (
+	selfCheckFirstDelay = 2 * time.Second
+	selfCheckMaxDelay   = 30 * time.Second
+)
+
+// ChallengeWorkflow solves one challenge: present (DNS-01 record or HTTP-01 solver),
+// self-check until it passes (each failure's what-and-why in the Challenge's reason,
+// with the next try's time), accept, wait for the server's verdict, and clean up
+// always — after success, failure or cancellation, in a disconnected context.
+func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeResult, err error) {
+	status := Status{Phase: string(acmev1.Pending), WaitingFor: "presenting"}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
+		return res, err
+	}
+	spec := in.Spec
+	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
+	setStatus := func(ctx workflow.Context, processing, presented bool, state acmev1.State, reason string) {
+		status.Phase, status.LastError = string(state), reason
+		_ = act(ctx, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), kubeActs.SetChallengeStatus, kube.ChallengeStatusInput{
+			Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
+		}).Get(ctx, nil)
+	}
+	dnsIn := dns01.DNS01Input{IssuerNamespace: in.IssuerNamespace, DNSName: spec.DNSName, KeyAuthorization: spec.Key}
+	if spec.Solver.DNS01 != nil {
+		dnsIn.Solver = *spec.Solver.DNS01
+	}
+	httpIn := http01.SolverInput{Namespace: in.Challenge.Namespace, Name: in.Challenge.Name, UID: in.Challenge.UID, DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key}
+	if spec.Solver.HTTP01 != nil {
+		httpIn.HTTP01 = *spec.Solver.HTTP01
+	}
+
+	presented := false
+	defer func() {
+		// Clean up always, even when cancelled: nothing may be left behind.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		if presented {
+			var cerr error
+			if isDNS {
+				cerr = act(dctx, "remove TXT record of "+spec.DNSName, dns01Acts.CleanUpDNS01, dnsIn).Get(dctx, nil)
+			} else {
+				cerr = act(dctx, "remove HTTP-01 solver of "+spec.DNSName, http01Acts.CleanUpHTTP01Solver, httpIn).Get(dctx, nil)
+			}
+			if cerr != nil && err == nil {
+				res.Reason += "; clean up failed: " + errorMessage(cerr)
+			}
+		}
+		if res.State == "" {
+			res.State = acmev1.Errored
+			if err != nil {
+				res.Reason = errorMessage(err)
+			} else {
+				res.Reason = "cancelled"
+			}
+		}
+		setStatus(dctx, false, false, res.State, res.Reason)
+	}()
+
+	setStatus(ctx, true, false, acmev1.Pending, "Presenting "+string(spec.Type)+" challenge")
+	presented = true // a present that failed halfway is cleaned up too
+	if isDNS {
+		var rec dns01.DNS01Record
+		if err := act(ctx, "present TXT record for "+spec.DNSName, dns01Acts.PresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+		}
+	} else {
+		if err := act(ctx, "create HTTP-01 solver for "+spec.DNSName, http01Acts.EnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+		}
+	}
+
+	// Self check on durable timers, each failure visible in the Challenge's reason.
+	deadline := workflow.Now(ctx).Add(in.SelfCheckTimeout)
+	delay := selfCheckFirstDelay
+	for attempt := 1; ; attempt++ {
+		ok, detail, err := selfCheck(ctx, isDNS, dnsIn, spec)
+		if err != nil {
+			return ChallengeResult{State: acmev1.Errored, Reason: "Self check could not run: " + errorMessage(err)}, nil
+		}
+		if ok {
+			break
+		}
+		now := workflow.Now(ctx)
+		if !now.Before(deadline) {
+			setStatus(ctx, true, true, acmev1.Pending, fmt.Sprintf("Self check still failing after %s (%s); asking the ACME server to validate anyway", in.SelfCheckTimeout, detail))
+			break
+		}
+		next := min(delay, deadline.Sub(now))
+		reason := fmt.Sprintf("Waiting for %s challenge propagation: %s (attempt %d; next check at %s)", spec.Type, detail, attempt, now.Add(next).UTC().Format(time.RFC3339))
+		setStatus(ctx, true, true, acmev1.Pending, reason)
+		status.WaitingFor = "self check"
+		if err := workflow.NewTimerWithOptions(ctx, next, workflow.TimerOptions{Summary: "self check failed, next try"}).Get(ctx, nil); err != nil {
+			return res, err
+		}
+		delay = min(2*delay, selfCheckMaxDelay)
+	}
+
+	var accepted acme.ChallengeInfo
+	if err := act(ctx, "ask the ACME server to validate", acmeActs.AcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
+		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err)}, nil
+	}
+	setStatus(ctx, true, true, acmev1.Processing, "Waiting for the ACME server to validate")
+	status.WaitingFor = "the ACME server's validation"
+	delay = time.Second
+	for {
+		var az acme.Authorization
+		if err := act(ctx, "get authorization", acmeActs.GetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err)}, nil
+		}
+		switch az.Status {
+		case "valid":
+			return ChallengeResult{State: acmev1.Valid, Reason: "Successfully authorized domain"}, nil
+		case "pending", "processing":
+		default:
+			reason := "Authorization " + az.Status
+			if az.Error != "" {
+				reason += ": " + az.Error
+			}
+			return ChallengeResult{State: acmev1.Invalid, Reason: reason}, nil
+		}
+		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: "validation pending, next look"}).Get(ctx, nil); err != nil {
+			return res, err
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// selfCheck runs one pass of the self check: the TXT record at the nameservers, or a
+// GET of the HTTP-01 URL.
+func selfCheck(ctx workflow.Context, isDNS bool, dnsIn dns01.DNS01Input, spec acmev1.ChallengeSpec) (bool, string, error) {
+	if isDNS {
+		var r dns01.CheckResult
+		err := act(ctx, "check TXT record propagation", dns01Acts.CheckDNS01Propagation, dnsIn).Get(ctx, &r)
+		return r.Ready, r.Detail, err
+	}
+	var r http01.SelfCheckResult
+	err := act(ctx, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token, http01Acts.HTTP01SelfCheck, http01.SelfCheckInput{
+		DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key,
+	}).Get(ctx, &r)
+	return r.OK, r.Detail, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
