@@ -44,6 +44,16 @@ func act(ctx workflow.Context, summary string, fn, in any) workflow.Future {
 	return workflow.ExecuteActivity(ctx, fn, in)
 }
 
+// kubeStep runs a short Kubernetes step (an object or status write) as a local
+// activity, as the CertificateWorkflow does: one marker event instead of a server round
+// trip and three events, still retried by kubeRetry and shown with its summary.
+func kubeStep(ctx workflow.Context, summary string, fn any, args ...any) workflow.Future {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry, Summary: summary,
+	})
+	return workflow.ExecuteLocalActivity(ctx, fn, args...)
+}
+
 // OrderInput starts an OrderWorkflow: one ACME order for one CertificateRequest.
 type OrderInput struct {
 	Request   kube.RequestRef
@@ -95,7 +105,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, err
 	}
 	var order kube.ObjectRef
-	if err := act(ctx, "create Order "+in.OrderName, kubeActs.CreateOrder, kube.CreateOrderInput{
+	if err := kubeStep(ctx, "create Order "+in.OrderName, kubeActs.CreateOrder, kube.CreateOrderInput{
 		Request: in.Request, Name: in.OrderName, Spec: in.Spec,
 	}).Get(ctx, &order); err != nil {
 		return OrderResult{}, err
@@ -104,7 +114,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		status.Phase, status.LastError = string(state), reason
 		// A disconnected context: the Order records its end even when cancelled.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = act(dctx, "mark Order "+string(state), kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
+		_ = kubeStep(dctx, "mark Order "+string(state), kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
 		return temporal.NewNonRetryableApplicationError(reason, ErrTypeOrderFailed, nil)
 	}
 
@@ -134,7 +144,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
 	}
 	if st.Status == "ready" {
-		_ = act(ctx, "mark Order ready", kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
+		_ = kubeStep(ctx, "mark Order ready", kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
 		if err := act(ctx, "finalize the ACME order with the CSR of "+in.Request.Name, acmeActs.FinalizeOrder, acme.FinalizeInput{
 			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
 		}).Get(ctx, &st); err != nil {
@@ -157,7 +167,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 	}).Get(ctx, &chain); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err))
 	}
-	if err := act(ctx, "mark Order valid", kubeActs.SetOrderStatus, kube.OrderStatusInput{
+	if err := kubeStep(ctx, "mark Order valid", kubeActs.SetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Valid, Certificate: chain.CertificatePEM,
 	}).Get(ctx, nil); err != nil {
 		return OrderResult{}, err
@@ -180,11 +190,11 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	defer func() {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		for _, c := range children {
-			_ = act(dctx, "delete Challenge "+c.ref.Name, kubeActs.DeleteChallenge, c.ref).Get(dctx, nil)
+			_ = kubeStep(dctx, "delete Challenge "+c.ref.Name, kubeActs.DeleteChallenge, c.ref).Get(dctx, nil)
 		}
 	}()
 	var settings acme.Settings
-	if err := act(ctx, "read the worker's ACME settings", acmeActs.GetSettings, nil).Get(ctx, &settings); err != nil {
+	if err := kubeStep(ctx, "read the worker's ACME settings", acmeActs.GetSettings).Get(ctx, &settings); err != nil {
 		return err
 	}
 	for i, url := range st.Authorizations {
@@ -218,7 +228,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 			Token: ch.Token, Key: ch.KeyAuthorization, Solver: in.Solvers[solverIdx], IssuerRef: in.IssuerRef,
 		}
 		var ref kube.ObjectRef
-		if err := act(ctx, "create Challenge "+chName, kubeActs.CreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
+		if err := kubeStep(ctx, "create Challenge "+chName, kubeActs.CreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
 			return err
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -231,7 +241,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		})
 		children = append(children, running{ref: ref, future: f, name: name})
 	}
-	if err := act(ctx, "record authorizations on Order "+order.Name, kubeActs.SetOrderStatus, kube.OrderStatusInput{
+	if err := kubeStep(ctx, "record authorizations on Order "+order.Name, kubeActs.SetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Pending, Authorizations: recorded,
 	}).Get(ctx, nil); err != nil {
 		return err

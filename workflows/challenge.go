@@ -50,7 +50,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
 	setStatus := func(ctx workflow.Context, processing, presented bool, state acmev1.State, reason string) {
 		status.Phase, status.LastError = string(state), reason
-		_ = act(ctx, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), kubeActs.SetChallengeStatus, kube.ChallengeStatusInput{
+		_ = kubeStep(ctx, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), kubeActs.SetChallengeStatus, kube.ChallengeStatusInput{
 			Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
 		}).Get(ctx, nil)
 	}
