@@ -105,7 +105,18 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	// Self check on durable timers, each failure visible in the Challenge's reason.
 	deadline := workflow.Now(ctx).Add(in.SelfCheckTimeout)
 	delay := selfCheckFirstDelay
+	ensureSolver := func() error {
+		// Idempotent: with the worker serving HTTP-01 itself (the local stack) the token
+		// lives in the memory of one worker process; a restarted or other worker serves
+		// it again from here.
+		return act(ctx, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place", http01Acts.EnsureHTTP01Solver, httpIn).Get(ctx, nil)
+	}
 	for attempt := 1; ; attempt++ {
+		if !isDNS && attempt > 1 {
+			if err := ensureSolver(); err != nil {
+				return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+			}
+		}
 		ok, detail, err := selfCheck(ctx, isDNS, dnsIn, spec)
 		if err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Self check could not run: " + errorMessage(err)}, nil

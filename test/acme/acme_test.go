@@ -9,9 +9,7 @@ package acme
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,13 +17,10 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/test/acme/acmetest"
 )
 
 var env *testsystem.System
@@ -78,11 +73,7 @@ func example(t *testing.T, name string) []byte {
 
 func mustKubectl(t *testing.T, stdin []byte, args ...string) string {
 	t.Helper()
-	out, err := env.Kubectl(stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return acmetest.Kubectl(t, env, stdin, args...)
 }
 
 func TestSeedHTTP01GatewayHTTPRoute(t *testing.T) {
@@ -162,164 +153,29 @@ spec:
 	})
 }
 
-func waitIssuerReady(t *testing.T, ns, name string) {
-	t.Helper()
-	testsystem.Eventually(t, time.Minute, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
-		iss, err := env.CertFlow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return issuerReady(t, iss.Status)
-	})
-}
+func waitIssuerReady(t *testing.T, ns, name string) { acmetest.WaitIssuerReady(t, env, ns, name) }
 
-func waitClusterIssuerReady(t *testing.T, name string) {
-	t.Helper()
-	testsystem.Eventually(t, time.Minute, "ClusterIssuer "+name+" Ready", func() (bool, string) {
-		iss, err := env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return issuerReady(t, iss.Status)
-	})
-}
-
-func issuerReady(t *testing.T, st cmapi.IssuerStatus) (bool, string) {
-	for _, c := range st.Conditions {
-		if c.Type == cmapi.IssuerConditionReady {
-			ok := c.Status == cmmeta.ConditionTrue && c.Reason == cmapi.IssuerReasonACMEAccountRegistered && st.ACME != nil && st.ACME.URI != ""
-			return ok, fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
-		}
-	}
-	return false, "no Ready condition"
-}
+func waitClusterIssuerReady(t *testing.T, name string) { acmetest.WaitIssuerReady(t, env, "", name) }
 
 func waitCertificateReady(t *testing.T, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
-	var cert *cmapi.Certificate
-	testsystem.Eventually(t, timeout, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
-		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		cert = c
-		for _, cond := range c.Status.Conditions {
-			if cond.Type == cmapi.CertificateConditionReady && cond.Status == cmmeta.ConditionTrue {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v; %s", c.Status.Conditions, describeACME(ns))
-	})
-	return cert
-}
-
-// describeACME says where the Orders and Challenges of a namespace are, for failures.
-func describeACME(ns string) string {
-	var parts []string
-	if os, err := env.CertFlow.AcmeV1().Orders(ns).List(context.Background(), metav1.ListOptions{}); err == nil {
-		for _, o := range os.Items {
-			parts = append(parts, fmt.Sprintf("Order %s %s %q", o.Name, o.Status.State, o.Status.Reason))
-		}
-	}
-	if cs, err := env.CertFlow.AcmeV1().Challenges(ns).List(context.Background(), metav1.ListOptions{}); err == nil {
-		for _, c := range cs.Items {
-			parts = append(parts, fmt.Sprintf("Challenge %s %s %s %q", c.Name, c.Spec.DNSName, c.Status.State, c.Status.Reason))
-		}
-	}
-	return strings.Join(parts, "; ")
+	return acmetest.WaitCertificateReady(t, env, ns, name, timeout)
 }
 
 // verifyChain checks the issued chain against Pebble's root (it changes at every start
 // of Pebble, so it is fetched, not pinned) for every name.
 func verifyChain(t *testing.T, ns, secretName string, names ...string) {
 	t.Helper()
-	s, err := env.Kube.CoreV1().Secrets(ns).Get(context.Background(), secretName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var certs []*x509.Certificate
-	rest := s.Data["tls.crt"]
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) < 2 {
-		t.Fatalf("tls.crt holds %d certificates, want the leaf and its intermediate", len(certs))
-	}
-	rootPEM, err := env.Stack.PebbleRootPEM(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		t.Fatal("Pebble's /roots/0 holds no certificate")
-	}
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	for _, n := range names {
-		if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: strings.Replace(n, "*", "x", 1)}); err != nil {
-			t.Errorf("chain for %s does not verify against Pebble's root: %v", n, err)
-		}
-	}
-	if len(s.Data["tls.key"]) == 0 {
-		t.Error("Secret has no tls.key")
-	}
+	acmetest.VerifyChain(t, env, ns, secretName, names...)
 }
 
 func assertOneValidOrder(t *testing.T, ns string) {
 	t.Helper()
-	os, err := env.CertFlow.AcmeV1().Orders(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(os.Items) != 1 {
-		t.Fatalf("%d Orders in %s, want exactly 1: %s", len(os.Items), ns, describeACME(ns))
-	}
-	o := os.Items[0]
-	if o.Status.State != acmev1.Valid || o.Status.URL == "" || len(o.Status.Certificate) == 0 {
-		t.Errorf("Order %s: state %q url %q, %d certificate bytes; want valid with both", o.Name, o.Status.State, o.Status.URL, len(o.Status.Certificate))
-	}
+	acmetest.AssertOrdersValid(t, env, ns, 1)
 }
 
 // assertNothingLeft: no Challenge and no solver Service, Pod, Ingress or HTTPRoute.
 func assertNothingLeft(t *testing.T, ns string) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, "no Challenge or solver object left in "+ns, func() (bool, string) {
-		var left []string
-		ctx := context.Background()
-		if cs, err := env.CertFlow.AcmeV1().Challenges(ns).List(ctx, metav1.ListOptions{}); err == nil {
-			for _, c := range cs.Items {
-				left = append(left, "Challenge "+c.Name)
-			}
-		}
-		sel := metav1.ListOptions{LabelSelector: acmev1.SolverIdentificationLabelKey + "=true"}
-		if l, err := env.Kube.CoreV1().Services(ns).List(ctx, sel); err == nil {
-			for _, o := range l.Items {
-				left = append(left, "Service "+o.Name)
-			}
-		}
-		if l, err := env.Kube.CoreV1().Pods(ns).List(ctx, sel); err == nil {
-			for _, o := range l.Items {
-				left = append(left, "Pod "+o.Name)
-			}
-		}
-		if l, err := env.Kube.NetworkingV1().Ingresses(ns).List(ctx, sel); err == nil {
-			for _, o := range l.Items {
-				left = append(left, "Ingress "+o.Name)
-			}
-		}
-		if out, err := env.Kubectl(nil, "get", "httproutes", "-n", ns, "-l", acmev1.SolverIdentificationLabelKey+"=true", "-o", "name"); err == nil {
-			left = append(left, strings.Fields(out)...)
-		}
-		return len(left) == 0, strings.Join(left, ", ")
-	})
+	acmetest.AssertNothingLeft(t, env, ns)
 }

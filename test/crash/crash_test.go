@@ -100,7 +100,7 @@ spec:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	w1.kill(t)
+	w1.Kill(t)
 	killedAfter := time.Since(applied)
 	ready, notReady := readyCertificates(t, ns)
 	t.Logf("worker-1 SIGKILLed %.2fs after the 20 Certificates were applied: %d Ready, not Ready: %v; %d next-key Secrets; in flight: %s",

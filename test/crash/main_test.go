@@ -13,15 +13,12 @@ package crash
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +35,6 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/childproc"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testsystem"
@@ -98,13 +94,8 @@ func runWithSystem(m *testing.M) (int, error) {
 		}
 	}()
 
-	// The worker under test is the real binary, built from this tree.
-	env.workerBin = filepath.Join(state, "certflow-worker")
-	build := exec.Command("go", "build", "-o", env.workerBin, "./cmd/certflow-worker")
-	build.Dir = root
-	build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build ./cmd/certflow-worker: %v\n%s", err, out)
+	if env.workerBin, err = testsystem.BuildWorker(root, state); err != nil {
+		return 0, err
 	}
 
 	o := localstack.Options{BinDir: filepath.Join(root, "bin"), StateDir: state, Kube: true, Temporal: true, Log: os.Stderr}
@@ -183,97 +174,11 @@ func writeImpersonatingKubeconfig(from, to, user string) error {
 	return clientcmd.WriteToFile(*kc, to)
 }
 
-// workerProcess is one certflow-worker child process, alone in its process group (so
-// the kill reaches everything it could have started) and killed with this test process.
-type workerProcess struct {
-	*childproc.Proc
-	once sync.Once
-}
-
-// startWorker starts the worker binary and waits until it polls the task queue. Its
-// process group is stopped when the test ends, whatever happens.
-func startWorker(t *testing.T, name string) *workerProcess {
+// startWorker starts the worker binary and waits until it polls the task queue.
+func startWorker(t *testing.T, name string) *testsystem.WorkerProcess {
 	t.Helper()
-	logPath := filepath.Join(env.state, name+".log")
-	cp, err := childproc.Start(name, env.workerBin, []string{"--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace}, logPath, childproc.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &workerProcess{Proc: cp}
-	t.Cleanup(func() { p.stop(t) })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if log, _ := os.ReadFile(logPath); bytes.Contains(log, []byte("certflow-worker polling")) {
-			t.Logf("%s (pid %d) polling; log %s", name, p.PID(), logPath)
-			return p
-		}
-		select {
-		case <-p.Done():
-			t.Fatalf("%s exited before polling: %v\n%s", name, p.Err(), tail(logPath))
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not polling after 30s\n%s", name, tail(logPath))
-		}
-	}
-}
-
-// kill SIGKILLs the worker's whole process group and checks that the group is gone.
-func (p *workerProcess) kill(t *testing.T) {
-	t.Helper()
-	p.once.Do(func() {
-		if err := p.Kill(); err != nil {
-			t.Error(err)
-		}
-	})
-	p.assertGroupGone(t)
-}
-
-// stop ends the worker gracefully (SIGTERM, then SIGKILL) if it still runs.
-func (p *workerProcess) stop(t *testing.T) {
-	t.Helper()
-	p.once.Do(func() {
-		if err := p.Stop(10 * time.Second); err != nil {
-			t.Error(err)
-		}
-	})
-	p.assertGroupGone(t)
-}
-
-func (p *workerProcess) assertGroupGone(t *testing.T) {
-	t.Helper()
-	pgid := p.PID() // Setpgid: the group id is the child's pid
-	select {
-	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		t.Errorf("%s (pid %d) has not exited", p.Name, pgid)
-		return
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := syscall.Kill(-pgid, 0)
-		if errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("process group %d of %s still exists after the worker exited (kill -0: %v)", pgid, p.Name, err)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// tail returns the end of a log file, for failure messages.
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	return testsystem.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), []string{"--kubeconfig", env.workerKubeconfig,
+		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace})
 }
 
 // kubectl runs bin/kubectl against the test cluster as admin.
