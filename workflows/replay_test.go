@@ -39,15 +39,15 @@ import (
 // historiesDir holds the recorded histories, one run per file.
 const historiesDir = "testdata/histories"
 
-// olderHistoriesDirs keep histories recorded by earlier versions of the workflows
-// (re-recording replaces historiesDir only): workflows started by an older certflow
-// must go on replaying after an upgrade, which workflow.GetVersion makes possible and
-// these prove.
-var olderHistoriesDirs = []string{"testdata/histories-before-lazy-issuing-status"}
+// moreHistoriesDirs: the ACME workflows' histories (recorded by test/acme's
+// TestRecordACMEHistories), and histories recorded by earlier versions of the workflows
+// (re-recording never replaces them): workflows started by an older certflow must go
+// on replaying after an upgrade, which workflow.GetVersion makes possible and these prove.
+var moreHistoriesDirs = []string{"testdata/histories-acme", "testdata/histories-before-lazy-issuing-status"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.
-var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow"}
+var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow", "OrderWorkflow", "ChallengeWorkflow"}
 
 // replayRegistry lets worker.Register fill a replayer, so the workflows are replayed
 // under exactly the names the worker registers them with. Activities never run during a
@@ -72,7 +72,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range olderHistoriesDirs {
+	for _, dir := range moreHistoriesDirs {
 		older, err := filepath.Glob(filepath.Join(dir, "*.json"))
 		if err != nil || len(older) == 0 {
 			t.Fatalf("no histories in workflows/%s (%v)", dir, err)

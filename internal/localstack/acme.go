@@ -26,6 +26,7 @@ type pebbleConfig struct {
 		TLSPort                        int                      `json:"tlsPort"`
 		OCSPResponderURL               string                   `json:"ocspResponderURL"`
 		ExternalAccountBindingRequired bool                     `json:"externalAccountBindingRequired"`
+		ExternalAccountMACKeys         map[string]string        `json:"externalAccountMACKeys"`
 		DomainBlocklist                []string                 `json:"domainBlocklist"`
 		RetryAfter                     map[string]int           `json:"retryAfter"`
 		KeyAlgorithm                   string                   `json:"keyAlgorithm"`
@@ -37,6 +38,13 @@ type pebbleProfile struct {
 	Description    string `json:"description"`
 	ValidityPeriod int64  `json:"validityPeriod"` // seconds
 }
+
+// The external account binding the local Pebble knows (bindings are optional there):
+// the key ID and its HMAC key, base64url as a CA hands it out.
+const (
+	PebbleEABKeyID   = "certflow-eab"
+	PebbleEABHMACKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+)
 
 // ACME profiles offered by the local Pebble. Always send one in new orders: without a
 // profile Pebble picks a random one.
@@ -186,6 +194,8 @@ func writePebbleConfig(path, pkiDir string, p *Ports) error {
 	c.Pebble.DomainBlocklist = []string{}
 	c.Pebble.RetryAfter = map[string]int{"authz": 1, "order": 1}
 	c.Pebble.KeyAlgorithm = "ecdsa"
+	// Optional for accounts; an account that presents a binding must present this one.
+	c.Pebble.ExternalAccountMACKeys = map[string]string{PebbleEABKeyID: PebbleEABHMACKey}
 	c.Pebble.Profiles = map[string]pebbleProfile{
 		ProfileDefault:    {Description: "90-day certificates", ValidityPeriod: 90 * 24 * 3600},
 		ProfileShortLived: {Description: "6-day certificates", ValidityPeriod: 6 * 24 * 3600},
