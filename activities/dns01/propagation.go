@@ -222,7 +222,7 @@ func dqAskTXT(ctx context.Context, label, addr, name, value string, recursive bo
 	}
 	switch {
 	case len(values) > 0:
-		return fmt.Sprintf("%s returned %d TXT value(s) at %s, not the expected one", label, len(values), name)
+		return fmt.Sprintf("%s returned %d TXT value(s) at %s, not the expected one: got %q, want %q", label, len(values), name, values, value)
 	case cname != "":
 		return fmt.Sprintf("%s has no TXT at %s: it is a CNAME to %s (set FollowCNAME to follow it)", label, name, cname)
 	case r.Rcode == dns.RcodeNameError:

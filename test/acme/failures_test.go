@@ -63,7 +63,7 @@ func TestDNS01WrongTXTRecordFails(t *testing.T) {
 		for _, r := range challengeReasons(t, ns) {
 			reasons[r] = true
 			if strings.Contains(r, "Waiting for DNS-01 challenge propagation") && strings.Contains(r, env.Stack.ChallTestSrvDNS) &&
-				strings.Contains(r, fqdn) && strings.Contains(r, "not the expected one") {
+				strings.Contains(r, fqdn) && strings.Contains(r, "not the expected one") && strings.Contains(r, wrong) {
 				sawWrong = true
 			}
 		}
