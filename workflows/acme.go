@@ -153,6 +153,11 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
 		}
+	} else if st.Status == "processing" {
+		// Resumed after the CSR went in (a worker lost after finalizing): wait for it.
+		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+		}
 	}
 	if st.Status != "valid" {
 		reason := fmt.Sprintf("ACME order is %s", st.Status)

@@ -228,3 +228,31 @@ func TestOrderValid(t *testing.T) {
 		t.Fatalf("result %+v after %d order reads", res, gets)
 	}
 }
+
+// An order resumed while the server is still processing the CSR (the worker was lost
+// right after finalizing) waits for it instead of failing.
+func TestOrderResumedWhileProcessing(t *testing.T) {
+	env := newACMEEnv(t)
+	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
+	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	gets := 0
+	env.OnActivity(acmeActs.GetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
+		gets++
+		if gets < 3 {
+			return acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil
+		}
+		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
+	})
+	env.OnActivity(acmeActs.FetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
+
+	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
+
+	var res OrderResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if string(res.CertificatePEM) != "chain" {
+		t.Fatalf("result %+v", res)
+	}
+}
