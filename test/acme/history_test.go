@@ -1,17 +1,14 @@
 package acme
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/pem"
 	"strings"
 	"testing"
 
-	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/certflow/certflow/internal/testsystem"
 )
 
 // Neither the ACME account key nor the certificate's key is in any history of the
@@ -52,55 +49,8 @@ func TestNoPrivateKeyInACMEHistories(t *testing.T) {
 		t.Fatalf("found only %v: want the issuer, certificate, order and challenge workflows", ids)
 	}
 	for _, id := range ids {
-		scanHistory(t, id, keys)
-	}
-}
-
-// scanHistory checks every event of every run of a workflow for the keys: PEM, DER,
-// either in base64, and any PEM private key header.
-func scanHistory(t *testing.T, workflowID string, keys [][]byte) {
-	t.Helper()
-	needles := map[string][]byte{"PEM header": []byte("PRIVATE KEY-----")}
-	for i, k := range keys {
-		blk, _ := pem.Decode(k)
-		if blk == nil {
-			t.Fatalf("key %d is not PEM", i)
+		if n := testsystem.AssertNoKeyInHistory(t, env.Temporal, id, keys...); n < 5 {
+			t.Errorf("only %d events in %s", n, id)
 		}
-		needles["key PEM"+string(rune('0'+i))] = k
-		needles["key DER"+string(rune('0'+i))] = blk.Bytes
-		needles["key PEM base64"+string(rune('0'+i))] = []byte(base64.StdEncoding.EncodeToString(k))
-		needles["key DER base64"+string(rune('0'+i))] = []byte(base64.StdEncoding.EncodeToString(blk.Bytes))
-	}
-	ctx := context.Background()
-	events := 0
-	for runID := ""; ; {
-		prev := ""
-		it := env.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatalf("history of %s: %v", workflowID, err)
-			}
-			events++
-			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
-				prev = a.GetContinuedExecutionRunId()
-			}
-			raw, err := proto.Marshal(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for what, needle := range needles {
-				if bytes.Contains(raw, needle) {
-					t.Errorf("%s found in event %d (%s) of %s", what, ev.EventId, ev.EventType, workflowID)
-				}
-			}
-		}
-		if prev == "" {
-			break
-		}
-		runID = prev
-	}
-	if events < 5 {
-		t.Errorf("only %d events in %s", events, workflowID)
 	}
 }

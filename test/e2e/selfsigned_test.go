@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
-	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testsystem"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -332,23 +332,10 @@ func equalStrings(a, b []string) bool {
 	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
 }
 
-// assertNoPrivateKeyInHistory reads every run of a workflow (continue-as-new chains)
-// through the Temporal API and checks that no event holds the key: not its PEM, not its
-// DER, not either in base64 (how []byte travels in JSON payloads), and no PEM private
-// key header at all.
+// assertNoPrivateKeyInHistory checks, once the workflow sleeps, that no event of any of
+// its runs holds the key (testsystem.AssertNoKeyInHistory).
 func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte) {
 	t.Helper()
-	block, _ := pem.Decode(keyPEM)
-	if block == nil {
-		t.Fatalf("no PEM key to look for")
-	}
-	needles := map[string][]byte{
-		"key PEM":           keyPEM,
-		"key DER":           block.Bytes,
-		"key PEM as base64": []byte(base64.StdEncoding.EncodeToString(keyPEM)),
-		"key DER as base64": []byte(base64.StdEncoding.EncodeToString(block.Bytes)),
-		"PEM header":        []byte("PRIVATE KEY-----"),
-	}
 	// The issuance runs in local activities inside one workflow task, whose events are
 	// written when the task completes: wait until the workflow sleeps on a timer.
 	ctx := context.Background()
@@ -364,38 +351,9 @@ func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte)
 		}
 		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
 	})
-	// Walk the continue-as-new chain back from the current run: each run's first event
-	// names the run it continued.
-	events, runs := 0, 0
-	for runID := ""; ; runs++ {
-		prev := ""
-		it := env.Temporal.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatalf("history of %s run %q: %v", workflowID, runID, err)
-			}
-			events++
-			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
-				prev = a.GetContinuedExecutionRunId()
-			}
-			raw, err := proto.Marshal(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for what, needle := range needles {
-				if bytes.Contains(raw, needle) {
-					t.Errorf("%s found in event %d (%s) of run %q of %s", what, ev.EventId, ev.EventType, runID, workflowID)
-				}
-			}
-		}
-		if prev == "" {
-			break
-		}
-		runID = prev
-	}
+	events := testsystem.AssertNoKeyInHistory(t, env.Temporal, workflowID, keyPEM)
 	if events < 10 {
-		t.Errorf("only %d history events in %d runs of %s: the scan did not see the issuance", events, runs+1, workflowID)
+		t.Errorf("only %d history events of %s: the scan did not see the issuance", events, workflowID)
 	}
 }
 

@@ -1,0 +1,63 @@
+package testsystem
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"testing"
+
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
+)
+
+// AssertNoKeyInHistory reads every event of every run of a workflow (walking the
+// continue-as-new chain back from the current run) and fails the test where one holds
+// any of the PEM private keys: as PEM, as DER, either in base64 (how []byte travels in
+// JSON payloads), or any PEM private key header at all. It returns the number of events
+// read, so a caller can check that the scan saw the issuance.
+func AssertNoKeyInHistory(t testing.TB, tc client.Client, workflowID string, keysPEM ...[]byte) int {
+	t.Helper()
+	needles := map[string][]byte{"PEM private key header": []byte("PRIVATE KEY-----")}
+	for i, k := range keysPEM {
+		blk, _ := pem.Decode(k)
+		if blk == nil {
+			t.Fatalf("key %d to look for is not PEM", i)
+		}
+		needles[fmt.Sprintf("key %d PEM", i)] = k
+		needles[fmt.Sprintf("key %d DER", i)] = blk.Bytes
+		needles[fmt.Sprintf("key %d PEM as base64", i)] = []byte(base64.StdEncoding.EncodeToString(k))
+		needles[fmt.Sprintf("key %d DER as base64", i)] = []byte(base64.StdEncoding.EncodeToString(blk.Bytes))
+	}
+	ctx := context.Background()
+	events := 0
+	for runID := ""; ; {
+		prev := ""
+		it := tc.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatalf("history of %s run %q: %v", workflowID, runID, err)
+			}
+			events++
+			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+				prev = a.GetContinuedExecutionRunId()
+			}
+			raw, err := proto.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, needle := range needles {
+				if bytes.Contains(raw, needle) {
+					t.Errorf("%s found in event %d (%s) of run %q of %s", what, ev.EventId, ev.EventType, runID, workflowID)
+				}
+			}
+		}
+		if prev == "" {
+			return events
+		}
+		runID = prev
+	}
+}
