@@ -130,15 +130,24 @@ type OrderURLInput struct {
 
 // GetOrder reads an order's current state (one request; the workflow polls on timers).
 func (a *Activities) GetOrder(ctx context.Context, in OrderURLInput) (OrderState, error) {
-	core, _, err := a.client(ctx, in.Account)
+	_, o, err := a.getOrder(ctx, in.Account, in.URL)
 	if err != nil {
 		return OrderState{}, err
 	}
-	o, err := core.Orders.Get(in.URL)
-	if err != nil {
-		return OrderState{}, classify("get ACME order "+in.URL, err)
-	}
 	return stateOf(in.URL, o), nil
+}
+
+// getOrder reads an order as the account, returning the client for further calls.
+func (a *Activities) getOrder(ctx context.Context, account AccountRef, url string) (*api.Core, legoacme.ExtendedOrder, error) {
+	core, _, err := a.client(ctx, account)
+	if err != nil {
+		return nil, legoacme.ExtendedOrder{}, err
+	}
+	o, err := core.Orders.Get(url)
+	if err != nil {
+		return nil, legoacme.ExtendedOrder{}, classify("get ACME order "+url, err)
+	}
+	return core, o, nil
 }
 
 // FinalizeInput finalizes an order with the CertificateRequest's CSR.
@@ -152,13 +161,9 @@ type FinalizeInput struct {
 // FinalizeOrder sends the CSR once the order is ready. An order already processing or
 // valid (a retried step) is returned as it is.
 func (a *Activities) FinalizeOrder(ctx context.Context, in FinalizeInput) (OrderState, error) {
-	core, _, err := a.client(ctx, in.Account)
+	core, o, err := a.getOrder(ctx, in.Account, in.URL)
 	if err != nil {
 		return OrderState{}, err
-	}
-	o, err := core.Orders.Get(in.URL)
-	if err != nil {
-		return OrderState{}, classify("get ACME order "+in.URL, err)
 	}
 	if o.Status != legoacme.StatusReady {
 		return stateOf(in.URL, o), nil

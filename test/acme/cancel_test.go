@@ -24,22 +24,13 @@ func TestCertificateDeletedMidChallengeCleansUp(t *testing.T) {
 	fqdn := "_acme-challenge." + dnsName + "."
 	createNamespace(t, ns)
 	// Hold the record back from the DNS: the self check keeps waiting.
-	if err := env.Stack.InterceptCloudflareTXT(func(name string, values []string) []string {
+	interceptTXT(t, func(name string, values []string) []string {
 		if name == fqdn {
 			return nil
 		}
 		return values
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stack.InterceptCloudflareTXT(nil); err != nil {
-			t.Errorf("restore the fake Cloudflare's TXT publication: %v", err)
-		}
 	})
-	mustKubectl(t, acmetest.CloudflareTokenSecret("cloudflare-token"), "apply", "-n", ns, "-f", "-")
-	mustKubectl(t, acmetest.Issuer(env, "Issuer", "cloudflare", acmetest.CloudflareSolver("cloudflare-token")), "apply", "-n", ns, "-f", "-")
-	acmetest.WaitIssuerReady(t, env, ns, "cloudflare")
+	cloudflareIssuer(t, ns)
 	mustKubectl(t, acmetest.Certificate("cancel", "Issuer", "cloudflare", dnsName), "apply", "-n", ns, "-f", "-")
 
 	ctx := context.Background()

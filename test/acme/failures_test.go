@@ -37,23 +37,13 @@ func TestDNS01WrongTXTRecordFails(t *testing.T) {
 	fqdn := "_acme-challenge." + dnsName + "."
 	wrong := acmetest.TXTValue("not the key authorization")
 	createNamespace(t, ns)
-	if err := env.Stack.InterceptCloudflareTXT(func(name string, values []string) []string {
+	interceptTXT(t, func(name string, values []string) []string {
 		if name == fqdn && len(values) > 0 {
 			return []string{wrong}
 		}
 		return values
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stack.InterceptCloudflareTXT(nil); err != nil {
-			t.Errorf("restore the fake Cloudflare's TXT publication: %v", err)
-		}
 	})
-
-	mustKubectl(t, acmetest.CloudflareTokenSecret("cloudflare-token"), "apply", "-n", ns, "-f", "-")
-	mustKubectl(t, acmetest.Issuer(env, "Issuer", "cloudflare", acmetest.CloudflareSolver("cloudflare-token")), "apply", "-n", ns, "-f", "-")
-	acmetest.WaitIssuerReady(t, env, ns, "cloudflare")
+	cloudflareIssuer(t, ns)
 	mustKubectl(t, acmetest.Certificate("wrong", "Issuer", "cloudflare", dnsName), "apply", "-n", ns, "-f", "-")
 
 	// While the self check waits, the Challenge says what the nameserver answered.
@@ -258,4 +248,26 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// interceptTXT changes what the fake Cloudflare publishes to the DNS for the test's
+// duration (see localstack.Stack.InterceptCloudflareTXT).
+func interceptTXT(t *testing.T, f func(fqdn string, values []string) []string) {
+	t.Helper()
+	if err := env.Stack.InterceptCloudflareTXT(f); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stack.InterceptCloudflareTXT(nil); err != nil {
+			t.Errorf("restore the fake Cloudflare's TXT publication: %v", err)
+		}
+	})
+}
+
+// cloudflareIssuer creates a Ready Issuer "cloudflare" with a DNS-01 Cloudflare solver.
+func cloudflareIssuer(t *testing.T, ns string) {
+	t.Helper()
+	mustKubectl(t, acmetest.CloudflareTokenSecret("cloudflare-token"), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, acmetest.Issuer(env, "Issuer", "cloudflare", acmetest.CloudflareSolver("cloudflare-token")), "apply", "-n", ns, "-f", "-")
+	acmetest.WaitIssuerReady(t, env, ns, "cloudflare")
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testsystem"
 )
 
@@ -15,9 +16,7 @@ import (
 // workflows an ACME issuance ran: the issuer's, the certificate's, the order's and
 // the challenges'.
 func TestNoPrivateKeyInACMEHistories(t *testing.T) {
-	if env == nil {
-		t.Skip("CERTFLOW_INTEGRATION is not set")
-	}
+	localstack.SkipUnlessIntegration(t)
 	// Reuses what TestSeedHTTP01GatewayHTTPRoute issued (it runs first in this file
 	// order; issue it here when run alone).
 	ns := "http01"
