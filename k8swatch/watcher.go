@@ -284,7 +284,7 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 		),
 		StaticSummary: fmt.Sprintf("Certificate %s/%s (secret %s, issuer %s)", cert.Namespace, cert.Name, cert.Spec.SecretName, cert.Spec.IssuerRef.Name),
 	}
-	in := workflows.CertificateInput{Namespace: cert.Namespace, Name: cert.Name, SpecSignal: sig}
+	in := workflows.NewCertificateInput(cert.Namespace, cert.Name, sig)
 	if _, err := w.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSpec, sig, opts, workflows.CertificateWorkflow, in); err != nil {
 		w.forget(k, fp)
 		return fmt.Errorf("signal-with-start %s: %w", id, err)

@@ -56,6 +56,7 @@ func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.DisableCompression = false // a person's terminal may be far from the cluster
 	kc, cf, err := clients.Kubernetes(cfg)
 	if err != nil {
 		return nil, err

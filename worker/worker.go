@@ -106,6 +106,17 @@ const DefaultClusterResourceNamespace = "cert-manager"
 // go.temporal.io/sdk/worker.SetStickyWorkflowCacheSize before creating workers.
 const DefaultWorkflowCacheSize = 256
 
+// Concurrency of one worker. A CA or SelfSigned issuance is one workflow task running a
+// dozen local activities; with the SDK's defaults (1000 each) a burst of Certificates
+// starts every task at once, every task slows down behind the others (past 80% of the
+// task timeout the SDK splits it: more history, more work for everyone) and the heap
+// grows with tasks in flight. A bounded number keeps each task short and the peak heap
+// small; the rest wait in the task queue.
+const (
+	DefaultMaxConcurrentWorkflowTasks   = 32
+	DefaultMaxConcurrentLocalActivities = 64
+)
+
 // New returns a worker with every workflow and activity registered; call Run or Start.
 // With c.ACME.HTTP01SolverListen set, the worker also serves HTTP-01 challenges from
 // c.HTTP01Registry (created when nil) on that address: Start and Run fail when it cannot
@@ -122,6 +133,12 @@ func New(c Config) worker.Worker {
 		// Issuance runs in local activities inside workflow tasks: more workflow task
 		// pollers keep a burst of new Certificates from queueing behind two pollers.
 		o.MaxConcurrentWorkflowTaskPollers = 8
+	}
+	if o.MaxConcurrentWorkflowTaskExecutionSize == 0 {
+		o.MaxConcurrentWorkflowTaskExecutionSize = DefaultMaxConcurrentWorkflowTasks
+	}
+	if o.MaxConcurrentLocalActivityExecutionSize == 0 {
+		o.MaxConcurrentLocalActivityExecutionSize = DefaultMaxConcurrentLocalActivities
 	}
 	if o.MaxConcurrentActivityTaskPollers == 0 {
 		o.MaxConcurrentActivityTaskPollers = 4

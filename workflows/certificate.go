@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,31 @@ const (
 	// changeACMEIssuers: ACME issuers register accounts (before: Ready=False Unsupported).
 	changeACMEIssuers = "acme-issuers"
 )
+
+// certificateChanges are the CertificateWorkflow's changes in the order they were made;
+// CertificateInput.Changes counts how many of them a run has in effect. A new change is
+// appended here (never inserted) with its GetVersion change ID.
+var certificateChanges = []string{changeLazyIssuingStatus}
+
+// changed reports whether a versioned change is in effect in this run: carried in the
+// input, or else decided by workflow.GetVersion (old code's histories lack its marker).
+// Once in effect, it is carried into the next run.
+func (c *certificateRun) changed(changeID string) bool {
+	i := slices.Index(certificateChanges, changeID)
+	if i < 0 {
+		panic("unknown workflow change " + changeID)
+	}
+	if c.st.Changes > i {
+		return true
+	}
+	if workflow.GetVersion(c.ctx, changeID, workflow.DefaultVersion, 1) != 1 {
+		return false
+	}
+	if c.st.Changes == i {
+		c.st.Changes = i + 1
+	}
+	return true
+}
 
 // slowRSAKeySize is the RSA key size from which generation runs as a regular activity.
 const slowRSAKeySize = 4096
@@ -161,7 +187,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		// An earlier task issued this revision and was lost before it wrote the status,
 		// maybe also before it deleted its next-key Secret: delete it with this status.
 		c.st.Revision = secret.Revision
-		if !rotationNever(spec) && workflow.GetVersion(c.ctx, changeLazyIssuingStatus, workflow.DefaultVersion, 1) == 1 {
+		if !rotationNever(spec) && c.changed(changeLazyIssuingStatus) {
 			c.madeNextKey, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), ""
 		}
 	}
@@ -270,7 +296,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	// midway is retried from the same point and adopts the next-key Secret it made.
 	c.unwrittenIssuing = issuing
 	defer func() { c.unwrittenIssuing = nil }()
-	lazy := workflow.GetVersion(c.ctx, changeLazyIssuingStatus, workflow.DefaultVersion, 1) == 1
+	lazy := c.changed(changeLazyIssuingStatus)
 	if !lazy || !issuesWithinTask(issuer, spec) {
 		if err := c.writeIssuing(ready); err != nil {
 			return err

@@ -648,3 +648,56 @@ func issuingMessages(statuses []kube.CertificateStatusInput) []string {
 	}
 	return out
 }
+
+// Versioned changes carried in the input are in effect without workflow.GetVersion
+// (no marker, no TemporalChangeVersion upsert per run); an input without them (a
+// workflow an older certflow started) asks GetVersion, and carries the answer on.
+func TestCarriedChangesSpareGetVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		changes       int
+		versionIs     workflow.Version // what GetVersion answers, if asked
+		wantIssuing   bool             // Issuing=True written before the issuance (old behaviour)
+		wantCarried   int
+		wantAskedOnce bool
+	}{
+		{name: "new workflow", changes: len(certificateChanges), versionIs: workflow.DefaultVersion, wantCarried: len(certificateChanges)},
+		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: 1, wantAskedOnce: true},
+		{name: "older history", changes: 0, versionIs: workflow.DefaultVersion, wantIssuing: true, wantCarried: 0, wantAskedOnce: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			expectIssuance(env, &statuses)
+			asked := 0
+			env.OnGetVersion(changeLazyIssuingStatus, workflow.DefaultVersion, 1).Return(func(string, workflow.Version, workflow.Version) workflow.Version {
+				asked++
+				return tc.versionIs
+			}).Maybe()
+			in := testInput()
+			in.Changes = tc.changes
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after an issuance, got %v", env.GetWorkflowError())
+			}
+			if (asked == 1) != tc.wantAskedOnce || asked > 1 {
+				t.Errorf("GetVersion asked %d times, want once: %v", asked, tc.wantAskedOnce)
+			}
+			wroteIssuing := len(statuses) > 0 && statuses[0].Issuing != nil && statuses[0].Issuing.Status == cmmeta.ConditionTrue
+			if wroteIssuing != tc.wantIssuing {
+				t.Errorf("Issuing=True written first: %v, want %v (statuses %+v)", wroteIssuing, tc.wantIssuing, statuses)
+			}
+			var next CertificateInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			if next.Changes != tc.wantCarried {
+				t.Errorf("next run carries Changes=%d, want %d", next.Changes, tc.wantCarried)
+			}
+		})
+	}
+}

@@ -98,6 +98,19 @@ type CertificateInput struct {
 	HistoryLimit     int        // revisionHistoryLimit in force at the last issuance
 	NotBefore        *time.Time
 	NotAfter         *time.Time
+	// Changes is how many of the workflow's versioned changes (certificateChanges, in
+	// order) this chain of runs has adopted. The watcher starts new workflows with all of
+	// them and continue-as-new carries the count, so a run does not ask
+	// workflow.GetVersion, which costs every run a marker event and an upsert of the
+	// TemporalChangeVersion search attribute. Zero, as in the input of a workflow an older
+	// certflow started, asks workflow.GetVersion.
+	Changes int
+}
+
+// NewCertificateInput is the input of a new CertificateWorkflow: every versioned change
+// of the workflow in effect from its first run.
+func NewCertificateInput(namespace, name string, sig SpecSignal) CertificateInput {
+	return CertificateInput{Namespace: namespace, Name: name, SpecSignal: sig, Changes: len(certificateChanges)}
 }
 
 // IssuerInput starts an IssuerWorkflow.

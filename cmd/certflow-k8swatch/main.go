@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/profiler"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/workflows"
 )
@@ -25,6 +26,7 @@ func main() {
 	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "hold a Lease so that only one replica signals")
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
+	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// The watcher's heap is almost all informer cache, long-lived: collecting at 50%
@@ -34,6 +36,14 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *profilerAddress != "" {
+		stopProfiler, err := profiler.Serve(*profilerAddress, log)
+		if err != nil {
+			log.Error("certflow-k8swatch failed", "err", err)
+			os.Exit(1)
+		}
+		defer stopProfiler()
+	}
 	if err := k8swatch.Serve(ctx, log, o); err != nil {
 		log.Error("certflow-k8swatch failed", "err", err)
 		os.Exit(1)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/profiler"
 	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
@@ -65,7 +66,8 @@ func main() {
 type flags struct {
 	kubeconfig, address, namespace, taskQueue, clusterResNS string
 	noApprover                                              bool
-	cacheSize                                               int
+	cacheSize, maxWorkflowTasks, maxLocalActivities         int
+	profilerAddress                                         string
 	acme                                                    worker.ACMEConfig
 }
 
@@ -84,6 +86,9 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 	fs.StringVar(&f.clusterResNS, "cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
 	fs.BoolVar(&f.noApprover, "disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
 	fs.IntVar(&f.cacheSize, "workflow-cache-size", worker.DefaultWorkflowCacheSize, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
+	fs.IntVar(&f.maxWorkflowTasks, "max-concurrent-workflow-tasks", worker.DefaultMaxConcurrentWorkflowTasks, "workflow tasks (with their local activities: the issuance of a CA or SelfSigned certificate) this worker runs at once; the rest wait in the task queue")
+	fs.IntVar(&f.maxLocalActivities, "max-concurrent-local-activities", worker.DefaultMaxConcurrentLocalActivities, "local activities (Kubernetes calls, signing) this worker runs at once")
+	fs.StringVar(&f.profilerAddress, "profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 
 	var nameservers string
 	fs.StringVar(&nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
@@ -115,6 +120,9 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return f, fmt.Errorf("--http01-solver-listen: %w", err)
 		}
+	}
+	if f.maxWorkflowTasks < 1 || f.maxLocalActivities < 1 {
+		return f, errors.New("--max-concurrent-workflow-tasks and --max-concurrent-local-activities must be at least 1")
 	}
 	if f.acme.SelfCheckTimeout <= 0 {
 		return f, errors.New("--acme-self-check-timeout must be positive")
@@ -179,6 +187,17 @@ func run(ctx context.Context, log *slog.Logger, f flags) error {
 	c := worker.Config{
 		Temporal: tc, Kube: kc, CertFlow: cf, Gateway: gc, TaskQueue: f.taskQueue,
 		ClusterResourceNamespace: f.clusterResNS, DisableApprover: f.noApprover, ACME: f.acme,
+		Options: tworker.Options{
+			MaxConcurrentWorkflowTaskExecutionSize:  f.maxWorkflowTasks,
+			MaxConcurrentLocalActivityExecutionSize: f.maxLocalActivities,
+		},
+	}
+	if f.profilerAddress != "" {
+		stopProfiler, err := profiler.Serve(f.profilerAddress, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
 	}
 	// With --http01-solver-listen, worker.New creates c.HTTP01Registry and the worker
 	// serves it on that address between Start and Stop.

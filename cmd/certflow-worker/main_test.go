@@ -33,6 +33,9 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if a.HTTP01SelfCheck.Port != 80 || a.HTTP01SolverImage != worker.DefaultHTTP01SolverImage || a.SelfCheckTimeout != worker.DefaultACMESelfCheckTimeout {
 		t.Errorf("defaults: %+v", a)
 	}
+	if f.maxWorkflowTasks != worker.DefaultMaxConcurrentWorkflowTasks || f.maxLocalActivities != worker.DefaultMaxConcurrentLocalActivities || f.profilerAddress != "" {
+		t.Errorf("concurrency defaults %d/%d, profiler %q", f.maxWorkflowTasks, f.maxLocalActivities, f.profilerAddress)
+	}
 }
 
 func TestParseFlagsACME(t *testing.T) {
@@ -66,6 +69,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--http01-self-check-port", "0"},
 		{"--http01-solver-listen", "5002"},
 		{"--acme-self-check-timeout", "0s"},
+		{"--max-concurrent-workflow-tasks", "0"},
+		{"--max-concurrent-local-activities", "-1"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {

@@ -29,7 +29,10 @@ const (
 )
 
 // RESTConfig loads a kubeconfig (path, else $KUBECONFIG, else in-cluster) and sets client
-// rate limits high enough that the API server, not the client, is the limit.
+// rate limits high enough that the API server, not the client, is the limit. It turns off
+// gzip: certflow's processes run next to the API server, where compressing every response
+// and watch event costs both ends CPU and saves nothing (a CLI across a slow link may turn
+// it back on).
 func RESTConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error) {
 	if kubeconfig == "" {
 		kubeconfig = os.Getenv("KUBECONFIG")
@@ -47,6 +50,7 @@ func RESTConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error)
 		return nil, fmt.Errorf("kubernetes client config: %w (set --kubeconfig or KUBECONFIG)", err)
 	}
 	cfg.QPS, cfg.Burst = qps, burst
+	cfg.DisableCompression = true
 	return cfg, nil
 }
 

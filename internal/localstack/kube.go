@@ -168,7 +168,7 @@ func (s *Stack) startAPIServer(ctx context.Context, o *Options) error {
 				// appears, so ServiceAccount admission would reject every Pod.
 				"--disable-admission-plugins=ServiceAccount",
 				"--allow-privileged=true",
-				"--profiling=false",
+				"--profiling=true", // kubectl get --raw /debug/pprof/profile while make bench runs
 			}
 		},
 		ready: func(ctx context.Context) error {
