@@ -47,6 +47,10 @@ type CreateRequestInput struct {
 // RequestRef names a CertificateRequest.
 type RequestRef struct {
 	Namespace, Name, UID string
+	// CreatedVersion is the resourceVersion of a request CreateCertificateRequest just
+	// created (status empty): the first status write can then go out without reading the
+	// request back, guarded by this version. Empty for a reused request.
+	CreatedVersion string `json:",omitempty"`
 }
 
 // CreateCertificateRequest makes sure the request of this revision exists for this CSR's
@@ -105,7 +109,7 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 		if err != nil {
 			return RequestRef{}, fmt.Errorf("create CertificateRequest %s/%s: %w", in.Namespace, name, err)
 		}
-		return RequestRef{Namespace: in.Namespace, Name: name, UID: string(created.UID)}, nil
+		return RequestRef{Namespace: in.Namespace, Name: name, UID: string(created.UID), CreatedVersion: created.ResourceVersion}, nil
 	}
 	return RequestRef{}, fmt.Errorf("CertificateRequest %s/%s keeps changing under us", in.Namespace, name)
 }
@@ -219,15 +223,28 @@ type RequestStatusInput struct {
 }
 
 // SetCertificateRequestStatus writes a request's Ready condition and, when issued, its
-// certificate and CA, if they differ.
+// certificate and CA, if they differ. The first write to a request this workflow just
+// created assumes its empty status and goes out unread, guarded by the resourceVersion
+// of the create: anyone else's write in between (a person approving) makes it a
+// conflict, and the retry reads the request.
 func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in RequestStatusInput) error {
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 	get := fromWatchCache
+	unread := in.Request.CreatedVersion != ""
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := a.getRequest(ctx, in.Request, get)
-		get = metav1.GetOptions{} // a conflict means the cache was behind: read from etcd
-		if err != nil {
-			return err
+		var cur *cmapi.CertificateRequest
+		if unread {
+			unread = false
+			cur = &cmapi.CertificateRequest{ObjectMeta: metav1.ObjectMeta{
+				Namespace: in.Request.Namespace, Name: in.Request.Name, UID: types.UID(in.Request.UID), ResourceVersion: in.Request.CreatedVersion,
+			}}
+		} else {
+			var err error
+			cur, err = a.getRequest(ctx, in.Request, get)
+			get = metav1.GetOptions{} // a conflict means the cache was behind: read from etcd
+			if err != nil {
+				return err
+			}
 		}
 		want := cur.Status.DeepCopy()
 		if in.RecordApproval {
@@ -251,7 +268,10 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		}
 		cur = cur.DeepCopy()
 		cur.Status = *want
-		_, err = a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		if apierrors.IsNotFound(err) {
+			return nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
+		}
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,161 @@
+package kube
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/localstack"
+)
+
+// requestCounter counts the API requests a client makes, by method and path.
+type requestCounter struct {
+	mu   sync.Mutex
+	rt   http.RoundTripper
+	seen []string
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.seen = append(c.seen, r.Method+" "+r.URL.Path)
+	c.mu.Unlock()
+	return c.rt.RoundTrip(r)
+}
+
+func (c *requestCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.seen
+	c.seen = nil
+	return out
+}
+
+// A CertificateRequest's status on a real kube-apiserver: the first write to a request
+// just created goes out without reading it, and a person's decision in between is
+// noticed (the write conflicts, the retry reads the request).
+func TestRequestStatusAfterCreate(t *testing.T) {
+	stack := localstack.StartForTest(t, localstack.Options{Kube: true})
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
+		t.Fatal(err)
+	}
+	counter := &requestCounter{}
+	cfg := rest.CopyConfig(stack.RESTConfig)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	kc := kubernetes.NewForConfigOrDie(cfg)
+	cf := versioned.NewForConfigOrDie(cfg)
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Kube: kc, CertFlow: cf}
+	pair := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
+	csr := csrFor(t, pair.key)
+	create := func(rev int) RequestRef {
+		ref, err := a.CreateCertificateRequest(ctx, CreateRequestInput{
+			Namespace: testNS, CertificateName: "web", CertificateUID: "uid-web", Revision: rev, CSRPEM: csr,
+			IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, PrivateKeySecretName: testKeyName,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref.CreatedVersion == "" {
+			t.Fatalf("a new request's ref has no CreatedVersion: %+v", ref)
+		}
+		return ref
+	}
+	issued := RequestStatusInput{
+		CertificatePEM: pair.certPEM, CAPEM: pair.caPEM, RecordApproval: true,
+		Ready: Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.CertificateRequestReasonIssued, Message: "Certificate fetched from issuer successfully"},
+	}
+
+	t.Run("unread", func(t *testing.T) {
+		issued.Request = create(1)
+		counter.take()
+		if err := a.SetCertificateRequestStatus(ctx, issued); err != nil {
+			t.Fatal(err)
+		}
+		if got := counter.take(); len(got) != 1 || !strings.HasPrefix(got[0], "PUT ") || !strings.HasSuffix(got[0], "/status") {
+			t.Errorf("requests %q, want one PUT of the status", got)
+		}
+		cr, err := cf.CertmanagerV1().CertificateRequests(testNS).Get(ctx, issued.Request.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := approvalOf(cr)
+		if !ap.Approved || ap.Reason != cmapi.ApprovedReasonCertManager || string(cr.Status.Certificate) != string(pair.certPEM) || len(cr.Spec.Request) == 0 {
+			t.Errorf("status %+v (spec.request %d bytes), want approved, issued, spec intact", cr.Status, len(cr.Spec.Request))
+		}
+	})
+
+	t.Run("denied in between", func(t *testing.T) {
+		issued.Request = create(2)
+		cr, err := cf.CertmanagerV1().CertificateRequests(testNS).Get(ctx, issued.Request.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := metav1.Now()
+		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
+			Type: cmapi.CertificateRequestConditionDenied, Status: cmmeta.ConditionTrue, Reason: "Policy", Message: "not this one", LastTransitionTime: &now,
+		})
+		if _, err := cf.CertmanagerV1().CertificateRequests(testNS).UpdateStatus(ctx, cr, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err = a.SetCertificateRequestStatus(ctx, issued)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != "Denied" || !appErr.NonRetryable() {
+			t.Fatalf("want a non-retryable Denied error, got %v", err)
+		}
+		cr, err = cf.CertmanagerV1().CertificateRequests(testNS).Get(ctx, issued.Request.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ap := approvalOf(cr); !ap.Denied || ap.Approved || cr.Status.Certificate != nil {
+			t.Errorf("a denied request was overwritten: %+v", cr.Status)
+		}
+	})
+
+	t.Run("deleted in between", func(t *testing.T) {
+		issued.Request = create(3)
+		if err := cf.CertmanagerV1().CertificateRequests(testNS).Delete(ctx, issued.Request.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := a.SetCertificateRequestStatus(ctx, issued)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != "RequestGone" || !appErr.NonRetryable() {
+			t.Fatalf("want a non-retryable RequestGone error, got %v", err)
+		}
+	})
+}
+
+func csrFor(t *testing.T, key crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web.example.com"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
