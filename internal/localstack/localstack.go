@@ -103,8 +103,9 @@ func DefaultPorts() Ports {
 
 // Stack describes a running local stack. Fields of parts that were not requested are empty.
 type Stack struct {
-	// Kubeconfig is the path of a kubeconfig with embedded admin credentials
-	// (CN=certflow-admin, O=system:masters); RESTConfig is the same as a rest.Config.
+	// Kubeconfig is the path of a kubeconfig with embedded admin credentials (a bearer
+	// token of user certflow-admin, group system:masters); RESTConfig is the same as a
+	// rest.Config.
 	Kubeconfig string
 	RESTConfig *rest.Config
 

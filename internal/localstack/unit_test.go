@@ -29,6 +29,12 @@ func TestCertsReusedAndRegenerated(t *testing.T) {
 	if !bytes.Equal(p1.ca.certPEM, p2.ca.certPEM) || !bytes.Equal(p1.admin.certPEM, p2.admin.certPEM) {
 		t.Fatal("certificates regenerated although present")
 	}
+	if len(p1.adminToken) < 32 || p1.adminToken != p2.adminToken {
+		t.Fatalf("admin token %q then %q, want one stable random token", p1.adminToken, p2.adminToken)
+	}
+	if tf, err := os.ReadFile(filepath.Join(p1.dir, "tokens.csv")); err != nil || string(tf) != p1.adminToken+","+AdminUser+","+AdminUser+",\"system:masters\"\n" {
+		t.Fatalf("tokens.csv %q (%v)", tf, err)
+	}
 	if got := p1.admin.cert.Subject; got.CommonName != AdminUser || len(got.Organization) != 1 || got.Organization[0] != "system:masters" {
 		t.Fatalf("admin subject %v", got)
 	}
