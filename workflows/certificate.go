@@ -38,12 +38,15 @@ const (
 	changeLazyIssuingStatus = "lazy-issuing-status"
 	// changeACMEIssuers: ACME issuers register accounts (before: Ready=False Unsupported).
 	changeACMEIssuers = "acme-issuers"
+	// changeIssuerNameAttribute: the IssuerName search attribute follows a changed
+	// issuerRef (before: it kept the name the workflow started with).
+	changeIssuerNameAttribute = "issuer-name-attribute"
 )
 
 // certificateChanges are the CertificateWorkflow's changes in the order they were made;
 // CertificateInput.Changes counts how many of them a run has in effect. A new change is
 // appended here (never inserted) with its GetVersion change ID.
-var certificateChanges = []string{changeLazyIssuingStatus}
+var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute}
 
 // changed reports whether a versioned change is in effect in this run: carried in the
 // input, or else decided by workflow.GetVersion (old code's histories lack its marker).
@@ -764,13 +767,20 @@ func (c *certificateRun) setPhase(phase, waitingFor string, until *time.Time) {
 
 // flushSearchAttributes upserts CertState (and the times) once before the workflow
 // blocks, not at every phase it passes through within one task: each upsert is a
-// history event and a visibility write.
+// history event and a visibility write. IssuerName goes along when the spec names
+// another issuer than the attribute does.
 func (c *certificateRun) flushSearchAttributes() {
-	if !c.attrsDirty {
+	issuer := c.st.Spec.IssuerRef.Name
+	cur, _ := workflow.GetTypedSearchAttributes(c.ctx).GetKeyword(AttrIssuerName)
+	issuerChanged := cur != issuer && c.changed(changeIssuerNameAttribute)
+	if !c.attrsDirty && !issuerChanged {
 		return
 	}
 	c.attrsDirty = false
 	updates := []temporal.SearchAttributeUpdate{AttrCertState.ValueSet(c.lastState)}
+	if issuerChanged {
+		updates = append(updates, AttrIssuerName.ValueSet(issuer))
+	}
 	if c.st.NotAfter != nil {
 		updates = append(updates, AttrNotAfter.ValueSet(*c.st.NotAfter))
 	}

@@ -662,7 +662,9 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 		wantAskedOnce bool
 	}{
 		{name: "new workflow", changes: len(certificateChanges), versionIs: workflow.DefaultVersion, wantCarried: len(certificateChanges)},
-		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: 1, wantAskedOnce: true},
+		// The test environment starts the workflow without search attributes, so the
+		// issuer-name-attribute change comes into play as well (GetVersion answers 1).
+		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: len(certificateChanges), wantAskedOnce: true},
 		{name: "older history", changes: 0, versionIs: workflow.DefaultVersion, wantIssuing: true, wantCarried: 0, wantAskedOnce: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -697,6 +699,50 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 			}
 			if next.Changes != tc.wantCarried {
 				t.Errorf("next run carries Changes=%d, want %d", next.Changes, tc.wantCarried)
+			}
+		})
+	}
+}
+
+// The IssuerName search attribute follows the issuerRef: the watcher sets it when it
+// starts the workflow; a run whose spec names another issuer (the spec changed, and the
+// run continued as new with it) upserts the new name along with CertState.
+func TestIssuerNameAttributeFollowsSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name, attribute, specIssuer, want string // want "-": no IssuerName in the upsert
+	}{
+		{name: "unchanged", attribute: "selfsigned", specIssuer: "selfsigned", want: "-"},
+		{name: "issuerRef changed", attribute: "selfsigned", specIssuer: "other-issuer", want: "other-issuer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			expectIssuance(env, &statuses)
+			if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(AttrIssuerName.ValueSet(tc.attribute), AttrCertState.ValueSet("Pending"))); err != nil {
+				t.Fatal(err)
+			}
+			var issuerNames []string
+			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				name, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(AttrIssuerName)
+				if !ok {
+					name = "-"
+				}
+				issuerNames = append(issuerNames, name)
+			}).Return(nil)
+			in := testInput()
+			in.Changes = len(certificateChanges)
+			in.Spec.IssuerRef.Name = tc.specIssuer
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
+			}
+			if len(issuerNames) != 1 || issuerNames[0] != tc.want {
+				t.Errorf("IssuerName in the upserts: %q, want [%s]", issuerNames, tc.want)
 			}
 		})
 	}
