@@ -113,8 +113,8 @@ const DefaultWorkflowCacheSize = 256
 // grows with tasks in flight. A bounded number keeps each task short and the peak heap
 // small; the rest wait in the task queue.
 const (
-	DefaultMaxConcurrentWorkflowTasks   = 32
-	DefaultMaxConcurrentLocalActivities = 64
+	DefaultMaxConcurrentWorkflowTasks   = 64
+	DefaultMaxConcurrentLocalActivities = 128
 )
 
 // New returns a worker with every workflow and activity registered; call Run or Start.
