@@ -270,10 +270,7 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
-	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manual, Labels: cert.Labels}
-	if cert.Status.Revision != nil {
-		sig.Revision = *cert.Status.Revision
-	}
+	sig := specSignal(cert, manual)
 	opts := client.StartWorkflowOptions{
 		ID: id, TaskQueue: w.o.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
@@ -290,6 +287,18 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 		return fmt.Errorf("signal-with-start %s: %w", id, err)
 	}
 	return nil
+}
+
+// specSignal is what the workflow of a Certificate is told of it. Inline keystore
+// passwords stay out of it, and so out of Temporal's history: the activities that need
+// them read them from the Certificate.
+func specSignal(cert *cmapi.Certificate, manualRenewToken string) workflows.SpecSignal {
+	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manualRenewToken, Labels: cert.Labels}
+	sig.Spec.Keystores = kube.RedactKeystorePasswords(cert.Spec.Keystores)
+	if cert.Status.Revision != nil {
+		sig.Revision = *cert.Status.Revision
+	}
+	return sig
 }
 
 // manualRenewRequest returns a token identifying a manual renewal request (the

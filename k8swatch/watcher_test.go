@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
@@ -99,5 +100,28 @@ func TestNewestManagerOnlyKeepsWhatLastManagerReads(t *testing.T) {
 	}
 	if got := lastManager(m); got != before || len(m.ManagedFields) != 1 || m.ManagedFields[0].FieldsV1 != nil {
 		t.Errorf("after the transform: manager %q (was %q), entries %+v", got, before, m.ManagedFields)
+	}
+}
+
+// The spec signal carries no inline keystore password, and the Certificate in the
+// informer cache keeps its own.
+func TestSpecSignalRedactsInlinePasswords(t *testing.T) {
+	pw, rev := "inline-s3cret", 3
+	cert := &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{UID: "uid-1", Generation: 2, Labels: map[string]string{"app": "web"}},
+		Spec: cmapi.CertificateSpec{SecretName: "web-tls", Keystores: &cmapi.CertificateKeystores{
+			PKCS12: &cmapi.PKCS12Keystore{Create: true, Password: &pw},
+		}},
+		Status: cmapi.CertificateStatus{Revision: &rev},
+	}
+	sig := specSignal(cert, "token")
+	if got := sig.Spec.Keystores.PKCS12.Password; got == nil || *got != kube.InlinePasswordRedacted {
+		t.Errorf("signalled PKCS#12 password %v, want the redaction marker", got)
+	}
+	if *cert.Spec.Keystores.PKCS12.Password != pw {
+		t.Error("the cached Certificate's password was changed")
+	}
+	if sig.UID != "uid-1" || sig.Generation != 2 || sig.Revision != 3 || sig.ManualRenewToken != "token" || sig.Labels["app"] != "web" || sig.Spec.SecretName != "web-tls" {
+		t.Errorf("signal %+v", sig)
 	}
 }

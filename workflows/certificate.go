@@ -183,7 +183,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	var secret policy.SecretState
 	if err := c.step("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
-		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
+		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, CertificateName: c.st.Name, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
 	}
 	if secret.Revision > c.st.Revision && secret.KeyMatchesCertificate {

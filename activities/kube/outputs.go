@@ -107,23 +107,90 @@ type keystorePasswords struct {
 	jks, pkcs12 string
 }
 
+// InlinePasswordRedacted stands in for a keystore's inline password (spec.keystores.*.
+// password) in the spec the watcher hands to a workflow: the password would otherwise be
+// written into Temporal's history with every signal, workflow input and activity input
+// that carries the spec. An activity that meets it reads the password from the
+// Certificate itself.
+const InlinePasswordRedacted = "<redacted: the inline password is read from the Certificate>"
+
+// RedactKeystorePasswords returns a copy of ks with every inline password replaced by
+// InlinePasswordRedacted (nil for nil). passwordSecretRef is left as it is.
+func RedactKeystorePasswords(ks *cmapi.CertificateKeystores) *cmapi.CertificateKeystores {
+	if ks == nil {
+		return nil
+	}
+	out := ks.DeepCopy()
+	redacted := InlinePasswordRedacted
+	if out.JKS != nil && out.JKS.Password != nil {
+		out.JKS.Password = &redacted
+	}
+	if out.PKCS12 != nil && out.PKCS12.Password != nil {
+		out.PKCS12.Password = &redacted
+	}
+	return out
+}
+
 // readKeystorePasswords reads the password of each enabled keystore: inline, or from the
-// Secret key that passwordSecretRef names in the Certificate's namespace. A missing
-// Secret or key is a non-retryable "InvalidKeystorePassword" error naming both.
-func (a *Activities) readKeystorePasswords(ctx context.Context, namespace string, o outputSpec) (keystorePasswords, error) {
+// Secret key that passwordSecretRef names in the Certificate's namespace. A redacted
+// inline password is read from Certificate certName as it is now (a password changed
+// since is a new generation, which the workflow hears of). A missing Secret or key is a
+// non-retryable "InvalidKeystorePassword" error naming both.
+func (a *Activities) readKeystorePasswords(ctx context.Context, namespace, certName string, o outputSpec) (keystorePasswords, error) {
 	var pw keystorePasswords
+	j, p := o.jks(), o.pkcs12()
+	if (j != nil && redactedPassword(j.Password)) || (p != nil && redactedPassword(p.Password)) {
+		cur, err := a.currentKeystores(ctx, namespace, certName)
+		if err != nil {
+			return keystorePasswords{}, err
+		}
+		if j != nil && redactedPassword(j.Password) {
+			if cur.JKS == nil {
+				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the JKS keystore whose inline password is needed", namespace, certName)
+			}
+			j = cur.JKS
+		}
+		if p != nil && redactedPassword(p.Password) {
+			if cur.PKCS12 == nil {
+				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the PKCS#12 keystore whose inline password is needed", namespace, certName)
+			}
+			p = cur.PKCS12
+		}
+	}
 	var err error
-	if j := o.jks(); j != nil {
+	if j != nil {
 		if pw.jks, err = a.readPassword(ctx, namespace, "JKS", j.Password, j.PasswordSecretRef.Name, j.PasswordSecretRef.Key); err != nil {
 			return keystorePasswords{}, err
 		}
 	}
-	if p := o.pkcs12(); p != nil {
+	if p != nil {
 		if pw.pkcs12, err = a.readPassword(ctx, namespace, "PKCS#12", p.Password, p.PasswordSecretRef.Name, p.PasswordSecretRef.Key); err != nil {
 			return keystorePasswords{}, err
 		}
 	}
 	return pw, nil
+}
+
+func redactedPassword(p *string) bool { return p != nil && *p == InlinePasswordRedacted }
+
+// currentKeystores returns the keystores of the Certificate as stored, for their inline
+// passwords. A keystore the Certificate no longer has is an error for the caller: the
+// spec change that removed it reaches the workflow as a new generation.
+func (a *Activities) currentKeystores(ctx context.Context, namespace, certName string) (cmapi.CertificateKeystores, error) {
+	if certName == "" {
+		return cmapi.CertificateKeystores{}, nonRetryable(ErrTypeInvalidKeystorePassword, "a redacted inline keystore password needs the Certificate's name")
+	}
+	cert, err := cachedGet(ctx, fromWatchCache, a.CertFlow.CertmanagerV1().Certificates(namespace).Get, certName)
+	if apierrors.IsNotFound(err) {
+		return cmapi.CertificateKeystores{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s, whose inline keystore password is needed, was deleted", namespace, certName)
+	}
+	if err != nil {
+		return cmapi.CertificateKeystores{}, fmt.Errorf("read the inline keystore passwords of Certificate %s/%s: %w", namespace, certName, err)
+	}
+	if cert.Spec.Keystores == nil {
+		return cmapi.CertificateKeystores{}, nil
+	}
+	return *cert.Spec.Keystores, nil
 }
 
 func (a *Activities) readPassword(ctx context.Context, namespace, kind string, inline *string, name, key string) (string, error) {

@@ -45,6 +45,7 @@ const ManagedSecretLabel = cmapi.PartOfCertManagerControllerLabelKey
 // (keystores, additional formats) and secretTemplate metadata it should carry.
 type InspectSecretInput struct {
 	Namespace, SecretName   string
+	CertificateName         string // for a redacted inline keystore password
 	Keystores               *cmapi.CertificateKeystores
 	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
 	SecretTemplate          *cmapi.CertificateSecretTemplate
@@ -77,7 +78,7 @@ func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (
 		return st, nil
 	}
 	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
-	pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
@@ -184,7 +185,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		if err != nil {
 			return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 		}
-		pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+		pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
 		if err != nil {
 			return policy.IssuedFacts{}, err
 		}
@@ -262,7 +263,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 		return nonRetryable(ErrTypeSecretNotReady, "Secret %s/%s holds no valid key pair: %v", in.Namespace, in.SecretName, err)
 	}
 	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
-	pw, err := a.readKeystorePasswords(ctx, in.Namespace, o)
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,18 @@ import (
 // read, so a caller can check that the scan saw the issuance.
 func AssertNoKeyInHistory(t testing.TB, tc client.Client, workflowID string, keysPEM ...[]byte) int {
 	t.Helper()
+	return AssertNoSecretInHistory(t, tc, workflowID, nil, keysPEM...)
+}
+
+// AssertNoSecretInHistory is AssertNoKeyInHistory that also looks for other secrets
+// (keystore passwords, say), named by what they are, as plain bytes and in base64.
+func AssertNoSecretInHistory(t testing.TB, tc client.Client, workflowID string, secrets map[string][]byte, keysPEM ...[]byte) int {
+	t.Helper()
 	needles := map[string][]byte{"PEM private key header": []byte("PRIVATE KEY-----")}
+	for what, v := range secrets {
+		needles[what] = v
+		needles[what+" as base64"] = []byte(base64.StdEncoding.EncodeToString(v))
+	}
 	for i, k := range keysPEM {
 		blk, _ := pem.Decode(k)
 		if blk == nil {

@@ -112,6 +112,45 @@ spec: {selfSigned: {}}
 	checkPKCS12(t, secret, key, leaf)
 }
 
+// An inline keystore password (spec.keystores.pkcs12.password) protects the keystore
+// but never reaches Temporal's history: the watcher signals the spec without it and the
+// activities read it from the Certificate. A changed password re-encrypts the keystore
+// without a new certificate.
+func TestOutputsInlinePasswordStaysOutOfHistory(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	ns := "outputs-inline"
+	const first, second = "inline-p12-pass-7f3a", "inline-p12-pass-9c1d"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: selfsigned}
+spec: {selfSigned: {}}
+`), "apply", "-n", ns, "-f", "-")
+	inline := func(pw string) string {
+		return "  keystores:\n    pkcs12: {create: true, profile: Modern2023, password: " + pw + "}\n"
+	}
+	mustKubectl(t, outputsCertificate("app", "app.example.com", inline(first)), "apply", "-n", ns, "-f", "-")
+	waitRevision(t, ns, "app", 1)
+	secret, leaf := readTLSSecret(t, ns, "app-tls")
+	key := secretKey(t, secret)
+	if k, cert, _, err := pkcs12.DecodeChain(secret.Data["keystore.p12"], first); err != nil || !sameKey(key, k) || !cert.Equal(leaf) {
+		t.Fatalf("keystore.p12 with the inline password: %v", err)
+	}
+	wf := workflows.CertificateWorkflowID(ns, "app")
+	assertNoSecretInHistory(t, wf, map[string][]byte{"the inline password": []byte(first)}, secret.Data["tls.key"])
+
+	mustKubectl(t, outputsCertificate("app", "app.example.com", inline(second)), "apply", "-n", ns, "-f", "-")
+	eventually(t, 30*time.Second, "keystore.p12 re-encrypted with the new inline password", func() (bool, string) {
+		s, _ := readTLSSecret(t, ns, "app-tls")
+		_, _, _, err := pkcs12.DecodeChain(s.Data["keystore.p12"], second)
+		return err == nil, fmt.Sprint(err)
+	})
+	if s, l := readTLSSecret(t, ns, "app-tls"); !l.Equal(leaf) || !bytes.Equal(s.Data["tls.key"], secret.Data["tls.key"]) {
+		t.Error("a new inline password re-issued the certificate; only the keystore should change")
+	}
+	assertNoSecretInHistory(t, wf, map[string][]byte{"the first inline password": []byte(first), "the second inline password": []byte(second)}, secret.Data["tls.key"])
+}
+
 // A keystore whose password Secret does not exist fails the issuance with a message
 // naming the Secret and the key, and writes no Secret.
 func TestOutputsMissingPasswordSecret(t *testing.T) {

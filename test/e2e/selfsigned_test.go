@@ -336,6 +336,13 @@ func equalStrings(a, b []string) bool {
 // its runs holds the key (testsystem.AssertNoKeyInHistory).
 func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte) {
 	t.Helper()
+	assertNoSecretInHistory(t, workflowID, nil, keyPEM)
+}
+
+// assertNoSecretInHistory waits for the workflow to sleep, then scans its history for
+// the key and the other secrets.
+func assertNoSecretInHistory(t *testing.T, workflowID string, secrets map[string][]byte, keyPEM []byte) {
+	t.Helper()
 	// The issuance runs in local activities inside one workflow task, whose events are
 	// written when the task completes: wait until the workflow sleeps on a timer.
 	ctx := context.Background()
@@ -351,7 +358,7 @@ func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte)
 		}
 		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
 	})
-	events := testsystem.AssertNoKeyInHistory(t, env.Temporal, workflowID, keyPEM)
+	events := testsystem.AssertNoSecretInHistory(t, env.Temporal, workflowID, secrets, keyPEM)
 	if events < 10 {
 		t.Errorf("only %d history events of %s: the scan did not see the issuance", events, workflowID)
 	}
