@@ -115,8 +115,8 @@ func TestSpecSignalRedactsInlinePasswords(t *testing.T) {
 		Status: cmapi.CertificateStatus{Revision: &rev},
 	}
 	sig := specSignal(cert, "token")
-	if got := sig.Spec.Keystores.PKCS12.Password; got == nil || *got != kube.InlinePasswordRedacted {
-		t.Errorf("signalled PKCS#12 password %v, want the redaction marker", got)
+	if got := sig.Spec.Keystores.PKCS12; got.Password != nil || got.PasswordSecretRef.Name != "" || got.PasswordSecretRef.Key != kube.InlinePasswordRedacted {
+		t.Errorf("signalled PKCS#12 keystore %+v, want no password and the redaction marker", got)
 	}
 	if *cert.Spec.Keystores.PKCS12.Password != pw {
 		t.Error("the cached Certificate's password was changed")

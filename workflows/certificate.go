@@ -79,6 +79,13 @@ const errorRetryDelay = time.Minute
 // policies, issue when needed, keep status true, sleep on a durable timer until renewal,
 // and wake on signals (spec, renew, secret-changed, issuer-changed, delete).
 func CertificateWorkflow(ctx workflow.Context, in CertificateInput) error {
+	if in.Changes > len(certificateChanges) {
+		// A newer certflow (watcher, or a worker that continued this chain) adopted
+		// changes this worker does not know. Running them the old way would leave a
+		// history the newer code cannot replay, so fail the workflow task instead: it is
+		// retried, shows in the UI as a task failure, and succeeds on an upgraded worker.
+		panic(fmt.Sprintf("workflow input adopts %d versioned changes, this worker knows %d: upgrade the workers before the watcher", in.Changes, len(certificateChanges)))
+	}
 	c := newCertificateRun(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return c.view(), nil }); err != nil {
 		return err
@@ -112,6 +119,9 @@ type certificateRun struct {
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
+	// A chain an older watcher started may carry inline keystore passwords: they stay
+	// out of this run's activity inputs and out of the next run's input.
+	in.Spec.Keystores = kube.RedactKeystorePasswords(in.Spec.Keystores)
 	return &certificateRun{
 		ctx:      ctx,
 		st:       in,
@@ -183,7 +193,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 
 	var secret policy.SecretState
 	if err := c.step("inspect Secret "+spec.SecretName, kubeActs.InspectSecret,
-		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, CertificateName: c.st.Name, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
+		kube.InspectSecretInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, CertificateName: c.st.Name, CertificateGeneration: c.st.Generation, SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats}).Get(c.ctx, &secret); err != nil {
 		return false, err
 	}
 	if secret.Revision > c.st.Revision && secret.KeyMatchesCertificate {
@@ -211,7 +221,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 				return false, nil
 			}
 			if err := c.step("refresh keystores, output formats and template metadata of Secret "+spec.SecretName, kubeActs.RefreshSecretOutputs, kube.RefreshOutputsInput{
-				Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName,
+				Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName,
 				SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
 			}).Get(c.ctx, nil); err != nil {
 				return false, c.recordFailure(ready, err)
@@ -326,7 +336,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", req.Name)})
 
-	approval, err := c.awaitApproval(req, startGeneration, ready)
+	approval, err := c.awaitApproval(&req, startGeneration, ready)
 	if err != nil {
 		return err
 	}
@@ -359,7 +369,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 
 	var facts policy.IssuedFacts
 	if err := c.step("write Secret "+spec.SecretName, kubeActs.WriteCertificateSecret, kube.WriteSecretInput{
-		Namespace: c.st.Namespace, CertificateName: c.st.Name, SecretName: spec.SecretName, Key: key,
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName, Key: key,
 		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM, Revision: revision,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
 		SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
@@ -431,10 +441,12 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 
 // awaitApproval asks the internal approver and, when it is disabled, waits for a person
 // (starter approve/deny, or kubectl setting the condition; the watcher signals either).
-func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
+// It clears req.CreatedVersion once it wrote the request's status: the next write must
+// read the request rather than assume a version that is gone.
+func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
 	for {
 		var approval kube.Approval
-		if err := c.step("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: req}).Get(c.ctx, &approval); err != nil {
+		if err := c.step("approve "+req.Name, kubeActs.ApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
 			return kube.Approval{}, err
 		}
 		if approval.Approved || approval.Denied {
@@ -444,10 +456,11 @@ func (c *certificateRun) awaitApproval(req kube.RequestRef, startGeneration int6
 		c.awaitingRequest = req.Name
 		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
 		if err := c.step("mark "+req.Name+" waiting for approval", kubeActs.SetCertificateRequestStatus, kube.RequestStatusInput{
-			Request: req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg},
+			Request: *req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg},
 		}).Get(c.ctx, nil); err != nil {
 			return kube.Approval{}, err
 		}
+		req.CreatedVersion = ""
 		if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
 			return kube.Approval{}, err
 		}
@@ -711,6 +724,7 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 	}
 	if s.Generation > c.st.Generation {
 		c.st.Generation, c.st.Spec, c.st.Labels = s.Generation, s.Spec, s.Labels
+		c.st.Spec.Keystores = kube.RedactKeystorePasswords(s.Spec.Keystores)
 		changed = true
 	}
 	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {

@@ -407,6 +407,12 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
 		return in.Ready.Reason == cmapi.ReasonWaitingForApproval
 	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { waiting = append(waiting, in); return nil }).Once()
+	var recorded []kube.RequestStatusInput
+	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+		return in.Ready.Reason == cmapi.CertificateRequestReasonIssued
+	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { recorded = append(recorded, in); return nil }).Once()
+	env.OnActivity(kubeActs.CreateCertificateRequest, mock.Anything, mock.Anything).Return(
+		kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
@@ -427,6 +433,11 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 	}
 	if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
 		t.Errorf("request should say how to approve it, got %+v", waiting)
+	}
+	// Only the first write may go out unread on the version of the create; the approval
+	// was written in between, so the certificate's write must read the request.
+	if len(waiting) != 1 || waiting[0].Request.CreatedVersion != "7" || len(recorded) != 1 || recorded[0].Request.CreatedVersion != "" {
+		t.Errorf("created version passed: waiting %+v, recording %+v; want 7, then none", waiting, recorded)
 	}
 	if len(issued) != 1 || issued[0].Before(epoch.Add(2*time.Hour)) {
 		t.Errorf("issued at %v, want once, after the approval", issued)
@@ -699,6 +710,72 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 			}
 			if next.Changes != tc.wantCarried {
 				t.Errorf("next run carries Changes=%d, want %d", next.Changes, tc.wantCarried)
+			}
+		})
+	}
+}
+
+// A run that carries a change this worker does not know (a newer watcher started it, or
+// a newer worker continued the chain) is refused before it does anything: its workflow
+// task fails and is retried until an upgraded worker takes it, instead of running the old
+// way and leaving a history the newer code cannot replay.
+func TestUnknownChangesRefuseTheRun(t *testing.T) {
+	env := newEnv(t)
+	in := testInput()
+	in.Changes = len(certificateChanges) + 1
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	var panicked *temporal.PanicError
+	if err := env.GetWorkflowError(); !errors.As(err, &panicked) || !strings.Contains(err.Error(), "upgrade the workers") {
+		t.Fatalf("want the workflow task to panic with the reason, got %v", err)
+	}
+}
+
+// A chain an older watcher started may carry an inline keystore password in its input
+// or in a spec signal: the run hands activities and the next run the redacted spec only.
+func TestInlinePasswordsRedactedFromState(t *testing.T) {
+	for _, viaSignal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("via signal %v", viaSignal), func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			var seen []*cmapi.CertificateKeystores
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.InspectSecretInput) (policy.SecretState, error) {
+				seen = append(seen, in.Keystores)
+				return policy.SecretState{}, nil
+			})
+			expectIssuance(env, &statuses)
+			pw := "plain-s3cret"
+			in := testInput()
+			withPassword := in.Spec
+			withPassword.Keystores = &cmapi.CertificateKeystores{JKS: &cmapi.JKSKeystore{Create: true, Password: &pw}}
+			if viaSignal {
+				sig := in.SpecSignal
+				sig.Generation, sig.Spec = 2, withPassword
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalSpec, sig) }, 0)
+			} else {
+				in.Spec = withPassword
+			}
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
+			}
+			var next CertificateInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			handed := append(seen, next.Spec.Keystores)
+			if len(seen) == 0 {
+				t.Fatal("InspectSecret never ran")
+			}
+			for _, ks := range handed {
+				if ks == nil || ks.JKS == nil || ks.JKS.Password != nil || ks.JKS.PasswordSecretRef.Key != kube.InlinePasswordRedacted {
+					t.Errorf("keystores handed on: %+v, want the JKS password redacted", ks)
+				}
 			}
 		})
 	}

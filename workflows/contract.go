@@ -103,7 +103,9 @@ type CertificateInput struct {
 	// them and continue-as-new carries the count, so a run does not ask
 	// workflow.GetVersion, which costs every run a marker event and an upsert of the
 	// TemporalChangeVersion search attribute. Zero, as in the input of a workflow an older
-	// certflow started, asks workflow.GetVersion.
+	// certflow started, asks workflow.GetVersion. A worker refuses a run that carries more
+	// changes than it knows (its workflow task fails until an upgraded worker takes it):
+	// run the old way, its history would not replay on the code that set the count.
 	Changes int
 }
 

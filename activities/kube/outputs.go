@@ -17,6 +17,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
 // Error types of the non-retryable application errors about a Secret's extra outputs.
@@ -110,49 +111,68 @@ type keystorePasswords struct {
 // InlinePasswordRedacted stands in for a keystore's inline password (spec.keystores.*.
 // password) in the spec the watcher hands to a workflow: the password would otherwise be
 // written into Temporal's history with every signal, workflow input and activity input
-// that carries the spec. An activity that meets it reads the password from the
-// Certificate itself.
+// that carries the spec. The redacted keystore has no password and a passwordSecretRef
+// with this key and no Secret name: an activity that meets it reads the password from
+// the Certificate itself, and a worker older than the redaction fails the keystore with
+// "neither password nor passwordSecretRef" rather than using the marker as a password.
 const InlinePasswordRedacted = "<redacted: the inline password is read from the Certificate>"
 
 // RedactKeystorePasswords returns a copy of ks with every inline password replaced by
-// InlinePasswordRedacted (nil for nil). passwordSecretRef is left as it is.
+// the InlinePasswordRedacted reference (nil for nil). A passwordSecretRef is left as it
+// is. Redacting twice changes nothing.
 func RedactKeystorePasswords(ks *cmapi.CertificateKeystores) *cmapi.CertificateKeystores {
 	if ks == nil {
 		return nil
 	}
 	out := ks.DeepCopy()
-	redacted := InlinePasswordRedacted
+	redacted := cmmeta.SecretKeySelector{Key: InlinePasswordRedacted}
 	if out.JKS != nil && out.JKS.Password != nil {
-		out.JKS.Password = &redacted
+		out.JKS.Password, out.JKS.PasswordSecretRef = nil, redacted
 	}
 	if out.PKCS12 != nil && out.PKCS12.Password != nil {
-		out.PKCS12.Password = &redacted
+		out.PKCS12.Password, out.PKCS12.PasswordSecretRef = nil, redacted
 	}
 	return out
 }
 
+// redactedPassword reports whether a keystore's password was redacted by
+// RedactKeystorePasswords.
+func redactedPassword(inline *string, ref cmmeta.SecretKeySelector) bool {
+	return inline == nil && ref.Name == "" && ref.Key == InlinePasswordRedacted
+}
+
+// CertificateRef names the Certificate whose keystores an activity writes or checks,
+// for a redacted inline password: the password is read from generation Generation of
+// the Certificate (or a newer one).
+type CertificateRef struct {
+	Name       string
+	Generation int64
+}
+
 // readKeystorePasswords reads the password of each enabled keystore: inline, or from the
 // Secret key that passwordSecretRef names in the Certificate's namespace. A redacted
-// inline password is read from Certificate certName as it is now (a password changed
-// since is a new generation, which the workflow hears of). A missing Secret or key is a
+// inline password is read from the Certificate cert names (a password changed since is a
+// new generation, which the workflow hears of). A missing Secret or key is a
 // non-retryable "InvalidKeystorePassword" error naming both.
-func (a *Activities) readKeystorePasswords(ctx context.Context, namespace, certName string, o outputSpec) (keystorePasswords, error) {
+func (a *Activities) readKeystorePasswords(ctx context.Context, namespace string, cert CertificateRef, o outputSpec) (keystorePasswords, error) {
 	var pw keystorePasswords
 	j, p := o.jks(), o.pkcs12()
-	if (j != nil && redactedPassword(j.Password)) || (p != nil && redactedPassword(p.Password)) {
-		cur, err := a.currentKeystores(ctx, namespace, certName)
+	jRedacted := j != nil && redactedPassword(j.Password, j.PasswordSecretRef)
+	pRedacted := p != nil && redactedPassword(p.Password, p.PasswordSecretRef)
+	if jRedacted || pRedacted {
+		cur, err := a.currentKeystores(ctx, namespace, cert)
 		if err != nil {
 			return keystorePasswords{}, err
 		}
-		if j != nil && redactedPassword(j.Password) {
+		if jRedacted {
 			if cur.JKS == nil {
-				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the JKS keystore whose inline password is needed", namespace, certName)
+				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the JKS keystore whose inline password is needed", namespace, cert.Name)
 			}
 			j = cur.JKS
 		}
-		if p != nil && redactedPassword(p.Password) {
+		if pRedacted {
 			if cur.PKCS12 == nil {
-				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the PKCS#12 keystore whose inline password is needed", namespace, certName)
+				return keystorePasswords{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s no longer has the PKCS#12 keystore whose inline password is needed", namespace, cert.Name)
 			}
 			p = cur.PKCS12
 		}
@@ -171,21 +191,25 @@ func (a *Activities) readKeystorePasswords(ctx context.Context, namespace, certN
 	return pw, nil
 }
 
-func redactedPassword(p *string) bool { return p != nil && *p == InlinePasswordRedacted }
-
 // currentKeystores returns the keystores of the Certificate as stored, for their inline
-// passwords. A keystore the Certificate no longer has is an error for the caller: the
-// spec change that removed it reaches the workflow as a new generation.
-func (a *Activities) currentKeystores(ctx context.Context, namespace, certName string) (cmapi.CertificateKeystores, error) {
-	if certName == "" {
+// passwords: from the watch cache when it has the generation asked for, else from etcd
+// (a cache a moment behind would hand out the password the spec had before). A keystore
+// the Certificate no longer has is an error for the caller: the spec change that
+// removed it reaches the workflow as a new generation.
+func (a *Activities) currentKeystores(ctx context.Context, namespace string, ref CertificateRef) (cmapi.CertificateKeystores, error) {
+	if ref.Name == "" {
 		return cmapi.CertificateKeystores{}, nonRetryable(ErrTypeInvalidKeystorePassword, "a redacted inline keystore password needs the Certificate's name")
 	}
-	cert, err := cachedGet(ctx, fromWatchCache, a.CertFlow.CertmanagerV1().Certificates(namespace).Get, certName)
+	certs := a.CertFlow.CertmanagerV1().Certificates(namespace)
+	cert, err := cachedGet(ctx, fromWatchCache, certs.Get, ref.Name)
+	if err == nil && cert.Generation < ref.Generation {
+		cert, err = certs.Get(ctx, ref.Name, metav1.GetOptions{})
+	}
 	if apierrors.IsNotFound(err) {
-		return cmapi.CertificateKeystores{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s, whose inline keystore password is needed, was deleted", namespace, certName)
+		return cmapi.CertificateKeystores{}, nonRetryable(ErrTypeInvalidKeystorePassword, "Certificate %s/%s, whose inline keystore password is needed, was deleted", namespace, ref.Name)
 	}
 	if err != nil {
-		return cmapi.CertificateKeystores{}, fmt.Errorf("read the inline keystore passwords of Certificate %s/%s: %w", namespace, certName, err)
+		return cmapi.CertificateKeystores{}, fmt.Errorf("read the inline keystore passwords of Certificate %s/%s: %w", namespace, ref.Name, err)
 	}
 	if cert.Spec.Keystores == nil {
 		return cmapi.CertificateKeystores{}, nil

@@ -4,7 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmfake "github.com/certflow/certflow/client/clientset/versioned/fake"
@@ -16,14 +19,68 @@ func TestRedactKeystorePasswords(t *testing.T) {
 	}
 	ks, _ := allOutputs()
 	r := RedactKeystorePasswords(ks)
-	if r.JKS.Password == nil || *r.JKS.Password != InlinePasswordRedacted {
-		t.Errorf("JKS inline password not redacted: %v", r.JKS.Password)
+	if !redactedPassword(r.JKS.Password, r.JKS.PasswordSecretRef) {
+		t.Errorf("JKS inline password not redacted: %+v", r.JKS)
+	}
+	// A worker older than the redaction, which knows only password and passwordSecretRef
+	// with a Secret name, finds neither: the keystore fails instead of using the marker.
+	if r.JKS.Password != nil || r.JKS.PasswordSecretRef.Name != "" {
+		t.Errorf("redacted JKS keystore %+v still names a password an older worker would use", r.JKS)
 	}
 	if r.PKCS12.Password != nil || r.PKCS12.PasswordSecretRef != ks.PKCS12.PasswordSecretRef {
 		t.Errorf("PKCS#12 passwordSecretRef changed: %+v", r.PKCS12)
 	}
-	if *ks.JKS.Password != jksPassword {
-		t.Errorf("the original keystores were changed: %q", *ks.JKS.Password)
+	if *ks.JKS.Password != jksPassword || ks.JKS.PasswordSecretRef.Key != "" {
+		t.Errorf("the original keystores were changed: %+v", ks.JKS)
+	}
+	if again := RedactKeystorePasswords(r); !equality.Semantic.DeepEqual(again, r) {
+		t.Errorf("redacting twice changed the keystores: %+v, want %+v", again, r)
+	}
+}
+
+// A redacted password is read from the generation of the Certificate the workflow acts
+// on: a watch cache that still has an older generation (with the password before) is
+// passed over for a read from etcd.
+func TestRedactedInlinePasswordNotFromStaleCache(t *testing.T) {
+	ctx := context.Background()
+	kp := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
+	a, _ := newActivities(keySecret(kp), passwordSecret(map[string][]byte{"p12": []byte(p12Password)}))
+	ks, formats := allOutputs()
+	cert := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS, Generation: 3}, Spec: cmapi.CertificateSpec{SecretName: testSecret, Keystores: ks}}
+	stale := cert.DeepCopy()
+	stale.Generation = 2
+	old := "the-password-of-generation-2"
+	stale.Spec.Keystores.JKS.Password = &old
+	cf := cmfake.NewSimpleClientset(cert)
+	var cacheReads, etcdReads int
+	cf.PrependReactor("get", "certificates", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.(k8stesting.GetActionImpl).GetGetOptions().ResourceVersion == "0" {
+			cacheReads++
+			return true, stale.DeepCopy(), nil
+		}
+		etcdReads++
+		return false, nil, nil
+	})
+	a.CertFlow = cf
+
+	in := writeInput(kp, RedactKeystorePasswords(ks), formats, nil)
+	in.CertificateGeneration = 3
+	if _, err := a.WriteCertificateSecret(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	checkOutputs(t, getSecret(t, a), kp) // opens with jksPassword, generation 3's
+	if cacheReads != 1 || etcdReads != 1 {
+		t.Errorf("reads of the Certificate: %d from the cache, %d from etcd; want one each", cacheReads, etcdReads)
+	}
+
+	// The cache holding the generation asked for is enough.
+	in.CertificateGeneration = 2
+	cacheReads, etcdReads = 0, 0
+	if _, err := a.InspectSecret(ctx, InspectSecretInput{Namespace: testNS, SecretName: testSecret, CertificateName: "web", CertificateGeneration: 2, Keystores: in.Keystores, AdditionalOutputFormats: formats}); err != nil {
+		t.Fatal(err)
+	}
+	if cacheReads != 1 || etcdReads != 0 {
+		t.Errorf("reads of the Certificate: %d from the cache, %d from etcd; want the cache only", cacheReads, etcdReads)
 	}
 }
 

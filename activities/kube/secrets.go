@@ -44,8 +44,11 @@ const ManagedSecretLabel = cmapi.PartOfCertManagerControllerLabelKey
 // InspectSecretInput names the target Secret of a Certificate and the extra outputs
 // (keystores, additional formats) and secretTemplate metadata it should carry.
 type InspectSecretInput struct {
-	Namespace, SecretName   string
-	CertificateName         string // for a redacted inline keystore password
+	Namespace, SecretName string
+	// The Certificate and the generation of its spec the Keystores are from, for a
+	// redacted inline keystore password.
+	CertificateName         string
+	CertificateGeneration   int64
 	Keystores               *cmapi.CertificateKeystores
 	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
 	SecretTemplate          *cmapi.CertificateSecretTemplate
@@ -78,7 +81,7 @@ func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (
 		return st, nil
 	}
 	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
-	pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, CertificateRef{Name: in.CertificateName, Generation: in.CertificateGeneration}, o)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
@@ -138,15 +141,18 @@ func publicKeyKind(c *x509.Certificate) (string, int) {
 type WriteSecretInput struct {
 	Namespace       string
 	CertificateName string
-	SecretName      string
-	Key             keys.KeyRef
-	CertificatePEM  []byte // leaf + chain
-	Revision        int    // recorded as the certflow.io/revision annotation
-	CAPEM           []byte
-	IssuerName      string
-	IssuerKind      string
-	IssuerGroup     string
-	SecretTemplate  *cmapi.CertificateSecretTemplate
+	// CertificateGeneration is the generation of the spec the outputs are from, for a
+	// redacted inline keystore password.
+	CertificateGeneration int64
+	SecretName            string
+	Key                   keys.KeyRef
+	CertificatePEM        []byte // leaf + chain
+	Revision              int    // recorded as the certflow.io/revision annotation
+	CAPEM                 []byte
+	IssuerName            string
+	IssuerKind            string
+	IssuerGroup           string
+	SecretTemplate        *cmapi.CertificateSecretTemplate
 	// Extra outputs derived from the key and certificate.
 	Keystores               *cmapi.CertificateKeystores
 	AdditionalOutputFormats []cmapi.CertificateAdditionalOutputFormat
@@ -185,7 +191,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		if err != nil {
 			return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 		}
-		pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
+		pw, err := a.readKeystorePasswords(ctx, in.Namespace, CertificateRef{Name: in.CertificateName, Generation: in.CertificateGeneration}, o)
 		if err != nil {
 			return policy.IssuedFacts{}, err
 		}
@@ -231,6 +237,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 type RefreshOutputsInput struct {
 	Namespace               string
 	CertificateName         string
+	CertificateGeneration   int64 // for a redacted inline keystore password
 	SecretName              string
 	SecretTemplate          *cmapi.CertificateSecretTemplate
 	Keystores               *cmapi.CertificateKeystores
@@ -263,7 +270,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 		return nonRetryable(ErrTypeSecretNotReady, "Secret %s/%s holds no valid key pair: %v", in.Namespace, in.SecretName, err)
 	}
 	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
-	pw, err := a.readKeystorePasswords(ctx, in.Namespace, in.CertificateName, o)
+	pw, err := a.readKeystorePasswords(ctx, in.Namespace, CertificateRef{Name: in.CertificateName, Generation: in.CertificateGeneration}, o)
 	if err != nil {
 		return err
 	}

@@ -121,8 +121,12 @@ func parseFlags(args []string, out io.Writer) (flags, error) {
 			return f, fmt.Errorf("--http01-solver-listen: %w", err)
 		}
 	}
-	if f.maxWorkflowTasks < 1 || f.maxLocalActivities < 1 {
-		return f, errors.New("--max-concurrent-workflow-tasks and --max-concurrent-local-activities must be at least 1")
+	if f.maxWorkflowTasks < 2 {
+		// The SDK polls the sticky and the normal task queue at once: one slot panics it.
+		return f, errors.New("--max-concurrent-workflow-tasks must be at least 2")
+	}
+	if f.maxLocalActivities < 1 {
+		return f, errors.New("--max-concurrent-local-activities must be at least 1")
 	}
 	if f.acme.SelfCheckTimeout <= 0 {
 		return f, errors.New("--acme-self-check-timeout must be positive")

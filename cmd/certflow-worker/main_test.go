@@ -70,6 +70,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"--http01-solver-listen", "5002"},
 		{"--acme-self-check-timeout", "0s"},
 		{"--max-concurrent-workflow-tasks", "0"},
+		{"--max-concurrent-workflow-tasks", "1"},
 		{"--max-concurrent-local-activities", "-1"},
 		{"extra"},
 	} {
