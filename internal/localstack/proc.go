@@ -65,14 +65,24 @@ func waitReady(ctx context.Context, p *proc, timeout time.Duration, check func(c
 	}
 }
 
-// componentError wraps err with the tail of the failing component's log.
+// componentError wraps err with the tail of the failing component's log, and with the
+// panic message if the component panicked (its goroutine dump pushes it out of the tail).
 func componentError(p *proc, err error) error {
-	return fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, p.LogPath, p.tail(40))
+	tail := p.tail(40)
+	for _, line := range strings.Split(p.tail(2000), "\n") {
+		if strings.HasPrefix(line, "panic: ") && !strings.Contains(tail, line) {
+			tail = line + "\n[...]\n" + tail
+			break
+		}
+	}
+	return fmt.Errorf("%w\n--- last lines of %s ---\n%s", err, p.LogPath, tail)
 }
 
-// addrInUse reports whether the component failed because a port was taken.
+// addrInUse reports whether the component failed because a port was taken. It reads
+// far back: the Temporal dev server reports a taken port as a panic whose goroutine
+// dump is well over a hundred lines below the message.
 func addrInUse(p *proc) bool {
-	return p != nil && strings.Contains(strings.ToLower(p.tail(60)), "address already in use")
+	return p != nil && strings.Contains(strings.ToLower(p.tail(2000)), "address already in use")
 }
 
 var (

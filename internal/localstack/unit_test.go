@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/certflow/certflow/internal/childproc"
 )
 
 // Unit tests: they need no binaries and always run.
@@ -240,5 +242,28 @@ touch attempted; echo "listen tcp 127.0.0.1:1: bind: address already in use" >&2
 	}
 	if !strings.Contains(log.String(), "retrying once") {
 		t.Errorf("progress log: %s", log.String())
+	}
+}
+
+// The Temporal dev server reports a taken port as a panic followed by a goroutine dump
+// of some hundred lines: the port conflict is still recognised (and retried), and the
+// error names the panic, not only the end of the dump.
+func TestPanicWithLongDumpRecognised(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "temporal.log")
+	var b strings.Builder
+	b.WriteString("panic: listen tcp 127.0.0.1:35157: bind: address already in use\n\ngoroutine 1 [running]:\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "go.uber.org/dig.frame%d(...)\n\tparam.go:%d +0x358\n", i, i)
+	}
+	if err := os.WriteFile(log, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{Proc: &childproc.Proc{Name: "temporal", LogPath: log}}
+	if !addrInUse(p) {
+		t.Error("a taken port reported by a panic was not recognised")
+	}
+	err := componentError(p, errors.New("temporal exited before it was ready"))
+	if !strings.Contains(err.Error(), "panic: listen tcp 127.0.0.1:35157") || !strings.Contains(err.Error(), "frame149") {
+		t.Errorf("error lacks the panic message or the tail: %v", err)
 	}
 }
