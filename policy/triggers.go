@@ -20,6 +20,9 @@ const (
 	ReasonRenewing             = cmapi.ReasonRenewing
 	ReasonExpired              = cmapi.ReasonExpired
 	ReasonManuallyTriggered    = cmapi.ReasonManuallyTriggered
+	// ReasonRequestChanged: the spec no longer matches the request the current
+	// certificate was issued with (upstream's CurrentCertificateRequestMismatchesSpec).
+	ReasonRequestChanged = "RequestChanged"
 )
 
 // IssuedFacts are the public facts of the certificate stored in a Secret.
@@ -57,7 +60,10 @@ type SecretState struct {
 
 // Desired is the part of a Certificate spec that an issued certificate must match.
 type Desired struct {
-	CommonName     string
+	CommonName string
+	// AnyCommonName: the common name is not checked against the certificate (a
+	// literalSubject whose CN cannot be read as text; the request comparison covers it).
+	AnyCommonName  bool
 	DNSNames       []string
 	IPAddresses    []string
 	URIs           []string
@@ -70,6 +76,10 @@ type Desired struct {
 	IssuerGroup    string
 	// RenewalTime is when the current certificate is due for renewal (zero when unknown).
 	RenewalTime time.Time
+	// Request is what the spec asks of a request now; IssuedRequest what the request of
+	// the current certificate asked (nil when unknown: never issued by this workflow).
+	Request       RequestSpec
+	IssuedRequest *RequestSpec
 }
 
 // Trigger says whether a Certificate needs a new issuance, and why.
@@ -98,6 +108,11 @@ func Evaluate(now time.Time, d Desired, s SecretState, manual bool) Trigger {
 	}
 	if diff := specMismatch(d, s.Certificate); diff != "" {
 		return issue(ReasonIncorrectCertificate, "Issuing certificate as Secret was previously issued with a different spec: "+diff)
+	}
+	if d.IssuedRequest != nil {
+		if fields := d.IssuedRequest.ChangedFields(d.Request); len(fields) > 0 {
+			return issue(ReasonRequestChanged, RequestChangedMessage(fields))
+		}
 	}
 	if manual {
 		return issue(ReasonManuallyTriggered, "Certificate re-issuance manually triggered")
@@ -138,7 +153,7 @@ func defaulted(v, def string) string {
 // specMismatch names the first field where the issued certificate differs from the spec.
 func specMismatch(d Desired, c IssuedFacts) string {
 	switch {
-	case d.CommonName != c.CommonName:
+	case !d.AnyCommonName && d.CommonName != c.CommonName:
 		return fmt.Sprintf("commonName %q, want %q", c.CommonName, d.CommonName)
 	case !sameSet(d.DNSNames, c.DNSNames):
 		return fmt.Sprintf("dnsNames %v, want %v", c.DNSNames, d.DNSNames)

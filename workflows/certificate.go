@@ -41,12 +41,17 @@ const (
 	// changeIssuerNameAttribute: the IssuerName search attribute follows a changed
 	// issuerRef (before: it kept the name the workflow started with).
 	changeIssuerNameAttribute = "issuer-name-attribute"
+	// changeRequestTrigger: a spec that no longer matches the request of the current
+	// certificate re-issues (RequestChanged) and cuts a failure backoff short; the CN of
+	// a literalSubject is the one the certificate must carry (before: spec.commonName,
+	// so such a certificate was re-issued at every evaluation).
+	changeRequestTrigger = "request-trigger"
 )
 
 // certificateChanges are the CertificateWorkflow's changes in the order they were made;
 // CertificateInput.Changes counts how many of them a run has in effect. A new change is
 // appended here (never inserted) with its GetVersion change ID.
-var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute}
+var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute, changeRequestTrigger}
 
 // changed reports whether a versioned change is in effect in this run: carried in the
 // input, or else decided by workflow.GetVersion (old code's histories lack its marker).
@@ -200,12 +205,17 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		// An earlier task issued this revision and was lost before it wrote the status,
 		// maybe also before it deleted its next-key Secret: delete it with this status.
 		c.st.Revision = secret.Revision
+		adopted := requestSpecOf(spec)
+		c.st.IssuedRequest = &adopted
 		if !rotationNever(spec) && c.changed(changeLazyIssuingStatus) {
 			c.madeNextKey, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), ""
 		}
 	}
 	renewal := c.renewalTime(secret)
-	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal), secret, c.st.PendingRenew)
+	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal, c.st.IssuedRequest), secret, c.st.PendingRenew)
+	if before := policy.Evaluate(workflow.Now(c.ctx), desiredBefore(spec, renewal), secret, c.st.PendingRenew); before != trig && !c.changed(changeRequestTrigger) {
+		trig = before
+	}
 	ready := readyCondition(trig)
 	if secret.Exists && secret.HasCertificate && secret.CertificateError == "" {
 		c.st.NotBefore, c.st.NotAfter = &secret.Certificate.NotBefore, &secret.Certificate.NotAfter
@@ -257,6 +267,11 @@ func (c *certificateRun) inBackoff() bool {
 	if c.st.FailedAttempts == 0 || c.st.PendingRenew || c.st.LastFailureTime == nil {
 		return false
 	}
+	if c.st.FailedRequest != nil && len(c.st.FailedRequest.ChangedFields(requestSpecOf(c.st.Spec))) > 0 && c.changed(changeRequestTrigger) {
+		// As upstream: a spec changed since the failed attempt is tried at once (the
+		// change may be the fix); the next failure backs off again.
+		return false
+	}
 	until := c.st.LastFailureTime.Add(policy.FailureBackoff(c.st.FailedAttempts))
 	if !workflow.Now(c.ctx).Before(until) {
 		return false
@@ -277,6 +292,8 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	now := workflow.Now(c.ctx)
 	c.st.FailedAttempts++
 	c.st.LastFailureTime = &now
+	failedRequest := requestSpecOf(c.st.Spec)
+	c.st.FailedRequest = &failedRequest
 	c.status.LastError = msg
 	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
@@ -394,7 +411,9 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 
 	c.st.Revision = revision
 	c.st.IssuedGeneration = c.st.Generation
-	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
+	issuedRequest := requestSpecOf(spec)
+	c.st.IssuedRequest = &issuedRequest
+	c.st.FailedAttempts, c.st.LastFailureTime, c.st.FailedRequest = 0, nil, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
 	c.status.LastError = ""
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: "The certificate has been successfully issued"})

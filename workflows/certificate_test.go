@@ -273,6 +273,150 @@ func TestSpecChangeReissues(t *testing.T) {
 	}
 }
 
+// A spec change that the certificate in the Secret cannot show (subject, duration,
+// usages, ...) re-issues too, as upstream's comparison with the current request does;
+// a change that needs no new certificate (secretTemplate) does not.
+func TestRequestChangeReissues(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*cmapi.CertificateSpec)
+		want   string // "" = no issuance
+	}{
+		{"subject", func(s *cmapi.CertificateSpec) { s.Subject = &cmapi.X509Subject{Organizations: []string{"Example"}} }, "[spec.subject]"},
+		{"duration", func(s *cmapi.CertificateSpec) { s.Duration = &metav1.Duration{Duration: 24 * time.Hour} }, "[spec.duration]"},
+		{"usages", func(s *cmapi.CertificateSpec) { s.Usages = []cmapi.KeyUsage{cmapi.UsageServerAuth} }, "[spec.usages]"},
+		{"key encoding", func(s *cmapi.CertificateSpec) { s.PrivateKey = &cmapi.CertificatePrivateKey{Encoding: cmapi.PKCS8} }, "[spec.privateKey]"},
+		{"secretTemplate only", func(s *cmapi.CertificateSpec) {
+			s.SecretTemplate = &cmapi.CertificateSecretTemplate{Labels: map[string]string{"a": "b"}}
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+			env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.Anything).Return(keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key"}, nil)
+			expectIssuance(env, &statuses)
+			in := testInput()
+			in.Changes = len(certificateChanges)
+			issued := requestSpecOf(in.Spec)
+			in.IssuedRequest = &issued
+			env.RegisterDelayedCallback(func() {
+				next := testInput().Spec
+				tc.change(&next)
+				env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 2, Spec: next})
+			}, time.Hour)
+			// An issuance ends the run at its next wake-up (the renewal, weeks later) with
+			// continue-as-new; without one, the deletion ends it (also a failing loop).
+			deleteAt := 2 * time.Hour
+			if tc.want != "" {
+				deleteAt = 200 * 24 * time.Hour
+			}
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, deleteAt)
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			msgs := issuingMessages(statuses)
+			if tc.want == "" {
+				if len(msgs) != 0 {
+					t.Fatalf("issuances = %q, want none", msgs)
+				}
+				return
+			}
+			if len(msgs) != 1 || msgs[0] != "Fields on existing CertificateRequest resource not up to date: "+tc.want {
+				t.Fatalf("issuances = %q, want one naming %s", msgs, tc.want)
+			}
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
+			}
+			var next CertificateInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			if next.IssuedRequest == nil || len(next.IssuedRequest.ChangedFields(requestSpecOf(next.Spec))) != 0 {
+				t.Errorf("next run carries IssuedRequest %+v, want the new spec's", next.IssuedRequest)
+			}
+		})
+	}
+}
+
+// A certificate whose literalSubject carries its CN (and spec.commonName is empty) is up
+// to date once issued: it is not re-issued at every evaluation.
+func TestLiteralSubjectCommonNameUpToDate(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	secret := validSecret(epoch) // CN web.example.com
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	expectIssuance(env, &statuses)
+	in := testInput()
+	in.Changes = len(certificateChanges)
+	in.Spec.CommonName = ""
+	in.Spec.LiteralSubject = "CN=web.example.com,O=Example"
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalRenew, RenewSignal{}) }, time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, 2*time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	// One issuance, for the renew signal; none because the CN "differs".
+	if msgs := issuingMessages(statuses); len(msgs) != 1 || !strings.Contains(msgs[0], "manually triggered") {
+		t.Fatalf("issuances = %q, want only the manual one", msgs)
+	}
+	if cn, any := wantCommonName(in.Spec); cn != "web.example.com" || any {
+		t.Errorf("wantCommonName = %q, %v", cn, any)
+	}
+	if cn, any := wantCommonName(cmapi.CertificateSpec{LiteralSubject: "CN=#0c03616263,CN=first"}); cn != "abc" || any {
+		t.Errorf("hex-encoded last CN: %q, %v; want abc", cn, any)
+	}
+	if _, any := wantCommonName(cmapi.CertificateSpec{LiteralSubject: "not a DN"}); !any {
+		t.Error("a literalSubject that does not parse: want the CN left to the request comparison")
+	}
+}
+
+// A spec changed after a failed issuance is tried at once, not after the backoff (the
+// change may be the fix); an unchanged spec waits the backoff out.
+func TestSpecChangeEndsBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		change    func(*cmapi.CertificateSpec)
+		wantAfter time.Duration // the second attempt, from the start
+	}{
+		{"spec fixed", func(s *cmapi.CertificateSpec) { s.Duration = &metav1.Duration{Duration: 48 * time.Hour} }, 10 * time.Minute},
+		{"labels only", func(*cmapi.CertificateSpec) {}, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			var attempts []time.Duration
+			env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(
+				func(context.Context, pki.SelfSignInput) (pki.SignedCertificate, error) {
+					attempts = append(attempts, env.Now().Sub(epoch))
+					if len(attempts) == 1 {
+						return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError("bad duration", "InvalidSpec", nil)
+					}
+					return pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil
+				})
+			expectIssuance(env, &statuses)
+			in := testInput()
+			in.Changes = len(certificateChanges)
+			env.RegisterDelayedCallback(func() {
+				next := testInput().Spec
+				tc.change(&next)
+				env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 2, Spec: next, Labels: map[string]string{"x": "y"}})
+			}, 10*time.Minute)
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			if len(attempts) != 2 || attempts[1]-attempts[0] < tc.wantAfter-time.Minute || attempts[1]-attempts[0] > tc.wantAfter+time.Minute {
+				t.Fatalf("attempts at %v, want the second %v after the first", attempts, tc.wantAfter)
+			}
+		})
+	}
+}
+
 func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
 	t.Helper()
 	v, err := env.QueryWorkflow(QueryStatus)
@@ -675,7 +819,9 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 		{name: "new workflow", changes: len(certificateChanges), versionIs: workflow.DefaultVersion, wantCarried: len(certificateChanges)},
 		// The test environment starts the workflow without search attributes, so the
 		// issuer-name-attribute change comes into play as well (GetVersion answers 1).
-		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: len(certificateChanges), wantAskedOnce: true},
+		// request-trigger is asked only where its answer changes what the run does, which
+		// this run never meets: it carries the first two changes.
+		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: 2, wantAskedOnce: true},
 		{name: "older history", changes: 0, versionIs: workflow.DefaultVersion, wantIssuing: true, wantCarried: 0, wantAskedOnce: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/policy"
 )
 
 // TaskQueue is the one task queue the worker polls and the watcher starts workflows on.
@@ -98,6 +99,12 @@ type CertificateInput struct {
 	HistoryLimit     int        // revisionHistoryLimit in force at the last issuance
 	NotBefore        *time.Time
 	NotAfter         *time.Time
+	// IssuedRequest is what the spec asked of the request of the current certificate
+	// (nil: not issued by this chain since it began keeping it); FailedRequest that of
+	// the last failed attempt. A spec that no longer matches them re-issues, or ends
+	// the backoff.
+	IssuedRequest *policy.RequestSpec `json:",omitempty"`
+	FailedRequest *policy.RequestSpec `json:",omitempty"`
 	// Changes is how many of the workflow's versioned changes (certificateChanges, in
 	// order) this chain of runs has adopted. The watcher starts new workflows with all of
 	// them and continue-as-new carries the count, so a run does not ask

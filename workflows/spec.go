@@ -1,12 +1,15 @@
 package workflows
 
 import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
@@ -65,16 +68,82 @@ func privateKeySpec(spec cmapi.CertificateSpec) (cmapi.PrivateKeyAlgorithm, int,
 	return alg, size, enc
 }
 
-// desiredOf is the part of the spec an issued certificate must match.
-func desiredOf(spec cmapi.CertificateSpec, renewal time.Time) policy.Desired {
+// desiredOf is the part of the spec an issued certificate must match, and the request
+// it is issued with. issued is the request of the current certificate (nil: unknown).
+func desiredOf(spec cmapi.CertificateSpec, renewal time.Time, issued *policy.RequestSpec) policy.Desired {
 	alg, size, _ := privateKeySpec(spec)
+	cn, anyCN := wantCommonName(spec)
 	return policy.Desired{
-		CommonName: spec.CommonName, DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses,
+		CommonName: cn, AnyCommonName: anyCN, DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses,
 		URIs: spec.URIs, EmailAddresses: spec.EmailAddresses, IsCA: spec.IsCA,
 		KeyAlgorithm: string(alg), KeySize: size,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: spec.IssuerRef.Kind, IssuerGroup: spec.IssuerRef.Group,
-		RenewalTime: renewal,
+		RenewalTime:   renewal,
+		Request:       requestSpecOf(spec),
+		IssuedRequest: issued,
 	}
+}
+
+// desiredBefore is desiredOf as it was before changeRequestTrigger: spec.commonName as
+// the common name, no request comparison.
+func desiredBefore(spec cmapi.CertificateSpec, renewal time.Time) policy.Desired {
+	d := desiredOf(spec, renewal, nil)
+	d.CommonName, d.AnyCommonName = spec.CommonName, false
+	return d
+}
+
+// wantCommonName is the common name the certificate must carry: spec.commonName, or
+// the CN of spec.literalSubject, which replaces the whole subject (the last CN, as
+// crypto/x509 reads it). A literalSubject that does not parse, or whose CN cannot be
+// read as text, is left to the request comparison (any=true): the issuance reports a
+// bad literalSubject itself.
+//
+// Parsing is pure; workflowcheck flags encoding/asn1 only for its use of reflection.
+//
+//workflowcheck:ignore
+func wantCommonName(spec cmapi.CertificateSpec) (cn string, any bool) {
+	if spec.LiteralSubject == "" {
+		return spec.CommonName, false
+	}
+	seq, err := pki.ParseLiteralSubject(spec.LiteralSubject)
+	if err != nil {
+		return "", true
+	}
+	for _, rdn := range seq {
+		for _, atv := range rdn {
+			one := pkix.RDNSequence{{atv}}
+			if v := pki.CommonNameFromRDNSequence(one); v != "" {
+				cn = v
+			} else if atv.Type.Equal(oidCommonName) {
+				return "", true
+			}
+		}
+	}
+	return cn, false
+}
+
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+// requestSpecOf is what the spec puts into a CertificateRequest, defaults applied.
+func requestSpecOf(spec cmapi.CertificateSpec) policy.RequestSpec {
+	alg, size, enc := privateKeySpec(spec)
+	return policy.RequestSpec{
+		IssuerRef: spec.IssuerRef, CommonName: spec.CommonName, LiteralSubject: spec.LiteralSubject, Subject: spec.Subject,
+		DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses, URIs: spec.URIs, EmailAddresses: spec.EmailAddresses, OtherNames: spec.OtherNames,
+		Duration: certDuration(spec), IsCA: spec.IsCA, Usages: requestUsages(spec),
+		EncodeUsagesInRequest: spec.EncodeUsagesInRequest == nil || *spec.EncodeUsagesInRequest,
+		SignatureAlgorithm:    spec.SignatureAlgorithm, NameConstraints: spec.NameConstraints,
+		KeyAlgorithm: string(alg), KeySize: size, KeyEncoding: string(enc),
+	}
+}
+
+// requestUsages applies upstream's default usages (digital signature, key
+// encipherment) to an empty list.
+func requestUsages(spec cmapi.CertificateSpec) []cmapi.KeyUsage {
+	if len(spec.Usages) == 0 {
+		return []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageKeyEncipherment}
+	}
+	return spec.Usages
 }
 
 // upToDate is upstream's Ready condition for a certificate that needs nothing.
