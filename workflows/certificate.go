@@ -119,8 +119,9 @@ type certificateRun struct {
 	// written yet: an issuance that completes within one workflow task goes from Ready
 	// to issued in one status write (see issue).
 	unwrittenIssuing *kube.Condition
-	// madeNextKey is the next-key Secret this issuance generated (or adopted).
-	madeNextKey string
+	// madeNextKey is the next-key Secret this issuance generated (or adopted), and
+	// madeNextKeyUID its UID when this run wrote it (it deletes that object only).
+	madeNextKey, madeNextKeyUID string
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -208,7 +209,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		adopted := requestSpecOf(spec)
 		c.st.IssuedRequest = &adopted
 		if !rotationNever(spec) && c.changed(changeLazyIssuingStatus) {
-			c.madeNextKey, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), ""
+			c.madeNextKey, c.madeNextKeyUID, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), "", ""
 		}
 	}
 	renewal := c.renewalTime(secret)
@@ -453,7 +454,7 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 	if err := f.Get(c.ctx, &key); err != nil {
 		return keys.KeyRef{}, err
 	}
-	c.madeNextKey, c.deletedNextKey = nextKey, ""
+	c.madeNextKey, c.madeNextKeyUID, c.deletedNextKey = nextKey, key.SecretUID, ""
 	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
 	return key, nil
 }
@@ -542,11 +543,23 @@ func (c *certificateRun) deleteNextKey() error {
 		return nil
 	}
 	if err := c.step("delete the next-key Secret "+c.madeNextKey, keyActs.DeletePrivateKeySecret,
-		keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: c.madeNextKey}).Get(c.ctx, nil); err != nil {
+		c.nextKeyToDelete(c.madeNextKey, c.madeNextKeyUID)).Get(c.ctx, nil); err != nil {
 		return err
 	}
 	c.deletedNextKey = c.madeNextKey
 	return nil
+}
+
+// nextKeyToDelete describes a next-key Secret to delete: exactly the object this run
+// wrote (uid), or else whatever has the name, if it carries the next-key label and this
+// Certificate as owner; a Secret of someone else's under that name stays.
+func (c *certificateRun) nextKeyToDelete(name, uid string) keys.DeleteKeyInput {
+	in := keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: name, UID: uid}
+	if uid == "" {
+		in.Labels = map[string]string{cmapi.IsNextPrivateKeySecretLabelKey: "true"}
+		in.OwnerUID = c.st.UID
+	}
+	return in
 }
 
 // issuesWithinTask reports whether an issuance runs start to end inside one workflow
@@ -589,7 +602,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 	c.pendingEvents = nil
 	if res.ClearedNextPrivateKey != "" && res.ClearedNextPrivateKey != c.deletedNextKey {
 		if err := c.step("delete the next-key Secret "+res.ClearedNextPrivateKey, keyActs.DeletePrivateKeySecret,
-			keys.DeleteKeyInput{Namespace: c.st.Namespace, SecretName: res.ClearedNextPrivateKey}).Get(c.ctx, nil); err != nil {
+			c.nextKeyToDelete(res.ClearedNextPrivateKey, "")).Get(c.ctx, nil); err != nil {
 			return err
 		}
 		c.deletedNextKey = res.ClearedNextPrivateKey

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
@@ -19,6 +22,10 @@ import (
 // ErrTypeInvalidInput is the type of non-retryable errors for activity input
 // that is missing required fields.
 const ErrTypeInvalidInput = "InvalidInput"
+
+// ErrTypeSecretInTheWay: a Secret that is not this owner's key Secret has the key
+// Secret's name. Non-retryable: a person has to rename one of them.
+const ErrTypeSecretInTheWay = "SecretInTheWay"
 
 // DefaultDataKey is the Secret data key private keys are stored under.
 const DefaultDataKey = corev1.TLSPrivateKeyKey // "tls.key"
@@ -70,6 +77,9 @@ type KeyRef struct {
 	// PublicKeySHA256 is the hex SHA-256 of the PKIX public key DER. It
 	// identifies the key: LoadSigner refuses a Secret whose key differs.
 	PublicKeySHA256 string `json:"publicKeySHA256"`
+	// SecretUID is the UID of the Secret GeneratePrivateKey wrote the key to, so that
+	// it can be deleted as exactly that object (DeleteKeyInput.UID).
+	SecretUID string `json:"secretUID,omitempty"`
 }
 
 func (r KeyRef) dataKey() string {
@@ -119,13 +129,14 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 				Data:       map[string][]byte{DefaultDataKey: pemBytes},
 			}
 			applyMetadata(s, in)
-			_, err = secrets.Create(ctx, s, metav1.CreateOptions{})
+			created, err := secrets.Create(ctx, s, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
 				continue // there already: look at it
 			}
 			if err != nil {
 				return KeyRef{}, fmt.Errorf("creating private key Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 			}
+			ref.SecretUID = string(created.UID)
 			if signer, err := ParsePrivateKeyPEM(pemBytes); err == nil {
 				recent.put(in.Namespace, in.SecretName, signer, pemBytes)
 			}
@@ -134,7 +145,14 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 			return KeyRef{}, fmt.Errorf("getting private key Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 		}
 
-		if ref, ok := matchingKey(existing, in, spec); ok {
+		if !mayReplace(existing, in) {
+			return KeyRef{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+				"Secret %s/%s exists and is not a private key Secret of this Certificate (it lacks the labels %v or belongs to another owner): certflow neither uses nor replaces it; rename that Secret or the Certificate",
+				in.Namespace, in.SecretName, in.Labels), ErrTypeSecretInTheWay, nil)
+		}
+		ref, ok := matchingKey(existing, in, spec)
+		ref.SecretUID = string(existing.UID)
+		if ok {
 			if metadataUpToDate(existing, in) {
 				return ref, nil
 			}
@@ -154,6 +172,7 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 		if err != nil {
 			return KeyRef{}, err
 		}
+		ref.SecretUID = string(existing.UID)
 		if existing.Type != corev1.SecretTypeOpaque {
 			// A Secret's type is immutable: replace the Secret, but only the
 			// exact object we looked at.
@@ -235,8 +254,34 @@ func applyMetadata(s *corev1.Secret, in GenerateKeyInput) {
 		maps.Copy(s.Labels, in.Labels)
 	}
 	if in.OwnerReference != nil && !hasOwner(s, *in.OwnerReference) {
+		// An earlier owner of the same kind and name (deleted, created again) goes.
+		s.OwnerReferences = slices.DeleteFunc(s.OwnerReferences, func(o metav1.OwnerReference) bool {
+			return o.Kind == in.OwnerReference.Kind && o.Name == in.OwnerReference.Name
+		})
 		s.OwnerReferences = append(s.OwnerReferences, *in.OwnerReference)
 	}
+}
+
+// mayReplace reports whether an existing Secret under the key Secret's name is one
+// this key's owner made: it carries the labels asked for, and every owner of the
+// owner's kind is of the owner's name (a Certificate deleted and created again leaves
+// its next-key Secret to the new one). Anything else, a user's TLS Secret that happens
+// to have the name, is neither used nor overwritten.
+func mayReplace(s *corev1.Secret, in GenerateKeyInput) bool {
+	for k, v := range in.Labels {
+		if got, ok := s.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	if in.OwnerReference == nil {
+		return true
+	}
+	for _, o := range s.OwnerReferences {
+		if o.Kind != in.OwnerReference.Kind || o.Name != in.OwnerReference.Name {
+			return false
+		}
+	}
+	return true
 }
 
 func metadataUpToDate(s *corev1.Secret, in GenerateKeyInput) bool {
@@ -324,21 +369,65 @@ func errorMessage(err error) string {
 type DeleteKeyInput struct {
 	Namespace  string `json:"namespace"`
 	SecretName string `json:"secretName"`
+	// UID, when set, deletes exactly that object (KeyRef.SecretUID): a Secret made
+	// anew under the name since is left alone.
+	UID string `json:"uid,omitempty"`
+	// Labels and OwnerUID, when set (and UID is not), make the activity read the
+	// Secret first and delete it only if it carries the labels and an owner reference
+	// with that UID: the name came from somewhere less sure (a status field).
+	Labels   map[string]string `json:"labels,omitempty"`
+	OwnerUID string            `json:"ownerUID,omitempty"`
 }
 
 // DeletePrivateKeySecret deletes a private key Secret (typically a
 // Certificate's "next private key" Secret once the key has been moved into
-// the target Secret). A Secret that does not exist counts as deleted.
+// the target Secret). A Secret that does not exist counts as deleted, and so does
+// one that is not the object DeleteKeyInput describes (it is left alone).
 func (a *Activities) DeletePrivateKeySecret(ctx context.Context, in DeleteKeyInput) error {
 	if in.Namespace == "" || in.SecretName == "" {
 		return temporal.NewNonRetryableApplicationError("namespace and secretName are required", ErrTypeInvalidInput, nil)
 	}
 	recent.forget(in.Namespace, in.SecretName)
-	err := a.Kube.CoreV1().Secrets(in.Namespace).Delete(ctx, in.SecretName, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	secrets := a.Kube.CoreV1().Secrets(in.Namespace)
+	var opts metav1.DeleteOptions
+	switch {
+	case in.UID != "":
+		uid := types.UID(in.UID)
+		opts.Preconditions = &metav1.Preconditions{UID: &uid}
+	case len(in.Labels) > 0 || in.OwnerUID != "":
+		s, err := secrets.Get(ctx, in.SecretName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading private key Secret %s/%s before deleting it: %w", in.Namespace, in.SecretName, err)
+		}
+		if !carries(s, in.Labels, in.OwnerUID) {
+			activity.GetLogger(ctx).Warn("not deleting a Secret that is not the private key Secret named", "namespace", in.Namespace, "name", in.SecretName)
+			return nil
+		}
+		uid := s.UID
+		opts.Preconditions = &metav1.Preconditions{UID: &uid}
+	}
+	err := secrets.Delete(ctx, in.SecretName, opts)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) { // conflict: another object now
 		return fmt.Errorf("deleting private key Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
 	return nil
+}
+
+// carries reports whether s has every label in labels and, if ownerUID is set, an
+// owner reference with that UID.
+func carries(s *corev1.Secret, labels map[string]string, ownerUID string) bool {
+	for k, v := range labels {
+		if got, ok := s.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	if ownerUID == "" {
+		return true
+	}
+	return slices.ContainsFunc(s.OwnerReferences, func(o metav1.OwnerReference) bool { return string(o.UID) == ownerUID })
 }
 
 // LoadSigner reads the private key a KeyRef points to. It is a helper for

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -254,8 +255,12 @@ func TestGeneratePrivateKeyReplaces(t *testing.T) {
 	}
 }
 
+// A next-key Secret a Certificate of the same name left (deleted and created again:
+// the owner's UID differs) is taken over: key reused, the old owner reference replaced.
 func TestGeneratePrivateKeyUpdatesMetadataOnReuse(t *testing.T) {
 	existing := existingKeySecret(t, "k", corev1.SecretTypeOpaque, cmapi.ECDSAKeyAlgorithm, 256, cmapi.PKCS1)
+	existing.Labels = map[string]string{"a": "b"}
+	existing.OwnerReferences = []metav1.OwnerReference{{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "c", UID: "earlier"}}
 	h := newHarness(t, existing)
 	owner := metav1.OwnerReference{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "c", UID: "u"}
 	ref, err := h.generate(t, GenerateKeyInput{
@@ -269,8 +274,11 @@ func TestGeneratePrivateKeyUpdatesMetadataOnReuse(t *testing.T) {
 	if string(s.Data["tls.key"]) != string(existing.Data["tls.key"]) {
 		t.Fatal("matching key was replaced")
 	}
-	if s.Labels["a"] != "b" || len(s.OwnerReferences) != 1 {
+	if s.Labels["a"] != "b" || len(s.OwnerReferences) != 1 || s.OwnerReferences[0].UID != "u" {
 		t.Fatalf("metadata not updated: %v %v", s.Labels, s.OwnerReferences)
+	}
+	if ref.SecretUID != string(existing.UID) {
+		t.Errorf("ref names Secret UID %q, want %q", ref.SecretUID, existing.UID)
 	}
 	signer, _ := ParsePrivateKeyPEM(existing.Data["tls.key"])
 	if ref.PublicKeySHA256 != PublicKeySHA256(signer.Public()) {
@@ -362,6 +370,62 @@ func TestGeneratePrivateKeyAPIErrorIsRetryable(t *testing.T) {
 	}
 	if IsErrorType(err, ErrTypeInvalidPrivateKeySpec) {
 		t.Fatal("API error must not be typed as a spec error")
+	}
+}
+
+// A Secret that happens to have the key Secret's name but is not this owner's (a
+// user's TLS Secret, another Certificate's next key) is neither used nor replaced.
+func TestGeneratePrivateKeyLeavesOthersSecrets(t *testing.T) {
+	owner := metav1.OwnerReference{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "c", UID: "u"}
+	in := GenerateKeyInput{Namespace: ns, SecretName: "k", Algorithm: cmapi.ECDSAKeyAlgorithm, OwnerReference: &owner, Labels: map[string]string{"next": "true"}}
+	users := existingKeySecret(t, "k", corev1.SecretTypeTLS, cmapi.ECDSAKeyAlgorithm, 256, cmapi.PKCS1)
+	others := existingKeySecret(t, "k", corev1.SecretTypeOpaque, cmapi.ECDSAKeyAlgorithm, 256, cmapi.PKCS1)
+	others.Labels = map[string]string{"next": "true"}
+	others.OwnerReferences = []metav1.OwnerReference{{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "other", UID: "o"}}
+	for name, existing := range map[string]*corev1.Secret{"user's TLS Secret": users, "another Certificate's": others} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, existing)
+			_, err := h.generate(t, in)
+			assertErrType(t, err, ErrTypeSecretInTheWay)
+			s := h.secret(t, "k")
+			if string(s.Data["tls.key"]) != string(existing.Data["tls.key"]) || s.Type != existing.Type || len(s.OwnerReferences) != len(existing.OwnerReferences) {
+				t.Fatalf("the Secret was changed: %+v", s)
+			}
+		})
+	}
+}
+
+// Deleting by what the status names reads first and leaves a Secret that lacks the
+// label or the owner; deleting by UID leaves a Secret made anew under the name.
+func TestDeletePrivateKeySecretOnlyOurs(t *testing.T) {
+	ours := existingKeySecret(t, "ours", corev1.SecretTypeOpaque, cmapi.ECDSAKeyAlgorithm, 256, cmapi.PKCS1)
+	ours.Labels = map[string]string{"next": "true"}
+	ours.OwnerReferences = []metav1.OwnerReference{{Kind: "Certificate", Name: "c", UID: "u"}}
+	foreign := existingKeySecret(t, "foreign", corev1.SecretTypeTLS, cmapi.ECDSAKeyAlgorithm, 256, cmapi.PKCS1)
+	unowned := ours.DeepCopy()
+	unowned.Name, unowned.OwnerReferences = "unowned", nil
+	h := newHarness(t, ours, foreign, unowned)
+	var deletes []string
+	h.kube.PrependReactor("delete", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		d := action.(k8stesting.DeleteActionImpl)
+		if pre := d.DeleteOptions.Preconditions; pre != nil && pre.UID != nil && *pre.UID != "old-uid" {
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, d.Name, errors.New("UID precondition failed"))
+		}
+		deletes = append(deletes, d.Name)
+		return false, nil, nil
+	})
+	for _, in := range []DeleteKeyInput{
+		{Namespace: ns, SecretName: "foreign", Labels: map[string]string{"next": "true"}, OwnerUID: "u"},
+		{Namespace: ns, SecretName: "unowned", Labels: map[string]string{"next": "true"}, OwnerUID: "u"},
+		{Namespace: ns, SecretName: "ours", UID: "another-uid"},
+		{Namespace: ns, SecretName: "ours", Labels: map[string]string{"next": "true"}, OwnerUID: "u"},
+	} {
+		if _, err := h.env.ExecuteActivity(h.acts.DeletePrivateKeySecret, in); err != nil {
+			t.Fatalf("%+v: %v", in, err)
+		}
+	}
+	if !slices.Equal(deletes, []string{"ours"}) {
+		t.Errorf("deleted %v, want only ours, once", deletes)
 	}
 }
 
