@@ -46,12 +46,17 @@ const (
 	// a literalSubject is the one the certificate must carry (before: spec.commonName,
 	// so such a certificate was re-issued at every evaluation).
 	changeRequestTrigger = "request-trigger"
+	// changeSecretFirst: the Secret is evaluated before the issuer is looked up, and
+	// only an issuance needs the issuer (before: an issuer not ready made every
+	// Certificate of it Ready=False IssuerNotReady, valid certificate or not, and left
+	// it without a renewal timer).
+	changeSecretFirst = "secret-first"
 )
 
 // certificateChanges are the CertificateWorkflow's changes in the order they were made;
 // CertificateInput.Changes counts how many of them a run has in effect. A new change is
 // appended here (never inserted) with its GetVersion change ID.
-var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute, changeRequestTrigger}
+var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute, changeRequestTrigger, changeSecretFirst}
 
 // changed reports whether a versioned change is in effect in this run: carried in the
 // input, or else decided by workflow.GetVersion (old code's histories lack its marker).
@@ -185,16 +190,16 @@ func (c *certificateRun) sleepAfterIssuance() {
 // waits (for a timer or a signal) and returns so that the loop evaluates again.
 func (c *certificateRun) reconcile() (issued bool, err error) {
 	spec := c.st.Spec
-	issuer, err := c.resolveIssuer()
-	if err != nil {
-		return false, err
-	}
-	if !issuer.Ready {
-		if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil); err != nil {
+	secretFirst := c.changed(changeSecretFirst)
+	var issuer kube.IssuerInfo
+	if !secretFirst {
+		var err error
+		if issuer, err = c.resolveIssuer(); err != nil {
 			return false, err
 		}
-		c.waitForSignal(PhaseWaitingForIssuer, fmt.Sprintf("issuer %s to become ready (signal %s)", spec.IssuerRef.Name, SignalIssuerChanged))
-		return false, nil
+		if !issuer.Ready {
+			return false, c.waitForIssuer(issuer, kube.Condition{}, nil)
+		}
 	}
 
 	var secret policy.SecretState
@@ -252,6 +257,15 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	if c.inBackoff() {
 		return false, nil
 	}
+	if secretFirst {
+		var err error
+		if issuer, err = c.resolveIssuer(); err != nil {
+			return false, err
+		}
+		if !issuer.Ready {
+			return false, c.waitForIssuer(issuer, ready, c.st.NotAfter)
+		}
+	}
 
 	c.st.PendingRenew = false
 	if err := c.issue(issuer, trig, ready); errors.Is(err, errSuperseded) {
@@ -260,6 +274,28 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, c.recordFailure(ready, err)
 	}
 	return true, nil
+}
+
+// waitForIssuer says that an issuance waits for its issuer, and waits for the signal
+// that the issuer changed. A certificate that is still valid (ready is True: only
+// renewal or a manual renew asked for the issuance) stays Ready, and the wait ends at
+// its expiry at the latest, so Ready turns False when it expires. ready is empty, and
+// notAfter nil, on the path before changeSecretFirst.
+func (c *certificateRun) waitForIssuer(issuer kube.IssuerInfo, ready kube.Condition, notAfter *time.Time) error {
+	waitingFor := fmt.Sprintf("issuer %s to become ready (signal %s)", c.st.Spec.IssuerRef.Name, SignalIssuerChanged)
+	if ready.Status == cmmeta.ConditionTrue && notAfter != nil {
+		c.status.LastError = "issuer not ready: " + issuer.Message
+		if err := c.updateStatus(ready, nil); err != nil {
+			return err
+		}
+		c.wait(notAfter.Sub(workflow.Now(c.ctx)), PhaseWaitingForIssuer, waitingFor+" or expiry at "+notAfter.UTC().Format(time.RFC3339))
+		return nil
+	}
+	if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil); err != nil {
+		return err
+	}
+	c.waitForSignal(PhaseWaitingForIssuer, waitingFor)
+	return nil
 }
 
 // inBackoff waits out the failure backoff (upstream's 1h doubling to 32h) if one is

@@ -176,6 +176,52 @@ func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
 	}
 }
 
+// An issuer that is not ready leaves a valid certificate alone: it stays Ready (the
+// issuer is not even looked up until an issuance is due), and at the renewal it waits
+// for the issuer, still Ready, until the issuer's signal.
+func TestIssuerNotReadyKeepsValidCertificateReady(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	notReady := kube.IssuerInfo{Found: true, Message: "the CA Secret is gone"}
+	var lookedUp []time.Time
+	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+		lookedUp = append(lookedUp, env.Now())
+		if len(lookedUp) == 1 {
+			return notReady, nil
+		}
+		return readySelfSigned, nil
+	})
+	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	var issued []time.Time
+	captureIssuance(env, &issued)
+	expectIssuance(env, &statuses)
+	renewal := epoch.Add(60 * 24 * time.Hour) // validSecret: 90 days, renewed at 2/3
+	signalAt := 61 * 24 * time.Hour
+	env.RegisterDelayedCallback(func() {
+		st := queryStatus(t, env)
+		if st.Phase != PhaseWaitingForIssuer || !strings.Contains(st.LastError, notReady.Message) {
+			t.Errorf("status while waiting = %+v, want WaitingForIssuer naming the issuer's problem", st)
+		}
+		env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true})
+	}, signalAt)
+	in := testInput()
+	in.Changes = len(certificateChanges)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	for i, st := range statuses {
+		if st.Ready.Reason == "IssuerNotReady" {
+			t.Errorf("status %d: %+v; a valid certificate must stay Ready", i, st.Ready)
+		}
+	}
+	if len(lookedUp) < 2 || lookedUp[0].Before(renewal) {
+		t.Errorf("issuer looked up at %v, want first at the renewal %v", lookedUp, renewal)
+	}
+	if len(issued) != 1 || issued[0].Before(epoch.Add(signalAt)) {
+		t.Errorf("issued at %v, want once, after the issuer became ready", issued)
+	}
+}
+
 func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
