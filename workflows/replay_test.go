@@ -43,7 +43,7 @@ const historiesDir = "testdata/histories"
 // TestRecordACMEHistories), and histories recorded by earlier versions of the workflows
 // (re-recording never replaces them): workflows started by an older certflow must go
 // on replaying after an upgrade, which workflow.GetVersion makes possible and these prove.
-var moreHistoriesDirs = []string{"testdata/histories-acme", "testdata/histories-before-lazy-issuing-status", "testdata/histories-before-carried-changes"}
+var moreHistoriesDirs = []string{"testdata/histories-acme", "testdata/histories-before-lazy-issuing-status", "testdata/histories-before-carried-changes", "testdata/histories-before-secret-first"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.
