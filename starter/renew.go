@@ -2,6 +2,7 @@ package starter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -20,8 +21,8 @@ func newRenewCommand(g *globals) *cobra.Command {
 		Use:   "renew [NAME...]",
 		Short: "Renew certificates now: sends the renew signal to their workflows, cutting any backoff short",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && !all && selector == "" {
-				return fmt.Errorf("name certificates, or use --all or -l")
+			if err := checkRenewTargets(args, all, allNamespaces, selector); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			c, err := g.connect(ctx, cmd.OutOrStdout())
@@ -49,19 +50,36 @@ func newRenewCommand(g *globals) *cobra.Command {
 				}
 				targets = list.Items
 			}
+			// One workflow that cannot be signalled does not stop the others.
+			var errs []error
 			for _, cert := range targets {
 				if err := renew(ctx, c, cert.Namespace, cert.Name); err != nil {
-					return err
+					errs = append(errs, err)
+					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Manually triggered issuance of Certificate %s/%s\n", cert.Namespace, cert.Name)
 			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "renew every certificate in the namespace")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "look in every namespace")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector of certificates to renew")
 	return cmd
+}
+
+// checkRenewTargets rejects the combinations cmctl rejects: names together with --all,
+// -l or -A (a name is looked up in one namespace), and nothing to renew at all.
+func checkRenewTargets(names []string, all, allNamespaces bool, selector string) error {
+	switch {
+	case len(names) > 0 && (all || selector != ""):
+		return errors.New("name certificates, or use --all or -l, not both")
+	case len(names) > 0 && allNamespaces:
+		return errors.New("-A looks in every namespace: use it with --all or -l, and -n with names")
+	case len(names) == 0 && !all && selector == "":
+		return errors.New("name certificates, or use --all or -l")
+	}
+	return nil
 }
 
 func renew(ctx context.Context, c *conn, ns, name string) error {
