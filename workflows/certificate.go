@@ -51,12 +51,15 @@ const (
 	// Certificate of it Ready=False IssuerNotReady, valid certificate or not, and left
 	// it without a renewal timer).
 	changeSecretFirst = "secret-first"
+	// changeIssuerRecheck: a CA signing that fails for the CA Secret (missing, not a
+	// key pair) asks the IssuerWorkflow to verify the Secret again at once.
+	changeIssuerRecheck = "issuer-recheck"
 )
 
 // certificateChanges are the CertificateWorkflow's changes in the order they were made;
 // CertificateInput.Changes counts how many of them a run has in effect. A new change is
 // appended here (never inserted) with its GetVersion change ID.
-var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute, changeRequestTrigger, changeSecretFirst}
+var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttribute, changeRequestTrigger, changeSecretFirst, changeIssuerRecheck}
 
 // changed reports whether a versioned change is in effect in this run: carried in the
 // input, or else decided by workflow.GetVersion (old code's histories lack its marker).
@@ -555,12 +558,31 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 			CRLDistributionPoints: ca.CRLDistributionPoints, OCSPServers: ca.OCSPServers, IssuingCertificateURLs: ca.IssuingCertificateURLs,
 		}
 		err := c.step(fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), pkiActs.SignWithCA, in).Get(c.ctx, &signed)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == pki.ErrTypeCASecretNotFound || appErr.Type() == pki.ErrTypeInvalidCAKeyPair) &&
+			c.changed(changeIssuerRecheck) {
+			c.askIssuerToRecheck()
+		}
 		return signed, err
 	case kube.IssuerTypeACME:
 		return c.orderFromACME(issuer, csr, req)
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
+}
+
+// askIssuerToRecheck signals the IssuerWorkflow that its Secret changed: a CA Secret
+// made by hand carries no certflow label, so the watcher does not see it go, and the
+// issuer would stay Ready=True on a key pair that is gone. Re-verified, it says so in
+// its Ready condition, and its Certificates wait for it instead of failing one by one.
+// Best effort: an issuer without a workflow has nobody to tell.
+func (c *certificateRun) askIssuerToRecheck() {
+	ref := c.st.Spec.IssuerRef
+	ns := c.st.Namespace
+	if ref.Kind == cmapi.ClusterIssuerKind {
+		ns = ""
+	}
+	_ = workflow.SignalExternalWorkflow(c.ctx, IssuerWorkflowID(ns, ref.Name), "", SignalSecretChanged, SecretChangedSignal{}).Get(c.ctx, nil)
 }
 
 // writeIssuing writes the Issuing=True condition of the running issuance, once.

@@ -222,6 +222,48 @@ func TestIssuerNotReadyKeepsValidCertificateReady(t *testing.T) {
 	}
 }
 
+// A CA signing that fails for the CA Secret asks the IssuerWorkflow to verify the
+// Secret again (it cannot see a hand-made Secret go); other failures do not.
+func TestCASecretFailureAsksIssuerToRecheck(t *testing.T) {
+	for _, tc := range []struct {
+		errType    string
+		wantSignal bool
+	}{
+		{pki.ErrTypeCASecretNotFound, true},
+		{pki.ErrTypeInvalidCAKeyPair, true},
+		{pki.ErrTypeInvalidCSR, false},
+	} {
+		t.Run(tc.errType, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			readyCA := kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeCA, ResourceNamespace: "cert-manager",
+				Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca-key-pair"}}}}
+			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readyCA, nil)
+			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(pkiActs.SignWithCA, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
+				temporal.NewNonRetryableApplicationError("CA Secret cert-manager/ca-key-pair not found", tc.errType, nil))
+			expectIssuance(env, &statuses)
+			var signalled []string
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", SignalSecretChanged, mock.Anything).Return(
+				func(_, id, _, _ string, _ interface{}) error { signalled = append(signalled, id); return nil }).Maybe()
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, 10*time.Minute)
+			in := testInput()
+			in.Changes = len(certificateChanges)
+			in.Spec.IssuerRef = cmmeta.IssuerReference{Name: "ca-issuer", Kind: cmapi.ClusterIssuerKind}
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			want := []string(nil)
+			if tc.wantSignal {
+				want = []string{"clusterissuer/ca-issuer"}
+			}
+			if !slices.Equal(signalled, want) {
+				t.Errorf("signalled %v, want %v", signalled, want)
+			}
+		})
+	}
+}
+
 func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput

@@ -436,6 +436,62 @@ spec: {ca: {secretName: no-such-secret}}
 	})
 }
 
+// A CA Secret made by hand (no certflow label, so the watcher does not see it) that is
+// deleted: the first signing that fails for it makes the ClusterIssuer verify it again
+// and go Ready=False, so the next Certificate waits for the issuer (IssuerNotReady)
+// instead of failing into a backoff, and is issued once the Secret is back.
+func TestHandMadeCASecretDeleted(t *testing.T) {
+	localstack.SkipUnlessIntegration(t)
+	dir := t.TempDir()
+	out, err := exec.Command("openssl", "req", "-x509", "-sha256", "-nodes", "-days", "365", "-newkey", "rsa:2048",
+		"-subj", "/CN=gone.example", "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.crt")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	createSecret := func() {
+		mustKubectl(t, nil, "create", "secret", "tls", "gone-ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
+	}
+	createSecret()
+	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: gone-ca}
+spec: {ca: {secretName: gone-ca-key-pair}}
+`), "apply", "-f", "-")
+	waitClusterIssuerReady(t, "gone-ca")
+	mustKubectl(t, nil, "delete", "secret", "gone-ca-key-pair", "--namespace=cert-manager")
+
+	ns := "gone-ca"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	certificate := func(name string) []byte {
+		return []byte(fmt.Sprintf(`apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: %[1]s}
+spec:
+  secretName: %[1]s-tls
+  dnsNames: [%[1]s.gone.example]
+  issuerRef: {name: gone-ca, kind: ClusterIssuer}
+`, name))
+	}
+	mustKubectl(t, certificate("first"), "apply", "-n", ns, "-f", "-")
+	waitIssuerCondition(t, "ClusterIssuer gone-ca", func() (cmapi.GenericIssuer, error) {
+		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "gone-ca", metav1.GetOptions{})
+	}, func(c cmapi.IssuerCondition) bool {
+		return c.Status == cmmeta.ConditionFalse && strings.Contains(c.Message, "cert-manager/gone-ca-key-pair")
+	})
+
+	mustKubectl(t, certificate("second"), "apply", "-n", ns, "-f", "-")
+	eventually(t, 30*time.Second, "second Certificate Ready=False IssuerNotReady", func() (bool, string) {
+		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), "second", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		r := condition(c, cmapi.CertificateConditionReady)
+		return r != nil && r.Status == cmmeta.ConditionFalse && r.Reason == "IssuerNotReady" && c.Status.FailedIssuanceAttempts == nil, fmt.Sprintf("%+v, failures %v", r, c.Status.FailedIssuanceAttempts != nil)
+	})
+	createSecret()
+	waitCertificateReady(t, ns, "second")
+}
+
 // verifyChain checks that leaf verifies against ca for dnsName and that ca.crt is the CA.
 func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate, dnsName string) {
 	t.Helper()
