@@ -65,20 +65,27 @@ var certificateChanges = []string{changeLazyIssuingStatus, changeIssuerNameAttri
 // input, or else decided by workflow.GetVersion (old code's histories lack its marker).
 // Once in effect, it is carried into the next run.
 func (c *certificateRun) changed(changeID string) bool {
-	i := slices.Index(certificateChanges, changeID)
-	if i < 0 {
-		panic("unknown workflow change " + changeID)
-	}
-	if c.st.Changes > i {
+	if c.carried(changeID) {
 		return true
 	}
 	if workflow.GetVersion(c.ctx, changeID, workflow.DefaultVersion, 1) != 1 {
 		return false
 	}
-	if c.st.Changes == i {
+	if i := slices.Index(certificateChanges, changeID); c.st.Changes == i {
 		c.st.Changes = i + 1
 	}
 	return true
+}
+
+// carried reports whether a versioned change is in effect by the input alone, without
+// asking workflow.GetVersion: code that computes the old behaviour only to compare it
+// can skip that work.
+func (c *certificateRun) carried(changeID string) bool {
+	i := slices.Index(certificateChanges, changeID)
+	if i < 0 {
+		panic("unknown workflow change " + changeID)
+	}
+	return c.st.Changes > i
 }
 
 // slowRSAKeySize is the RSA key size from which generation runs as a regular activity.
@@ -196,12 +203,9 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	secretFirst := c.changed(changeSecretFirst)
 	var issuer kube.IssuerInfo
 	if !secretFirst {
-		var err error
-		if issuer, err = c.resolveIssuer(); err != nil {
+		var ok bool
+		if issuer, ok, err = c.readyIssuer(kube.Condition{}, nil); err != nil || !ok {
 			return false, err
-		}
-		if !issuer.Ready {
-			return false, c.waitForIssuer(issuer, kube.Condition{}, nil)
 		}
 	}
 
@@ -222,8 +226,11 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	}
 	renewal := c.renewalTime(secret)
 	trig := policy.Evaluate(workflow.Now(c.ctx), desiredOf(spec, renewal, c.st.IssuedRequest), secret, c.st.PendingRenew)
-	if before := policy.Evaluate(workflow.Now(c.ctx), desiredBefore(spec, renewal), secret, c.st.PendingRenew); before != trig && !c.changed(changeRequestTrigger) {
-		trig = before
+	if !c.carried(changeRequestTrigger) {
+		before := policy.Evaluate(workflow.Now(c.ctx), desiredBefore(spec, renewal), secret, c.st.PendingRenew)
+		if before != trig && !c.changed(changeRequestTrigger) {
+			trig = before
+		}
 	}
 	ready := readyCondition(trig)
 	if secret.Exists && secret.HasCertificate && secret.CertificateError == "" {
@@ -261,12 +268,9 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, nil
 	}
 	if secretFirst {
-		var err error
-		if issuer, err = c.resolveIssuer(); err != nil {
+		var ok bool
+		if issuer, ok, err = c.readyIssuer(ready, c.st.NotAfter); err != nil || !ok {
 			return false, err
-		}
-		if !issuer.Ready {
-			return false, c.waitForIssuer(issuer, ready, c.st.NotAfter)
 		}
 	}
 
@@ -277,6 +281,18 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		return false, c.recordFailure(ready, err)
 	}
 	return true, nil
+}
+
+// readyIssuer resolves the Certificate's issuer; one that is not ready is waited for
+// (waitForIssuer, with ready and notAfter), and ok is false.
+func (c *certificateRun) readyIssuer(ready kube.Condition, notAfter *time.Time) (issuer kube.IssuerInfo, ok bool, err error) {
+	if issuer, err = c.resolveIssuer(); err != nil {
+		return issuer, false, err
+	}
+	if !issuer.Ready {
+		return issuer, false, c.waitForIssuer(issuer, ready, notAfter)
+	}
+	return issuer, true, nil
 }
 
 // waitForIssuer says that an issuance waits for its issuer, and waits for the signal

@@ -418,10 +418,7 @@ func TestRequestChangeReissues(t *testing.T) {
 			if !errors.As(env.GetWorkflowError(), &can) {
 				t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
 			}
-			var next CertificateInput
-			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-				t.Fatal(err)
-			}
+			next := nextRunInput(t, can)
 			if next.IssuedRequest == nil || len(next.IssuedRequest.ChangedFields(requestSpecOf(next.Spec))) != 0 {
 				t.Errorf("next run carries IssuedRequest %+v, want the new spec's", next.IssuedRequest)
 			}
@@ -503,6 +500,16 @@ func TestSpecChangeEndsBackoff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nextRunInput is the input a run continued as new with.
+func nextRunInput(t *testing.T, can *workflow.ContinueAsNewError) CertificateInput {
+	t.Helper()
+	var next CertificateInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return next
 }
 
 func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
@@ -594,10 +601,7 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 			if msgs := issuingMessages(statuses); len(msgs) != 1 || msgs[0] != "Certificate re-issuance manually triggered" {
 				t.Fatalf("issuances = %q, want one manual", msgs)
 			}
-			var next CertificateInput
-			if err := (converter.GetDefaultDataConverter()).FromPayloads(can.Input, &next); err != nil {
-				t.Fatal(err)
-			}
+			next := nextRunInput(t, can)
 			own := next.LastManualToken
 			if tc.wantOwnToken && !strings.HasPrefix(own, "token-") {
 				t.Fatalf("continued state should carry the token of the workflow's own Issuing write, got %q", own)
@@ -770,10 +774,7 @@ func TestSleepsAfterIssuanceThenContinuesAsNew(t *testing.T) {
 	if reads != 2 {
 		t.Errorf("the run read the issuer and Secret %d times, want 2 (once each, before issuing)", reads)
 	}
-	var next CertificateInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := nextRunInput(t, can)
 	if next.Revision != 1 || next.NotAfter == nil {
 		t.Errorf("continued state = %+v, want revision 1 with notAfter", next)
 	}
@@ -938,10 +939,7 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 			if wroteIssuing != tc.wantIssuing {
 				t.Errorf("Issuing=True written first: %v, want %v (statuses %+v)", wroteIssuing, tc.wantIssuing, statuses)
 			}
-			var next CertificateInput
-			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-				t.Fatal(err)
-			}
+			next := nextRunInput(t, can)
 			if next.Changes != tc.wantCarried {
 				t.Errorf("next run carries Changes=%d, want %d", next.Changes, tc.wantCarried)
 			}
@@ -998,10 +996,7 @@ func TestInlinePasswordsRedactedFromState(t *testing.T) {
 			if !errors.As(env.GetWorkflowError(), &can) {
 				t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
 			}
-			var next CertificateInput
-			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-				t.Fatal(err)
-			}
+			next := nextRunInput(t, can)
 			handed := append(seen, next.Spec.Keystores)
 			if len(seen) == 0 {
 				t.Fatal("InspectSecret never ran")

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,10 +91,9 @@ func desiredBefore(spec cmapi.CertificateSpec, renewal time.Time) policy.Desired
 }
 
 // wantCommonName is the common name the certificate must carry: spec.commonName, or
-// the CN of spec.literalSubject, which replaces the whole subject (the last CN, as
-// crypto/x509 reads it). A literalSubject that does not parse, or whose CN cannot be
-// read as text, is left to the request comparison (any=true): the issuance reports a
-// bad literalSubject itself.
+// the CN of spec.literalSubject, which replaces the whole subject. A literalSubject
+// that does not parse, or whose CN cannot be read as text, is left to the request
+// comparison (any=true): the issuance reports a bad literalSubject itself.
 //
 // Parsing is pure; workflowcheck flags encoding/asn1 only for its use of reflection.
 //
@@ -105,24 +102,9 @@ func wantCommonName(spec cmapi.CertificateSpec) (cn string, any bool) {
 	if spec.LiteralSubject == "" {
 		return spec.CommonName, false
 	}
-	seq, err := pki.ParseLiteralSubject(spec.LiteralSubject)
-	if err != nil {
-		return "", true
-	}
-	for _, rdn := range seq {
-		for _, atv := range rdn {
-			one := pkix.RDNSequence{{atv}}
-			if v := pki.CommonNameFromRDNSequence(one); v != "" {
-				cn = v
-			} else if atv.Type.Equal(oidCommonName) {
-				return "", true
-			}
-		}
-	}
-	return cn, false
+	cn, ok := pki.LiteralSubjectCommonName(spec.LiteralSubject)
+	return cn, !ok
 }
-
-var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 // requestSpecOf is what the spec puts into a CertificateRequest, defaults applied.
 func requestSpecOf(spec cmapi.CertificateSpec) policy.RequestSpec {

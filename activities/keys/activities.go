@@ -150,9 +150,8 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 				"Secret %s/%s exists and is not a private key Secret of this Certificate (it lacks the labels %v or belongs to another owner): certflow neither uses nor replaces it; rename that Secret or the Certificate",
 				in.Namespace, in.SecretName, in.Labels), ErrTypeSecretInTheWay, nil)
 		}
-		ref, ok := matchingKey(existing, in, spec)
-		ref.SecretUID = string(existing.UID)
-		if ok {
+		if ref, ok := matchingKey(existing, in, spec); ok {
+			ref.SecretUID = string(existing.UID)
 			if metadataUpToDate(existing, in) {
 				return ref, nil
 			}
@@ -268,10 +267,8 @@ func applyMetadata(s *corev1.Secret, in GenerateKeyInput) {
 // its next-key Secret to the new one). Anything else, a user's TLS Secret that happens
 // to have the name, is neither used nor overwritten.
 func mayReplace(s *corev1.Secret, in GenerateKeyInput) bool {
-	for k, v := range in.Labels {
-		if got, ok := s.Labels[k]; !ok || got != v {
-			return false
-		}
+	if !hasLabels(s, in.Labels) {
+		return false
 	}
 	if in.OwnerReference == nil {
 		return true
@@ -285,12 +282,17 @@ func mayReplace(s *corev1.Secret, in GenerateKeyInput) bool {
 }
 
 func metadataUpToDate(s *corev1.Secret, in GenerateKeyInput) bool {
-	for k, v := range in.Labels {
+	return hasLabels(s, in.Labels) && (in.OwnerReference == nil || hasOwner(s, *in.OwnerReference))
+}
+
+// hasLabels reports whether s carries every label in labels.
+func hasLabels(s *corev1.Secret, labels map[string]string) bool {
+	for k, v := range labels {
 		if got, ok := s.Labels[k]; !ok || got != v {
 			return false
 		}
 	}
-	return in.OwnerReference == nil || hasOwner(s, *in.OwnerReference)
+	return true
 }
 
 func hasOwner(s *corev1.Secret, ref metav1.OwnerReference) bool {
@@ -419,10 +421,8 @@ func (a *Activities) DeletePrivateKeySecret(ctx context.Context, in DeleteKeyInp
 // carries reports whether s has every label in labels and, if ownerUID is set, an
 // owner reference with that UID.
 func carries(s *corev1.Secret, labels map[string]string, ownerUID string) bool {
-	for k, v := range labels {
-		if got, ok := s.Labels[k]; !ok || got != v {
-			return false
-		}
+	if !hasLabels(s, labels) {
+		return false
 	}
 	if ownerUID == "" {
 		return true

@@ -38,15 +38,24 @@ func TestRedactKeystorePasswords(t *testing.T) {
 	}
 }
 
+// redactFixture is a key Secret, the PKCS#12 password Secret and Certificate "web" of
+// the given generation with every extra output (JKS with an inline password).
+func redactFixture(t *testing.T, generation int64) (*Activities, keyPair, *cmapi.Certificate, []cmapi.CertificateAdditionalOutputFormat) {
+	t.Helper()
+	kp := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
+	a, _ := newActivities(keySecret(kp), passwordSecret(map[string][]byte{"p12": []byte(p12Password)}))
+	ks, formats := allOutputs()
+	cert := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS, Generation: generation}, Spec: cmapi.CertificateSpec{SecretName: testSecret, Keystores: ks}}
+	return a, kp, cert, formats
+}
+
 // A redacted password is read from the generation of the Certificate the workflow acts
 // on: a watch cache that still has an older generation (with the password before) is
 // passed over for a read from etcd.
 func TestRedactedInlinePasswordNotFromStaleCache(t *testing.T) {
 	ctx := context.Background()
-	kp := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
-	a, _ := newActivities(keySecret(kp), passwordSecret(map[string][]byte{"p12": []byte(p12Password)}))
-	ks, formats := allOutputs()
-	cert := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS, Generation: 3}, Spec: cmapi.CertificateSpec{SecretName: testSecret, Keystores: ks}}
+	a, kp, cert, formats := redactFixture(t, 3)
+	ks := cert.Spec.Keystores
 	stale := cert.DeepCopy()
 	stale.Generation = 2
 	old := "the-password-of-generation-2"
@@ -90,10 +99,8 @@ func TestRedactedInlinePasswordNotFromStaleCache(t *testing.T) {
 // with an empty password.
 func TestRedactedInlinePasswordReadFromCertificate(t *testing.T) {
 	ctx := context.Background()
-	kp := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
-	a, _ := newActivities(keySecret(kp), passwordSecret(map[string][]byte{"p12": []byte(p12Password)}))
-	ks, formats := allOutputs()
-	cert := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS}, Spec: cmapi.CertificateSpec{SecretName: testSecret, Keystores: ks}}
+	a, kp, cert, formats := redactFixture(t, 0)
+	ks := cert.Spec.Keystores
 	cf := cmfake.NewSimpleClientset(cert)
 	a.CertFlow = cf
 	redacted := RedactKeystorePasswords(ks)

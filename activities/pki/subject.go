@@ -85,19 +85,49 @@ func CommonNameFromRDNSequence(seq pkix.RDNSequence) string {
 	for _, rdn := range seq {
 		for _, atv := range rdn {
 			if atv.Type.Equal(oidCommonName) {
-				switch v := atv.Value.(type) {
-				case string:
+				if v, ok := attributeText(atv.Value); ok {
 					return v
-				case asn1.RawValue:
-					var str string
-					if _, err := asn1.Unmarshal(v.FullBytes, &str); err == nil {
-						return str
-					}
 				}
 			}
 		}
 	}
 	return ""
+}
+
+// LiteralSubjectCommonName is the common name a certificate with literalSubject s
+// carries: its last CN, as crypto/x509 reads a subject ("" when there is none). ok is
+// false when s does not parse or a CN is not text.
+func LiteralSubjectCommonName(s string) (cn string, ok bool) {
+	seq, err := ParseLiteralSubject(s)
+	if err != nil {
+		return "", false
+	}
+	for _, rdn := range seq {
+		for _, atv := range rdn {
+			if !atv.Type.Equal(oidCommonName) {
+				continue
+			}
+			if cn, ok = attributeText(atv.Value); !ok {
+				return "", false
+			}
+		}
+	}
+	return cn, true
+}
+
+// attributeText is an attribute value as text: a string, or hex-encoded BER of a
+// string type.
+func attributeText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case asn1.RawValue:
+		var str string
+		if _, err := asn1.Unmarshal(v.FullBytes, &str); err == nil {
+			return str, true
+		}
+	}
+	return "", false
 }
 
 type dnParser struct {

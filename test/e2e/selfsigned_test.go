@@ -395,12 +395,7 @@ func TestSeedCAFlow(t *testing.T) {
 // ClusterIssuer ca-issuer, and certificate-bookinfo.yaml applied to istio-system.
 func TestSeedOpenSSLCAFlow(t *testing.T) {
 	localstack.SkipUnlessIntegration(t)
-	dir := t.TempDir()
-	out, err := exec.Command("openssl", "req", "-x509", "-sha256", "-nodes", "-days", "365", "-newkey", "rsa:2048",
-		"-subj", "/O=example Inc./CN=example.com", "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.crt")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl: %v\n%s", err, out)
-	}
+	dir := opensslCA(t, "/O=example Inc./CN=example.com")
 	mustKubectl(t, nil, "create", "secret", "tls", "ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
 	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "ca-issuer.yaml"))
 	waitClusterIssuerReady(t, "ca-issuer")
@@ -419,6 +414,19 @@ func TestSeedOpenSSLCAFlow(t *testing.T) {
 	if !equalStrings(leaf.DNSNames, []string{"bookinfo.com", "bookinfo.demo"}) || !equalStrings(leaf.Subject.Organization, []string{"example Inc."}) {
 		t.Errorf("bookinfo certificate: DNS %v O %v", leaf.DNSNames, leaf.Subject.Organization)
 	}
+}
+
+// opensslCA makes a self-signed CA with openssl, as the user's notes do, and returns
+// the directory holding ca.crt and ca.key.
+func opensslCA(t *testing.T, subject string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("openssl", "req", "-x509", "-sha256", "-nodes", "-days", "365", "-newkey", "rsa:2048",
+		"-subj", subject, "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.crt")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	return dir
 }
 
 // A CA ClusterIssuer whose Secret is missing is Ready=False saying which Secret.
@@ -442,12 +450,7 @@ spec: {ca: {secretName: no-such-secret}}
 // instead of failing into a backoff, and is issued once the Secret is back.
 func TestHandMadeCASecretDeleted(t *testing.T) {
 	localstack.SkipUnlessIntegration(t)
-	dir := t.TempDir()
-	out, err := exec.Command("openssl", "req", "-x509", "-sha256", "-nodes", "-days", "365", "-newkey", "rsa:2048",
-		"-subj", "/CN=gone.example", "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.crt")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl: %v\n%s", err, out)
-	}
+	dir := opensslCA(t, "/CN=gone.example")
 	createSecret := func() {
 		mustKubectl(t, nil, "create", "secret", "tls", "gone-ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
 	}
