@@ -344,7 +344,7 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 	fp := fmt.Sprintf("%s/%d", obj.GetUID(), obj.GetGeneration())
 	if w.remember(k, fp) {
 		sig := workflows.IssuerSpecSignal{UID: string(obj.GetUID()), Generation: obj.GetGeneration(), Spec: spec}
-		in := workflows.IssuerInput{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name, UID: sig.UID, Generation: sig.Generation, Spec: spec}
+		in := workflows.NewIssuerInput(k.Kind, k.Namespace, k.Name, sig)
 		opts := client.StartWorkflowOptions{ID: id, TaskQueue: w.o.TaskQueue,
 			StaticSummary: fmt.Sprintf("%s %s", k.Kind, k.Name)}
 		if _, err := w.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSpec, sig, opts, workflows.IssuerWorkflow, in); err != nil {

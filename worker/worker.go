@@ -152,7 +152,7 @@ func New(c Config) worker.Worker {
 }
 
 // Register adds certflow's workflows and activities to any registry (a worker or a
-// test environment).
+// test environment), each under the name its histories record.
 func Register(r worker.Registry, c Config) {
 	if c.ClusterResourceNamespace == "" {
 		c.ClusterResourceNamespace = DefaultClusterResourceNamespace
@@ -160,18 +160,19 @@ func Register(r worker.Registry, c Config) {
 	c.ACME = c.ACME.WithDefaults() // for the ACME activities
 	r.RegisterWorkflowWithOptions(workflows.CertificateWorkflow, workflow.RegisterOptions{Name: "CertificateWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.IssuerWorkflow, workflow.RegisterOptions{Name: "IssuerWorkflow"})
-	r.RegisterActivity(&kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover})
-	r.RegisterActivity(&keys.Activities{Kube: c.Kube})
-	r.RegisterActivity(&pki.Activities{Kube: c.Kube})
-
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
-	r.RegisterActivity(&acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
-		UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout})
-	r.RegisterActivity(&dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
-		CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers})
-	r.RegisterActivity(&http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage,
-		Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck})
+	workflows.RegisterActivities(r, workflows.Activities{
+		Kube: &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover},
+		Keys: &keys.Activities{Kube: c.Kube},
+		PKI:  &pki.Activities{Kube: c.Kube},
+		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
+			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout},
+		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
+			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers},
+		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage,
+			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
+	})
 }
 
 // HTTP01Solver serves the HTTP-01 challenges of a Registry on one address, in the

@@ -13,46 +13,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certflow/certflow/activities/acme"
-	"github.com/certflow/certflow/activities/dns01"
-	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
-
-var (
-	acmeActs   *acme.Activities
-	dns01Acts  *dns01.Activities
-	http01Acts *http01.Activities
-)
-
-// acmeRetry retries ACME and solver steps on network errors and 5xx answers; the
-// server's refusals are non-retryable (and a rate limit waits for its Retry-After).
-var acmeRetry = &temporal.RetryPolicy{
-	InitialInterval:    time.Second,
-	BackoffCoefficient: 2,
-	MaximumInterval:    time.Minute,
-	MaximumAttempts:    8,
-}
-
-// act runs one regular activity with a summary shown in the UI.
-func act(ctx workflow.Context, summary string, fn, in any) workflow.Future {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, RetryPolicy: acmeRetry, Summary: summary,
-	})
-	return workflow.ExecuteActivity(ctx, fn, in)
-}
-
-// kubeStep runs a short Kubernetes step (an object or status write) as a local
-// activity, as the CertificateWorkflow does: one marker event instead of a server round
-// trip and three events, still retried by kubeRetry and shown with its summary.
-func kubeStep(ctx workflow.Context, summary string, fn any, args ...any) workflow.Future {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry, Summary: summary,
-	})
-	return workflow.ExecuteLocalActivity(ctx, fn, args...)
-}
 
 // OrderInput starts an OrderWorkflow: one ACME order for one CertificateRequest.
 type OrderInput struct {
@@ -105,7 +70,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, err
 	}
 	var order kube.ObjectRef
-	if err := kubeStep(ctx, "create Order "+in.OrderName, kubeActs.CreateOrder, kube.CreateOrderInput{
+	if err := step(ctx, kubeStep, "create Order "+in.OrderName, actCreateOrder, kube.CreateOrderInput{
 		Request: in.Request, Name: in.OrderName, Spec: in.Spec,
 	}).Get(ctx, &order); err != nil {
 		return OrderResult{}, err
@@ -114,13 +79,13 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		status.Phase, status.LastError = string(state), reason
 		// A disconnected context: the Order records its end even when cancelled.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = kubeStep(dctx, "mark Order "+string(state), kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
+		_ = step(dctx, kubeStep, "mark Order "+string(state), actSetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
 		return temporal.NewNonRetryableApplicationError(reason, ErrTypeOrderFailed, nil)
 	}
 
 	identifiers := append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...)
 	var st acme.OrderState
-	if err := act(ctx, "create or resume the ACME order", acmeActs.EnsureOrder, acme.EnsureOrderInput{
+	if err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, acme.EnsureOrderInput{
 		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
 		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
 	}).Get(ctx, &st); err != nil {
@@ -144,8 +109,8 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
 	}
 	if st.Status == "ready" {
-		_ = kubeStep(ctx, "mark Order ready", kubeActs.SetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
-		if err := act(ctx, "finalize the ACME order with the CSR of "+in.Request.Name, acmeActs.FinalizeOrder, acme.FinalizeInput{
+		_ = step(ctx, kubeStep, "mark Order ready", actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
+		if err := step(ctx, acmeStep, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
 			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
 		}).Get(ctx, &st); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err))
@@ -167,12 +132,12 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Invalid, reason)
 	}
 	var chain acme.Chain
-	if err := act(ctx, "download the certificate", acmeActs.FetchCertificate, acme.FetchInput{
+	if err := step(ctx, acmeStep, "download the certificate", actFetchCertificate, acme.FetchInput{
 		Account: in.Account, CertificateURL: st.CertificateURL, PreferredChain: in.PreferredChain,
 	}).Get(ctx, &chain); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err))
 	}
-	if err := kubeStep(ctx, "mark Order valid", kubeActs.SetOrderStatus, kube.OrderStatusInput{
+	if err := step(ctx, kubeStep, "mark Order valid", actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Valid, Certificate: chain.CertificatePEM,
 	}).Get(ctx, nil); err != nil {
 		return OrderResult{}, err
@@ -195,16 +160,16 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	defer func() {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		for _, c := range children {
-			_ = kubeStep(dctx, "delete Challenge "+c.ref.Name, kubeActs.DeleteChallenge, c.ref).Get(dctx, nil)
+			_ = step(dctx, kubeStep, "delete Challenge "+c.ref.Name, actDeleteChallenge, c.ref).Get(dctx, nil)
 		}
 	}()
 	var settings acme.Settings
-	if err := kubeStep(ctx, "read the worker's ACME settings", acmeActs.GetSettings).Get(ctx, &settings); err != nil {
+	if err := step(ctx, kubeStep, "read the worker's ACME settings", actGetSettings).Get(ctx, &settings); err != nil {
 		return err
 	}
 	for i, url := range st.Authorizations {
 		var az acme.Authorization
-		if err := act(ctx, "get authorization "+url, acmeActs.GetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
+		if err := step(ctx, acmeStep, "get authorization "+url, actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
 			return err
 		}
 		rec := acmev1.ACMEAuthorization{URL: url, Identifier: az.Identifier, Wildcard: &az.Wildcard, InitialState: acmev1.State(az.Status)}
@@ -233,7 +198,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 			Token: ch.Token, Key: ch.KeyAuthorization, Solver: in.Solvers[solverIdx], IssuerRef: in.IssuerRef,
 		}
 		var ref kube.ObjectRef
-		if err := kubeStep(ctx, "create Challenge "+chName, kubeActs.CreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
+		if err := step(ctx, kubeStep, "create Challenge "+chName, actCreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
 			return err
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -246,7 +211,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		})
 		children = append(children, running{ref: ref, future: f, name: name})
 	}
-	if err := kubeStep(ctx, "record authorizations on Order "+order.Name, kubeActs.SetOrderStatus, kube.OrderStatusInput{
+	if err := step(ctx, kubeStep, "record authorizations on Order "+order.Name, actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Pending, Authorizations: recorded,
 	}).Get(ctx, nil); err != nil {
 		return err
@@ -322,7 +287,7 @@ func pollOrder(ctx workflow.Context, account acme.AccountRef, url string, status
 	delay := time.Second
 	for {
 		var st acme.OrderState
-		if err := act(ctx, "get ACME order", acmeActs.GetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
+		if err := step(ctx, acmeStep, "get ACME order", actGetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
 			return st, err
 		}
 		status.Phase = st.Status
@@ -338,14 +303,4 @@ func pollOrder(ctx workflow.Context, account acme.AccountRef, url string, status
 		}
 		delay = min(2*delay, 10*time.Second)
 	}
-}
-
-// errorMessage is an error's own message (an application error's, without the
-// activity wrapping around it).
-func errorMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/dns01"
-	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 )
@@ -25,10 +24,7 @@ func newACMEEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.SetStartTime(epoch)
 	env.RegisterWorkflow(OrderWorkflow)
 	env.RegisterWorkflow(ChallengeWorkflow)
-	env.RegisterActivity(&kube.Activities{})
-	env.RegisterActivity(&acme.Activities{})
-	env.RegisterActivity(&dns01.Activities{})
-	env.RegisterActivity(&http01.Activities{})
+	registerAllActivities(env)
 	return env
 }
 
@@ -44,7 +40,7 @@ var dnsChallenge = ChallengeInput{
 // recordChallengeStatus collects the Challenge status writes.
 func recordChallengeStatus(env *testsuite.TestWorkflowEnvironment) *[]kube.ChallengeStatusInput {
 	var got []kube.ChallengeStatusInput
-	env.OnActivity(kubeActs.SetChallengeStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.ChallengeStatusInput) error {
+	env.OnActivity(actSetChallengeStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.ChallengeStatusInput) error {
 		got = append(got, in)
 		return nil
 	})
@@ -56,19 +52,19 @@ func recordChallengeStatus(env *testsuite.TestWorkflowEnvironment) *[]kube.Chall
 func TestChallengeSelfCheckRetriesOnTimersThenValid(t *testing.T) {
 	env := newACMEEnv(t)
 	statuses := recordChallengeStatus(env)
-	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{FQDN: "_acme-challenge.example.com.", Value: "v"}, nil).Once()
+	env.OnActivity(actPresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{FQDN: "_acme-challenge.example.com.", Value: "v"}, nil).Once()
 	checks := 0
-	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) (dns01.CheckResult, error) {
+	env.OnActivity(actCheckDNS01Propagation, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) (dns01.CheckResult, error) {
 		checks++
 		if checks < 3 {
 			return dns01.CheckResult{Detail: "127.0.0.1:8053 has no TXT at _acme-challenge.example.com."}, nil
 		}
 		return dns01.CheckResult{Ready: true}, nil
 	})
-	env.OnActivity(acmeActs.AcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
-	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "valid"}, nil)
+	env.OnActivity(actAcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
+	env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "valid"}, nil)
 	cleaned := 0
-	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+	env.OnActivity(actCleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
 
 	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
 
@@ -99,12 +95,12 @@ func TestChallengeSelfCheckRetriesOnTimersThenValid(t *testing.T) {
 func TestChallengeSelfCheckTimeoutLetsTheServerDecide(t *testing.T) {
 	env := newACMEEnv(t)
 	recordChallengeStatus(env)
-	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
-	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "wrong value"}, nil)
-	env.OnActivity(acmeActs.AcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
-	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "invalid", Error: "Incorrect TXT record \"x\" found at _acme-challenge.example.com"}, nil)
+	env.OnActivity(actPresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
+	env.OnActivity(actCheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "wrong value"}, nil)
+	env.OnActivity(actAcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil).Once()
+	env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "invalid", Error: "Incorrect TXT record \"x\" found at _acme-challenge.example.com"}, nil)
 	cleaned := 0
-	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+	env.OnActivity(actCleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
 
 	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
 
@@ -124,10 +120,10 @@ func TestChallengeSelfCheckTimeoutLetsTheServerDecide(t *testing.T) {
 func TestChallengeCleansUpWhenCancelled(t *testing.T) {
 	env := newACMEEnv(t)
 	recordChallengeStatus(env)
-	env.OnActivity(dns01Acts.PresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
-	env.OnActivity(dns01Acts.CheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "not yet"}, nil)
+	env.OnActivity(actPresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
+	env.OnActivity(actCheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Detail: "not yet"}, nil)
 	cleaned := 0
-	env.OnActivity(dns01Acts.CleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
+	env.OnActivity(actCleanUpDNS01, mock.Anything, mock.Anything).Return(func(context.Context, dns01.DNS01Input) error { cleaned++; return nil })
 	env.RegisterDelayedCallback(env.CancelWorkflow, 10*time.Second)
 
 	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
@@ -152,24 +148,24 @@ func testOrderInput() OrderInput {
 // Challenge objects are deleted.
 func TestOrderInvalidWhenChallengeFails(t *testing.T) {
 	env := newACMEEnv(t)
-	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
-	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
-	env.OnActivity(acmeActs.GetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
-	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+	env.OnActivity(actGetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+	env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
 		Challenges: []acme.ChallengeInfo{{Type: "dns-01", URL: "https://acme/chall/1", Token: "tok", KeyAuthorization: "tok.thumb", Status: "pending"}}}, nil).Once()
 	var created []kube.CreateChallengeInput
-	env.OnActivity(kubeActs.CreateChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.CreateChallengeInput) (kube.ObjectRef, error) {
+	env.OnActivity(actCreateChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.CreateChallengeInput) (kube.ObjectRef, error) {
 		created = append(created, in)
 		return kube.ObjectRef{Namespace: "ns", Name: in.Name, UID: "ch-uid"}, nil
 	})
 	var orderStates []kube.OrderStatusInput
-	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.OrderStatusInput) error {
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.OrderStatusInput) error {
 		orderStates = append(orderStates, in)
 		return nil
 	})
 	env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Invalid, Reason: "Authorization invalid: Incorrect TXT record"}, nil)
 	var deleted []kube.ObjectRef
-	env.OnActivity(kubeActs.DeleteChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, ref kube.ObjectRef) error {
+	env.OnActivity(actDeleteChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, ref kube.ObjectRef) error {
 		deleted = append(deleted, ref)
 		return nil
 	})
@@ -195,17 +191,17 @@ func TestOrderInvalidWhenChallengeFails(t *testing.T) {
 // The happy path: finalize once ready, poll on timers until valid, fetch the chain.
 func TestOrderValid(t *testing.T) {
 	env := newACMEEnv(t)
-	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
-	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", FinalizeURL: "https://acme/fin/1", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
-	env.OnActivity(acmeActs.GetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
-	env.OnActivity(acmeActs.GetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", FinalizeURL: "https://acme/fin/1", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+	env.OnActivity(actGetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+	env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
 		Challenges: []acme.ChallengeInfo{{Type: "http-01", URL: "https://acme/chall/0"}, {Type: "dns-01", URL: "https://acme/chall/1", Token: "tok", KeyAuthorization: "tok.thumb"}}}, nil).Once()
-	env.OnActivity(kubeActs.CreateChallenge, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "ch", UID: "ch-uid"}, nil)
-	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(kubeActs.DeleteChallenge, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actCreateChallenge, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "ch", UID: "ch-uid"}, nil)
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actDeleteChallenge, mock.Anything, mock.Anything).Return(nil)
 	env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Valid}, nil)
 	gets := 0
-	env.OnActivity(acmeActs.GetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
+	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
 		gets++
 		switch gets {
 		case 1:
@@ -215,8 +211,8 @@ func TestOrderValid(t *testing.T) {
 		}
 		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
 	})
-	env.OnActivity(acmeActs.FinalizeOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
-	env.OnActivity(acmeActs.FetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
+	env.OnActivity(actFinalizeOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
+	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
 
 	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
 
@@ -233,18 +229,18 @@ func TestOrderValid(t *testing.T) {
 // right after finalizing) waits for it instead of failing.
 func TestOrderResumedWhileProcessing(t *testing.T) {
 	env := newACMEEnv(t)
-	env.OnActivity(kubeActs.CreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
-	env.OnActivity(acmeActs.EnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
-	env.OnActivity(kubeActs.SetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil).Once()
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
 	gets := 0
-	env.OnActivity(acmeActs.GetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
+	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(func(context.Context, acme.OrderURLInput) (acme.OrderState, error) {
 		gets++
 		if gets < 3 {
 			return acme.OrderState{URL: "https://acme/order/1", Status: "processing"}, nil
 		}
 		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
 	})
-	env.OnActivity(acmeActs.FetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
+	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
 
 	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
 

@@ -16,6 +16,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
+	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
@@ -35,10 +38,17 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(epoch)
 	env.RegisterWorkflow(CertificateWorkflow)
-	env.RegisterActivity(&kube.Activities{})
-	env.RegisterActivity(&keys.Activities{})
-	env.RegisterActivity(&pki.Activities{})
+	registerAllActivities(env)
 	return env
+}
+
+// registerAllActivities registers the activities as the worker does, under their
+// recorded names; the tests mock them by those names.
+func registerAllActivities(env *testsuite.TestWorkflowEnvironment) {
+	RegisterActivities(env, Activities{
+		Kube: &kube.Activities{}, Keys: &keys.Activities{}, PKI: &pki.Activities{},
+		ACME: &acme.Activities{}, DNS01: &dns01.Activities{}, HTTP01: &http01.Activities{},
+	})
 }
 
 func testInput() CertificateInput {
@@ -69,28 +79,28 @@ func validSecret(notBefore time.Time) policy.SecretState {
 // expectIssuance mocks the issuance steps and records the statuses written.
 func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.CertificateStatusInput) {
 	key := keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: 2048}
-	env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.MatchedBy(func(in keys.GenerateKeyInput) bool {
+	env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.MatchedBy(func(in keys.GenerateKeyInput) bool {
 		return in.SecretName == "web-next-key" && in.Algorithm == cmapi.RSAKeyAlgorithm && in.Size == 2048 && in.Encoding == cmapi.PKCS1
 	})).Return(key, nil)
-	env.OnActivity(pkiActs.CreateCSR, mock.Anything, mock.Anything).Return([]byte("-----BEGIN CERTIFICATE REQUEST-----"), nil)
-	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
-	env.OnActivity(kubeActs.CreateCertificateRequest, mock.Anything, mock.Anything).Return(
+	env.OnActivity(actCreateCSR, mock.Anything, mock.Anything).Return([]byte("-----BEGIN CERTIFICATE REQUEST-----"), nil)
+	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
+	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CreateRequestInput) (kube.RequestRef, error) {
 			return kube.RequestRef{Namespace: in.Namespace, Name: kube.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
 		})
-	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
-	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(kubeActs.CleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil).Maybe()
-	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
-	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
+	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
+	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actCleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(actWriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil)
+	env.OnActivity(actDeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
 }
 
 func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 	expectIssuance(env, &statuses)
 
 	env.ExecuteWorkflow(CertificateWorkflow, testInput())
@@ -124,9 +134,9 @@ func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
 func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 	// First look: valid; after the renewal timer the same Secret is due.
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
 	expectIssuance(env, &statuses)
 
 	env.ExecuteWorkflow(CertificateWorkflow, testInput())
@@ -147,9 +157,9 @@ func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
 	notReady := kube.IssuerInfo{Found: true, Message: "Referenced Issuer ns/selfsigned has no Ready status condition"}
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(notReady, nil).Once()
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(notReady, nil).Once()
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
@@ -184,14 +194,14 @@ func TestIssuerNotReadyKeepsValidCertificateReady(t *testing.T) {
 	var statuses []kube.CertificateStatusInput
 	notReady := kube.IssuerInfo{Found: true, Message: "the CA Secret is gone"}
 	var lookedUp []time.Time
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 		lookedUp = append(lookedUp, env.Now())
 		if len(lookedUp) == 1 {
 			return notReady, nil
 		}
 		return readySelfSigned, nil
 	})
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
@@ -238,9 +248,9 @@ func TestCASecretFailureAsksIssuerToRecheck(t *testing.T) {
 			var statuses []kube.CertificateStatusInput
 			readyCA := kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeCA, ResourceNamespace: "cert-manager",
 				Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca-key-pair"}}}}
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readyCA, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-			env.OnActivity(pkiActs.SignWithCA, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyCA, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(actSignWithCA, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
 				temporal.NewNonRetryableApplicationError("CA Secret cert-manager/ca-key-pair not found", tc.errType, nil))
 			expectIssuance(env, &statuses)
 			var signalled []string
@@ -267,14 +277,14 @@ func TestCASecretFailureAsksIssuerToRecheck(t *testing.T) {
 func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
 		temporal.NewNonRetryableApplicationError("CSR public key does not match", "KeyMismatch", nil)).Once()
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	var deleted []string
-	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
+	env.OnActivity(actDeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
 		deleted = append(deleted, in.SecretName)
 		return nil
 	})
@@ -315,9 +325,9 @@ func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 func TestDeleteEndsTheWorkflow(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
 	env.RegisterDelayedCallback(func() {
 		// An older generation changes nothing; the delete ends the workflow.
 		env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1})
@@ -337,8 +347,8 @@ func TestDeleteEndsTheWorkflow(t *testing.T) {
 func TestSpecChangeReissues(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
 		in := testInput()
@@ -381,9 +391,9 @@ func TestRequestChangeReissues(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
-			env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.Anything).Return(keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key"}, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+			env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key"}, nil)
 			expectIssuance(env, &statuses)
 			in := testInput()
 			in.Changes = len(certificateChanges)
@@ -431,9 +441,9 @@ func TestRequestChangeReissues(t *testing.T) {
 func TestLiteralSubjectCommonNameUpToDate(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 	secret := validSecret(epoch) // CN web.example.com
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
 	expectIssuance(env, &statuses)
 	in := testInput()
 	in.Changes = len(certificateChanges)
@@ -473,10 +483,10 @@ func TestSpecChangeEndsBackoff(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 			var attempts []time.Duration
-			env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(
+			env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(
 				func(context.Context, pki.SelfSignInput) (pki.SignedCertificate, error) {
 					attempts = append(attempts, env.Now().Sub(epoch))
 					if len(attempts) == 1 {
@@ -528,7 +538,7 @@ func queryStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
 // captureIssuance records when (in workflow time) the target Secret was written. Register
 // it before expectIssuance, whose WriteCertificateSecret mock it takes precedence over.
 func captureIssuance(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) {
-	env.OnActivity(kubeActs.WriteCertificateSecret, mock.Anything, mock.Anything).Return(
+	env.OnActivity(actWriteCertificateSecret, mock.Anything, mock.Anything).Return(
 		func(context.Context, kube.WriteSecretInput) (policy.IssuedFacts, error) {
 			*at = append(*at, env.Now())
 			return validSecret(epoch).Certificate, nil
@@ -581,10 +591,10 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
 			if tc.keySize != 2048 {
-				env.OnActivity(keyActs.GeneratePrivateKey, mock.Anything, mock.Anything).Return(
+				env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
 					keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
 			}
 			expectIssuance(env, &statuses)
@@ -613,9 +623,9 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 			// The next run sees the watcher relay the same condition again: nothing happens.
 			env2 := newEnv(t)
 			var statuses2 []kube.CertificateStatusInput
-			env2.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env2.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
-			env2.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
+			env2.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env2.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			env2.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
 			env2.RegisterDelayedCallback(func() {
 				env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
 			}, time.Minute)
@@ -636,18 +646,18 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 func TestWaitsForApprovalSignal(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil).Once()
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil).Once()
 	var waiting []kube.RequestStatusInput
-	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
 		return in.Ready.Reason == cmapi.ReasonWaitingForApproval
 	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { waiting = append(waiting, in); return nil }).Once()
 	var recorded []kube.RequestStatusInput
-	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
 		return in.Ready.Reason == cmapi.CertificateRequestReasonIssued
 	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { recorded = append(recorded, in); return nil }).Once()
-	env.OnActivity(kubeActs.CreateCertificateRequest, mock.Anything, mock.Anything).Return(
+	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
 	var issued []time.Time
 	captureIssuance(env, &issued)
@@ -685,11 +695,11 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 func TestDeniedRequestFails(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Denied: true, Reason: "Policy", Message: "no"}, nil).Once()
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Denied: true, Reason: "Policy", Message: "no"}, nil).Once()
 	var denied []kube.RequestStatusInput
-	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
 		return in.Ready.Reason == cmapi.CertificateRequestReasonDenied
 	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { denied = append(denied, in); return nil }).Once()
 	expectIssuance(env, &statuses)
@@ -716,11 +726,11 @@ func TestRotationPolicyNeverReusesKey(t *testing.T) {
 	in := testInput()
 	in.Spec.PrivateKey = &cmapi.CertificatePrivateKey{RotationPolicy: cmapi.RotationPolicyNever, Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256}
 	current := keys.KeyRef{Namespace: "ns", SecretName: "web-tls", DataKey: "tls.key", Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256, Encoding: cmapi.PKCS1}
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{Exists: true}, nil)
-	env.OnActivity(keyActs.ReadKeyRef, mock.Anything, mock.Anything).Return(keys.ReadKeyResult{SecretExists: true, Valid: true, Ref: current}, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{Exists: true}, nil)
+	env.OnActivity(actReadKeyRef, mock.Anything, mock.Anything).Return(keys.ReadKeyResult{SecretExists: true, Valid: true, Ref: current}, nil)
 	var signedWith keys.KeyRef
-	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(func(_ context.Context, in pki.SelfSignInput) (pki.SignedCertificate, error) {
+	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(func(_ context.Context, in pki.SelfSignInput) (pki.SignedCertificate, error) {
 		signedWith = in.Key
 		return pki.SignedCertificate{CertificatePEM: []byte("cert")}, nil
 	})
@@ -745,11 +755,11 @@ func TestSleepsAfterIssuanceThenContinuesAsNew(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
 	reads := 0
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 		reads++
 		return readySelfSigned, nil
 	})
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
 		reads++
 		return policy.SecretState{}, nil
 	})
@@ -787,17 +797,17 @@ func TestOutputsRefreshedWithoutIssuance(t *testing.T) {
 	var statuses []kube.CertificateStatusInput
 	stale := validSecret(epoch)
 	stale.OutputsUpToDate = false
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(stale, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(stale, nil)
 	refreshes := 0
-	env.OnActivity(kubeActs.RefreshSecretOutputs, mock.Anything, mock.Anything).Return(func(context.Context, kube.RefreshOutputsInput) error {
+	env.OnActivity(actRefreshSecretOutputs, mock.Anything, mock.Anything).Return(func(context.Context, kube.RefreshOutputsInput) error {
 		refreshes++
 		if refreshes == 1 {
 			return temporal.NewNonRetryableApplicationError("password Secret ns/pw not found", "InvalidKeystorePassword", nil)
 		}
 		return nil
 	})
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
 	env.RegisterDelayedCallback(func() {
 		if refreshes != 1 {
 			t.Errorf("%d refreshes during the first hour, want 1 then a backoff", refreshes)
@@ -837,10 +847,10 @@ func recoversFromIssuanceLost(t *testing.T, statusNamedKey bool) {
 	env := newEnv(t)
 	secret := validSecret(epoch)
 	secret.Revision = 3
-	env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(kubeActs.UpdateCertificateStatus, mock.Anything, mock.Anything).Return(
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
 			statuses = append(statuses, in)
 			res := kube.CertificateStatusResult{Revision: *in.Revision}
@@ -850,7 +860,7 @@ func recoversFromIssuanceLost(t *testing.T, statusNamedKey bool) {
 			return res, nil
 		}).Once()
 	var deleted []string
-	env.OnActivity(keyActs.DeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
+	env.OnActivity(actDeletePrivateKeySecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in keys.DeleteKeyInput) error {
 		deleted = append(deleted, in.SecretName)
 		return nil
 	})
@@ -895,33 +905,35 @@ func issuingMessages(statuses []kube.CertificateStatusInput) []string {
 
 // Versioned changes carried in the input are in effect without workflow.GetVersion
 // (no marker, no TemporalChangeVersion upsert per run); an input without them (a
-// workflow an older certflow started) asks GetVersion, and carries the answer on.
-func TestCarriedChangesSpareGetVersion(t *testing.T) {
+// workflow an older certflow started) asks GetVersion once per change, at the start of
+// the run, and follows the answer. Either way the next run carries every change.
+func TestChangesResolvedOnceAndAllCarriedOn(t *testing.T) {
+	live := 0
+	for _, ch := range certificateChanges {
+		if ch.retired == "" {
+			live++
+		}
+	}
 	for _, tc := range []struct {
-		name          string
-		changes       int
-		versionIs     workflow.Version // what GetVersion answers, if asked
-		wantIssuing   bool             // Issuing=True written before the issuance (old behaviour)
-		wantCarried   int
-		wantAskedOnce bool
+		name       string
+		changes    int
+		versionIs  workflow.Version // what GetVersion answers, if asked
+		wantAsked  int
+		wantReason string // reason of the first status write: the request trigger's or not
 	}{
-		{name: "new workflow", changes: len(certificateChanges), versionIs: workflow.DefaultVersion, wantCarried: len(certificateChanges)},
-		// The test environment starts the workflow without search attributes, so the
-		// issuer-name-attribute change comes into play as well (GetVersion answers 1).
-		// request-trigger is asked only where its answer changes what the run does, which
-		// this run never meets: it carries the first two changes.
-		{name: "older input, new code", changes: 0, versionIs: 1, wantCarried: 2, wantAskedOnce: true},
-		{name: "older history", changes: 0, versionIs: workflow.DefaultVersion, wantIssuing: true, wantCarried: 0, wantAskedOnce: true},
+		{name: "new workflow", changes: len(certificateChanges), versionIs: workflow.DefaultVersion, wantAsked: 0},
+		{name: "older input, new code", changes: 0, versionIs: 1, wantAsked: live},
+		{name: "older history", changes: 0, versionIs: workflow.DefaultVersion, wantAsked: live},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 			expectIssuance(env, &statuses)
-			asked := 0
-			env.OnGetVersion(changeLazyIssuingStatus, workflow.DefaultVersion, 1).Return(func(string, workflow.Version, workflow.Version) workflow.Version {
-				asked++
+			asked := map[string]int{}
+			env.OnGetVersion(mock.Anything, workflow.DefaultVersion, 1).Return(func(id string, _, _ workflow.Version) workflow.Version {
+				asked[id]++
 				return tc.versionIs
 			}).Maybe()
 			in := testInput()
@@ -932,16 +944,16 @@ func TestCarriedChangesSpareGetVersion(t *testing.T) {
 			if !errors.As(env.GetWorkflowError(), &can) {
 				t.Fatalf("want continue-as-new after an issuance, got %v", env.GetWorkflowError())
 			}
-			if (asked == 1) != tc.wantAskedOnce || asked > 1 {
-				t.Errorf("GetVersion asked %d times, want once: %v", asked, tc.wantAskedOnce)
+			if len(asked) != tc.wantAsked {
+				t.Errorf("GetVersion asked for %d changes (%v), want %d", len(asked), asked, tc.wantAsked)
 			}
-			wroteIssuing := len(statuses) > 0 && statuses[0].Issuing != nil && statuses[0].Issuing.Status == cmmeta.ConditionTrue
-			if wroteIssuing != tc.wantIssuing {
-				t.Errorf("Issuing=True written first: %v, want %v (statuses %+v)", wroteIssuing, tc.wantIssuing, statuses)
+			for id, n := range asked {
+				if n != 1 {
+					t.Errorf("GetVersion asked %d times for %s, want once per run", n, id)
+				}
 			}
-			next := nextRunInput(t, can)
-			if next.Changes != tc.wantCarried {
-				t.Errorf("next run carries Changes=%d, want %d", next.Changes, tc.wantCarried)
+			if next := nextRunInput(t, can); next.Changes != len(certificateChanges) {
+				t.Errorf("next run carries Changes=%d, want all %d", next.Changes, len(certificateChanges))
 			}
 		})
 	}
@@ -971,9 +983,9 @@ func TestInlinePasswordsRedactedFromState(t *testing.T) {
 		t.Run(fmt.Sprintf("via signal %v", viaSignal), func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 			var seen []*cmapi.CertificateKeystores
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.InspectSecretInput) (policy.SecretState, error) {
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.InspectSecretInput) (policy.SecretState, error) {
 				seen = append(seen, in.Keystores)
 				return policy.SecretState{}, nil
 			})
@@ -1023,8 +1035,8 @@ func TestIssuerNameAttributeFollowsSpec(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(kubeActs.ResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(kubeActs.InspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 			expectIssuance(env, &statuses)
 			if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(AttrIssuerName.ValueSet(tc.attribute), AttrCertState.ValueSet("Pending"))); err != nil {
 				t.Fatal(err)

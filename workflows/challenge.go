@@ -50,7 +50,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
 	setStatus := func(ctx workflow.Context, processing, presented bool, state acmev1.State, reason string) {
 		status.Phase, status.LastError = string(state), reason
-		_ = kubeStep(ctx, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), kubeActs.SetChallengeStatus, kube.ChallengeStatusInput{
+		_ = step(ctx, kubeStep, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), actSetChallengeStatus, kube.ChallengeStatusInput{
 			Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
 		}).Get(ctx, nil)
 	}
@@ -70,9 +70,9 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		if presented {
 			var cerr error
 			if isDNS {
-				cerr = act(dctx, "remove TXT record of "+spec.DNSName, dns01Acts.CleanUpDNS01, dnsIn).Get(dctx, nil)
+				cerr = step(dctx, acmeStep, "remove TXT record of "+spec.DNSName, actCleanUpDNS01, dnsIn).Get(dctx, nil)
 			} else {
-				cerr = act(dctx, "remove HTTP-01 solver of "+spec.DNSName, http01Acts.CleanUpHTTP01Solver, httpIn).Get(dctx, nil)
+				cerr = step(dctx, acmeStep, "remove HTTP-01 solver of "+spec.DNSName, actCleanUpHTTP01Solver, httpIn).Get(dctx, nil)
 			}
 			if cerr != nil && err == nil {
 				res.Reason += "; clean up failed: " + errorMessage(cerr)
@@ -93,11 +93,11 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	presented = true // a present that failed halfway is cleaned up too
 	if isDNS {
 		var rec dns01.DNS01Record
-		if err := act(ctx, "present TXT record for "+spec.DNSName, dns01Acts.PresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
+		if err := step(ctx, acmeStep, "present TXT record for "+spec.DNSName, actPresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
 		}
 	} else {
-		if err := act(ctx, "create HTTP-01 solver for "+spec.DNSName, http01Acts.EnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
+		if err := step(ctx, acmeStep, "create HTTP-01 solver for "+spec.DNSName, actEnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
 		}
 	}
@@ -109,7 +109,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		// Idempotent: with the worker serving HTTP-01 itself (the local stack) the token
 		// lives in the memory of one worker process; a restarted or other worker serves
 		// it again from here.
-		return act(ctx, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place", http01Acts.EnsureHTTP01Solver, httpIn).Get(ctx, nil)
+		return step(ctx, acmeStep, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place", actEnsureHTTP01Solver, httpIn).Get(ctx, nil)
 	}
 	for attempt := 1; ; attempt++ {
 		if !isDNS && attempt > 1 {
@@ -140,7 +140,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	}
 
 	var accepted acme.ChallengeInfo
-	if err := act(ctx, "ask the ACME server to validate", acmeActs.AcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
+	if err := step(ctx, acmeStep, "ask the ACME server to validate", actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
 		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err)}, nil
 	}
 	setStatus(ctx, true, true, acmev1.Processing, "Waiting for the ACME server to validate")
@@ -148,7 +148,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	delay = time.Second
 	for {
 		var az acme.Authorization
-		if err := act(ctx, "get authorization", acmeActs.GetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
+		if err := step(ctx, acmeStep, "get authorization", actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err)}, nil
 		}
 		switch az.Status {
@@ -174,11 +174,11 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 func selfCheck(ctx workflow.Context, isDNS bool, dnsIn dns01.DNS01Input, spec acmev1.ChallengeSpec) (bool, string, error) {
 	if isDNS {
 		var r dns01.CheckResult
-		err := act(ctx, "check TXT record propagation", dns01Acts.CheckDNS01Propagation, dnsIn).Get(ctx, &r)
+		err := step(ctx, acmeStep, "check TXT record propagation", actCheckDNS01Propagation, dnsIn).Get(ctx, &r)
 		return r.Ready, r.Detail, err
 	}
 	var r http01.SelfCheckResult
-	err := act(ctx, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token, http01Acts.HTTP01SelfCheck, http01.SelfCheckInput{
+	err := step(ctx, acmeStep, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token, actHTTP01SelfCheck, http01.SelfCheckInput{
 		DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key,
 	}).Get(ctx, &r)
 	return r.OK, r.Detail, err

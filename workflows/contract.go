@@ -105,14 +105,10 @@ type CertificateInput struct {
 	// the backoff.
 	IssuedRequest *policy.RequestSpec `json:",omitempty"`
 	FailedRequest *policy.RequestSpec `json:",omitempty"`
-	// Changes is how many of the workflow's versioned changes (certificateChanges, in
-	// order) this chain of runs has adopted. The watcher starts new workflows with all of
-	// them and continue-as-new carries the count, so a run does not ask
-	// workflow.GetVersion, which costs every run a marker event and an upsert of the
-	// TemporalChangeVersion search attribute. Zero, as in the input of a workflow an older
-	// certflow started, asks workflow.GetVersion. A worker refuses a run that carries more
-	// changes than it knows (its workflow task fails until an upgraded worker takes it):
-	// run the old way, its history would not replay on the code that set the count.
+	// Changes is how many rows of the workflow's change table (versions.go) this chain
+	// has adopted: the watcher starts new workflows with all of them and every
+	// continue-as-new carries all the worker knows. Zero, as in the input of a workflow
+	// an older certflow started, has the run ask workflow.GetVersion once at its start.
 	Changes int
 }
 
@@ -130,6 +126,14 @@ type IssuerInput struct {
 	UID        string
 	Generation int64
 	Spec       cmapi.IssuerSpec
+	// Changes counts the rows of the IssuerWorkflow's change table this chain has
+	// adopted, as CertificateInput.Changes does.
+	Changes int `json:",omitempty"`
+}
+
+// NewIssuerInput is the input of a new IssuerWorkflow, every versioned change in effect.
+func NewIssuerInput(kind, namespace, name string, sig IssuerSpecSignal) IssuerInput {
+	return IssuerInput{Kind: kind, Namespace: namespace, Name: name, UID: sig.UID, Generation: sig.Generation, Spec: sig.Spec, Changes: len(issuerChanges)}
 }
 
 // IssuerSpecSignal carries an Issuer or ClusterIssuer as the watcher saw it.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certflow/certflow/activities/acme"
@@ -25,117 +24,158 @@ const reasonInvalidConfig = "ErrInvalidConfig"
 // Secret that does not exist yet), on a backoff timer too: a Secret made by hand
 // without certflow's label is not watched, and must still be noticed.
 func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
-	status := Status{Generation: in.Generation}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
+	r := &issuerRun{
+		ctx:     ctx,
+		in:      in,
+		changes: resolveChanges(ctx, issuerChanges, in.Changes),
+		status:  Status{Generation: in.Generation},
+		spec:    workflow.GetSignalChannel(ctx, SignalSpec),
+		secret:  workflow.GetSignalChannel(ctx, SignalSecretChanged),
+		delete:  workflow.GetSignalChannel(ctx, SignalDelete),
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status, nil }); err != nil {
 		return err
 	}
-	specCh := workflow.GetSignalChannel(ctx, SignalSpec)
-	secretCh := workflow.GetSignalChannel(ctx, SignalSecretChanged)
-	deleteCh := workflow.GetSignalChannel(ctx, SignalDelete)
-	deleted := false
-	onSpec := func(s IssuerSpecSignal) bool {
-		if s.Generation <= in.Generation && s.UID == in.UID {
-			return false
-		}
-		in.UID, in.Generation, in.Spec = s.UID, s.Generation, s.Spec
-		status.Generation = s.Generation
-		return true
-	}
-	onDelete := func(s DeleteSignal) bool {
-		deleted = deleted || s.UID == "" || s.UID == in.UID
-		return deleted
-	}
-	drain := func() {
-		for {
-			var spec IssuerSpecSignal
-			var secret SecretChangedSignal
-			var del DeleteSignal
-			switch {
-			case specCh.ReceiveAsync(&spec):
-				onSpec(spec)
-			case secretCh.ReceiveAsync(&secret):
-			case deleteCh.ReceiveAsync(&del):
-				onDelete(del)
-			default:
-				return
-			}
-		}
-	}
-
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry})
-	notReadyChecks := 0
-	for {
-		drain()
-		if deleted {
-			break
-		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			return workflow.NewContinueAsNewError(ctx, IssuerWorkflow, in)
-		}
-		ready, acmeStatus := checkIssuer(ctx, in)
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: kubeRetry,
-			Summary: fmt.Sprintf("set %s Ready=%s (%s)", in.Kind, ready.Status, ready.Reason)})
-		err := workflow.ExecuteActivity(actx, kubeActs.SetIssuerStatus, kube.IssuerStatusInput{
-			Kind: in.Kind, Namespace: in.Namespace, Name: in.Name, UID: in.UID, ObservedGeneration: in.Generation, Ready: ready,
-			ACME: acmeStatus,
-		}).Get(ctx, nil)
-		status.Phase, status.LastError, status.Until = PhaseReady, "", nil
-		status.WaitingFor = "a new generation of the " + in.Kind + " (signal " + SignalSpec + ")"
-		var retry time.Duration
-		switch {
-		case err != nil:
-			status.LastError, retry = err.Error(), errorRetryDelay
-		case ready.Status != cmmeta.ConditionTrue:
-			status.Phase, status.LastError = "NotReady", ready.Message
-			if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair ||
-				ready.Reason == cmapi.IssuerReasonErrorRegisterAccount {
-				retry = policy.RecheckBackoff(notReadyChecks)
-				notReadyChecks++
-			}
-		default:
-			notReadyChecks = 0
-		}
-
-		woke := false
-		sel := workflow.NewSelector(ctx)
-		if retry > 0 {
-			until := workflow.Now(ctx).Add(retry)
-			status.Until = &until
-			status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
-			sel.AddFuture(workflow.NewTimerWithOptions(ctx, retry, workflow.TimerOptions{Summary: "re-check: " + status.LastError}), func(workflow.Future) { woke = true })
-		}
-		sel.AddReceive(specCh, func(ch workflow.ReceiveChannel, _ bool) {
-			var s IssuerSpecSignal
-			ch.Receive(ctx, &s)
-			if onSpec(s) {
-				woke, notReadyChecks = true, 0
-			}
-		})
-		sel.AddReceive(secretCh, func(ch workflow.ReceiveChannel, _ bool) {
-			var s SecretChangedSignal
-			ch.Receive(ctx, &s)
-			woke = true
-		})
-		sel.AddReceive(deleteCh, func(ch workflow.ReceiveChannel, _ bool) {
-			var s DeleteSignal
-			ch.Receive(ctx, &s)
-			woke = onDelete(s) || woke
-		})
-		for !woke {
-			sel.Select(ctx)
-		}
-	}
-	status.Phase = PhaseDeleted
-	return nil
+	return r.run()
 }
 
-// checkIssuer decides the Ready condition for the issuer's configuration (and, for
-// ACME, the account status).
-func checkIssuer(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus) {
-	if in.Spec.ACME != nil && workflow.GetVersion(ctx, changeACMEIssuers, workflow.DefaultVersion, 1) == 1 {
-		return registerACMEAccount(ctx, in)
+// issuerRun is one run of an IssuerWorkflow.
+type issuerRun struct {
+	ctx     workflow.Context
+	in      IssuerInput // carried to the next run, updated by spec signals
+	changes changeSet   // the versioned changes in effect (versions.go; none live yet)
+	status  Status
+
+	spec, secret, delete workflow.ReceiveChannel
+	deleted              bool
+	// notReadyChecks counts the re-checks of an issuer that stays not ready, for the
+	// re-check backoff.
+	notReadyChecks int
+}
+
+func (r *issuerRun) run() error {
+	for {
+		r.drainSignals()
+		if r.deleted {
+			r.status.Phase = PhaseDeleted
+			return nil
+		}
+		if workflow.GetInfo(r.ctx).GetContinueAsNewSuggested() {
+			next := r.in
+			next.Changes = len(issuerChanges)
+			return workflow.NewContinueAsNewError(r.ctx, IssuerWorkflow, next)
+		}
+		ready, acmeStatus := r.check()
+		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason), actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
+		r.waitForChange(r.recheckDelay(ready, err))
 	}
-	return checkNonACMEIssuer(ctx, in), nil
+}
+
+// check decides the Ready condition for the issuer's configuration (and, for ACME,
+// the account status).
+func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus) {
+	if r.in.Spec.ACME != nil {
+		return registerACMEAccount(r.ctx, r.in)
+	}
+	return checkNonACMEIssuer(r.ctx, r.in), nil
+}
+
+func (r *issuerRun) statusInput(ready kube.Condition, acmeStatus *acmev1.ACMEIssuerStatus) kube.IssuerStatusInput {
+	in := r.in
+	return kube.IssuerStatusInput{
+		Kind: in.Kind, Namespace: in.Namespace, Name: in.Name, UID: in.UID, ObservedGeneration: in.Generation, Ready: ready, ACME: acmeStatus,
+	}
+}
+
+// recheckDelay says what the status query shows and when the issuer is checked again
+// without a signal: after an error, and on a backoff while it is not ready for a
+// reason that may fix itself (0: only a signal).
+func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration {
+	r.status.Phase, r.status.LastError, r.status.Until = PhaseReady, "", nil
+	r.status.WaitingFor = "a new generation of the " + r.in.Kind + " (signal " + SignalSpec + ")"
+	switch {
+	case err != nil:
+		r.status.LastError = err.Error()
+		return errorRetryDelay
+	case ready.Status != cmmeta.ConditionTrue:
+		r.status.Phase, r.status.LastError = "NotReady", ready.Message
+		if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair ||
+			ready.Reason == cmapi.IssuerReasonErrorRegisterAccount {
+			retry := policy.RecheckBackoff(r.notReadyChecks)
+			r.notReadyChecks++
+			return retry
+		}
+	default:
+		r.notReadyChecks = 0
+	}
+	return 0
+}
+
+// waitForChange blocks until a signal changes something or, with retry > 0, the
+// re-check timer fires.
+func (r *issuerRun) waitForChange(retry time.Duration) {
+	woke := false
+	sel := workflow.NewSelector(r.ctx)
+	if retry > 0 {
+		until := workflow.Now(r.ctx).Add(retry)
+		r.status.Until = &until
+		r.status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
+		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: "re-check: " + r.status.LastError}), func(workflow.Future) { woke = true })
+	}
+	sel.AddReceive(r.spec, func(ch workflow.ReceiveChannel, _ bool) {
+		var s IssuerSpecSignal
+		ch.Receive(r.ctx, &s)
+		if r.onSpec(s) {
+			woke, r.notReadyChecks = true, 0
+		}
+	})
+	sel.AddReceive(r.secret, func(ch workflow.ReceiveChannel, _ bool) {
+		var s SecretChangedSignal
+		ch.Receive(r.ctx, &s)
+		woke = true
+	})
+	sel.AddReceive(r.delete, func(ch workflow.ReceiveChannel, _ bool) {
+		var s DeleteSignal
+		ch.Receive(r.ctx, &s)
+		woke = r.onDelete(s) || woke
+	})
+	for !woke {
+		sel.Select(r.ctx)
+	}
+}
+
+// drainSignals applies every signal already delivered, without blocking.
+func (r *issuerRun) drainSignals() {
+	for {
+		var spec IssuerSpecSignal
+		var secret SecretChangedSignal
+		var del DeleteSignal
+		switch {
+		case r.spec.ReceiveAsync(&spec):
+			r.onSpec(spec)
+		case r.secret.ReceiveAsync(&secret):
+		case r.delete.ReceiveAsync(&del):
+			r.onDelete(del)
+		default:
+			return
+		}
+	}
+}
+
+// onSpec applies a newer generation (or a new object with the same name); it reports
+// whether the issuer must be checked again.
+func (r *issuerRun) onSpec(s IssuerSpecSignal) bool {
+	if s.Generation <= r.in.Generation && s.UID == r.in.UID {
+		return false
+	}
+	r.in.UID, r.in.Generation, r.in.Spec = s.UID, s.Generation, s.Spec
+	r.status.Generation = s.Generation
+	return true
+}
+
+func (r *issuerRun) onDelete(s DeleteSignal) bool {
+	r.deleted = r.deleted || s.UID == "" || s.UID == r.in.UID
+	return r.deleted
 }
 
 // registerACMEAccount registers (or recovers) the issuer's ACME account; the key is
@@ -151,9 +191,7 @@ func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, 
 		reg.EAB = &acme.EABRef{KeyID: eab.KeyID, SecretName: eab.KeySecretRef.Name, SecretKey: eab.KeySecretRef.Key}
 	}
 	var res acme.AccountResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, RetryPolicy: acmeRegisterRetry, Summary: "register ACME account at " + spec.Server,
-	}), acmeActs.RegisterAccount, reg).Get(ctx, &res)
+	err := step(ctx, accountStep, "register ACME account at "+spec.Server, actRegisterAccount, reg).Get(ctx, &res)
 	if err != nil {
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
 			Message: "Failed to register ACME account: " + errorMessage(err)}, nil
@@ -162,10 +200,6 @@ func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, 
 			Message: "The ACME account was registered with the ACME server"},
 		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}
 }
-
-// acmeRegisterRetry gives up soon: the workflow's re-check timer (5 s doubling to 5 m)
-// takes over, with the server's message in the Ready condition meanwhile.
-var acmeRegisterRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3}
 
 // acmeAccountRef is how activities find an ACME issuer's account.
 func acmeAccountRef(spec *acmev1.ACMEIssuer, keyNamespace, url string) acme.AccountRef {
@@ -182,7 +216,7 @@ func checkNonACMEIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 		return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonIsReady}
 	case in.Spec.CA != nil:
 		var res kube.CAKeyPairCheck
-		err := workflow.ExecuteActivity(ctx, kubeActs.CheckCAKeyPair, kube.CAKeyPairInput{
+		err := step(ctx, issuerStep, "", actCheckCAKeyPair, kube.CAKeyPairInput{
 			Namespace: issuerResourceNamespace(in), SecretName: in.Spec.CA.SecretName,
 		}).Get(ctx, &res)
 		if err != nil {

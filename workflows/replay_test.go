@@ -16,12 +16,17 @@
 //
 // Re-recording replaces the evidence of what running workflows look like: run this test
 // against the old histories first, and re-record only once a failure here is understood
-// (versioned with workflow.GetVersion, or accepted as a break of running workflows).
+// (a versioned change, versions.go, or accepted as a break of running workflows). Keep
+// the previous recordings in testdata/histories-before-<change> for as long as their
+// changes live: TestHistoriesReachLiveChanges says when they, and the old branches
+// they reach, may go (docs/changing-workflows.md).
 package workflows_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,16 +39,21 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certflow/certflow/worker"
+	"github.com/certflow/certflow/workflows"
 )
 
 // historiesDir holds the recorded histories, one run per file.
 const historiesDir = "testdata/histories"
 
-// moreHistoriesDirs: the ACME workflows' histories (recorded by test/acme's
-// TestRecordACMEHistories), and histories recorded by earlier versions of the workflows
-// (re-recording never replaces them): workflows started by an older certflow must go
-// on replaying after an upgrade, which workflow.GetVersion makes possible and these prove.
-var moreHistoriesDirs = []string{"testdata/histories-acme", "testdata/histories-before-lazy-issuing-status", "testdata/histories-before-carried-changes", "testdata/histories-before-secret-first"}
+// currentHistoriesDirs are re-recorded from the current code: testdata/histories by
+// test/crash's TestRecordHistories, testdata/histories-acme by test/acme's
+// TestRecordACMEHistories.
+var currentHistoriesDirs = []string{historiesDir, "testdata/histories-acme"}
+
+// olderHistoriesDirs were recorded by earlier versions of the workflows (re-recording
+// never replaces them): workflows started by an older certflow must go on replaying
+// after an upgrade, which the versioned changes make possible and these prove.
+var olderHistoriesDirs = []string{"testdata/histories-before-carried-changes", "testdata/histories-before-secret-first"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.
@@ -68,21 +78,7 @@ func newReplayer() sdkworker.WorkflowReplayer {
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(historiesDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range moreHistoriesDirs {
-		older, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		if err != nil || len(older) == 0 {
-			t.Fatalf("no histories in workflows/%s (%v)", dir, err)
-		}
-		files = append(files, older...)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no recorded histories in workflows/%s: a replay test without histories checks nothing. "+
-			"Record them: CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run TestRecordHistories ./test/crash/", historiesDir)
-	}
+	files := keptHistories(t)
 	perType := map[string]int{}
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(f, "testdata/"), ".json")
@@ -129,6 +125,82 @@ func TestReplayDetectsNonDeterminism(t *testing.T) {
 	if err := r.ReplayWorkflowHistory(nil, hist); err == nil {
 		t.Fatal("replaying a CertificateWorkflow history against a different workflow succeeded: the replay harness does not detect non-determinism")
 	}
+}
+
+// keptHistories lists every recorded history the replay tests keep.
+func keptHistories(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range append(slices.Clone(currentHistoriesDirs), olderHistoriesDirs...) {
+		found, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil || len(found) == 0 {
+			t.Fatalf("no histories in workflows/%s (%v): a replay test without histories checks nothing. "+
+				"Record them: CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run TestRecordHistories ./test/crash/", dir, err)
+		}
+		files = append(files, found...)
+	}
+	return files
+}
+
+// The retirement rule of the versioned changes (docs/changing-workflows.md), read off
+// the kept histories. A change is "off" in a history when its run neither carried it
+// in its input nor recorded its GetVersion marker: the history replays the change's
+// old branch.
+//   - Every live change is off in some kept history: an old branch that no supported
+//     history reaches is dead code, to be deleted and its row retired.
+//   - Every older history reaches a live old branch: one whose changes are all retired
+//     proves nothing the current histories do not, and goes with its branches.
+func TestHistoriesReachLiveChanges(t *testing.T) {
+	tables := workflows.ChangeTables()
+	reached := map[string]bool{}
+	for _, f := range keptHistories(t) {
+		hist := loadHistory(t, f)
+		typ := hist.Events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+		carried, markers := versioning(t, f, hist)
+		reachesLive := false
+		for i, ch := range tables[typ] {
+			if !ch.Retired && i >= carried && !markers[ch.ID] {
+				reached[typ+"/"+ch.ID], reachesLive = true, true
+			}
+		}
+		if !reachesLive && !slices.Contains(currentHistoriesDirs, filepath.Dir(f)) {
+			t.Errorf("%s reaches no live old branch (carries %d changes): every change it predates is retired, so delete it", f, carried)
+		}
+	}
+	for typ, table := range tables {
+		for _, ch := range table {
+			if !ch.Retired && !reached[typ+"/"+ch.ID] {
+				t.Errorf("no kept history reaches the old branch of %s change %s: delete that branch and retire the change (versions.go)", typ, ch.ID)
+			}
+		}
+	}
+}
+
+// versioning reads what a recorded run had in effect: the count of changes its input
+// carried, and the change IDs of its version markers.
+func versioning(t *testing.T, path string, hist *historypb.History) (carried int, markers map[string]bool) {
+	t.Helper()
+	var in struct{ Changes int }
+	if p := hist.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads(); len(p) > 0 {
+		if err := json.Unmarshal(p[0].GetData(), &in); err != nil {
+			t.Fatalf("%s: input: %v", path, err)
+		}
+	}
+	markers = map[string]bool{}
+	for _, e := range hist.Events {
+		m := e.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "Version" {
+			continue
+		}
+		var id string
+		if p := m.GetDetails()["change-id"].GetPayloads(); len(p) > 0 {
+			if err := json.Unmarshal(p[0].GetData(), &id); err != nil {
+				t.Fatalf("%s: version marker: %v", path, err)
+			}
+		}
+		markers[id] = true
+	}
+	return in.Changes, markers
 }
 
 func loadHistory(t *testing.T, path string) *historypb.History {

@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+)
+
+// orderFromACME runs the request's ACME order as a child OrderWorkflow (one per
+// revision: its ID is derived from the request) and returns the chain it got.
+// Signals keep being handled while the order runs: a deleted Certificate or a new spec
+// cancels it (its challenges clean up after themselves) instead of finishing an order
+// nobody wants.
+func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req kube.RequestRef) (pki.SignedCertificate, error) {
+	in := c.orderInput(issuer, csr, req)
+	id := OrderWorkflowID(c.st.Namespace, in.OrderName)
+	c.setPhase(PhaseIssuing, "ACME order "+id, nil)
+	ctx := workflow.WithChildOptions(c.ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        id,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		StaticSummary:     fmt.Sprintf("ACME order for %s (%s)", req.Name, strings.Join(c.st.Spec.DNSNames, ", ")),
+	})
+	ctx, cancel := workflow.WithCancel(ctx)
+	order := workflow.ExecuteChildWorkflow(ctx, OrderWorkflow, in)
+	startGeneration := c.st.Generation
+	c.flushSearchAttributes()
+	for done := false; !done; {
+		woke := false
+		sel := workflow.NewSelector(c.ctx)
+		sel.AddFuture(order, func(workflow.Future) { done = true })
+		c.addSignalHandlers(sel, &woke)
+		sel.Select(c.ctx)
+		if !done && (c.deleted || c.st.Generation != startGeneration) {
+			cancel()
+			_ = order.Get(c.ctx, nil) // wait until the cancelled order has cleaned up
+			return pki.SignedCertificate{}, errSuperseded
+		}
+	}
+	var res OrderResult
+	if err := order.Get(c.ctx, &res); err != nil {
+		return pki.SignedCertificate{}, err
+	}
+	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
+}
+
+// orderInput is the OrderWorkflow's input for the request: the Order object's spec,
+// the issuer's account and solvers.
+func (c *certificateRun) orderInput(issuer kube.IssuerInfo, csr []byte, req kube.RequestRef) OrderInput {
+	spec, acmeSpec := c.st.Spec, issuer.Spec.ACME
+	orderSpec := acmev1.OrderSpec{
+		Request: csr, IssuerRef: spec.IssuerRef, CommonName: spec.CommonName,
+		DNSNames: spec.DNSNames, IPAddresses: spec.IPAddresses, Profile: acmeSpec.Profile,
+	}
+	in := OrderInput{
+		Request: req, OrderName: OrderName(req.Name, orderSpec), IssuerRef: spec.IssuerRef,
+		Account: acmeAccountRef(acmeSpec, issuer.ResourceNamespace, issuer.ACMEAccountURL), Solvers: acmeSpec.Solvers,
+		CertificateLabels: c.st.Labels, Spec: orderSpec, PreferredChain: acmeSpec.PreferredChain,
+	}
+	if defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind) == cmapi.IssuerKind {
+		in.IssuerNamespace = c.st.Namespace
+	}
+	if acmeSpec.EnableDurationFeature && spec.Duration != nil {
+		in.Spec.Duration = spec.Duration
+		notAfter := workflow.Now(c.ctx).Add(spec.Duration.Duration)
+		in.NotAfter = &notAfter
+	}
+	return in
+}

@@ -1,0 +1,272 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// errSuperseded ends an issuance attempt that a newer spec (or a deletion) made moot.
+// It is not a failure: the loop evaluates the Certificate afresh.
+var errSuperseded = errors.New("issuance superseded by a newer generation")
+
+// issue runs one issuance: the private key (a fresh one in the next-key Secret, or the
+// current one under rotationPolicy Never), a CSR, the CertificateRequest of the next
+// revision, its approval, the signature, the target Secret and the status. Key bytes
+// stay in Secrets throughout.
+func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, ready kube.Condition) error {
+	startGeneration := c.st.Generation
+	c.startIssuing(trig)
+	defer func() { c.unwrittenIssuing = nil }()
+	if !issuesWithinTask(issuer, c.st.Spec) {
+		if err := c.writeIssuing(ready); err != nil {
+			return err
+		}
+	}
+
+	key, err := c.privateKey()
+	if err != nil {
+		return err
+	}
+	var csr []byte
+	if err := step(c.ctx, kubeStep, "build CSR", actCreateCSR, pki.CreateCSRInput{Spec: c.st.Spec, Key: key}).Get(c.ctx, &csr); err != nil {
+		return err
+	}
+	revision := c.st.Revision + 1
+	req, err := c.createRequest(revision, csr, key)
+	if err != nil {
+		return err
+	}
+	approval, err := c.awaitApproval(&req, startGeneration, ready)
+	if err != nil {
+		return err
+	}
+	if approval.Denied {
+		return c.denied(req, approval)
+	}
+	signed, err := c.sign(issuer, csr, key, req)
+	if err != nil {
+		if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, errorMessage(err)); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+	if err := step(c.ctx, kubeStep, "record certificate on "+req.Name, actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
+		return err
+	}
+	var facts policy.IssuedFacts
+	if err := step(c.ctx, kubeStep, "write Secret "+c.st.Spec.SecretName, actWriteCertificateSecret, c.writeSecretInput(key, signed, revision)).Get(c.ctx, &facts); err != nil {
+		return err
+	}
+	// Deleted before the final status write: if the task is lost in between, it is
+	// retried from the same point (or the status still names the Secret and the next
+	// status write deletes it again).
+	if err := c.deleteNextKey(); err != nil {
+		return err
+	}
+	if err := c.deleteOldRequests(revision, issuer); err != nil {
+		return err
+	}
+	c.issued(revision, facts)
+	return c.updateStatus(upToDate, nil)
+}
+
+// startIssuing says that an issuance begins. Issuing=True is written only when the
+// issuance leaves this workflow task (a slow key, a person's approval, an external
+// issuer): a CA or SelfSigned issuance that completes in the task is invisible in
+// between anyway, and skipping the write saves kube-apiserver a read, a write and a
+// watch event per certificate. A task lost midway is retried from the same point and
+// adopts the next-key Secret it made.
+func (c *certificateRun) startIssuing(trig policy.Trigger) {
+	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssuing, Message: trig.Message})
+	c.unwrittenIssuing = &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
+}
+
+// issuesWithinTask reports whether an issuance runs start to end inside one workflow
+// task: local activities only, nobody to wait for.
+func issuesWithinTask(issuer kube.IssuerInfo, spec cmapi.CertificateSpec) bool {
+	if issuer.Type != kube.IssuerTypeCA && issuer.Type != kube.IssuerTypeSelfSigned {
+		return false
+	}
+	alg, size, _ := privateKeySpec(spec)
+	return !(alg == cmapi.RSAKeyAlgorithm && size >= slowRSAKeySize && !rotationNever(spec))
+}
+
+// privateKey returns the key to issue with. Under rotationPolicy Never the key in the
+// target Secret is reused when it still matches the spec; otherwise a new key goes into
+// the next-key Secret.
+func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
+	spec := c.st.Spec
+	alg, size, enc := privateKeySpec(spec)
+	if rotationNever(spec) {
+		var cur keys.ReadKeyResult
+		if err := step(c.ctx, kubeStep, "read the current private key of Secret "+spec.SecretName, actReadKeyRef,
+			keys.ReadKeyInput{Namespace: c.st.Namespace, SecretName: spec.SecretName}).Get(c.ctx, &cur); err != nil {
+			return keys.KeyRef{}, err
+		}
+		if cur.Valid && cur.Ref.Algorithm == alg && cur.Ref.Size == size && cur.Ref.Encoding == enc {
+			return cur.Ref, nil
+		}
+	}
+	nextKey := nextPrivateKeySecretName(c.st.Name)
+	kind := kubeStep
+	if alg == cmapi.RSAKeyAlgorithm && size >= slowRSAKeySize {
+		kind = slowKeyStep
+	}
+	summary := fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey)
+	if err := step(c.ctx, kind, summary, actGeneratePrivateKey, c.generateKeyInput(nextKey)).Get(c.ctx, &key); err != nil {
+		return keys.KeyRef{}, err
+	}
+	c.nextKey.made(nextKey, key.SecretUID)
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
+	return key, nil
+}
+
+// createRequest creates the CertificateRequest of revision.
+func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef) (kube.RequestRef, error) {
+	var req kube.RequestRef
+	summary := "create CertificateRequest " + kube.CertificateRequestName(c.st.Name, revision)
+	if err := step(c.ctx, kubeStep, summary, actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &req); err != nil {
+		return req, err
+	}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", req.Name)})
+	return req, nil
+}
+
+// awaitApproval asks the internal approver and, when it is disabled, waits for a person
+// (starter approve/deny, or kubectl setting the condition; the watcher signals either).
+// It clears req.CreatedVersion once it wrote the request's status: the next write must
+// read the request rather than assume a version that is gone.
+func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
+	for {
+		var approval kube.Approval
+		if err := step(c.ctx, kubeStep, "approve "+req.Name, actApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
+			return kube.Approval{}, err
+		}
+		if approval.Approved || approval.Denied {
+			return approval, nil
+		}
+		c.awaitingRequest = req.Name
+		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
+		if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval", actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
+			return kube.Approval{}, err
+		}
+		req.CreatedVersion = ""
+		if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
+			return kube.Approval{}, err
+		}
+		c.block(nil)
+		c.awaitingRequest = ""
+		if c.deleted || c.st.Generation != startGeneration {
+			return kube.Approval{}, errSuperseded
+		}
+	}
+}
+
+// denied ends an issuance whose request was denied: the request is marked Denied and
+// the attempt fails for good.
+func (c *certificateRun) denied(req kube.RequestRef, approval kube.Approval) error {
+	msg := fmt.Sprintf("The CertificateRequest %q was denied: %s: %s", req.Name, approval.Reason, approval.Message)
+	if err := c.failRequest(req, cmapi.CertificateRequestReasonDenied, msg); err != nil {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(msg, "Denied", nil)
+}
+
+// failRequest marks a request Failed or Denied, with a failure time, as upstream does.
+func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) error {
+	return step(c.ctx, kubeStep, "mark "+req.Name+" "+reason, actSetCertificateRequestStatus, failedRequestStatus(req, reason, msg)).Get(c.ctx, nil)
+}
+
+// sign has the issuer sign the CSR.
+func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRef, req kube.RequestRef) (pki.SignedCertificate, error) {
+	var signed pki.SignedCertificate
+	switch issuer.Type {
+	case kube.IssuerTypeSelfSigned:
+		err := step(c.ctx, kubeStep, "self-sign certificate", actSignSelfSigned, c.selfSignInput(issuer, csr, key)).Get(c.ctx, &signed)
+		return signed, err
+	case kube.IssuerTypeCA:
+		ca := issuer.Spec.CA
+		err := step(c.ctx, kubeStep, fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), actSignWithCA, c.caSignInput(issuer, csr)).Get(c.ctx, &signed)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.Type() == pki.ErrTypeCASecretNotFound || appErr.Type() == pki.ErrTypeInvalidCAKeyPair) &&
+			c.changes.has(changeIssuerRecheck) {
+			c.askIssuerToRecheck()
+		}
+		return signed, err
+	case kube.IssuerTypeACME:
+		return c.orderFromACME(issuer, csr, req)
+	}
+	return signed, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", c.st.Spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
+}
+
+// askIssuerToRecheck signals the IssuerWorkflow that its Secret changed: a CA Secret
+// made by hand carries no certflow label, so the watcher does not see it go, and the
+// issuer would stay Ready=True on a key pair that is gone. Re-verified, it says so in
+// its Ready condition, and its Certificates wait for it instead of failing one by one.
+// Best effort: an issuer without a workflow has nobody to tell.
+func (c *certificateRun) askIssuerToRecheck() {
+	ref := c.st.Spec.IssuerRef
+	ns := c.st.Namespace
+	if ref.Kind == cmapi.ClusterIssuerKind {
+		ns = ""
+	}
+	_ = workflow.SignalExternalWorkflow(c.ctx, IssuerWorkflowID(ns, ref.Name), "", SignalSecretChanged, SecretChangedSignal{}).Get(c.ctx, nil)
+}
+
+// deleteOldRequests deletes the CertificateRequests (and, for ACME, their Orders) that
+// fall out of the revision history once revision is issued.
+func (c *certificateRun) deleteOldRequests(revision int, issuer kube.IssuerInfo) error {
+	limit := revisionHistoryLimit(c.st.Spec)
+	if from, to := requestsToDelete(revision, limit, c.st.HistoryLimit); to >= from {
+		summary := fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to)
+		if err := step(c.ctx, kubeStep, summary, actCleanupCertificateRequests, c.cleanupRequestsInput(from, to, issuer)).Get(c.ctx, nil); err != nil {
+			return err
+		}
+	}
+	c.st.HistoryLimit = limit
+	return nil
+}
+
+// issued records a successful issuance of revision in the carried state.
+func (c *certificateRun) issued(revision int, facts policy.IssuedFacts) {
+	c.st.Revision = revision
+	c.st.IssuedGeneration = c.st.Generation
+	issuedRequest := requestSpecOf(c.st.Spec)
+	c.st.IssuedRequest = &issuedRequest
+	c.st.FailedAttempts, c.st.LastFailureTime, c.st.FailedRequest = 0, nil, nil
+	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
+	c.status.LastError = ""
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: "The certificate has been successfully issued"})
+}
+
+// recordFailure counts a failed issuance (or Secret refresh): status Issuing=False with
+// the reason, failedIssuanceAttempts and lastFailureTime, so the loop backs off.
+func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
+	msg := errorMessage(err)
+	now := workflow.Now(c.ctx)
+	c.st.FailedAttempts++
+	c.st.LastFailureTime = &now
+	failedRequest := requestSpecOf(c.st.Spec)
+	c.st.FailedRequest = &failedRequest
+	c.status.LastError = msg
+	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
+	if err := c.updateStatus(ready, failed); err != nil {
+		return err
+	}
+	// As upstream, a failed issuance does not keep its next key. When the status named
+	// it, the write above already deleted it.
+	return c.deleteNextKey()
+}

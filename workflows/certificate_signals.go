@@ -1,0 +1,112 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/kube"
+)
+
+// certificateSignals are the channels the watcher, the CLI and people signal a
+// CertificateWorkflow on (contract.go names them).
+type certificateSignals struct {
+	spec, renew, secret, issuer, delete, approval workflow.ReceiveChannel
+}
+
+func newCertificateSignals(ctx workflow.Context) certificateSignals {
+	return certificateSignals{
+		spec:     workflow.GetSignalChannel(ctx, SignalSpec),
+		renew:    workflow.GetSignalChannel(ctx, SignalRenew),
+		secret:   workflow.GetSignalChannel(ctx, SignalSecretChanged),
+		issuer:   workflow.GetSignalChannel(ctx, SignalIssuerChanged),
+		delete:   workflow.GetSignalChannel(ctx, SignalDelete),
+		approval: workflow.GetSignalChannel(ctx, SignalApproval),
+	}
+}
+
+// addSignalHandlers makes sel receive every signal; woke is set when one asks for a new
+// evaluation.
+func (c *certificateRun) addSignalHandlers(sel workflow.Selector, woke *bool) {
+	sel.AddReceive(c.signals.spec, func(ch workflow.ReceiveChannel, _ bool) {
+		var s SpecSignal
+		ch.Receive(c.ctx, &s)
+		*woke = c.onSpec(s) || *woke
+	})
+	sel.AddReceive(c.signals.renew, func(ch workflow.ReceiveChannel, _ bool) {
+		var s RenewSignal
+		ch.Receive(c.ctx, &s)
+		c.st.PendingRenew, *woke = true, true
+	})
+	sel.AddReceive(c.signals.secret, func(ch workflow.ReceiveChannel, _ bool) {
+		var s SecretChangedSignal
+		ch.Receive(c.ctx, &s)
+		*woke = true
+	})
+	sel.AddReceive(c.signals.issuer, func(ch workflow.ReceiveChannel, _ bool) {
+		var s IssuerChangedSignal
+		ch.Receive(c.ctx, &s)
+		*woke = true
+	})
+	sel.AddReceive(c.signals.delete, func(ch workflow.ReceiveChannel, _ bool) {
+		var s DeleteSignal
+		ch.Receive(c.ctx, &s)
+		*woke = c.onDelete(s) || *woke
+	})
+	sel.AddReceive(c.signals.approval, func(ch workflow.ReceiveChannel, _ bool) {
+		var s ApprovalSignal
+		ch.Receive(c.ctx, &s)
+		*woke = (c.awaitingRequest != "" && s.Request == c.awaitingRequest) || *woke
+	})
+}
+
+// drainSignals applies every signal already delivered, without blocking.
+func (c *certificateRun) drainSignals() {
+	for {
+		var spec SpecSignal
+		var renew RenewSignal
+		var secret SecretChangedSignal
+		var issuer IssuerChangedSignal
+		var del DeleteSignal
+		var approval ApprovalSignal
+		switch {
+		case c.signals.spec.ReceiveAsync(&spec):
+			c.onSpec(spec)
+		case c.signals.renew.ReceiveAsync(&renew):
+			c.st.PendingRenew = true
+		case c.signals.secret.ReceiveAsync(&secret), c.signals.issuer.ReceiveAsync(&issuer), c.signals.approval.ReceiveAsync(&approval):
+			// Only wake-ups: the evaluation that follows reads the current state.
+		case c.signals.delete.ReceiveAsync(&del):
+			c.onDelete(del)
+		default:
+			return
+		}
+	}
+}
+
+// onSpec applies a newer generation (or a new object with the same name); it reports
+// whether the workflow should evaluate again.
+func (c *certificateRun) onSpec(s SpecSignal) bool {
+	changed := false
+	if s.UID != c.st.UID && s.UID != "" {
+		c.st.UID, c.st.Revision, c.st.IssuedGeneration = s.UID, s.Revision, 0
+		c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
+		changed = true
+	}
+	if s.Generation > c.st.Generation {
+		c.st.Generation, c.st.Spec, c.st.Labels = s.Generation, s.Spec, s.Labels
+		c.st.Spec.Keystores = kube.RedactKeystorePasswords(s.Spec.Keystores)
+		changed = true
+	}
+	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
+		c.st.LastManualToken = s.ManualRenewToken
+		c.st.PendingRenew, changed = true, true
+	}
+	return changed
+}
+
+func (c *certificateRun) onDelete(s DeleteSignal) bool {
+	if s.UID == "" || s.UID == c.st.UID {
+		c.deleted = true
+		return true
+	}
+	return false
+}

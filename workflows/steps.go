@@ -1,0 +1,69 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// A step is one activity of a workflow: one effect, shown in the history and the Web
+// UI under its summary. step is the one way workflows run one; a stepKind says where it
+// runs, how long it may take and how it is retried.
+type stepKind struct {
+	local   bool // a local activity: runs inside the workflow task, one marker event
+	timeout time.Duration
+	retry   *temporal.RetryPolicy
+}
+
+var (
+	// kubeStep is an API call or two, or a signature: a local activity in the worker
+	// that runs the workflow task, so a whole issuance takes one or two workflow tasks
+	// instead of a server round trip per step.
+	kubeStep = stepKind{local: true, timeout: 30 * time.Second, retry: kubeRetry}
+	// issuerStep is a Kubernetes step of the IssuerWorkflow, a regular activity (its
+	// recorded histories have them so).
+	issuerStep = stepKind{timeout: 30 * time.Second, retry: kubeRetry}
+	// slowKeyStep is seconds to minutes of CPU (large RSA keys): a regular activity,
+	// which any worker may pick up.
+	slowKeyStep = stepKind{timeout: 5 * time.Minute, retry: kubeRetry}
+	// acmeStep talks to the ACME server, a DNS provider or a solver.
+	acmeStep = stepKind{timeout: time.Minute, retry: acmeRetry}
+	// accountStep registers an ACME account and gives up soon: the IssuerWorkflow's
+	// re-check timer (5 s doubling to 5 m) takes over, with the server's message in the
+	// Ready condition meanwhile.
+	accountStep = stepKind{timeout: time.Minute, retry: acmeRegisterRetry}
+)
+
+var (
+	kubeRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10}
+	// acmeRetry retries ACME and solver steps on network errors and 5xx answers; the
+	// server's refusals are non-retryable (and a rate limit waits for its Retry-After).
+	acmeRetry         = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 8}
+	acmeRegisterRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3}
+)
+
+// step runs the activity named name (activities.go) with args.
+func step(ctx workflow.Context, kind stepKind, summary, name string, args ...any) workflow.Future {
+	if kind.local {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: kind.timeout, RetryPolicy: kind.retry, Summary: summary,
+		})
+		return workflow.ExecuteLocalActivity(ctx, name, args...)
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: kind.timeout, RetryPolicy: kind.retry, Summary: summary,
+	})
+	return workflow.ExecuteActivity(ctx, name, args...)
+}
+
+// errorMessage is an error's own message (an application error's, without the
+// activity wrapping around it).
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}

@@ -1,0 +1,106 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// The versioning fence: every change of what a workflow does that running workflows
+// must not see mid-run is a row of one table below, and nowhere else. How to add,
+// read and retire a change: docs/changing-workflows.md.
+//
+// A chain of runs carries, in its input, how many rows of its table it has adopted
+// (Changes). A run decides once, when it starts, which changes it has in effect:
+// carried ones are on; the rest are asked of workflow.GetVersion, which answers "on"
+// for a run this code starts and "off" when replaying a run an older certflow began
+// (its history has no marker). Workflow code then reads that decision with has(), a
+// pure lookup that may stand anywhere, in any order. Every continue-as-new carries
+// every row, so a chain is current from its next run on.
+
+// change is one row of a workflow's table.
+type change struct {
+	// id is the GetVersion change ID and the name in has(); recorded in histories,
+	// never reused.
+	id string
+	// since is the day and commit that introduced it.
+	since string
+	// what the change does, and what the old branch did.
+	what string
+	// retired is the day its old branch was deleted, once no supported history could
+	// reach it (its recorded histories went with it). A retired change is always in
+	// effect and never asked of GetVersion; its row stays so that carried counts keep
+	// their meaning.
+	retired string
+}
+
+// changeTable is a workflow's changes in the order they were made. Rows are only ever
+// appended: Changes counts a prefix of it (TestChangeTablesAreAppendOnly).
+type changeTable []change
+
+// Changes of the CertificateWorkflow.
+const (
+	changeIssuerNameAttribute = "issuer-name-attribute"
+	changeRequestTrigger      = "request-trigger"
+	changeSecretFirst         = "secret-first"
+	changeIssuerRecheck       = "issuer-recheck"
+)
+
+var certificateChanges = changeTable{
+	{id: "lazy-issuing-status", since: "2026-11-28 70e6873", retired: "2026-12-05",
+		what: "Issuing=True is written only when an issuance leaves its workflow task; a next-key Secret is deleted " +
+			"explicitly after a failed attempt and after adopting a revision a lost task issued (before: Issuing=True first)"},
+	{id: changeIssuerNameAttribute, since: "2026-11-28 ee8f3bf",
+		what: "the IssuerName search attribute follows a changed issuerRef (before: it kept the name the workflow started with)"},
+	{id: changeRequestTrigger, since: "2026-11-29 28b4874",
+		what: "a spec that no longer matches the request of the current certificate re-issues (RequestChanged) and cuts a " +
+			"failure backoff short; the CN of a literalSubject is the one the certificate must carry (before: spec.commonName)"},
+	{id: changeSecretFirst, since: "2026-11-29 05e57b6",
+		what: "the Secret is evaluated before the issuer is looked up, and only an issuance needs the issuer (before: an " +
+			"issuer not ready made every Certificate of it Ready=False IssuerNotReady, without a renewal timer)"},
+	{id: changeIssuerRecheck, since: "2026-11-29 1114e80",
+		what: "a CA signing that fails for the CA Secret asks the IssuerWorkflow to verify the Secret again at once " +
+			"(before: the issuer stayed Ready until its own re-check)"},
+}
+
+// Changes of the IssuerWorkflow (none live).
+var issuerChanges = changeTable{
+	{id: "acme-issuers", since: "2026-11-28 70e6873", retired: "2026-12-05",
+		what: "ACME issuers register their account (before: Ready=False Unsupported)"},
+}
+
+// changeSet is which changes of a table one run has in effect.
+type changeSet struct {
+	table changeTable
+	on    []bool
+}
+
+// resolveChanges decides, once at the start of a run, which changes the run has in
+// effect. A run that carries more changes than this worker knows was started or
+// continued by a newer certflow: running it the old way would leave a history the
+// newer code cannot replay, so the workflow task fails instead; it is retried, shows
+// in the UI as a task failure, and succeeds on an upgraded worker.
+func resolveChanges(ctx workflow.Context, table changeTable, carried int) changeSet {
+	if carried > len(table) {
+		panic(fmt.Sprintf("workflow input adopts %d versioned changes, this worker knows %d: upgrade the workers before the watcher", carried, len(table)))
+	}
+	s := changeSet{table: table, on: make([]bool, len(table))}
+	for i, ch := range table {
+		s.on[i] = ch.retired != "" || i < carried || workflow.GetVersion(ctx, ch.id, workflow.DefaultVersion, 1) == 1
+	}
+	return s
+}
+
+// has reports whether the run has the change in effect. Pure: it reads the decision
+// resolveChanges made. Asking for a retired or unknown change is a programming error.
+func (s changeSet) has(id string) bool {
+	for i, ch := range s.table {
+		if ch.id == id {
+			if ch.retired != "" {
+				panic("workflow change " + id + " is retired: delete its old branch")
+			}
+			return s.on[i]
+		}
+	}
+	panic("unknown workflow change " + id)
+}
