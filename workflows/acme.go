@@ -79,7 +79,8 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		status.Phase, status.LastError = string(state), reason
 		// A disconnected context: the Order records its end even when cancelled.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = step(dctx, kubeStep, "mark Order "+string(state), actSetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
+		_ = step(dctx, kubeStep, "mark Order "+string(state),
+			actSetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
 		return temporal.NewNonRetryableApplicationError(reason, ErrTypeOrderFailed, nil)
 	}
 
@@ -109,7 +110,8 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
 	}
 	if st.Status == "ready" {
-		_ = step(ctx, kubeStep, "mark Order ready", actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
+		_ = step(ctx, kubeStep, "mark Order ready",
+			actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
 		if err := step(ctx, acmeStep, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
 			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
 		}).Get(ctx, &st); err != nil {
@@ -169,7 +171,8 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}
 	for i, url := range st.Authorizations {
 		var az acme.Authorization
-		if err := step(ctx, acmeStep, "get authorization "+url, actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
+		if err := step(ctx, acmeStep, "get authorization "+url,
+			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
 			return err
 		}
 		rec := acmev1.ACMEAuthorization{URL: url, Identifier: az.Identifier, Wildcard: &az.Wildcard, InitialState: acmev1.State(az.Status)}
@@ -198,7 +201,8 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 			Token: ch.Token, Key: ch.KeyAuthorization, Solver: in.Solvers[solverIdx], IssuerRef: in.IssuerRef,
 		}
 		var ref kube.ObjectRef
-		if err := step(ctx, kubeStep, "create Challenge "+chName, actCreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
+		if err := step(ctx, kubeStep, "create Challenge "+chName,
+			actCreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
 			return err
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -287,7 +291,8 @@ func pollOrder(ctx workflow.Context, account acme.AccountRef, url string, status
 	delay := time.Second
 	for {
 		var st acme.OrderState
-		if err := step(ctx, acmeStep, "get ACME order", actGetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
+		if err := step(ctx, acmeStep, "get ACME order",
+			actGetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
 			return st, err
 		}
 		status.Phase = st.Status

@@ -60,11 +60,13 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		}
 		return err
 	}
-	if err := step(c.ctx, kubeStep, "record certificate on "+req.Name, actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
+	if err := step(c.ctx, kubeStep, "record certificate on "+req.Name,
+		actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
 		return err
 	}
 	var facts policy.IssuedFacts
-	if err := step(c.ctx, kubeStep, "write Secret "+c.st.Spec.SecretName, actWriteCertificateSecret, c.writeSecretInput(key, signed, revision)).Get(c.ctx, &facts); err != nil {
+	if err := step(c.ctx, kubeStep, "write Secret "+c.st.Spec.SecretName,
+		actWriteCertificateSecret, c.writeSecretInput(key, signed, revision)).Get(c.ctx, &facts); err != nil {
 		return err
 	}
 	// Deleted before the final status write: if the task is lost in between, it is
@@ -88,7 +90,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 // adopts the next-key Secret it made.
 func (c *certificateRun) startIssuing(trig policy.Trigger) {
 	c.setPhase(PhaseIssuing, "issuance: "+trig.Message, nil)
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssuing, Message: trig.Message})
+	c.queueEvent("Normal", cmapi.ReasonIssuing, trig.Message)
 	c.unwrittenIssuing = &kube.Condition{Status: cmmeta.ConditionTrue, Reason: trig.Reason, Message: trig.Message}
 }
 
@@ -128,7 +130,7 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 		return keys.KeyRef{}, err
 	}
 	c.nextKey.made(nextKey, key.SecretUID)
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Generated", Message: fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey)})
+	c.queueEvent("Normal", "Generated", fmt.Sprintf("Stored new private key in temporary Secret resource %q", nextKey))
 	return key, nil
 }
 
@@ -136,10 +138,11 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef) (kube.RequestRef, error) {
 	var req kube.RequestRef
 	summary := "create CertificateRequest " + kube.CertificateRequestName(c.st.Name, revision)
-	if err := step(c.ctx, kubeStep, summary, actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &req); err != nil {
+	if err := step(c.ctx, kubeStep, summary,
+		actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &req); err != nil {
 		return req, err
 	}
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", req.Name)})
+	c.queueEvent("Normal", "Requested", fmt.Sprintf("Created new CertificateRequest resource %q", req.Name))
 	return req, nil
 }
 
@@ -150,7 +153,8 @@ func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef
 func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
 	for {
 		var approval kube.Approval
-		if err := step(c.ctx, kubeStep, "approve "+req.Name, actApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
+		if err := step(c.ctx, kubeStep, "approve "+req.Name,
+			actApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
 			return kube.Approval{}, err
 		}
 		if approval.Approved || approval.Denied {
@@ -158,7 +162,8 @@ func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int
 		}
 		c.awaitingRequest = req.Name
 		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
-		if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval", actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
+		if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval",
+			actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
 			return kube.Approval{}, err
 		}
 		req.CreatedVersion = ""
@@ -185,7 +190,8 @@ func (c *certificateRun) denied(req kube.RequestRef, approval kube.Approval) err
 
 // failRequest marks a request Failed or Denied, with a failure time, as upstream does.
 func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) error {
-	return step(c.ctx, kubeStep, "mark "+req.Name+" "+reason, actSetCertificateRequestStatus, failedRequestStatus(req, reason, msg)).Get(c.ctx, nil)
+	return step(c.ctx, kubeStep, "mark "+req.Name+" "+reason,
+		actSetCertificateRequestStatus, failedRequestStatus(req, reason, msg)).Get(c.ctx, nil)
 }
 
 // sign has the issuer sign the CSR.
@@ -197,7 +203,8 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 		return signed, err
 	case kube.IssuerTypeCA:
 		ca := issuer.Spec.CA
-		err := step(c.ctx, kubeStep, fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), actSignWithCA, c.caSignInput(issuer, csr)).Get(c.ctx, &signed)
+		err := step(c.ctx, kubeStep, fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName),
+			actSignWithCA, c.caSignInput(issuer, csr)).Get(c.ctx, &signed)
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && (appErr.Type() == pki.ErrTypeCASecretNotFound || appErr.Type() == pki.ErrTypeInvalidCAKeyPair) &&
 			c.changes.has(changeIssuerRecheck) {
@@ -231,7 +238,8 @@ func (c *certificateRun) deleteOldRequests(revision int, issuer kube.IssuerInfo)
 	limit := revisionHistoryLimit(c.st.Spec)
 	if from, to := requestsToDelete(revision, limit, c.st.HistoryLimit); to >= from {
 		summary := fmt.Sprintf("delete CertificateRequests of revisions %d to %d", from, to)
-		if err := step(c.ctx, kubeStep, summary, actCleanupCertificateRequests, c.cleanupRequestsInput(from, to, issuer)).Get(c.ctx, nil); err != nil {
+		if err := step(c.ctx, kubeStep, summary,
+			actCleanupCertificateRequests, c.cleanupRequestsInput(from, to, issuer)).Get(c.ctx, nil); err != nil {
 			return err
 		}
 	}
@@ -248,7 +256,7 @@ func (c *certificateRun) issued(revision int, facts policy.IssuedFacts) {
 	c.st.FailedAttempts, c.st.LastFailureTime, c.st.FailedRequest = 0, nil, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
 	c.status.LastError = ""
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: "The certificate has been successfully issued"})
+	c.queueEvent("Normal", cmapi.ReasonIssued, "The certificate has been successfully issued")
 }
 
 // recordFailure counts a failed issuance (or Secret refresh): status Issuing=False with
@@ -262,7 +270,7 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	c.st.FailedRequest = &failedRequest
 	c.status.LastError = msg
 	failed := &kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonFailed, Message: "The certificate request has failed to complete and will be retried: " + msg}
-	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: "Warning", Reason: cmapi.ReasonFailed, Message: msg})
+	c.queueEvent("Warning", cmapi.ReasonFailed, msg)
 	if err := c.updateStatus(ready, failed); err != nil {
 		return err
 	}

@@ -23,7 +23,8 @@ type searchAttributeState struct {
 // Events queued in pendingEvents go out with it, saving an API round trip each.
 func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condition) error {
 	var res kube.CertificateStatusResult
-	if err := step(c.ctx, kubeStep, "update Certificate status: "+ready.Reason, actUpdateCertificateStatus, c.statusInput(ready, issuing)).Get(c.ctx, &res); err != nil {
+	if err := step(c.ctx, kubeStep, "update Certificate status: "+ready.Reason,
+		actUpdateCertificateStatus, c.statusInput(ready, issuing)).Get(c.ctx, &res); err != nil {
 		return err
 	}
 	c.pendingEvents = nil
@@ -113,4 +114,9 @@ func (c *certificateRun) flushSearchAttributes() {
 	}
 	// Visibility is best effort: a namespace without our attributes must not stop issuance.
 	_ = workflow.UpsertTypedSearchAttributes(c.ctx, updates...)
+}
+
+// queueEvent queues an Event on the Certificate; it goes out with the next status write.
+func (c *certificateRun) queueEvent(typ, reason, message string) {
+	c.pendingEvents = append(c.pendingEvents, kube.Event{Type: typ, Reason: reason, Message: message})
 }

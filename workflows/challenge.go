@@ -50,9 +50,10 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
 	setStatus := func(ctx workflow.Context, processing, presented bool, state acmev1.State, reason string) {
 		status.Phase, status.LastError = string(state), reason
-		_ = step(ctx, kubeStep, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)), actSetChallengeStatus, kube.ChallengeStatusInput{
-			Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
-		}).Get(ctx, nil)
+		_ = step(ctx, kubeStep, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)),
+			actSetChallengeStatus, kube.ChallengeStatusInput{
+				Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
+			}).Get(ctx, nil)
 	}
 	dnsIn := dns01.DNS01Input{IssuerNamespace: in.IssuerNamespace, DNSName: spec.DNSName, KeyAuthorization: spec.Key}
 	if spec.Solver.DNS01 != nil {
@@ -109,7 +110,8 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		// Idempotent: with the worker serving HTTP-01 itself (the local stack) the token
 		// lives in the memory of one worker process; a restarted or other worker serves
 		// it again from here.
-		return step(ctx, acmeStep, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place", actEnsureHTTP01Solver, httpIn).Get(ctx, nil)
+		return step(ctx, acmeStep, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place",
+			actEnsureHTTP01Solver, httpIn).Get(ctx, nil)
 	}
 	for attempt := 1; ; attempt++ {
 		if !isDNS && attempt > 1 {
@@ -140,7 +142,8 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	}
 
 	var accepted acme.ChallengeInfo
-	if err := step(ctx, acmeStep, "ask the ACME server to validate", actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
+	if err := step(ctx, acmeStep, "ask the ACME server to validate",
+		actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
 		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err)}, nil
 	}
 	setStatus(ctx, true, true, acmev1.Processing, "Waiting for the ACME server to validate")
@@ -148,7 +151,8 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	delay = time.Second
 	for {
 		var az acme.Authorization
-		if err := step(ctx, acmeStep, "get authorization", actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
+		if err := step(ctx, acmeStep, "get authorization",
+			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err)}, nil
 		}
 		switch az.Status {
@@ -178,9 +182,10 @@ func selfCheck(ctx workflow.Context, isDNS bool, dnsIn dns01.DNS01Input, spec ac
 		return r.Ready, r.Detail, err
 	}
 	var r http01.SelfCheckResult
-	err := step(ctx, acmeStep, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token, actHTTP01SelfCheck, http01.SelfCheckInput{
-		DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key,
-	}).Get(ctx, &r)
+	err := step(ctx, acmeStep, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token,
+		actHTTP01SelfCheck, http01.SelfCheckInput{
+			DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key,
+		}).Get(ctx, &r)
 	return r.OK, r.Detail, err
 }
 

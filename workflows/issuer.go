@@ -66,7 +66,8 @@ func (r *issuerRun) run() error {
 			return workflow.NewContinueAsNewError(r.ctx, IssuerWorkflow, next)
 		}
 		ready, acmeStatus := r.check()
-		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason), actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
+		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason),
+			actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
 		r.waitForChange(r.recheckDelay(ready, err))
 	}
 }
