@@ -19,6 +19,15 @@ import (
 	"github.com/certflow/certflow/policy"
 )
 
+// acmeAccountRef is how activities find an ACME issuer's account.
+func acmeAccountRef(spec *acmev1.ACMEIssuer, keyNamespace, url string) acme.AccountRef {
+	return acme.AccountRef{
+		Server: spec.Server, CABundle: spec.CABundle, SkipTLSVerify: spec.SkipTLSVerify,
+		KeyNamespace: keyNamespace, KeySecretName: spec.PrivateKeySecretRef.Name, KeySecretKey: spec.PrivateKeySecretRef.Key,
+		URL: url,
+	}
+}
+
 // OrderInput starts an OrderWorkflow: one ACME order for one CertificateRequest.
 type OrderInput struct {
 	Request   kube.RequestRef

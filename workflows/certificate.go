@@ -20,10 +20,6 @@ import (
 // slowRSAKeySize is the RSA key size from which generation runs as a regular activity.
 const slowRSAKeySize = 4096
 
-// errorRetryDelay is how long the workflow waits after an activity gave up on a transient
-// error (API server down for minutes) before it evaluates the Certificate again.
-const errorRetryDelay = time.Minute
-
 // CertificateWorkflow is the entity loop of one Certificate: evaluate the trigger
 // policies, issue when needed, keep status true, sleep on a durable timer until renewal,
 // and wake on signals (spec, renew, secret-changed, issuer-changed, delete).

@@ -202,15 +202,6 @@ func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, 
 		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}
 }
 
-// acmeAccountRef is how activities find an ACME issuer's account.
-func acmeAccountRef(spec *acmev1.ACMEIssuer, keyNamespace, url string) acme.AccountRef {
-	return acme.AccountRef{
-		Server: spec.Server, CABundle: spec.CABundle, SkipTLSVerify: spec.SkipTLSVerify,
-		KeyNamespace: keyNamespace, KeySecretName: spec.PrivateKeySecretRef.Name, KeySecretKey: spec.PrivateKeySecretRef.Key,
-		URL: url,
-	}
-}
-
 func checkNonACMEIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 	switch {
 	case in.Spec.SelfSigned != nil:

@@ -44,6 +44,10 @@ var (
 	acmeRegisterRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3}
 )
 
+// errorRetryDelay is how long a workflow waits after a step gave up on a transient
+// error (API server down for minutes) before it evaluates its object again.
+const errorRetryDelay = time.Minute
+
 // step runs the activity named name (activities.go) with args.
 func step(ctx workflow.Context, kind stepKind, summary, name string, args ...any) workflow.Future {
 	if kind.local {
