@@ -641,6 +641,13 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 	}
 }
 
+// recordRequestStatus expects one request status write with reason, and keeps it.
+func recordRequestStatus(env *testsuite.TestWorkflowEnvironment, reason string, into *[]kube.RequestStatusInput) {
+	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
+		return in.Ready.Reason == reason
+	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { *into = append(*into, in); return nil }).Once()
+}
+
 // With the internal approver disabled the request waits, visibly, for a person; the
 // approval signal (relayed by the watcher) lets issuance go on.
 func TestWaitsForApprovalSignal(t *testing.T) {
@@ -650,13 +657,9 @@ func TestWaitsForApprovalSignal(t *testing.T) {
 	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil).Once()
 	var waiting []kube.RequestStatusInput
-	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
-		return in.Ready.Reason == cmapi.ReasonWaitingForApproval
-	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { waiting = append(waiting, in); return nil }).Once()
+	recordRequestStatus(env, cmapi.ReasonWaitingForApproval, &waiting)
 	var recorded []kube.RequestStatusInput
-	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
-		return in.Ready.Reason == cmapi.CertificateRequestReasonIssued
-	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { recorded = append(recorded, in); return nil }).Once()
+	recordRequestStatus(env, cmapi.CertificateRequestReasonIssued, &recorded)
 	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
 	var issued []time.Time
@@ -699,9 +702,7 @@ func TestDeniedRequestFails(t *testing.T) {
 	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Denied: true, Reason: "Policy", Message: "no"}, nil).Once()
 	var denied []kube.RequestStatusInput
-	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.MatchedBy(func(in kube.RequestStatusInput) bool {
-		return in.Ready.Reason == cmapi.CertificateRequestReasonDenied
-	})).Return(func(_ context.Context, in kube.RequestStatusInput) error { denied = append(denied, in); return nil }).Once()
+	recordRequestStatus(env, cmapi.CertificateRequestReasonDenied, &denied)
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
 		st := queryStatus(t, env)
