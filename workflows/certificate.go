@@ -17,6 +17,7 @@ import (
 	"github.com/certflow/certflow/activities/pki"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
@@ -221,7 +222,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		adopted := requestSpecOf(spec)
 		c.st.IssuedRequest = &adopted
 		if !rotationNever(spec) && c.changed(changeLazyIssuingStatus) {
-			c.madeNextKey, c.madeNextKeyUID, c.deletedNextKey = nextPrivateKeySecretName(c.st.Name), "", ""
+			c.madeNextKey, c.madeNextKeyUID, c.deletedNextKey = conventions.NextPrivateKeySecretName(c.st.Name), "", ""
 		}
 	}
 	renewal := c.renewalTime(secret)
@@ -401,7 +402,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 
 	revision := c.st.Revision + 1
 	var req kube.RequestRef
-	if err := c.step(fmt.Sprintf("create CertificateRequest %s", kube.CertificateRequestName(c.st.Name, revision)), kubeActs.CreateCertificateRequest, kube.CreateRequestInput{
+	if err := c.step(fmt.Sprintf("create CertificateRequest %s", conventions.CertificateRequestName(c.st.Name, revision)), kubeActs.CreateCertificateRequest, kube.CreateRequestInput{
 		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, Revision: revision, CSRPEM: csr,
 		IssuerRef: spec.IssuerRef, Duration: spec.Duration, IsCA: spec.IsCA, Usages: spec.Usages, PrivateKeySecretName: key.SecretName,
 	}).Get(c.ctx, &req); err != nil {
@@ -491,7 +492,7 @@ func (c *certificateRun) privateKey(spec cmapi.CertificateSpec) (key keys.KeyRef
 			return cur.Ref, nil
 		}
 	}
-	nextKey := nextPrivateKeySecretName(c.st.Name)
+	nextKey := conventions.NextPrivateKeySecretName(c.st.Name)
 	summary := fmt.Sprintf("generate %s %d private key into Secret %s", alg, size, nextKey)
 	in := keys.GenerateKeyInput{
 		Namespace: c.st.Namespace, SecretName: nextKey, Algorithm: alg, Size: size, Encoding: enc,
@@ -666,7 +667,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 	if issuing != nil && issuing.Status == cmmeta.ConditionTrue && !rotationNever(c.st.Spec) {
 		// Recorded before the key is made: whatever interrupts the issuance, the next
 		// status write that clears it also deletes that Secret.
-		next := nextPrivateKeySecretName(c.st.Name)
+		next := conventions.NextPrivateKeySecretName(c.st.Name)
 		in.NextPrivateKeySecretName = &next
 	}
 	var res kube.CertificateStatusResult

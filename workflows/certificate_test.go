@@ -20,6 +20,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
@@ -76,7 +77,7 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	env.OnActivity(pkiActs.SignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
 	env.OnActivity(kubeActs.CreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CreateRequestInput) (kube.RequestRef, error) {
-			return kube.RequestRef{Namespace: in.Namespace, Name: kube.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
+			return kube.RequestRef{Namespace: in.Namespace, Name: conventions.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
 		})
 	env.OnActivity(kubeActs.ApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
 	env.OnActivity(kubeActs.SetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 )
 
 // RegisterInput is one ACME issuer's account as its spec describes it.
@@ -135,7 +136,7 @@ func (a *Activities) ensureAccountKey(ctx context.Context, in RegisterInput) (bo
 		ObjectMeta: metav1.ObjectMeta{Name: in.Account.KeySecretName, Namespace: ns},
 		Data:       map[string][]byte{in.Account.secretKey(): pemBytes},
 	}
-	if _, err := a.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{FieldManager: "certflow"}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := a.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{FieldManager: conventions.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, fmt.Errorf("create ACME account key Secret %s/%s: %w", ns, in.Account.KeySecretName, err)
 	}
 	return true, nil

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/api/conventions"
 )
 
 // OrderRef names an Order object.
@@ -92,7 +93,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 		for _, u := range st.Authorizations {
 			cur.Status.Authorizations = append(cur.Status.Authorizations, acmev1.ACMEAuthorization{URL: u})
 		}
-		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "certflow"})
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 )
 
 // ObjectRef names one namespaced object, with its UID once known.
@@ -41,7 +42,7 @@ func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (Obje
 		},
 		Spec: in.Spec,
 	}
-	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: FieldManager})
+	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := orders.Get(ctx, in.Name, metav1.GetOptions{})
 		if gerr != nil {
@@ -92,7 +93,7 @@ func (a *Activities) SetOrderStatus(ctx context.Context, in OrderStatusInput) er
 		if (in.State == acmev1.Invalid || in.State == acmev1.Errored || in.State == acmev1.Expired) && cur.Status.FailureTime == nil {
 			cur.Status.FailureTime = &now
 		}
-		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -125,7 +126,7 @@ func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInpu
 		},
 		Spec: in.Spec,
 	}
-	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: FieldManager})
+	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := chs.Get(ctx, in.Name, metav1.GetOptions{})
 		if gerr != nil {
@@ -169,7 +170,7 @@ func (a *Activities) SetChallengeStatus(ctx context.Context, in ChallengeStatusI
 		}
 		cur = cur.DeepCopy()
 		cur.Status = want
-		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if apierrors.IsNotFound(err) {

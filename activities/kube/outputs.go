@@ -17,6 +17,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
@@ -420,7 +421,7 @@ func buildOutputs(m material, o outputSpec, pw keystorePasswords, existing map[s
 // secretLabels and templateAnnotations are the metadata the apply lists besides the
 // certificate annotations: the managed label and the secretTemplate.
 func secretLabels(t *cmapi.CertificateSecretTemplate) map[string]string {
-	labels := map[string]string{ManagedSecretLabel: "true"}
+	labels := map[string]string{conventions.ManagedSecretLabel: "true"}
 	if t != nil {
 		for k, v := range t.Labels {
 			labels[k] = v
@@ -445,7 +446,7 @@ var certificateAnnotationKeys = []string{
 	cmapi.CertificateNameKey, cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey,
 	cmapi.IssuerGroupAnnotationKey, cmapi.CommonNameAnnotationKey, cmapi.AltNamesAnnotationKey,
 	cmapi.IPSANAnnotationKey, cmapi.URISANAnnotationKey, cmapi.EmailsAnnotationKey,
-	RevisionAnnotation,
+	conventions.RevisionAnnotation,
 }
 
 func isCertificateAnnotation(k string) bool {
@@ -504,7 +505,7 @@ func outputsUpToDate(s *corev1.Secret, m material, o outputSpec, pw keystorePass
 			return false
 		}
 	}
-	applied := fieldsAppliedBy(s, FieldManager)
+	applied := fieldsAppliedBy(s, conventions.FieldManager)
 	for name := range applied.data {
 		if !wanted[name] && name != TLSCertKey && name != TLSKeyKey && name != CACertKey {
 			return false

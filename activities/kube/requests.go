@@ -17,17 +17,9 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
-
-// CertificateRequestName is upstream's name for the request of one revision.
-func CertificateRequestName(certName string, revision int) string {
-	suffix := "-" + strconv.Itoa(revision)
-	if len(certName) > 253-len(suffix) {
-		certName = certName[:253-len(suffix)]
-	}
-	return certName + suffix
-}
 
 // CreateRequestInput is the CertificateRequest of one revision.
 type CreateRequestInput struct {
@@ -58,7 +50,7 @@ type RequestRef struct {
 // one that failed, was denied, belongs to an older Certificate or holds another key is
 // replaced, so there is exactly one request per revision.
 func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
-	name := CertificateRequestName(in.CertificateName, in.Revision)
+	name := conventions.CertificateRequestName(in.CertificateName, in.Revision)
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)
 	if err != nil {
@@ -102,7 +94,7 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 				Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
 			},
 		}
-		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: FieldManager})
+		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 		if apierrors.IsAlreadyExists(err) {
 			continue // raced with a concurrent attempt: look again
 		}
@@ -268,7 +260,7 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		}
 		cur = cur.DeepCopy()
 		cur.Status = *want
-		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		if apierrors.IsNotFound(err) {
 			return nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
 		}
@@ -319,7 +311,7 @@ func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupR
 		}
 	}()
 	for rev := max(in.FromRevision, 1); rev <= in.ToRevision; rev++ {
-		name := CertificateRequestName(in.CertificateName, rev)
+		name := conventions.CertificateRequestName(in.CertificateName, rev)
 		cr, err := crs.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue

@@ -21,6 +21,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
@@ -31,15 +32,6 @@ const (
 	TLSKeyKey  = corev1.TLSPrivateKeyKey // tls.key
 	CACertKey  = cmmeta.TLSCAKey
 )
-
-// RevisionAnnotation records on the target Secret the revision that wrote it. When a
-// worker dies after writing the Secret but before the status, the retried workflow task
-// finds the revision here instead of issuing again or losing count.
-const RevisionAnnotation = "certflow.io/revision"
-
-// ManagedSecretLabel marks Secrets certflow writes, so the watcher can watch only those
-// (metadata only) instead of every Secret in the cluster.
-const ManagedSecretLabel = cmapi.PartOfCertManagerControllerLabelKey
 
 // InspectSecretInput names the target Secret of a Certificate and the extra outputs
 // (keystores, additional formats) and secretTemplate metadata it should carry.
@@ -102,7 +94,7 @@ func inspect(s *corev1.Secret) policy.SecretState {
 		IssuerKind:     s.Annotations[cmapi.IssuerKindAnnotationKey],
 		IssuerGroup:    s.Annotations[cmapi.IssuerGroupAnnotationKey],
 	}
-	st.Revision, _ = strconv.Atoi(s.Annotations[RevisionAnnotation])
+	st.Revision, _ = strconv.Atoi(s.Annotations[conventions.RevisionAnnotation])
 	if !st.HasCertificate || !st.HasPrivateKey {
 		return st
 	}
@@ -219,14 +211,14 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		annotations[k] = v
 	}
 	if in.Revision > 0 {
-		annotations[RevisionAnnotation] = strconv.Itoa(in.Revision)
+		annotations[conventions.RevisionAnnotation] = strconv.Itoa(in.Revision)
 	}
 	apply := applycorev1.Secret(in.SecretName, in.Namespace).
 		WithType(corev1.SecretTypeTLS).
 		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
 		WithData(data)
-	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true}); err != nil {
 		return policy.IssuedFacts{}, fmt.Errorf("apply Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
 	return factsOf(cert), nil
@@ -291,7 +283,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 	for k, v := range secretAnnotations(in.CertificateName, "", "", "", m.certs[0]) {
 		annotations[k] = v
 	}
-	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey, RevisionAnnotation} {
+	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey, conventions.RevisionAnnotation} {
 		if v, ok := s.Annotations[k]; ok {
 			annotations[k] = v
 		} else {
@@ -308,7 +300,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
 		WithData(data)
-	_, err = a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	_, err = a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true})
 	if apierrors.IsConflict(err) {
 		return fmt.Errorf("Secret %s/%s changed while refreshing its outputs; will retry", in.Namespace, in.SecretName)
 	}

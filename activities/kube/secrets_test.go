@@ -25,6 +25,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
@@ -206,7 +207,7 @@ func TestWriteCertificateSecretOutputs(t *testing.T) {
 			if !bytes.Equal(s.Data[TLSKeyKey], kp.keyPEM) || !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || !bytes.Equal(s.Data[CACertKey], kp.caPEM) {
 				t.Errorf("tls.key/tls.crt/ca.crt not as issued")
 			}
-			if s.Labels["team"] != "web" || s.Annotations["note"] != "hi" || s.Labels[ManagedSecretLabel] != "true" {
+			if s.Labels["team"] != "web" || s.Annotations["note"] != "hi" || s.Labels[conventions.ManagedSecretLabel] != "true" {
 				t.Errorf("metadata: labels %v annotations %v", s.Labels, s.Annotations)
 			}
 
@@ -302,7 +303,7 @@ func TestRemovedOutputsDisappear(t *testing.T) {
 	if _, ok := s.Labels["team"]; ok {
 		t.Errorf("template label still there after the template dropped it")
 	}
-	if !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || s.Labels[ManagedSecretLabel] != "true" {
+	if !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || s.Labels[conventions.ManagedSecretLabel] != "true" {
 		t.Errorf("the apply lost tls.crt or the managed label")
 	}
 	if st, err := a.InspectSecret(ctx, inspectIn); err != nil || !st.OutputsUpToDate {
