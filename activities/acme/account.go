@@ -2,8 +2,6 @@ package acme
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -161,25 +159,4 @@ func (a *Activities) eabKey(ctx context.Context, in RegisterInput) (string, erro
 		return "", nonRetryable(ErrTypeConfig, "external account binding Secret %s/%s has no key %q", ns, in.EAB.SecretName, k)
 	}
 	return v, nil
-}
-
-// pemCertificates splits a PEM bundle into DER certificates.
-func pemCertificates(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	"github.com/certflow/certflow/api/conventions"
+	"github.com/certflow/certflow/pki"
 )
 
 // OrderRef names an Order object.
@@ -228,7 +229,7 @@ func preferredChain(all map[string]*legoacme.RawCertificate, defURL, name string
 	sort.Strings(urls)
 	urls = append([]string{defURL}, urls...)
 	for _, u := range urls {
-		certs, err := pemCertificates(all[u].Cert)
+		certs, err := pki.ParseCertificates(all[u].Cert)
 		if err != nil || len(certs) == 0 {
 			continue
 		}

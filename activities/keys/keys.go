@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 // Error types of the non-retryable application errors returned by this
@@ -249,19 +250,19 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, cmapi.PrivateKeyEncoding, e
 		case PEMTypeRSAPrivateKey:
 			k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing PKCS#1 RSA private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing PKCS#1 RSA private key: " + pki.SafeErrorMessage(err))
 			}
 			return k, cmapi.PKCS1, nil
 		case PEMTypeECPrivateKey:
 			k, err := x509.ParseECPrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing EC private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing EC private key: " + pki.SafeErrorMessage(err))
 			}
 			return k, cmapi.PKCS1, nil
 		case PEMTypePKCS8PrivateKey:
 			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing PKCS#8 private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing PKCS#8 private key: " + pki.SafeErrorMessage(err))
 			}
 			switch k := k.(type) {
 			case *rsa.PrivateKey:
@@ -276,21 +277,6 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, cmapi.PrivateKeyEncoding, e
 		}
 		// Skip other blocks (certificates, parameters) and keep looking.
 	}
-}
-
-// sanitize turns a parse error into a message that cannot carry key bytes:
-// the standard library's ASN.1 and x509 errors describe structure only, but
-// cap the length anyway and drop anything after a newline.
-func sanitize(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	const maxLen = 200
-	if len(msg) > maxLen {
-		msg = msg[:maxLen] + "..."
-	}
-	return msg
 }
 
 // KeySpecOf describes an existing private key: its algorithm and size (RSA
@@ -332,15 +318,6 @@ func PublicKeySHA256(pub crypto.PublicKey) string {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
-}
-
-// PublicKeysEqual reports whether two public keys are the same key.
-func PublicKeysEqual(a, b crypto.PublicKey) bool {
-	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok {
-		return false
-	}
-	return ea.Equal(b)
 }
 
 // IsErrorType reports whether err is (or wraps) a Temporal application error

@@ -6,7 +6,6 @@ package kube
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -237,15 +236,6 @@ func factsOf(c *x509.Certificate) policy.IssuedFacts {
 	}
 	f.KeyAlgorithm, f.KeySize = publicKeyKind(c)
 	return f
-}
-
-// firstCertificate parses the leaf certificate from a PEM bundle.
-func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(pemBytes)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("no PEM CERTIFICATE block")
-	}
-	return x509.ParseCertificate(block.Bytes)
 }
 
 // nonRetryable marks an error that retrying cannot fix (bad input, bad data).

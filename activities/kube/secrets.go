@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -23,6 +22,7 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/pki"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -98,21 +98,15 @@ func inspect(s *corev1.Secret) policy.SecretState {
 	if !st.HasCertificate || !st.HasPrivateKey {
 		return st
 	}
-	cert, err := firstCertificate(s.Data[TLSCertKey])
+	cert, err := pki.FirstCertificate(s.Data[TLSCertKey])
 	if err != nil {
 		st.CertificateError = err.Error()
 		return st
 	}
 	st.Certificate = factsOf(cert)
 	signer, err := keys.ParsePrivateKeyPEM(s.Data[TLSKeyKey])
-	st.KeyMatchesCertificate = err == nil && publicKeysEqual(signer.Public(), cert.PublicKey)
+	st.KeyMatchesCertificate = err == nil && pki.PublicKeysEqual(signer.Public(), cert.PublicKey)
 	return st
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	e, ok := a.(equaler)
-	return ok && e.Equal(b)
 }
 
 // publicKeyKind names the key algorithm and size the way the Certificate spec does.
@@ -163,7 +157,7 @@ type WriteSecretInput struct {
 // Certificate's namespace; a missing Secret or key is a non-retryable
 // "InvalidKeystorePassword" error.
 func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretInput) (policy.IssuedFacts, error) {
-	cert, err := firstCertificate(in.CertificatePEM)
+	cert, err := pki.FirstCertificate(in.CertificatePEM)
 	if err != nil {
 		return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
@@ -172,7 +166,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		return policy.IssuedFacts{}, err
 	}
 	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
-	if err != nil || !publicKeysEqual(signer.Public(), cert.PublicKey) {
+	if err != nil || !pki.PublicKeysEqual(signer.Public(), cert.PublicKey) {
 		return policy.IssuedFacts{}, nonRetryable("KeyMismatch", "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
 	}
 

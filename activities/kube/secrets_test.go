@@ -23,10 +23,11 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/certflow/certflow/activities/keys"
-	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/pki"
+	"github.com/certflow/certflow/pki/keystores"
 )
 
 const (
@@ -157,7 +158,7 @@ func checkOutputs(t *testing.T, s *corev1.Secret, kp keyPair) {
 	if err != nil {
 		t.Fatalf("keystore.p12: %v", err)
 	}
-	if !privateKeysEqual(key, kp.key) || len(chain) != 2 || !chain[0].Equal(kp.leaf) || !chain[1].Equal(kp.ca) {
+	if !pki.PrivateKeysEqual(key, kp.key) || len(chain) != 2 || !chain[0].Equal(kp.leaf) || !chain[1].Equal(kp.ca) {
 		t.Errorf("keystore.p12 does not hold the key, leaf and CA")
 	}
 	if p, err := keystores.PKCS12ProfileOf(s.Data[cmapi.PKCS12SecretKey]); err != nil || p != cmapi.Modern2023PKCS12Profile {
@@ -171,7 +172,7 @@ func checkOutputs(t *testing.T, s *corev1.Secret, kp keyPair) {
 	if err != nil {
 		t.Fatalf("keystore.jks: %v", err)
 	}
-	if ks.Key == nil || !privateKeysEqual(ks.Key, kp.key) || len(ks.Chain) != 1 || !ks.Chain[0].Equal(kp.leaf) || len(ks.Trusted) != 1 || !ks.Trusted[0].Equal(kp.ca) {
+	if ks.Key == nil || !pki.PrivateKeysEqual(ks.Key, kp.key) || len(ks.Chain) != 1 || !ks.Chain[0].Equal(kp.leaf) || len(ks.Trusted) != 1 || !ks.Trusted[0].Equal(kp.ca) {
 		t.Errorf("keystore.jks does not hold the key and leaf under alias web, and the CA")
 	}
 	ts, err := keystores.DecodeJKS(s.Data[cmapi.JKSTruststoreKey], "", jksPassword)

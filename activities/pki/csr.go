@@ -16,12 +16,13 @@ import (
 	"strings"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // PEM block types.
 const (
 	PEMTypeCertificateRequest = "CERTIFICATE REQUEST"
-	PEMTypeCertificate        = "CERTIFICATE"
+	PEMTypeCertificate        = sharedpki.PEMTypeCertificate
 )
 
 // SignatureAlgorithmFor returns the x509 signature algorithm for a key: the
