@@ -56,7 +56,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 	orders := a.CertFlow.AcmeV1().Orders(in.Order.Namespace)
 	obj, err := orders.Get(ctx, in.Order.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && in.Order.UID != "" && string(obj.UID) != in.Order.UID) {
-		return OrderState{}, nonRetryable("OrderGone", "Order %s/%s was deleted or replaced", in.Order.Namespace, in.Order.Name)
+		return OrderState{}, nonRetryable(ErrTypeOrderGone, "Order %s/%s was deleted or replaced", in.Order.Namespace, in.Order.Name)
 	}
 	if err != nil {
 		return OrderState{}, fmt.Errorf("get Order %s/%s: %w", in.Order.Namespace, in.Order.Name, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -19,24 +18,6 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
-)
-
-// Types of the non-retryable errors the activities return.
-const (
-	// ErrTypeInvalidInput: the input lacks a required field or has a
-	// malformed one (e.g. a token that is not base64url).
-	ErrTypeInvalidInput = "InvalidInput"
-	// ErrTypeInvalidSolverConfig: the http01 solver spec cannot be solved
-	// (neither or both of ingress and gatewayHTTPRoute, a
-	// wildcard identifier).
-	ErrTypeInvalidSolverConfig = "InvalidSolverConfig"
-	// ErrTypeSolverNotConfigured: this worker cannot run the solver (no
-	// Kubernetes or Gateway API client, no solver image).
-	ErrTypeSolverNotConfigured = "SolverNotConfigured"
-	// ErrTypeSolverNameConflict: an object with the solver's name exists and
-	// does not belong to the Challenge (nor to an earlier Challenge of the
-	// same name).
-	ErrTypeSolverNameConflict = "SolverNameConflict"
 )
 
 // maxEnsureAttempts bounds the create/get/update loop of one object within
@@ -88,22 +69,6 @@ type SelfCheckInput struct {
 	Key string `json:"key"`
 	// URL overrides SelfCheckURL(DNSName, Token) when set.
 	URL string `json:"url,omitempty"`
-}
-
-func invalidInput(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidInput, nil)
-}
-
-func invalidConfig(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidSolverConfig, nil)
-}
-
-func notConfigured(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeSolverNotConfigured, nil)
-}
-
-func nameConflict(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeSolverNameConflict, nil)
 }
 
 // validToken reports whether t is a non-empty base64url string, as ACME

@@ -17,32 +17,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
-
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/pki"
-)
-
-// Error types of the non-retryable application errors returned by this
-// package. Workflows match on them with temporal.ApplicationError.Type().
-const (
-	// ErrTypeInvalidPrivateKeySpec: the requested algorithm, size or
-	// encoding is not supported. Retrying cannot help.
-	ErrTypeInvalidPrivateKeySpec = "InvalidPrivateKeySpec"
-	// ErrTypeInvalidPrivateKey: a Secret holds data that is not a usable
-	// private key (missing data key, not PEM, unparsable, unsupported type).
-	ErrTypeInvalidPrivateKey = "InvalidPrivateKey"
-	// ErrTypePrivateKeySecretNotFound: the Secret a KeyRef points to does
-	// not exist (any more).
-	ErrTypePrivateKeySecretNotFound = "PrivateKeySecretNotFound"
-	// ErrTypeKeyMismatch: the key found is not the key that was expected
-	// (its public key hash differs from the KeyRef, or a CSR was made with a
-	// different key).
-	ErrTypeKeyMismatch = "KeyMismatch"
 )
 
 // PEM block types.
@@ -142,14 +121,6 @@ func curveForSize(size int) (elliptic.Curve, error) {
 		return elliptic.P521(), nil
 	}
 	return nil, invalidSpec(fmt.Sprintf("ECDSA key size must be 256, 384 or 521, got %d", size))
-}
-
-func invalidSpec(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidPrivateKeySpec, nil)
-}
-
-func invalidKey(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidPrivateKey, nil)
 }
 
 // GenerateKey generates a new private key for a normalised spec (see
@@ -318,11 +289,4 @@ func PublicKeySHA256(pub crypto.PublicKey) string {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
-}
-
-// IsErrorType reports whether err is (or wraps) a Temporal application error
-// of the given type.
-func IsErrorType(err error, errType string) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == errType
 }

@@ -49,7 +49,7 @@ func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (Obje
 			return ObjectRef{}, gerr
 		}
 		if !ownedBy(cur.OwnerReferences, in.Request.UID) {
-			return ObjectRef{}, nonRetryable("OrderConflict", "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
+			return ObjectRef{}, nonRetryable(ErrTypeOrderConflict, "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
 		}
 		created = cur
 	} else if err != nil {
@@ -133,7 +133,7 @@ func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInpu
 			return ObjectRef{}, gerr
 		}
 		if !ownedBy(cur.OwnerReferences, in.Order.UID) {
-			return ObjectRef{}, nonRetryable("ChallengeConflict", "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
+			return ObjectRef{}, nonRetryable(ErrTypeChallengeConflict, "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
 		}
 		created = cur
 	} else if err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -236,11 +235,6 @@ func factsOf(c *x509.Certificate) policy.IssuedFacts {
 	}
 	f.KeyAlgorithm, f.KeySize = publicKeyKind(c)
 	return f
-}
-
-// nonRetryable marks an error that retrying cannot fix (bad input, bad data).
-func nonRetryable(errType, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
 }
 
 // fromWatchCache reads an object from kube-apiserver's watch cache instead of etcd: much

@@ -21,19 +21,6 @@ import (
 	"github.com/certflow/certflow/pki/keystores"
 )
 
-// Error types of the non-retryable application errors about a Secret's extra outputs.
-const (
-	// ErrTypeInvalidKeystorePassword: a keystore's password Secret or its key is missing
-	// or empty. The message names the Secret and the key, never the password.
-	ErrTypeInvalidKeystorePassword = "InvalidKeystorePassword"
-	// ErrTypeInvalidSecretOutput: a keystore or output format cannot be encoded for this
-	// key and certificate (for example an unknown PKCS#12 profile).
-	ErrTypeInvalidSecretOutput = "InvalidSecretOutput"
-	// ErrTypeSecretNotReady: RefreshSecretOutputs found no valid key pair in the Secret to
-	// derive the outputs from; the Certificate needs issuing first.
-	ErrTypeSecretNotReady = "SecretNotReady"
-)
-
 // outputKeys are all the data keys that keystores and additional output formats may
 // write, in a fixed order.
 var outputKeys = []string{

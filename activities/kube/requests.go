@@ -54,7 +54,7 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)
 	if err != nil {
-		return RequestRef{}, nonRetryable("InvalidCSR", "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
+		return RequestRef{}, nonRetryable(ErrTypeInvalidCSR, "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		// First try to create: reading first would cost a round trip in the common case.
@@ -196,7 +196,7 @@ func approvalOf(cr *cmapi.CertificateRequest) Approval {
 func (a *Activities) getRequest(ctx context.Context, ref RequestRef, opts metav1.GetOptions) (*cmapi.CertificateRequest, error) {
 	cr, err := cachedGet(ctx, opts, a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get, ref.Name)
 	if apierrors.IsNotFound(err) || (err == nil && ref.UID != "" && string(cr.UID) != ref.UID) {
-		return nil, nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
+		return nil, nonRetryable(ErrTypeRequestGone, "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
 	}
 	return cr, err
 }
@@ -242,7 +242,7 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		if in.RecordApproval {
 			switch ap := approvalOf(cur); {
 			case ap.Denied:
-				return nonRetryable("Denied", "CertificateRequest %s/%s was denied: %s: %s", cur.Namespace, cur.Name, ap.Reason, ap.Message)
+				return nonRetryable(ErrTypeDenied, "CertificateRequest %s/%s was denied: %s: %s", cur.Namespace, cur.Name, ap.Reason, ap.Message)
 			case !ap.Approved:
 				setRequestCondition(want, cmapi.CertificateRequestConditionApproved,
 					Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, now)
@@ -262,7 +262,7 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		cur.Status = *want
 		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		if apierrors.IsNotFound(err) {
-			return nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
+			return nonRetryable(ErrTypeRequestGone, "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
 		}
 		return err
 	})

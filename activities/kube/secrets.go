@@ -159,7 +159,7 @@ type WriteSecretInput struct {
 func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretInput) (policy.IssuedFacts, error) {
 	cert, err := pki.FirstCertificate(in.CertificatePEM)
 	if err != nil {
-		return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
+		return policy.IssuedFacts{}, nonRetryable(ErrTypeInvalidCertificate, "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
 	keyPEM, err := keys.LoadKeyPEM(ctx, a.Kube, in.Key)
 	if err != nil {
@@ -167,7 +167,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	}
 	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
 	if err != nil || !pki.PublicKeysEqual(signer.Public(), cert.PublicKey) {
-		return policy.IssuedFacts{}, nonRetryable("KeyMismatch", "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
+		return policy.IssuedFacts{}, nonRetryable(ErrTypeKeyMismatch, "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
 	}
 
 	data := map[string][]byte{TLSCertKey: in.CertificatePEM, TLSKeyKey: keyPEM, CACertKey: in.CAPEM}
@@ -175,7 +175,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	if len(o.wanted(true)) > 0 {
 		m, err := newMaterial(keyPEM, in.CertificatePEM, in.CAPEM)
 		if err != nil {
-			return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
+			return policy.IssuedFacts{}, nonRetryable(ErrTypeInvalidCertificate, "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 		}
 		pw, err := a.readKeystorePasswords(ctx, in.Namespace, CertificateRef{Name: in.CertificateName, Generation: in.CertificateGeneration}, o)
 		if err != nil {

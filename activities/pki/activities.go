@@ -35,10 +35,6 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-func keyMismatch(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeKeyMismatch, nil)
-}
-
 // CreateCSRInput asks for a CSR for a Certificate spec, made with the key a
 // KeyRef points to.
 type CreateCSRInput struct {
