@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
+	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/clients"
 )
 
@@ -72,7 +73,7 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	}
 	host, _ := os.Hostname()
 	return RunAsLeader(ctx, LeaderOptions{
-		Kube: kc, Namespace: f.LeaseNamespace, Name: "certflow-k8swatch",
+		Kube: kc, Namespace: f.LeaseNamespace, Name: conventions.WatcherLeaseName,
 		Identity: fmt.Sprintf("%s_%d", host, os.Getpid()), Log: log,
 	}, run)
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/client/informers/externalversions"
@@ -149,7 +150,7 @@ func New(o Options) (*Watcher, error) {
 	// Managed Secrets only, and metadata only: memory does not grow with the cluster's
 	// Secrets (upstream pain point #9).
 	w.secrets = metadatainformer.NewFilteredSharedInformerFactory(o.Metadata, o.Resync, metav1.NamespaceAll,
-		func(lo *metav1.ListOptions) { lo.LabelSelector = kube.ManagedSecretLabel + "=true" })
+		func(lo *metav1.ListOptions) { lo.LabelSelector = conventions.ManagedSecretLabel + "=true" })
 	w.secretInformer = w.secrets.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}).Informer()
 	if err := w.secretInformer.SetTransform(newestManagerOnly); err != nil {
 		return nil, err
@@ -399,7 +400,7 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 		if err != nil {
 			return err
 		}
-		if lastManager(m) == kube.FieldManager && !w.usedByIssuer(k) {
+		if lastManager(m) == conventions.FieldManager && !w.usedByIssuer(k) {
 			w.remember(k, m.GetResourceVersion())
 			return nil
 		}

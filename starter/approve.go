@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
@@ -63,7 +64,7 @@ func decide(ctx context.Context, c *conn, name string, typ cmapi.CertificateRequ
 		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
 			Type: typ, Status: cmmeta.ConditionTrue, Reason: reason, Message: message, LastTransitionTime: &now,
 		})
-		_, err = crs.UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: "starter"})
+		_, err = crs.UpdateStatus(ctx, cr, metav1.UpdateOptions{FieldManager: conventions.CLIFieldManager})
 		return err
 	})
 }

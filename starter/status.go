@@ -13,8 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -110,10 +110,10 @@ func certificateStatus(ctx context.Context, out io.Writer, c *conn, name string)
 		if cert.Status.Revision != nil {
 			rev = *cert.Status.Revision
 		}
-		reqName := kube.CertificateRequestName(cert.Name, rev+1)
+		reqName := conventions.CertificateRequestName(cert.Name, rev+1)
 		req, err := c.certflow.CertmanagerV1().CertificateRequests(cert.Namespace).Get(ctx, reqName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) && rev > 0 {
-			reqName = kube.CertificateRequestName(cert.Name, rev)
+			reqName = conventions.CertificateRequestName(cert.Name, rev)
 			req, err = c.certflow.CertmanagerV1().CertificateRequests(cert.Namespace).Get(ctx, reqName, metav1.GetOptions{})
 		}
 		fmt.Fprintf(w, "CertificateRequest:\t%s\n", reqName)

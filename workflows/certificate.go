@@ -8,6 +8,7 @@ import (
 
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -158,7 +159,7 @@ func (c *certificateRun) adoptLostRevision(secret policy.SecretState) {
 	adopted := requestSpecOf(c.st.Spec)
 	c.st.IssuedRequest = &adopted
 	if !rotationNever(c.st.Spec) {
-		c.nextKey.adopt(nextPrivateKeySecretName(c.st.Name))
+		c.nextKey.adopt(conventions.NextPrivateKeySecretName(c.st.Name))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
@@ -122,7 +123,7 @@ func (c *certificateRun) statusInput(ready kube.Condition, issuing *kube.Conditi
 	if issuing != nil && issuing.Status == cmmeta.ConditionTrue && !rotationNever(c.st.Spec) {
 		// Recorded before the key is made: whatever interrupts the issuance, the next
 		// status write that clears it also deletes that Secret.
-		next := nextPrivateKeySecretName(c.st.Name)
+		next := conventions.NextPrivateKeySecretName(c.st.Name)
 		in.NextPrivateKeySecretName = &next
 	}
 	return in

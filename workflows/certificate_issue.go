@@ -11,6 +11,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
@@ -120,7 +121,7 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 			return cur.Ref, nil
 		}
 	}
-	nextKey := nextPrivateKeySecretName(c.st.Name)
+	nextKey := conventions.NextPrivateKeySecretName(c.st.Name)
 	kind := kubeStep
 	if alg == cmapi.RSAKeyAlgorithm && size >= slowRSAKeySize {
 		kind = slowKeyStep
@@ -137,7 +138,7 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 // createRequest creates the CertificateRequest of revision.
 func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef) (kube.RequestRef, error) {
 	var req kube.RequestRef
-	summary := "create CertificateRequest " + kube.CertificateRequestName(c.st.Name, revision)
+	summary := "create CertificateRequest " + conventions.CertificateRequestName(c.st.Name, revision)
 	if err := step(c.ctx, kubeStep, summary,
 		actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &req); err != nil {
 		return req, err

@@ -23,6 +23,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/policy"
 )
@@ -86,7 +87,7 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
 	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CreateRequestInput) (kube.RequestRef, error) {
-			return kube.RequestRef{Namespace: in.Namespace, Name: kube.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
+			return kube.RequestRef{Namespace: in.Namespace, Name: conventions.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
 		})
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
 	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)

@@ -140,17 +140,6 @@ func readyCondition(trig policy.Trigger) kube.Condition {
 	return kube.Condition{Status: cmmeta.ConditionFalse, Reason: trig.Reason, Message: trig.Message}
 }
 
-// nextPrivateKeySecretName is the Secret holding the key of an issuance in progress. It
-// is deterministic (workflow code cannot draw random names) and fits the 253-character
-// limit of object names.
-func nextPrivateKeySecretName(certName string) string {
-	const suffix = "-next-key"
-	if len(certName) > 253-len(suffix) {
-		certName = certName[:253-len(suffix)]
-	}
-	return certName + suffix
-}
-
 // certificateOwner makes the next-key Secret go away with its Certificate.
 func certificateOwner(name, uid string) *metav1.OwnerReference {
 	if uid == "" {

@@ -2,8 +2,6 @@ package acme
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 )
 
 // RegisterInput is one ACME issuer's account as its spec describes it.
@@ -135,7 +134,7 @@ func (a *Activities) ensureAccountKey(ctx context.Context, in RegisterInput) (bo
 		ObjectMeta: metav1.ObjectMeta{Name: in.Account.KeySecretName, Namespace: ns},
 		Data:       map[string][]byte{in.Account.secretKey(): pemBytes},
 	}
-	if _, err := a.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{FieldManager: "certflow"}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := a.Kube.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{FieldManager: conventions.FieldManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return false, fmt.Errorf("create ACME account key Secret %s/%s: %w", ns, in.Account.KeySecretName, err)
 	}
 	return true, nil
@@ -160,25 +159,4 @@ func (a *Activities) eabKey(ctx context.Context, in RegisterInput) (string, erro
 		return "", nonRetryable(ErrTypeConfig, "external account binding Secret %s/%s has no key %q", ns, in.EAB.SecretName, k)
 	}
 	return v, nil
-}
-
-// pemCertificates splits a PEM bundle into DER certificates.
-func pemCertificates(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

@@ -21,6 +21,8 @@ const (
 	ErrTypeAccountKey = "ACMEAccountKey"
 	// ErrTypeConfig: the issuer's configuration cannot work (bad caBundle, EAB key...).
 	ErrTypeConfig = "ACMEConfig"
+	// ErrTypeOrderGone: the Order object was deleted or replaced (another UID).
+	ErrTypeOrderGone = "OrderGone"
 )
 
 // defaultRateLimitDelay is the wait after a rate-limit answer without Retry-After.

@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/api/conventions"
+	"github.com/certflow/certflow/pki"
 )
 
 // OrderRef names an Order object.
@@ -54,7 +56,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 	orders := a.CertFlow.AcmeV1().Orders(in.Order.Namespace)
 	obj, err := orders.Get(ctx, in.Order.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) || (err == nil && in.Order.UID != "" && string(obj.UID) != in.Order.UID) {
-		return OrderState{}, nonRetryable("OrderGone", "Order %s/%s was deleted or replaced", in.Order.Namespace, in.Order.Name)
+		return OrderState{}, nonRetryable(ErrTypeOrderGone, "Order %s/%s was deleted or replaced", in.Order.Namespace, in.Order.Name)
 	}
 	if err != nil {
 		return OrderState{}, fmt.Errorf("get Order %s/%s: %w", in.Order.Namespace, in.Order.Name, err)
@@ -92,7 +94,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 		for _, u := range st.Authorizations {
 			cur.Status.Authorizations = append(cur.Status.Authorizations, acmev1.ACMEAuthorization{URL: u})
 		}
-		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "certflow"})
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if err != nil {
@@ -227,7 +229,7 @@ func preferredChain(all map[string]*legoacme.RawCertificate, defURL, name string
 	sort.Strings(urls)
 	urls = append([]string{defURL}, urls...)
 	for _, u := range urls {
-		certs, err := pemCertificates(all[u].Cert)
+		certs, err := pki.ParseCertificates(all[u].Cert)
 		if err != nil || len(certs) == 0 {
 			continue
 		}

@@ -18,19 +18,6 @@ import (
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
-// Types of the non-retryable errors the activities return.
-const (
-	// ErrTypeConfig: the solver's configuration cannot be used as it is: a
-	// credentials Secret or key that is missing or empty, invalid provider
-	// settings (nameserver, TSIG algorithm, conflicting credentials), or a bad
-	// input (no DNS name, no key authorization).
-	ErrTypeConfig = "DNS01Config"
-	// ErrTypeUnsupported: the solver names a DNS provider certflow does not
-	// implement (route53, cloudDNS, azureDNS, digitalocean, acmeDNS, akamai,
-	// webhook), or none at all.
-	ErrTypeUnsupported = "DNS01Unsupported"
-)
-
 // Provider names in DNS01Record.Provider.
 const (
 	ProviderCloudflare = "cloudflare"
@@ -343,8 +330,4 @@ func (a *Activities) secretValue(ctx context.Context, issuerNS, field string, se
 		return "", configError("dns01: %s: key %q of Secret %s/%s is empty", field, sel.Key, ns, sel.Name)
 	}
 	return string(v), nil
-}
-
-func configError(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConfig, nil)
 }

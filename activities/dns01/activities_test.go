@@ -65,20 +65,12 @@ type actDNS struct {
 
 func actStartDNS(t *testing.T, fake *fakecloudflare.Server, cnames map[string]string) *actDNS {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &actDNS{addr: pc.LocalAddr().String(), fake: fake, cnames: cnames}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.RecursionAvailable = true
+	d := &actDNS{fake: fake, cnames: cnames}
+	d.addr = serveDNS(t, func(m, q *dns.Msg) {
 		qn := q.Question[0].Name
 		name := strings.ToLower(qn)
 		if target, ok := d.cnames[name]; ok {
 			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: qn, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: target})
-			_ = w.WriteMsg(m)
 			return
 		}
 		values := d.fake.TXT(name)
@@ -90,13 +82,7 @@ func actStartDNS(t *testing.T, fake *fakecloudflare.Server, cnames map[string]st
 				m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: qn, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: dqSplitTXT(v)})
 			}
 		}
-		_ = w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	})
 	return d
 }
 

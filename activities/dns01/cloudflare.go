@@ -107,15 +107,7 @@ func cfIsLoopback(host string) bool {
 
 // Present implements Provider.
 func (p *cloudflareProvider) Present(ctx context.Context, fqdn, value string) error {
-	name, err := cfRecordName(fqdn)
-	if err != nil {
-		return err
-	}
-	zoneID, err := p.findZone(ctx, fqdn, name)
-	if err != nil {
-		return err
-	}
-	recs, err := p.findTXT(ctx, zoneID, name, value)
+	name, zoneID, recs, err := p.lookup(ctx, fqdn, value)
 	if err != nil {
 		return err
 	}
@@ -138,17 +130,21 @@ func (p *cloudflareProvider) Present(ctx context.Context, fqdn, value string) er
 	return nil
 }
 
+// lookup finds the record name of fqdn, its zone and the TXT records there holding value.
+func (p *cloudflareProvider) lookup(ctx context.Context, fqdn, value string) (name, zoneID string, recs []cloudflare.DNSRecord, err error) {
+	if name, err = cfRecordName(fqdn); err != nil {
+		return "", "", nil, err
+	}
+	if zoneID, err = p.findZone(ctx, fqdn, name); err != nil {
+		return "", "", nil, err
+	}
+	recs, err = p.findTXT(ctx, zoneID, name, value)
+	return name, zoneID, recs, err
+}
+
 // CleanUp implements Provider.
 func (p *cloudflareProvider) CleanUp(ctx context.Context, fqdn, value string) error {
-	name, err := cfRecordName(fqdn)
-	if err != nil {
-		return err
-	}
-	zoneID, err := p.findZone(ctx, fqdn, name)
-	if err != nil {
-		return err
-	}
-	recs, err := p.findTXT(ctx, zoneID, name, value)
+	name, zoneID, recs, err := p.lookup(ctx, fqdn, value)
 	if err != nil {
 		return err
 	}

@@ -23,15 +23,8 @@ type propTestServer struct {
 
 func propStartServer(t *testing.T, txt map[string][]string, rcodes map[string]int) *propTestServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &propTestServer{addr: pc.LocalAddr().String(), txt: txt, rcodes: rcodes}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.RecursionAvailable = true
+	s := &propTestServer{txt: txt, rcodes: rcodes}
+	s.addr = serveDNS(t, func(m, q *dns.Msg) {
 		name := strings.ToLower(q.Question[0].Name)
 		switch {
 		case s.rcodes[name] != 0:
@@ -43,6 +36,23 @@ func propStartServer(t *testing.T, txt map[string][]string, rcodes map[string]in
 		case s.txt[name] == nil:
 			m.Rcode = dns.RcodeNameError
 		}
+	})
+	return s
+}
+
+// serveDNS runs an in-process nameserver on 127.0.0.1 (UDP) until the test ends and
+// returns its address. answer fills in m, the reply to q (recursion available).
+func serveDNS(t *testing.T, answer func(m, q *dns.Msg)) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.RecursionAvailable = true
+		answer(m, q)
 		_ = w.WriteMsg(m)
 	})}
 	started := make(chan struct{})
@@ -50,7 +60,7 @@ func propStartServer(t *testing.T, txt map[string][]string, rcodes map[string]in
 	go func() { _ = srv.ActivateAndServe() }()
 	<-started
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return s
+	return pc.LocalAddr().String()
 }
 
 func TestCheckTXTRecursiveNameservers(t *testing.T) {

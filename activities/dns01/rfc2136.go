@@ -201,35 +201,37 @@ func rfc2136Result(op, name, zone, ns, keyName string, r *dns.Msg) error {
 	if keyName != "" {
 		key = fmt.Sprintf("TSIG key %q", keyName)
 	}
-	switch e.TSIGError {
-	case dns.RcodeBadSig:
-		e.Reason = fmt.Sprintf("BADSIG: the server does not accept the signature of %s; check the TSIG secret and algorithm", key)
-	case dns.RcodeBadKey:
-		e.Reason = fmt.Sprintf("BADKEY: the server does not know %s (or not with this algorithm)", key)
-	case dns.RcodeBadTime:
-		e.Reason = "BADTIME: the signature's time is outside the server's fudge window; check the clocks"
-	case 0:
-		switch r.Rcode {
-		case dns.RcodeNotAuth:
-			e.Reason = fmt.Sprintf("NOTAUTH: the server is not authoritative for the zone or did not authenticate the %s", key)
-		case dns.RcodeRefused:
-			e.Reason = fmt.Sprintf("REFUSED: the server's policy (allow-update/update-policy) does not let the %s change the zone", key)
-		case dns.RcodeNotZone:
-			e.Reason = "NOTZONE: the name is not within the zone"
-		case dns.RcodeServerFailure:
-			e.Reason = "SERVFAIL: the server failed to process the update"
-		case dns.RcodeFormatError:
-			e.Reason = "FORMERR: the server could not parse the update"
-		case dns.RcodeNotImplemented:
-			e.Reason = "NOTIMP: the server does not support dynamic updates"
-		default:
+	switch reason, known := tsigReasons[e.TSIGError]; {
+	case e.TSIGError == 0:
+		if e.Reason, known = rcodeReasons[r.Rcode]; !known {
 			e.Reason = fmt.Sprintf("response code %s", dqRcode(r.Rcode))
 		}
+	case known:
+		e.Reason = reason
 	default:
 		e.Reason = fmt.Sprintf("TSIG error %s (rcode %s)", dqRcode(e.TSIGError), dqRcode(r.Rcode))
 	}
+	e.Reason = strings.ReplaceAll(e.Reason, "{key}", key)
 	return e
 }
+
+// tsigReasons and rcodeReasons explain why a server refused an update; {key} stands for
+// the key that signed it ("TSIG key "name"" or "unsigned update").
+var (
+	tsigReasons = map[int]string{
+		dns.RcodeBadSig:  "BADSIG: the server does not accept the signature of {key}; check the TSIG secret and algorithm",
+		dns.RcodeBadKey:  "BADKEY: the server does not know {key} (or not with this algorithm)",
+		dns.RcodeBadTime: "BADTIME: the signature's time is outside the server's fudge window; check the clocks",
+	}
+	rcodeReasons = map[int]string{
+		dns.RcodeNotAuth:        "NOTAUTH: the server is not authoritative for the zone or did not authenticate the {key}",
+		dns.RcodeRefused:        "REFUSED: the server's policy (allow-update/update-policy) does not let the {key} change the zone",
+		dns.RcodeNotZone:        "NOTZONE: the name is not within the zone",
+		dns.RcodeServerFailure:  "SERVFAIL: the server failed to process the update",
+		dns.RcodeFormatError:    "FORMERR: the server could not parse the update",
+		dns.RcodeNotImplemented: "NOTIMP: the server does not support dynamic updates",
+	}
+)
 
 // rfc2136TSIG signs and verifies with HMAC-MD5/SHA1/SHA256/SHA512. miekg/dns's own
 // provider no longer does HMAC-MD5, upstream's default algorithm.

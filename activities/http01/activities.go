@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -19,24 +18,6 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
-)
-
-// Types of the non-retryable errors the activities return.
-const (
-	// ErrTypeInvalidInput: the input lacks a required field or has a
-	// malformed one (e.g. a token that is not base64url).
-	ErrTypeInvalidInput = "InvalidInput"
-	// ErrTypeInvalidSolverConfig: the http01 solver spec cannot be solved
-	// (neither or both of ingress and gatewayHTTPRoute, a
-	// wildcard identifier).
-	ErrTypeInvalidSolverConfig = "InvalidSolverConfig"
-	// ErrTypeSolverNotConfigured: this worker cannot run the solver (no
-	// Kubernetes or Gateway API client, no solver image).
-	ErrTypeSolverNotConfigured = "SolverNotConfigured"
-	// ErrTypeSolverNameConflict: an object with the solver's name exists and
-	// does not belong to the Challenge (nor to an earlier Challenge of the
-	// same name).
-	ErrTypeSolverNameConflict = "SolverNameConflict"
 )
 
 // maxEnsureAttempts bounds the create/get/update loop of one object within
@@ -88,22 +69,6 @@ type SelfCheckInput struct {
 	Key string `json:"key"`
 	// URL overrides SelfCheckURL(DNSName, Token) when set.
 	URL string `json:"url,omitempty"`
-}
-
-func invalidInput(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidInput, nil)
-}
-
-func invalidConfig(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidSolverConfig, nil)
-}
-
-func notConfigured(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeSolverNotConfigured, nil)
-}
-
-func nameConflict(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeSolverNameConflict, nil)
 }
 
 // validToken reports whether t is a non-empty base64url string, as ACME
@@ -323,13 +288,19 @@ func ownerOf(o metav1.Object, in SolverInput) ownership {
 	return ownedByChallenge
 }
 
-// ensureOps are the typed client calls ensureObject needs for one kind.
+// typedClient is what ensureObject needs of a typed client (Pods, Services,
+// Ingresses, HTTPRoutes of one namespace).
+type typedClient[T any] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}
+
+// ensureOps say how ensureObject treats one kind.
 type ensureOps[T metav1.Object] struct {
 	kind   string
-	create func(context.Context, T) (T, error)
-	get    func(context.Context) (T, error)
-	update func(context.Context, T) (T, error)
-	delete func(context.Context, metav1.DeleteOptions) error
+	client typedClient[T]
 	// reconcile returns existing brought up to date with desired, and whether
 	// that changed anything. Nil: objects are never updated.
 	reconcile func(existing, desired T) (T, bool)
@@ -345,16 +316,17 @@ type ensureOps[T metav1.Object] struct {
 func ensureObject[T metav1.Object](ctx context.Context, in SolverInput, desired T, ops ensureOps[T]) error {
 	name := desired.GetName()
 	what := fmt.Sprintf("%s %s/%s", ops.kind, in.Namespace, name)
+	del := func(ctx context.Context, o metav1.DeleteOptions) error { return ops.client.Delete(ctx, name, o) }
 	var lastErr error
 	for range maxEnsureAttempts {
-		_, err := ops.create(ctx, desired)
+		_, err := ops.client.Create(ctx, desired, metav1.CreateOptions{})
 		if err == nil {
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create %s: %w", what, err)
 		}
-		existing, err := ops.get(ctx)
+		existing, err := ops.client.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			lastErr = fmt.Errorf("%s vanished while being adopted", what)
 			continue
@@ -370,14 +342,14 @@ func ensureObject[T metav1.Object](ctx context.Context, in SolverInput, desired 
 		case foreign:
 			return nameConflict("%s exists and is not controlled by Challenge %s/%s; delete or rename it so the HTTP-01 solver can use the name", what, in.Namespace, in.Name)
 		case ownedByEarlierChallenge:
-			if err := deleteExact(ctx, existing, ops.delete); err != nil {
+			if err := deleteExact(ctx, existing, del); err != nil {
 				return fmt.Errorf("delete %s left over from an earlier Challenge %s: %w", what, in.Name, err)
 			}
 			lastErr = fmt.Errorf("%s left over from an earlier Challenge %s/%s is being deleted", what, in.Namespace, in.Name)
 			continue
 		}
 		if ops.replace != nil && ops.replace(existing) {
-			if err := deleteExact(ctx, existing, ops.delete); err != nil {
+			if err := deleteExact(ctx, existing, del); err != nil {
 				return fmt.Errorf("delete terminated %s: %w", what, err)
 			}
 			lastErr = fmt.Errorf("terminated %s is being replaced", what)
@@ -390,7 +362,7 @@ func ensureObject[T metav1.Object](ctx context.Context, in SolverInput, desired 
 		if !changed {
 			return nil
 		}
-		if _, err := ops.update(ctx, updated); err != nil {
+		if _, err := ops.client.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
 			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 				lastErr = fmt.Errorf("update %s: %w", what, err)
 				continue
@@ -436,17 +408,10 @@ func deleteOwned(ctx context.Context, in SolverInput, kind, name string, get fun
 }
 
 func (a *Activities) ensurePod(ctx context.Context, in SolverInput) error {
-	c := a.Kube.CoreV1().Pods(in.Namespace)
 	desired := BuildPod(in, a.Image)
 	return ensureObject(ctx, in, desired, ensureOps[*corev1.Pod]{
-		kind: "Pod",
-		create: func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-			return c.Create(ctx, p, metav1.CreateOptions{})
-		},
-		get: func(ctx context.Context) (*corev1.Pod, error) { return c.Get(ctx, desired.Name, metav1.GetOptions{}) },
-		delete: func(ctx context.Context, o metav1.DeleteOptions) error {
-			return c.Delete(ctx, desired.Name, o)
-		},
+		kind:   "Pod",
+		client: a.Kube.CoreV1().Pods(in.Namespace),
 		// A Pod's spec cannot be changed; one that stopped (evicted, failed)
 		// no longer serves and is replaced.
 		replace: func(p *corev1.Pod) bool {
@@ -456,22 +421,10 @@ func (a *Activities) ensurePod(ctx context.Context, in SolverInput) error {
 }
 
 func (a *Activities) ensureService(ctx context.Context, in SolverInput) error {
-	c := a.Kube.CoreV1().Services(in.Namespace)
 	desired := BuildService(in)
 	return ensureObject(ctx, in, desired, ensureOps[*corev1.Service]{
-		kind: "Service",
-		create: func(ctx context.Context, s *corev1.Service) (*corev1.Service, error) {
-			return c.Create(ctx, s, metav1.CreateOptions{})
-		},
-		get: func(ctx context.Context) (*corev1.Service, error) {
-			return c.Get(ctx, desired.Name, metav1.GetOptions{})
-		},
-		update: func(ctx context.Context, s *corev1.Service) (*corev1.Service, error) {
-			return c.Update(ctx, s, metav1.UpdateOptions{})
-		},
-		delete: func(ctx context.Context, o metav1.DeleteOptions) error {
-			return c.Delete(ctx, desired.Name, o)
-		},
+		kind:      "Service",
+		client:    a.Kube.CoreV1().Services(in.Namespace),
 		reconcile: reconcileService,
 	})
 }
@@ -508,22 +461,10 @@ func reconcileService(existing, desired *corev1.Service) (*corev1.Service, bool)
 }
 
 func (a *Activities) ensureIngress(ctx context.Context, in SolverInput, serviceName string) error {
-	c := a.Kube.NetworkingV1().Ingresses(in.Namespace)
 	desired := BuildIngress(in, serviceName)
 	return ensureObject(ctx, in, desired, ensureOps[*networkingv1.Ingress]{
-		kind: "Ingress",
-		create: func(ctx context.Context, i *networkingv1.Ingress) (*networkingv1.Ingress, error) {
-			return c.Create(ctx, i, metav1.CreateOptions{})
-		},
-		get: func(ctx context.Context) (*networkingv1.Ingress, error) {
-			return c.Get(ctx, desired.Name, metav1.GetOptions{})
-		},
-		update: func(ctx context.Context, i *networkingv1.Ingress) (*networkingv1.Ingress, error) {
-			return c.Update(ctx, i, metav1.UpdateOptions{})
-		},
-		delete: func(ctx context.Context, o metav1.DeleteOptions) error {
-			return c.Delete(ctx, desired.Name, o)
-		},
+		kind:      "Ingress",
+		client:    a.Kube.NetworkingV1().Ingresses(in.Namespace),
 		reconcile: reconcileIngress,
 	})
 }
@@ -547,22 +488,10 @@ func reconcileIngress(existing, desired *networkingv1.Ingress) (*networkingv1.In
 }
 
 func (a *Activities) ensureHTTPRoute(ctx context.Context, in SolverInput, serviceName string) error {
-	c := a.Gateway.GatewayV1().HTTPRoutes(in.Namespace)
 	desired := BuildHTTPRoute(in, serviceName)
 	return ensureObject(ctx, in, desired, ensureOps[*gwapiv1.HTTPRoute]{
-		kind: "HTTPRoute",
-		create: func(ctx context.Context, r *gwapiv1.HTTPRoute) (*gwapiv1.HTTPRoute, error) {
-			return c.Create(ctx, r, metav1.CreateOptions{})
-		},
-		get: func(ctx context.Context) (*gwapiv1.HTTPRoute, error) {
-			return c.Get(ctx, desired.Name, metav1.GetOptions{})
-		},
-		update: func(ctx context.Context, r *gwapiv1.HTTPRoute) (*gwapiv1.HTTPRoute, error) {
-			return c.Update(ctx, r, metav1.UpdateOptions{})
-		},
-		delete: func(ctx context.Context, o metav1.DeleteOptions) error {
-			return c.Delete(ctx, desired.Name, o)
-		},
+		kind:   "HTTPRoute",
+		client: a.Gateway.GatewayV1().HTTPRoutes(in.Namespace),
 		reconcile: func(existing, desired *gwapiv1.HTTPRoute) (*gwapiv1.HTTPRoute, bool) {
 			out := existing.DeepCopy()
 			changed := mergeMap(&out.Labels, desired.Labels)

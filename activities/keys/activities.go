@@ -19,14 +19,6 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 )
 
-// ErrTypeInvalidInput is the type of non-retryable errors for activity input
-// that is missing required fields.
-const ErrTypeInvalidInput = "InvalidInput"
-
-// ErrTypeSecretInTheWay: a Secret that is not this owner's key Secret has the key
-// Secret's name. Non-retryable: a person has to rename one of them.
-const ErrTypeSecretInTheWay = "SecretInTheWay"
-
 // DefaultDataKey is the Secret data key private keys are stored under.
 const DefaultDataKey = corev1.TLSPrivateKeyKey // "tls.key"
 

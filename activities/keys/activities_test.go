@@ -21,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 const ns = "default"
@@ -124,7 +125,7 @@ func TestGeneratePrivateKeyCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !PublicKeysEqual(loaded.Public(), signer.Public()) {
+	if !pki.PublicKeysEqual(loaded.Public(), signer.Public()) {
 		t.Fatal("LoadSigner returned another key")
 	}
 }

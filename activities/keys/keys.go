@@ -17,31 +17,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
-
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-)
-
-// Error types of the non-retryable application errors returned by this
-// package. Workflows match on them with temporal.ApplicationError.Type().
-const (
-	// ErrTypeInvalidPrivateKeySpec: the requested algorithm, size or
-	// encoding is not supported. Retrying cannot help.
-	ErrTypeInvalidPrivateKeySpec = "InvalidPrivateKeySpec"
-	// ErrTypeInvalidPrivateKey: a Secret holds data that is not a usable
-	// private key (missing data key, not PEM, unparsable, unsupported type).
-	ErrTypeInvalidPrivateKey = "InvalidPrivateKey"
-	// ErrTypePrivateKeySecretNotFound: the Secret a KeyRef points to does
-	// not exist (any more).
-	ErrTypePrivateKeySecretNotFound = "PrivateKeySecretNotFound"
-	// ErrTypeKeyMismatch: the key found is not the key that was expected
-	// (its public key hash differs from the KeyRef, or a CSR was made with a
-	// different key).
-	ErrTypeKeyMismatch = "KeyMismatch"
+	"github.com/certflow/certflow/pki"
 )
 
 // PEM block types.
@@ -143,14 +123,6 @@ func curveForSize(size int) (elliptic.Curve, error) {
 	return nil, invalidSpec(fmt.Sprintf("ECDSA key size must be 256, 384 or 521, got %d", size))
 }
 
-func invalidSpec(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidPrivateKeySpec, nil)
-}
-
-func invalidKey(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeInvalidPrivateKey, nil)
-}
-
 // GenerateKey generates a new private key for a normalised spec (see
 // NormalizeKeySpec; an unnormalised spec is normalised first).
 func GenerateKey(spec KeySpec) (crypto.Signer, error) {
@@ -249,19 +221,19 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, cmapi.PrivateKeyEncoding, e
 		case PEMTypeRSAPrivateKey:
 			k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing PKCS#1 RSA private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing PKCS#1 RSA private key: " + pki.SafeErrorMessage(err))
 			}
 			return k, cmapi.PKCS1, nil
 		case PEMTypeECPrivateKey:
 			k, err := x509.ParseECPrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing EC private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing EC private key: " + pki.SafeErrorMessage(err))
 			}
 			return k, cmapi.PKCS1, nil
 		case PEMTypePKCS8PrivateKey:
 			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 			if err != nil {
-				return nil, "", invalidKey("parsing PKCS#8 private key: " + sanitize(err))
+				return nil, "", invalidKey("parsing PKCS#8 private key: " + pki.SafeErrorMessage(err))
 			}
 			switch k := k.(type) {
 			case *rsa.PrivateKey:
@@ -276,21 +248,6 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, cmapi.PrivateKeyEncoding, e
 		}
 		// Skip other blocks (certificates, parameters) and keep looking.
 	}
-}
-
-// sanitize turns a parse error into a message that cannot carry key bytes:
-// the standard library's ASN.1 and x509 errors describe structure only, but
-// cap the length anyway and drop anything after a newline.
-func sanitize(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	const maxLen = 200
-	if len(msg) > maxLen {
-		msg = msg[:maxLen] + "..."
-	}
-	return msg
 }
 
 // KeySpecOf describes an existing private key: its algorithm and size (RSA
@@ -332,20 +289,4 @@ func PublicKeySHA256(pub crypto.PublicKey) string {
 	}
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
-}
-
-// PublicKeysEqual reports whether two public keys are the same key.
-func PublicKeysEqual(a, b crypto.PublicKey) bool {
-	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok {
-		return false
-	}
-	return ea.Equal(b)
-}
-
-// IsErrorType reports whether err is (or wraps) a Temporal application error
-// of the given type.
-func IsErrorType(err error, errType string) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == errType
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 func assertErrType(t *testing.T, err error, wantType string) {
@@ -133,7 +134,7 @@ func TestGenerateEncodeParse(t *testing.T) {
 			if enc != tc.wantEnc {
 				t.Fatalf("parsed encoding %q, want %q", enc, tc.wantEnc)
 			}
-			if !PublicKeysEqual(parsed.Public(), signer.Public()) {
+			if !pki.PublicKeysEqual(parsed.Public(), signer.Public()) {
 				t.Fatal("parsed key differs from generated key")
 			}
 			alg, size, err := KeySpecOf(parsed)
@@ -243,7 +244,7 @@ func TestParsePrivateKeyPEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !PublicKeysEqual(signer.Public(), k.Public()) {
+	if !pki.PublicKeysEqual(signer.Public(), k.Public()) {
 		t.Fatal("wrong key parsed")
 	}
 	if _, ok := signer.(*ecdsa.PrivateKey); !ok {

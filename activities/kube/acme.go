@@ -12,6 +12,7 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 )
 
 // ObjectRef names one namespaced object, with its UID once known.
@@ -41,14 +42,14 @@ func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (Obje
 		},
 		Spec: in.Spec,
 	}
-	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: FieldManager})
+	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := orders.Get(ctx, in.Name, metav1.GetOptions{})
 		if gerr != nil {
 			return ObjectRef{}, gerr
 		}
 		if !ownedBy(cur.OwnerReferences, in.Request.UID) {
-			return ObjectRef{}, nonRetryable("OrderConflict", "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
+			return ObjectRef{}, nonRetryable(ErrTypeOrderConflict, "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
 		}
 		created = cur
 	} else if err != nil {
@@ -92,7 +93,7 @@ func (a *Activities) SetOrderStatus(ctx context.Context, in OrderStatusInput) er
 		if (in.State == acmev1.Invalid || in.State == acmev1.Errored || in.State == acmev1.Expired) && cur.Status.FailureTime == nil {
 			cur.Status.FailureTime = &now
 		}
-		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = orders.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -125,14 +126,14 @@ func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInpu
 		},
 		Spec: in.Spec,
 	}
-	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: FieldManager})
+	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := chs.Get(ctx, in.Name, metav1.GetOptions{})
 		if gerr != nil {
 			return ObjectRef{}, gerr
 		}
 		if !ownedBy(cur.OwnerReferences, in.Order.UID) {
-			return ObjectRef{}, nonRetryable("ChallengeConflict", "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
+			return ObjectRef{}, nonRetryable(ErrTypeChallengeConflict, "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
 		}
 		created = cur
 	} else if err != nil {
@@ -169,7 +170,7 @@ func (a *Activities) SetChallengeStatus(ctx context.Context, in ChallengeStatusI
 		}
 		cur = cur.DeepCopy()
 		cur.Status = want
-		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if apierrors.IsNotFound(err) {

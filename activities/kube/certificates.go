@@ -6,11 +6,9 @@ package kube
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,13 +17,11 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/policy"
 )
-
-// FieldManager names certflow in managedFields of everything it writes.
-const FieldManager = "certflow"
 
 // Activities touch the Kubernetes API. Register a pointer to it with the worker.
 type Activities struct {
@@ -141,7 +137,7 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		}
 		cur = cur.DeepCopy()
 		cur.Status = *want
-		_, err = a.CertFlow.CertmanagerV1().Certificates(in.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = a.CertFlow.CertmanagerV1().Certificates(in.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
@@ -210,9 +206,9 @@ func (a *Activities) recordEvent(ctx context.Context, cert *cmapi.Certificate, e
 			Namespace: cert.Namespace, Name: cert.Name, UID: cert.UID, ResourceVersion: cert.ResourceVersion,
 		},
 		Type: e.Type, Reason: e.Reason, Message: e.Message,
-		Source:         corev1.EventSource{Component: "certflow"},
+		Source:         corev1.EventSource{Component: conventions.EventComponent},
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-		ReportingController: "certflow.io/worker", ReportingInstance: "certflow",
+		ReportingController: conventions.EventReportingController, ReportingInstance: conventions.EventReportingInstance,
 	}
 	_, err := a.Kube.CoreV1().Events(cert.Namespace).Create(ctx, ev, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
@@ -239,20 +235,6 @@ func factsOf(c *x509.Certificate) policy.IssuedFacts {
 	}
 	f.KeyAlgorithm, f.KeySize = publicKeyKind(c)
 	return f
-}
-
-// firstCertificate parses the leaf certificate from a PEM bundle.
-func firstCertificate(pemBytes []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(pemBytes)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("no PEM CERTIFICATE block")
-	}
-	return x509.ParseCertificate(block.Bytes)
-}
-
-// nonRetryable marks an error that retrying cannot fix (bad input, bad data).
-func nonRetryable(errType, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, nil)
 }
 
 // fromWatchCache reads an object from kube-apiserver's watch cache instead of etcd: much

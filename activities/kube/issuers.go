@@ -12,6 +12,7 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
@@ -141,13 +142,13 @@ func (a *Activities) SetIssuerStatus(ctx context.Context, in IssuerStatusInput) 
 		return cm.Issuers(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
 	}
 	update := func(iss cmapi.GenericIssuer) error {
-		_, err := cm.Issuers(in.Namespace).UpdateStatus(ctx, iss.(*cmapi.Issuer), metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err := cm.Issuers(in.Namespace).UpdateStatus(ctx, iss.(*cmapi.Issuer), metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		return err
 	}
 	if in.Kind == cmapi.ClusterIssuerKind {
 		get = func() (cmapi.GenericIssuer, error) { return cm.ClusterIssuers().Get(ctx, in.Name, metav1.GetOptions{}) }
 		update = func(iss cmapi.GenericIssuer) error {
-			_, err := cm.ClusterIssuers().UpdateStatus(ctx, iss.(*cmapi.ClusterIssuer), metav1.UpdateOptions{FieldManager: FieldManager})
+			_, err := cm.ClusterIssuers().UpdateStatus(ctx, iss.(*cmapi.ClusterIssuer), metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 			return err
 		}
 	}

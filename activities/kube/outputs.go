@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"strings"
 
@@ -15,22 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/activities/keys"
-	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-)
-
-// Error types of the non-retryable application errors about a Secret's extra outputs.
-const (
-	// ErrTypeInvalidKeystorePassword: a keystore's password Secret or its key is missing
-	// or empty. The message names the Secret and the key, never the password.
-	ErrTypeInvalidKeystorePassword = "InvalidKeystorePassword"
-	// ErrTypeInvalidSecretOutput: a keystore or output format cannot be encoded for this
-	// key and certificate (for example an unknown PKCS#12 profile).
-	ErrTypeInvalidSecretOutput = "InvalidSecretOutput"
-	// ErrTypeSecretNotReady: RefreshSecretOutputs found no valid key pair in the Secret to
-	// derive the outputs from; the Certificate needs issuing first.
-	ErrTypeSecretNotReady = "SecretNotReady"
+	"github.com/certflow/certflow/pki"
+	"github.com/certflow/certflow/pki/keystores"
 )
 
 // outputKeys are all the data keys that keystores and additional output formats may
@@ -251,42 +239,22 @@ type material struct {
 func newMaterial(keyPEM, certPEM, caPEM []byte) (material, error) {
 	m := material{keyPEM: keyPEM, certPEM: certPEM}
 	var err error
-	if m.certs, err = parseCertificatesPEM(certPEM); err != nil {
+	if m.certs, err = pki.ParseCertificates(certPEM); err != nil {
 		return material{}, fmt.Errorf("tls.crt: %v", err)
 	}
 	if len(m.certs) == 0 {
 		return material{}, fmt.Errorf("tls.crt holds no certificate")
 	}
-	if m.cas, err = parseCertificatesPEM(caPEM); err != nil {
+	if m.cas, err = pki.ParseCertificates(caPEM); err != nil {
 		return material{}, fmt.Errorf("ca.crt: %v", err)
 	}
 	if m.key, err = keys.ParsePrivateKeyPEM(keyPEM); err != nil {
 		return material{}, fmt.Errorf("tls.key: %v", err)
 	}
-	if !publicKeysEqual(m.key.Public(), m.certs[0].PublicKey) {
+	if !pki.PublicKeysEqual(m.key.Public(), m.certs[0].PublicKey) {
 		return material{}, fmt.Errorf("tls.key is not the private key of tls.crt")
 	}
 	return m, nil
-}
-
-// parseCertificatesPEM parses every CERTIFICATE block, skipping other blocks.
-func parseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out, nil
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
 }
 
 // encodeOutput produces the data of one extra key.
@@ -340,16 +308,16 @@ func outputCurrent(name string, data []byte, m material, o outputSpec, pw keysto
 		}
 		if name == cmapi.PKCS12TruststoreKey {
 			cas, err := keystores.DecodePKCS12Truststore(data, pw.pkcs12)
-			return err == nil && sameCertificates(cas, m.cas)
+			return err == nil && pki.CertificatesEqual(cas, m.cas)
 		}
 		key, chain, err := keystores.DecodePKCS12(data, pw.pkcs12)
-		return err == nil && privateKeysEqual(key, m.key) && sameCertificates(chain, keystores.Chain(m.certs, m.cas))
+		return err == nil && pki.PrivateKeysEqual(key, m.key) && pki.CertificatesEqual(chain, keystores.Chain(m.certs, m.cas))
 	case cmapi.JKSSecretKey:
 		if o.jks() == nil {
 			return false
 		}
 		c, err := keystores.DecodeJKS(data, o.jksAlias(), pw.jks)
-		return err == nil && c.Key != nil && privateKeysEqual(c.Key, m.key) && sameCertificates(c.Chain, m.certs) && sameCertificateSet(c.Trusted, m.cas)
+		return err == nil && c.Key != nil && pki.PrivateKeysEqual(c.Key, m.key) && pki.CertificatesEqual(c.Chain, m.certs) && sameCertificateSet(c.Trusted, m.cas)
 	case cmapi.JKSTruststoreKey:
 		if o.jks() == nil {
 			return false
@@ -358,23 +326,6 @@ func outputCurrent(name string, data []byte, m material, o outputSpec, pw keysto
 		return err == nil && c.Key == nil && sameCertificateSet(c.Trusted, m.cas)
 	}
 	return false
-}
-
-func privateKeysEqual(a, b crypto.Signer) bool {
-	e, ok := a.(interface{ Equal(crypto.PrivateKey) bool })
-	return ok && e.Equal(b)
-}
-
-func sameCertificates(a, b []*x509.Certificate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // sameCertificateSet compares JKS trusted entries, which come back in alias order.
@@ -420,7 +371,7 @@ func buildOutputs(m material, o outputSpec, pw keystorePasswords, existing map[s
 // secretLabels and templateAnnotations are the metadata the apply lists besides the
 // certificate annotations: the managed label and the secretTemplate.
 func secretLabels(t *cmapi.CertificateSecretTemplate) map[string]string {
-	labels := map[string]string{ManagedSecretLabel: "true"}
+	labels := map[string]string{conventions.ManagedSecretLabel: "true"}
 	if t != nil {
 		for k, v := range t.Labels {
 			labels[k] = v
@@ -445,7 +396,7 @@ var certificateAnnotationKeys = []string{
 	cmapi.CertificateNameKey, cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey,
 	cmapi.IssuerGroupAnnotationKey, cmapi.CommonNameAnnotationKey, cmapi.AltNamesAnnotationKey,
 	cmapi.IPSANAnnotationKey, cmapi.URISANAnnotationKey, cmapi.EmailsAnnotationKey,
-	RevisionAnnotation,
+	conventions.RevisionAnnotation,
 }
 
 func isCertificateAnnotation(k string) bool {
@@ -504,7 +455,7 @@ func outputsUpToDate(s *corev1.Secret, m material, o outputSpec, pw keystorePass
 			return false
 		}
 	}
-	applied := fieldsAppliedBy(s, FieldManager)
+	applied := fieldsAppliedBy(s, conventions.FieldManager)
 	for name := range applied.data {
 		if !wanted[name] && name != TLSCertKey && name != TLSKeyKey && name != CACertKey {
 			return false

@@ -17,17 +17,9 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
-
-// CertificateRequestName is upstream's name for the request of one revision.
-func CertificateRequestName(certName string, revision int) string {
-	suffix := "-" + strconv.Itoa(revision)
-	if len(certName) > 253-len(suffix) {
-		certName = certName[:253-len(suffix)]
-	}
-	return certName + suffix
-}
 
 // CreateRequestInput is the CertificateRequest of one revision.
 type CreateRequestInput struct {
@@ -58,11 +50,11 @@ type RequestRef struct {
 // one that failed, was denied, belongs to an older Certificate or holds another key is
 // replaced, so there is exactly one request per revision.
 func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
-	name := CertificateRequestName(in.CertificateName, in.Revision)
+	name := conventions.CertificateRequestName(in.CertificateName, in.Revision)
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)
 	if err != nil {
-		return RequestRef{}, nonRetryable("InvalidCSR", "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
+		return RequestRef{}, nonRetryable(ErrTypeInvalidCSR, "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		// First try to create: reading first would cost a round trip in the common case.
@@ -102,7 +94,7 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 				Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
 			},
 		}
-		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: FieldManager})
+		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: conventions.FieldManager})
 		if apierrors.IsAlreadyExists(err) {
 			continue // raced with a concurrent attempt: look again
 		}
@@ -204,7 +196,7 @@ func approvalOf(cr *cmapi.CertificateRequest) Approval {
 func (a *Activities) getRequest(ctx context.Context, ref RequestRef, opts metav1.GetOptions) (*cmapi.CertificateRequest, error) {
 	cr, err := cachedGet(ctx, opts, a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get, ref.Name)
 	if apierrors.IsNotFound(err) || (err == nil && ref.UID != "" && string(cr.UID) != ref.UID) {
-		return nil, nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
+		return nil, nonRetryable(ErrTypeRequestGone, "CertificateRequest %s/%s was deleted or replaced", ref.Namespace, ref.Name)
 	}
 	return cr, err
 }
@@ -250,7 +242,7 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		if in.RecordApproval {
 			switch ap := approvalOf(cur); {
 			case ap.Denied:
-				return nonRetryable("Denied", "CertificateRequest %s/%s was denied: %s: %s", cur.Namespace, cur.Name, ap.Reason, ap.Message)
+				return nonRetryable(ErrTypeDenied, "CertificateRequest %s/%s was denied: %s: %s", cur.Namespace, cur.Name, ap.Reason, ap.Message)
 			case !ap.Approved:
 				setRequestCondition(want, cmapi.CertificateRequestConditionApproved,
 					Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, now)
@@ -268,9 +260,9 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 		}
 		cur = cur.DeepCopy()
 		cur.Status = *want
-		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err := a.CertFlow.CertmanagerV1().CertificateRequests(cur.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
 		if apierrors.IsNotFound(err) {
-			return nonRetryable("RequestGone", "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
+			return nonRetryable(ErrTypeRequestGone, "CertificateRequest %s/%s was deleted or replaced", cur.Namespace, cur.Name)
 		}
 		return err
 	})
@@ -319,7 +311,7 @@ func (a *Activities) CleanupCertificateRequests(ctx context.Context, in CleanupR
 		}
 	}()
 	for rev := max(in.FromRevision, 1); rev <= in.ToRevision; rev++ {
-		name := CertificateRequestName(in.CertificateName, rev)
+		name := conventions.CertificateRequestName(in.CertificateName, rev)
 		cr, err := crs.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -21,7 +20,9 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/pki"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -31,15 +32,6 @@ const (
 	TLSKeyKey  = corev1.TLSPrivateKeyKey // tls.key
 	CACertKey  = cmmeta.TLSCAKey
 )
-
-// RevisionAnnotation records on the target Secret the revision that wrote it. When a
-// worker dies after writing the Secret but before the status, the retried workflow task
-// finds the revision here instead of issuing again or losing count.
-const RevisionAnnotation = "certflow.io/revision"
-
-// ManagedSecretLabel marks Secrets certflow writes, so the watcher can watch only those
-// (metadata only) instead of every Secret in the cluster.
-const ManagedSecretLabel = cmapi.PartOfCertManagerControllerLabelKey
 
 // InspectSecretInput names the target Secret of a Certificate and the extra outputs
 // (keystores, additional formats) and secretTemplate metadata it should carry.
@@ -102,25 +94,19 @@ func inspect(s *corev1.Secret) policy.SecretState {
 		IssuerKind:     s.Annotations[cmapi.IssuerKindAnnotationKey],
 		IssuerGroup:    s.Annotations[cmapi.IssuerGroupAnnotationKey],
 	}
-	st.Revision, _ = strconv.Atoi(s.Annotations[RevisionAnnotation])
+	st.Revision, _ = strconv.Atoi(s.Annotations[conventions.RevisionAnnotation])
 	if !st.HasCertificate || !st.HasPrivateKey {
 		return st
 	}
-	cert, err := firstCertificate(s.Data[TLSCertKey])
+	cert, err := pki.FirstCertificate(s.Data[TLSCertKey])
 	if err != nil {
 		st.CertificateError = err.Error()
 		return st
 	}
 	st.Certificate = factsOf(cert)
 	signer, err := keys.ParsePrivateKeyPEM(s.Data[TLSKeyKey])
-	st.KeyMatchesCertificate = err == nil && publicKeysEqual(signer.Public(), cert.PublicKey)
+	st.KeyMatchesCertificate = err == nil && pki.PublicKeysEqual(signer.Public(), cert.PublicKey)
 	return st
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	e, ok := a.(equaler)
-	return ok && e.Equal(b)
 }
 
 // publicKeyKind names the key algorithm and size the way the Certificate spec does.
@@ -171,17 +157,17 @@ type WriteSecretInput struct {
 // Certificate's namespace; a missing Secret or key is a non-retryable
 // "InvalidKeystorePassword" error.
 func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretInput) (policy.IssuedFacts, error) {
-	cert, err := firstCertificate(in.CertificatePEM)
+	cert, err := pki.FirstCertificate(in.CertificatePEM)
 	if err != nil {
-		return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
+		return policy.IssuedFacts{}, nonRetryable(ErrTypeInvalidCertificate, "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
 	keyPEM, err := keys.LoadKeyPEM(ctx, a.Kube, in.Key)
 	if err != nil {
 		return policy.IssuedFacts{}, err
 	}
 	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
-	if err != nil || !publicKeysEqual(signer.Public(), cert.PublicKey) {
-		return policy.IssuedFacts{}, nonRetryable("KeyMismatch", "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
+	if err != nil || !pki.PublicKeysEqual(signer.Public(), cert.PublicKey) {
+		return policy.IssuedFacts{}, nonRetryable(ErrTypeKeyMismatch, "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
 	}
 
 	data := map[string][]byte{TLSCertKey: in.CertificatePEM, TLSKeyKey: keyPEM, CACertKey: in.CAPEM}
@@ -189,7 +175,7 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	if len(o.wanted(true)) > 0 {
 		m, err := newMaterial(keyPEM, in.CertificatePEM, in.CAPEM)
 		if err != nil {
-			return policy.IssuedFacts{}, nonRetryable("InvalidCertificate", "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
+			return policy.IssuedFacts{}, nonRetryable(ErrTypeInvalidCertificate, "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
 		}
 		pw, err := a.readKeystorePasswords(ctx, in.Namespace, CertificateRef{Name: in.CertificateName, Generation: in.CertificateGeneration}, o)
 		if err != nil {
@@ -219,14 +205,14 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		annotations[k] = v
 	}
 	if in.Revision > 0 {
-		annotations[RevisionAnnotation] = strconv.Itoa(in.Revision)
+		annotations[conventions.RevisionAnnotation] = strconv.Itoa(in.Revision)
 	}
 	apply := applycorev1.Secret(in.SecretName, in.Namespace).
 		WithType(corev1.SecretTypeTLS).
 		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
 		WithData(data)
-	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true}); err != nil {
 		return policy.IssuedFacts{}, fmt.Errorf("apply Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
 	return factsOf(cert), nil
@@ -291,7 +277,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 	for k, v := range secretAnnotations(in.CertificateName, "", "", "", m.certs[0]) {
 		annotations[k] = v
 	}
-	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey, RevisionAnnotation} {
+	for _, k := range []string{cmapi.IssuerNameAnnotationKey, cmapi.IssuerKindAnnotationKey, cmapi.IssuerGroupAnnotationKey, conventions.RevisionAnnotation} {
 		if v, ok := s.Annotations[k]; ok {
 			annotations[k] = v
 		} else {
@@ -308,7 +294,7 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
 		WithData(data)
-	_, err = a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	_, err = a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true})
 	if apierrors.IsConflict(err) {
 		return fmt.Errorf("Secret %s/%s changed while refreshing its outputs; will retry", in.Namespace, in.SecretName)
 	}

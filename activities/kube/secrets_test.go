@@ -23,9 +23,11 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/certflow/certflow/activities/keys"
-	"github.com/certflow/certflow/activities/keystores"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/pki"
+	"github.com/certflow/certflow/pki/keystores"
 )
 
 const (
@@ -156,7 +158,7 @@ func checkOutputs(t *testing.T, s *corev1.Secret, kp keyPair) {
 	if err != nil {
 		t.Fatalf("keystore.p12: %v", err)
 	}
-	if !privateKeysEqual(key, kp.key) || len(chain) != 2 || !chain[0].Equal(kp.leaf) || !chain[1].Equal(kp.ca) {
+	if !pki.PrivateKeysEqual(key, kp.key) || len(chain) != 2 || !chain[0].Equal(kp.leaf) || !chain[1].Equal(kp.ca) {
 		t.Errorf("keystore.p12 does not hold the key, leaf and CA")
 	}
 	if p, err := keystores.PKCS12ProfileOf(s.Data[cmapi.PKCS12SecretKey]); err != nil || p != cmapi.Modern2023PKCS12Profile {
@@ -170,7 +172,7 @@ func checkOutputs(t *testing.T, s *corev1.Secret, kp keyPair) {
 	if err != nil {
 		t.Fatalf("keystore.jks: %v", err)
 	}
-	if ks.Key == nil || !privateKeysEqual(ks.Key, kp.key) || len(ks.Chain) != 1 || !ks.Chain[0].Equal(kp.leaf) || len(ks.Trusted) != 1 || !ks.Trusted[0].Equal(kp.ca) {
+	if ks.Key == nil || !pki.PrivateKeysEqual(ks.Key, kp.key) || len(ks.Chain) != 1 || !ks.Chain[0].Equal(kp.leaf) || len(ks.Trusted) != 1 || !ks.Trusted[0].Equal(kp.ca) {
 		t.Errorf("keystore.jks does not hold the key and leaf under alias web, and the CA")
 	}
 	ts, err := keystores.DecodeJKS(s.Data[cmapi.JKSTruststoreKey], "", jksPassword)
@@ -206,7 +208,7 @@ func TestWriteCertificateSecretOutputs(t *testing.T) {
 			if !bytes.Equal(s.Data[TLSKeyKey], kp.keyPEM) || !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || !bytes.Equal(s.Data[CACertKey], kp.caPEM) {
 				t.Errorf("tls.key/tls.crt/ca.crt not as issued")
 			}
-			if s.Labels["team"] != "web" || s.Annotations["note"] != "hi" || s.Labels[ManagedSecretLabel] != "true" {
+			if s.Labels["team"] != "web" || s.Annotations["note"] != "hi" || s.Labels[conventions.ManagedSecretLabel] != "true" {
 				t.Errorf("metadata: labels %v annotations %v", s.Labels, s.Annotations)
 			}
 
@@ -302,7 +304,7 @@ func TestRemovedOutputsDisappear(t *testing.T) {
 	if _, ok := s.Labels["team"]; ok {
 		t.Errorf("template label still there after the template dropped it")
 	}
-	if !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || s.Labels[ManagedSecretLabel] != "true" {
+	if !bytes.Equal(s.Data[TLSCertKey], kp.certPEM) || s.Labels[conventions.ManagedSecretLabel] != "true" {
 		t.Errorf("the apply lost tls.crt or the managed label")
 	}
 	if st, err := a.InspectSecret(ctx, inspectIn); err != nil || !st.OutputsUpToDate {

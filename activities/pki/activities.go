@@ -16,6 +16,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // Activities are the PKI activities. Register them with
@@ -32,10 +33,6 @@ func (a *Activities) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
-}
-
-func keyMismatch(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, ErrTypeKeyMismatch, nil)
 }
 
 // CreateCSRInput asks for a CSR for a Certificate spec, made with the key a
@@ -94,7 +91,7 @@ func (a *Activities) SignSelfSigned(ctx context.Context, in SelfSignInput) (Sign
 	if err != nil {
 		return SignedCertificate{}, err
 	}
-	if !keys.PublicKeysEqual(csr.PublicKey, signer.Public()) {
+	if !sharedpki.PublicKeysEqual(csr.PublicKey, signer.Public()) {
 		return SignedCertificate{}, keyMismatch(fmt.Sprintf(
 			"the certificate request's public key (sha256 %s) is not the key in Secret %s/%s (sha256 %s)",
 			keys.PublicKeySHA256(csr.PublicKey), in.Key.Namespace, in.Key.SecretName, keys.PublicKeySHA256(signer.Public())))
@@ -172,7 +169,7 @@ func LoadCAKeyPair(ctx context.Context, kube kubernetes.Interface, ref CAKeyPair
 		return nil, nil, nil, caErrorf("CA Secret %s/%s: %s: %s", ref.Namespace, ref.SecretName, corev1.TLSPrivateKeyKey, appErrMessage(err))
 	}
 	caCert := certs[0]
-	if !keys.PublicKeysEqual(key.Public(), caCert.PublicKey) {
+	if !sharedpki.PublicKeysEqual(key.Public(), caCert.PublicKey) {
 		return nil, nil, nil, caErrorf("CA Secret %s/%s: the private key does not match the certificate", ref.Namespace, ref.SecretName)
 	}
 	if !caCert.BasicConstraintsValid || !caCert.IsCA {

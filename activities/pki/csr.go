@@ -16,12 +16,13 @@ import (
 	"strings"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // PEM block types.
 const (
 	PEMTypeCertificateRequest = "CERTIFICATE REQUEST"
-	PEMTypeCertificate        = "CERTIFICATE"
+	PEMTypeCertificate        = sharedpki.PEMTypeCertificate
 )
 
 // SignatureAlgorithmFor returns the x509 signature algorithm for a key: the
@@ -62,30 +63,28 @@ func SignatureAlgorithmFor(requested cmapi.SignatureAlgorithm, pub crypto.Public
 	if requested == "" {
 		return def, nil
 	}
-	var alg x509.SignatureAlgorithm
-	var want x509.PublicKeyAlgorithm
-	switch requested {
-	case cmapi.SHA256WithRSA:
-		alg, want = x509.SHA256WithRSA, x509.RSA
-	case cmapi.SHA384WithRSA:
-		alg, want = x509.SHA384WithRSA, x509.RSA
-	case cmapi.SHA512WithRSA:
-		alg, want = x509.SHA512WithRSA, x509.RSA
-	case cmapi.ECDSAWithSHA256:
-		alg, want = x509.ECDSAWithSHA256, x509.ECDSA
-	case cmapi.ECDSAWithSHA384:
-		alg, want = x509.ECDSAWithSHA384, x509.ECDSA
-	case cmapi.ECDSAWithSHA512:
-		alg, want = x509.ECDSAWithSHA512, x509.ECDSA
-	case cmapi.PureEd25519:
-		alg, want = x509.PureEd25519, x509.Ed25519
-	default:
+	a, ok := signatureAlgorithms[requested]
+	if !ok {
 		return x509.UnknownSignatureAlgorithm, specErrorf("unsupported signatureAlgorithm %q", requested)
 	}
-	if want != keyType {
+	if a.key != keyType {
 		return x509.UnknownSignatureAlgorithm, specErrorf("signatureAlgorithm %s cannot be used with a %s key", requested, keyType)
 	}
-	return alg, nil
+	return a.alg, nil
+}
+
+// signatureAlgorithms are the spec's signature algorithms and the key type each needs.
+var signatureAlgorithms = map[cmapi.SignatureAlgorithm]struct {
+	alg x509.SignatureAlgorithm
+	key x509.PublicKeyAlgorithm
+}{
+	cmapi.SHA256WithRSA:   {x509.SHA256WithRSA, x509.RSA},
+	cmapi.SHA384WithRSA:   {x509.SHA384WithRSA, x509.RSA},
+	cmapi.SHA512WithRSA:   {x509.SHA512WithRSA, x509.RSA},
+	cmapi.ECDSAWithSHA256: {x509.ECDSAWithSHA256, x509.ECDSA},
+	cmapi.ECDSAWithSHA384: {x509.ECDSAWithSHA384, x509.ECDSA},
+	cmapi.ECDSAWithSHA512: {x509.ECDSAWithSHA512, x509.ECDSA},
+	cmapi.PureEd25519:     {x509.PureEd25519, x509.Ed25519},
 }
 
 // ParseIPAddresses parses IP address strings (no zones). IPv4 addresses are

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // Every key algorithm and encoding: the key goes through its PEM encoding
@@ -50,7 +51,7 @@ func TestKeyAlgorithmsAndEncodingsEndToEnd(t *testing.T) {
 				}
 				spec := cmapi.CertificateSpec{CommonName: "example.com", DNSNames: []string{"example.com"}}
 				csrPEM, csr := mustCSR(t, spec, signer)
-				if !keys.PublicKeysEqual(csr.PublicKey, key.Public()) {
+				if !sharedpki.PublicKeysEqual(csr.PublicKey, key.Public()) {
 					t.Fatal("CSR carries another public key")
 				}
 				if csr.SignatureAlgorithm != tc.wantSigAlg {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certflow/certflow/activities/keys"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // CertificateFacts are the public facts about a certificate that go into a
@@ -35,22 +36,9 @@ type CertificateFacts struct {
 // ParseCertificatesPEM parses every CERTIFICATE block in data, in order.
 // Other blocks are skipped. It fails when there is none.
 func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != PEMTypeCertificate {
-			continue
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, cert)
+	certs, err := sharedpki.ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing certificate %d: %w", len(certs)+1, err)
 	}
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("no PEM %q block found", PEMTypeCertificate)

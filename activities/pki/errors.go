@@ -30,10 +30,10 @@ const (
 	// ErrTypeKeyMismatch: the CSR was not made with the referenced key (or
 	// the key in the Secret changed). Same value as keys.ErrTypeKeyMismatch.
 	ErrTypeKeyMismatch = keys.ErrTypeKeyMismatch
-	// ErrTypeInvalidCAKeyPair: the CA Secret is missing, lacks tls.crt or
 	// ErrTypeCASecretNotFound: the CA issuer's Secret does not exist (yet).
 	ErrTypeCASecretNotFound = "CASecretNotFound"
-	// tls.key, or its certificate and key do not belong together.
+	// ErrTypeInvalidCAKeyPair: the CA Secret lacks tls.crt or tls.key, or its
+	// certificate and key do not belong together.
 	ErrTypeInvalidCAKeyPair = "InvalidCAKeyPair"
 	// ErrTypeInvalidInput: required activity input is missing.
 	ErrTypeInvalidInput = keys.ErrTypeInvalidInput
@@ -49,6 +49,10 @@ func csrErrorf(format string, args ...any) error {
 
 func caErrorf(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidCAKeyPair, nil)
+}
+
+func keyMismatch(msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypeKeyMismatch, nil)
 }
 
 func inputErrorf(format string, args ...any) error {

@@ -403,13 +403,19 @@ func marshalSubtrees(tag int, s NameConstraintSet) (asn1.RawValue, error) {
 		subtrees = append(subtrees, st...)
 		return nil
 	}
-	for _, d := range s.DNSDomains {
-		if !isIA5(d) {
-			return asn1.RawValue{}, specErrorf("invalid name constraint DNS domain %q", d)
+	addStrings := func(tag int, what string, values []string) error {
+		for _, v := range values {
+			if !isIA5(v) {
+				return specErrorf("invalid name constraint %s %q", what, v)
+			}
+			if err := add(contextString(tag, v)); err != nil {
+				return err
+			}
 		}
-		if err := add(contextString(tagDNS, d)); err != nil {
-			return asn1.RawValue{}, err
-		}
+		return nil
+	}
+	if err := addStrings(tagDNS, "DNS domain", s.DNSDomains); err != nil {
+		return asn1.RawValue{}, err
 	}
 	for _, n := range s.IPRanges {
 		ip := n.IP
@@ -425,21 +431,11 @@ func marshalSubtrees(tag int, s NameConstraintSet) (asn1.RawValue, error) {
 			return asn1.RawValue{}, err
 		}
 	}
-	for _, e := range s.EmailAddresses {
-		if !isIA5(e) {
-			return asn1.RawValue{}, specErrorf("invalid name constraint email %q", e)
-		}
-		if err := add(contextString(tagRFC822, e)); err != nil {
-			return asn1.RawValue{}, err
-		}
+	if err := addStrings(tagRFC822, "email", s.EmailAddresses); err != nil {
+		return asn1.RawValue{}, err
 	}
-	for _, u := range s.URIDomains {
-		if !isIA5(u) {
-			return asn1.RawValue{}, specErrorf("invalid name constraint URI domain %q", u)
-		}
-		if err := add(contextString(tagURI, u)); err != nil {
-			return asn1.RawValue{}, err
-		}
+	if err := addStrings(tagURI, "URI domain", s.URIDomains); err != nil {
+		return asn1.RawValue{}, err
 	}
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tag, IsCompound: true, Bytes: subtrees}, nil
 }

@@ -6,14 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 
-	"github.com/certflow/certflow/activities/keys"
+	sharedpki "github.com/certflow/certflow/pki"
 )
 
 // SignSelfSignedTemplate self-signs tmpl with signer, whose public key must
 // be tmpl.PublicKey. The signature algorithm is sigAlg when set, otherwise
 // the default for the key (SignatureAlgorithmFor).
 func SignSelfSignedTemplate(tmpl *x509.Certificate, signer crypto.Signer, sigAlg x509.SignatureAlgorithm) (*x509.Certificate, error) {
-	if !keys.PublicKeysEqual(signer.Public(), tmpl.PublicKey) {
+	if !sharedpki.PublicKeysEqual(signer.Public(), tmpl.PublicKey) {
 		return nil, keyMismatch("the certificate request was not made with the referenced private key")
 	}
 	return signTemplate(tmpl, tmpl, signer, sigAlg)
@@ -22,7 +22,7 @@ func SignSelfSignedTemplate(tmpl *x509.Certificate, signer crypto.Signer, sigAlg
 // SignTemplateWithCA signs tmpl with the CA certificate and key. The
 // signature algorithm is the default for the CA key (as upstream).
 func SignTemplateWithCA(tmpl, caCert *x509.Certificate, caKey crypto.Signer) (*x509.Certificate, error) {
-	if !keys.PublicKeysEqual(caKey.Public(), caCert.PublicKey) {
+	if !sharedpki.PublicKeysEqual(caKey.Public(), caCert.PublicKey) {
 		return nil, caErrorf("the CA private key does not match the CA certificate")
 	}
 	return signTemplate(tmpl, caCert, caKey, x509.UnknownSignatureAlgorithm)

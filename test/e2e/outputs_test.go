@@ -21,6 +21,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/workflows"
@@ -332,7 +333,7 @@ spec: {selfSigned: {}}
 	// The API server checks the resourceVersion an apply carries: a refresh that read an
 	// older Secret cannot write its key pair back.
 	stale := applycorev1.Secret("app-tls", ns).WithResourceVersion(before.ResourceVersion).WithData(map[string][]byte{"tls.crt": before.Data["tls.crt"]})
-	if _, err := env.Kube.CoreV1().Secrets(ns).Apply(ctx, stale, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); !apierrors.IsConflict(err) {
+	if _, err := env.Kube.CoreV1().Secrets(ns).Apply(ctx, stale, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true}); !apierrors.IsConflict(err) {
 		t.Errorf("apply with a stale resourceVersion: %v, want a conflict", err)
 	}
 	waitRevision(t, ns, "app", 1)

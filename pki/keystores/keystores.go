@@ -31,6 +31,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 // JKS aliases of the CA certificates: the first is "ca", the next "ca-1", "ca-2", ...
@@ -120,12 +121,12 @@ func PKCS12(key crypto.Signer, chain []*x509.Certificate, password string, profi
 	if err != nil {
 		return nil, err
 	}
-	if !publicKeysEqual(key.Public(), chain[0].PublicKey) {
+	if !pki.PublicKeysEqual(key.Public(), chain[0].PublicKey) {
 		return nil, errors.New("the private key does not match the certificate")
 	}
 	data, err := enc.Encode(key, chain[0], chain[1:], password)
 	if err != nil {
-		return nil, fmt.Errorf("encoding PKCS#12 keystore: %s", safeMessage(err))
+		return nil, fmt.Errorf("encoding PKCS#12 keystore: %s", pki.SafeErrorMessage(err))
 	}
 	return data, nil
 }
@@ -142,7 +143,7 @@ func PKCS12Truststore(cas []*x509.Certificate, password string, profile cmapi.PK
 	}
 	data, err := enc.EncodeTrustStore(cas, password)
 	if err != nil {
-		return nil, fmt.Errorf("encoding PKCS#12 truststore: %s", safeMessage(err))
+		return nil, fmt.Errorf("encoding PKCS#12 truststore: %s", pki.SafeErrorMessage(err))
 	}
 	return data, nil
 }
@@ -152,7 +153,7 @@ func PKCS12Truststore(cas []*x509.Certificate, password string, profile cmapi.PK
 func DecodePKCS12(data []byte, password string) (crypto.Signer, []*x509.Certificate, error) {
 	key, cert, cas, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
-		return nil, nil, fmt.Errorf("decoding PKCS#12 keystore: %s", safeMessage(err))
+		return nil, nil, fmt.Errorf("decoding PKCS#12 keystore: %s", pki.SafeErrorMessage(err))
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
@@ -165,7 +166,7 @@ func DecodePKCS12(data []byte, password string) (crypto.Signer, []*x509.Certific
 func DecodePKCS12Truststore(data []byte, password string) ([]*x509.Certificate, error) {
 	certs, err := pkcs12.DecodeTrustStore(data, password)
 	if err != nil {
-		return nil, fmt.Errorf("decoding PKCS#12 truststore: %s", safeMessage(err))
+		return nil, fmt.Errorf("decoding PKCS#12 truststore: %s", pki.SafeErrorMessage(err))
 	}
 	return certs, nil
 }
@@ -274,7 +275,7 @@ func JKS(key crypto.Signer, chain, cas []*x509.Certificate, alias, password stri
 	if err != nil {
 		return nil, err
 	}
-	if !publicKeysEqual(key.Public(), chain[0].PublicKey) {
+	if !pki.PublicKeysEqual(key.Public(), chain[0].PublicKey) {
 		return nil, errors.New("the private key does not match the certificate")
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
@@ -290,14 +291,14 @@ func JKS(key crypto.Signer, chain, cas []*x509.Certificate, alias, password stri
 	pw := []byte(password)
 	defer clear(pw)
 	if err := ks.SetPrivateKeyEntry(alias, entry, pw); err != nil {
-		return nil, fmt.Errorf("encoding JKS keystore: %s", safeMessage(err))
+		return nil, fmt.Errorf("encoding JKS keystore: %s", pki.SafeErrorMessage(err))
 	}
 	if err := addTrusted(ks, cas, alias, created); err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := ks.Store(&buf, pw); err != nil {
-		return nil, fmt.Errorf("encoding JKS keystore: %s", safeMessage(err))
+		return nil, fmt.Errorf("encoding JKS keystore: %s", pki.SafeErrorMessage(err))
 	}
 	return buf.Bytes(), nil
 }
@@ -316,7 +317,7 @@ func JKSTruststore(cas []*x509.Certificate, password string, created time.Time) 
 	defer clear(pw)
 	var buf bytes.Buffer
 	if err := ks.Store(&buf, pw); err != nil {
-		return nil, fmt.Errorf("encoding JKS truststore: %s", safeMessage(err))
+		return nil, fmt.Errorf("encoding JKS truststore: %s", pki.SafeErrorMessage(err))
 	}
 	return buf.Bytes(), nil
 }
@@ -334,7 +335,7 @@ func addTrusted(ks jks.KeyStore, cas []*x509.Certificate, keyAlias string, creat
 			Certificate:  jks.Certificate{Type: jksCertType, Content: ca.Raw},
 		})
 		if err != nil {
-			return fmt.Errorf("adding CA certificate %d to JKS store: %s", i, safeMessage(err))
+			return fmt.Errorf("adding CA certificate %d to JKS store: %s", i, pki.SafeErrorMessage(err))
 		}
 	}
 	return nil
@@ -368,7 +369,7 @@ func DecodeJKS(data []byte, alias, password string) (JKSContents, error) {
 	defer clear(pw)
 	ks := jks.New(jks.WithOrderedAliases())
 	if err := ks.Load(bytes.NewReader(data), pw); err != nil {
-		return JKSContents{}, fmt.Errorf("decoding JKS store: %s", safeMessage(err))
+		return JKSContents{}, fmt.Errorf("decoding JKS store: %s", pki.SafeErrorMessage(err))
 	}
 	var out JKSContents
 	for _, a := range ks.Aliases() {
@@ -377,7 +378,7 @@ func DecodeJKS(data []byte, alias, password string) (JKSContents, error) {
 		}
 		e, err := ks.GetTrustedCertificateEntry(a)
 		if err != nil {
-			return JKSContents{}, fmt.Errorf("decoding JKS store entry %q: %s", a, safeMessage(err))
+			return JKSContents{}, fmt.Errorf("decoding JKS store entry %q: %s", a, pki.SafeErrorMessage(err))
 		}
 		c, err := x509.ParseCertificate(e.Certificate.Content)
 		if err != nil {
@@ -390,7 +391,7 @@ func DecodeJKS(data []byte, alias, password string) (JKSContents, error) {
 	}
 	e, err := ks.GetPrivateKeyEntry(alias, pw)
 	if err != nil {
-		return JKSContents{}, fmt.Errorf("decoding JKS private key entry %q: %s", alias, safeMessage(err))
+		return JKSContents{}, fmt.Errorf("decoding JKS private key entry %q: %s", alias, pki.SafeErrorMessage(err))
 	}
 	defer clear(e.PrivateKey)
 	k, err := x509.ParsePKCS8PrivateKey(e.PrivateKey)
@@ -440,23 +441,4 @@ func normalizeKey(key crypto.Signer) (crypto.Signer, error) {
 		return nil, errors.New("no private key")
 	}
 	return nil, fmt.Errorf("unsupported private key type %T (want RSA, ECDSA or Ed25519)", key)
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && e.Equal(b)
-}
-
-// safeMessage keeps the first line of a library error, capped, so that a message can
-// never carry more than a short description.
-func safeMessage(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	const maxLen = 200
-	if len(msg) > maxLen {
-		msg = msg[:maxLen] + "..."
-	}
-	return msg
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -97,23 +98,6 @@ func newFixture(t *testing.T, alg string) chainFixture {
 
 var algorithms = []string{"RSA", "ECDSA", "Ed25519"}
 
-func keysEqual(a crypto.Signer, b any) bool {
-	e, ok := a.(interface{ Equal(crypto.PrivateKey) bool })
-	return ok && e.Equal(b)
-}
-
-func chainsEqual(a, b []*x509.Certificate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func names(cs []*x509.Certificate) []string {
 	var out []string
 	for _, c := range cs {
@@ -134,7 +118,7 @@ func TestDER(t *testing.T) {
 			if err != nil {
 				t.Fatalf("key.der is not PKCS#8: %v", err)
 			}
-			if !keysEqual(f.key, got) {
+			if !pki.PrivateKeysEqual(f.key, got) {
 				t.Errorf("key.der decodes to another key")
 			}
 			again, _ := DER(f.key)
@@ -178,7 +162,7 @@ func TestCombinedPEM(t *testing.T) {
 				t.Fatalf("blocks %v, want key then leaf and intermediate", types)
 			}
 			k, err := x509.ParsePKCS8PrivateKey(blocks[0].Bytes)
-			if err != nil || !keysEqual(f.key, k) {
+			if err != nil || !pki.PrivateKeysEqual(f.key, k) {
 				t.Errorf("first block is not the key (%v)", err)
 			}
 			if !bytes.Equal(blocks[1].Bytes, f.leaf.Raw) || !bytes.Equal(blocks[2].Bytes, f.inter.Raw) {
@@ -193,11 +177,11 @@ func TestCombinedPEM(t *testing.T) {
 
 func TestChain(t *testing.T) {
 	f := newFixture(t, "ECDSA")
-	if got := Chain([]*x509.Certificate{f.leaf, f.inter}, []*x509.Certificate{f.root}); !chainsEqual(got, []*x509.Certificate{f.leaf, f.inter, f.root}) {
+	if got := Chain([]*x509.Certificate{f.leaf, f.inter}, []*x509.Certificate{f.root}); !pki.CertificatesEqual(got, []*x509.Certificate{f.leaf, f.inter, f.root}) {
 		t.Errorf("Chain = %v, want leaf, intermediate, root", names(got))
 	}
 	// A self-signed certificate is its own CA: once is enough.
-	if got := Chain([]*x509.Certificate{f.selfSigned}, []*x509.Certificate{f.selfSigned}); !chainsEqual(got, []*x509.Certificate{f.selfSigned}) {
+	if got := Chain([]*x509.Certificate{f.selfSigned}, []*x509.Certificate{f.selfSigned}); !pki.CertificatesEqual(got, []*x509.Certificate{f.selfSigned}) {
 		t.Errorf("Chain of a self-signed certificate = %v", names(got))
 	}
 	// The CA already at the end of tls.crt is not repeated.
@@ -223,10 +207,10 @@ func TestPKCS12(t *testing.T) {
 					if err != nil {
 						t.Fatalf("decode: %v", err)
 					}
-					if !keysEqual(f.key, key) {
+					if !pki.PrivateKeysEqual(f.key, key) {
 						t.Errorf("keystore key differs")
 					}
-					if !chainsEqual(got, chain) {
+					if !pki.CertificatesEqual(got, chain) {
 						t.Errorf("keystore chain %v, want %v", names(got), names(chain))
 					}
 					if _, _, err := DecodePKCS12(data, password+"x"); err == nil {
@@ -254,7 +238,7 @@ func TestPKCS12(t *testing.T) {
 					if err != nil {
 						t.Fatalf("decode truststore: %v", err)
 					}
-					if !chainsEqual(cas, []*x509.Certificate{f.root, f.inter}) {
+					if !pki.CertificatesEqual(cas, []*x509.Certificate{f.root, f.inter}) {
 						t.Errorf("truststore holds %v, want root, intermediate", names(cas))
 					}
 					if _, err := DecodePKCS12Truststore(ts, password+"x"); err == nil {
@@ -276,7 +260,7 @@ func TestPKCS12SelfSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, chain, err := DecodePKCS12(data, "pw")
-	if err != nil || !chainsEqual(chain, []*x509.Certificate{f.selfSigned}) {
+	if err != nil || !pki.CertificatesEqual(chain, []*x509.Certificate{f.selfSigned}) {
 		t.Errorf("self-signed keystore chain %v (%v), want the certificate once", names(chain), err)
 	}
 }
@@ -319,13 +303,13 @@ func TestJKS(t *testing.T) {
 				if err != nil {
 					t.Fatalf("decode: %v", err)
 				}
-				if got.Key == nil || !keysEqual(f.key, got.Key) {
+				if got.Key == nil || !pki.PrivateKeysEqual(f.key, got.Key) {
 					t.Errorf("keystore key differs")
 				}
-				if !chainsEqual(got.Chain, chain) {
+				if !pki.CertificatesEqual(got.Chain, chain) {
 					t.Errorf("keystore chain %v, want leaf, intermediate", names(got.Chain))
 				}
-				if !chainsEqual(got.Trusted, cas) {
+				if !pki.CertificatesEqual(got.Trusted, cas) {
 					t.Errorf("keystore trusted entries %v, want root", names(got.Trusted))
 				}
 				if _, err := DecodeJKS(data, alias, "wrong"); err == nil {
@@ -352,7 +336,7 @@ func TestJKSTruststore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Key != nil || !chainsEqual(got.Trusted, cas) {
+	if got.Key != nil || !pki.CertificatesEqual(got.Trusted, cas) {
 		t.Errorf("truststore: key %v, trusted %v; want no key, root and intermediate", got.Key != nil, names(got.Trusted))
 	}
 	if _, err := DecodeJKS(data, "", "wrong"); err == nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 // Java is who reads keystores. keytool (from the JDK on the development machines)
@@ -61,7 +62,7 @@ func TestKeytoolReadsKeystores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !keysEqual(f.key, key) || !chainsEqual(got, chain) {
+			if !pki.PrivateKeysEqual(f.key, key) || !pki.CertificatesEqual(got, chain) {
 				t.Errorf("Java read another key or chain from keystore.jks: chain %v", names(got))
 			}
 		})
@@ -89,7 +90,7 @@ func TestKeytoolReadsKeystores(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.Key == nil || !keysEqual(f.key, c.Key) || !chainsEqual(c.Chain, full) {
+				if c.Key == nil || !pki.PrivateKeysEqual(f.key, c.Key) || !pki.CertificatesEqual(c.Chain, full) {
 					t.Errorf("Java read another key or chain from keystore.p12: key %v chain %v", c.Key != nil, names(c.Chain))
 				}
 

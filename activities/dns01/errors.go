@@ -1,0 +1,24 @@
+package dns01
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Types of the non-retryable errors the activities return.
+const (
+	// ErrTypeConfig: the solver's configuration cannot be used as it is: a
+	// credentials Secret or key that is missing or empty, invalid provider
+	// settings (nameserver, TSIG algorithm, conflicting credentials), or a bad
+	// input (no DNS name, no key authorization).
+	ErrTypeConfig = "DNS01Config"
+	// ErrTypeUnsupported: the solver names a DNS provider certflow does not
+	// implement (route53, cloudDNS, azureDNS, digitalocean, acmeDNS, akamai,
+	// webhook), or none at all.
+	ErrTypeUnsupported = "DNS01Unsupported"
+)
+
+func configError(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConfig, nil)
+}

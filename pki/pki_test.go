@@ -1,0 +1,69 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+func selfSigned(t *testing.T, cn string) (*ecdsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: PEMTypeCertificate, Bytes: der})
+}
+
+func TestParseCertificates(t *testing.T) {
+	key, a := selfSigned(t, "a")
+	_, b := selfSigned(t, "b")
+	other := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{1}})
+	bad := pem.EncodeToMemory(&pem.Block{Type: PEMTypeCertificate, Bytes: []byte{1}})
+
+	certs, err := ParseCertificates(append(append(append([]byte{}, a...), other...), b...))
+	if err != nil || len(certs) != 2 || certs[0].Subject.CommonName != "a" || certs[1].Subject.CommonName != "b" {
+		t.Fatalf("got %d certificates, %v", len(certs), err)
+	}
+	if !PublicKeysEqual(key.Public(), certs[0].PublicKey) || PublicKeysEqual(key.Public(), certs[1].PublicKey) {
+		t.Error("PublicKeysEqual")
+	}
+	if !PrivateKeysEqual(key, key) || !CertificatesEqual(certs[:1], certs[:1]) || CertificatesEqual(certs, certs[:1]) {
+		t.Error("PrivateKeysEqual or CertificatesEqual")
+	}
+	if certs, err := ParseCertificates(append(append([]byte{}, a...), bad...)); err == nil || len(certs) != 1 {
+		t.Errorf("a bad second block: got %d certificates, %v", len(certs), err)
+	}
+	if certs, err := ParseCertificates(nil); err != nil || len(certs) != 0 {
+		t.Errorf("no data: got %d certificates, %v", len(certs), err)
+	}
+
+	if c, err := FirstCertificate(append(append([]byte{}, b...), a...)); err != nil || c.Subject.CommonName != "b" {
+		t.Errorf("FirstCertificate: %v", err)
+	}
+	if _, err := FirstCertificate(append(append([]byte{}, other...), a...)); err == nil {
+		t.Error("FirstCertificate accepted a bundle that does not start with a certificate")
+	}
+}
+
+func TestSafeErrorMessage(t *testing.T) {
+	if got := SafeErrorMessage(errors.New("first line\nsecret")); got != "first line" {
+		t.Errorf("got %q", got)
+	}
+	if got := SafeErrorMessage(errors.New(strings.Repeat("x", 300))); got != strings.Repeat("x", 200)+"..." {
+		t.Errorf("got %d characters", len(got))
+	}
+}
