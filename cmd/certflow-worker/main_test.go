@@ -18,6 +18,7 @@ import (
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -148,7 +149,7 @@ func TestSolverSubcommand(t *testing.T) {
 // TestWorkerServesHTTP01 starts a worker with HTTP01SolverListen against a real Temporal
 // server: tokens in its registry are served while it runs, and Stop closes the port.
 func TestWorkerServesHTTP01(t *testing.T) {
-	s := localstack.StartForTest(t, localstack.Options{Temporal: true})
+	s := integration.StartStack(t, localstack.Options{Temporal: true})
 	tc, err := client.Dial(clients.TemporalOptions(s.TemporalAddress, s.TemporalNamespace, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

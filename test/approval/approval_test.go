@@ -14,19 +14,19 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
-var sys *testsystem.System
+var sys *testkit.System
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	var err error
-	sys, err = testsystem.Start(context.Background(), testsystem.Options{DisableApprover: true, Namespaces: []string{"approval"}})
+	sys, err = testkit.Start(context.Background(), testkit.Options{DisableApprover: true, Namespaces: []string{"approval"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "approval setup:", err)
 		os.Exit(1)
@@ -57,7 +57,7 @@ func starter(t *testing.T, args ...string) string {
 }
 
 func TestApproveWithStarterAndDenyWithKubectl(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	apply(t, `apiVersion: cert-manager.io/v1
 kind: Issuer
 metadata: {name: selfsigned}
@@ -194,5 +194,5 @@ func workflowStatus(t *testing.T, cert string) workflows.Status {
 
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, what, cond)
+	testkit.Eventually(t, 30*time.Second, what, cond)
 }

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -40,7 +40,7 @@ func crashCertName(i int) string { return fmt.Sprintf("c%02d", i) }
 // The worker is SIGKILLed while 20 Certificates are being issued; a new worker
 // finishes the job with exactly one issuance per Certificate and nothing left behind.
 func TestWorkerKilledDuringIssuance(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ctx := context.Background()
 	ns := crashNS
 	createNamespace(t, ns)

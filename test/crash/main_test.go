@@ -37,7 +37,8 @@ import (
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/k8swatch"
 )
 
@@ -63,7 +64,7 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	code, err := runWithSystem(m)
@@ -87,14 +88,14 @@ func runWithSystem(m *testing.M) (int, error) {
 	env.state = state
 	code := 1
 	defer func() {
-		if code == 0 && os.Getenv(localstack.EnvKeepState) == "" {
+		if code == 0 && os.Getenv(integration.EnvKeepState) == "" {
 			os.RemoveAll(state)
 		} else {
 			fmt.Fprintf(os.Stderr, "crash test: logs of the stack and the worker processes are in %s\n", state)
 		}
 	}()
 
-	if env.workerBin, err = testsystem.BuildWorker(root, state); err != nil {
+	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
 		return 0, err
 	}
 
@@ -175,9 +176,9 @@ func writeImpersonatingKubeconfig(from, to, user string) error {
 }
 
 // startWorker starts the worker binary and waits until it polls the task queue.
-func startWorker(t *testing.T, name string) *testsystem.WorkerProcess {
+func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	return testsystem.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), []string{"--kubeconfig", env.workerKubeconfig,
+	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), []string{"--kubeconfig", env.workerKubeconfig,
 		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace})
 }
 
@@ -206,7 +207,7 @@ func createNamespace(t *testing.T, ns string) {
 // eventually polls cond until it returns true or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	testsystem.Eventually(t, timeout, what, cond)
+	testkit.Eventually(t, timeout, what, cond)
 }
 
 // certificateReady is the Ready the e2e tests use: Ready=True for the current

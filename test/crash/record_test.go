@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
@@ -33,7 +33,7 @@ const recordNS = "record"
 //
 //	CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run TestRecordHistories ./test/crash/
 func TestRecordHistories(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	if os.Getenv(EnvRecordHistories) != "1" {
 		t.Skipf("set %s=1 to re-record workflows/testdata/histories", EnvRecordHistories)
 	}

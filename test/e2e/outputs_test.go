@@ -22,7 +22,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -60,7 +60,7 @@ const allOutputsSpec = `  secretTemplate:
 // Secret decodes with the password to the key and certificate in tls.key and tls.crt.
 // Re-issued after the spec drops some outputs, the Secret loses exactly those keys.
 func TestOutputsKeystoresAndFormats(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
@@ -117,7 +117,7 @@ spec: {selfSigned: {}}
 // activities read it from the Certificate. A changed password re-encrypts the keystore
 // without a new certificate.
 func TestOutputsInlinePasswordStaysOutOfHistory(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-inline"
 	const first, second = "inline-p12-pass-7f3a", "inline-p12-pass-9c1d"
 	mustKubectl(t, nil, "create", "namespace", ns)
@@ -154,7 +154,7 @@ spec: {selfSigned: {}}
 // A keystore whose password Secret does not exist fails the issuance with a message
 // naming the Secret and the key, and writes no Secret.
 func TestOutputsMissingPasswordSecret(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-nopw"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -182,7 +182,7 @@ spec: {selfSigned: {}}
 // This needs the CertificateWorkflow to call RefreshSecretOutputs when InspectSecret
 // reports !OutputsUpToDate (and to pass SecretTemplate to InspectSecret).
 func TestOutputsRefreshWithoutReissue(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-refresh"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
@@ -247,7 +247,7 @@ spec: {selfSigned: {}}
 // and removed from an issued Secret by server-side apply, tls.crt/tls.key/ca.crt left as
 // they are, and no re-issuance caused by certflow's own writes.
 func TestOutputsRefreshActivity(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ctx := context.Background()
 	ns := "outputs-activity"
 	mustKubectl(t, nil, "create", "namespace", ns)

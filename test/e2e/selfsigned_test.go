@@ -23,15 +23,15 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
 // The user's selfsigned-issuer.yaml and CA certificate, applied unchanged, become Ready
 // through k8swatch → Temporal → activities, and the Secret holds what the spec asks for.
 func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	applied := time.Now()
 	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "selfsigned-issuer.yaml"), "-n", "cert-manager")
 	waitIssuerReady(t, "cert-manager", "selfsigned-issuer")
@@ -124,7 +124,7 @@ func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
 
 // Each key algorithm and encoding ends up in the Secret as asked.
 func TestKeyAlgorithmsAndEncodings(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "keys"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -186,7 +186,7 @@ spec:
 
 // Deleting the target Secret makes the workflow issue again within seconds.
 func TestSecretDeletedIsReissued(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "reissue"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -224,7 +224,7 @@ spec:
 
 // A Certificate whose issuer does not exist says so, and proceeds once it appears.
 func TestMissingIssuerThenCreated(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "late-issuer"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -333,7 +333,7 @@ func equalStrings(a, b []string) bool {
 }
 
 // assertNoPrivateKeyInHistory checks, once the workflow sleeps, that no event of any of
-// its runs holds the key (testsystem.AssertNoKeyInHistory).
+// its runs holds the key (testkit.AssertNoKeyInHistory).
 func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte) {
 	t.Helper()
 	assertNoSecretInHistory(t, workflowID, nil, keyPEM)
@@ -358,7 +358,7 @@ func assertNoSecretInHistory(t *testing.T, workflowID string, secrets map[string
 		}
 		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
 	})
-	events := testsystem.AssertNoSecretInHistory(t, env.Temporal, workflowID, secrets, keyPEM)
+	events := testkit.AssertNoSecretInHistory(t, env.Temporal, workflowID, secrets, keyPEM)
 	if events < 10 {
 		t.Errorf("only %d history events of %s: the scan did not see the issuance", events, workflowID)
 	}
@@ -368,7 +368,7 @@ func assertNoSecretInHistory(t *testing.T, workflowID string, secrets map[string
 // → CA ClusterIssuer reading that Secret from the cluster resource namespace → site
 // Certificate in istio-system, whose chain verifies against the CA.
 func TestSeedCAFlow(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	for _, step := range []struct{ file, ns string }{
 		{"selfsigned-issuer.yaml", "cert-manager"},
 		{"certificate-example-ca.yaml", "cert-manager"},
@@ -394,7 +394,7 @@ func TestSeedCAFlow(t *testing.T) {
 // The user's second CA flow: an openssl CA stored with `kubectl create secret tls`,
 // ClusterIssuer ca-issuer, and certificate-bookinfo.yaml applied to istio-system.
 func TestSeedOpenSSLCAFlow(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := opensslCA(t, "/O=example Inc./CN=example.com")
 	mustKubectl(t, nil, "create", "secret", "tls", "ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
 	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "ca-issuer.yaml"))
@@ -431,7 +431,7 @@ func opensslCA(t *testing.T, subject string) string {
 
 // A CA ClusterIssuer whose Secret is missing is Ready=False saying which Secret.
 func TestCAIssuerWithoutSecretIsNotReady(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata: {name: ca-missing}
@@ -449,7 +449,7 @@ spec: {ca: {secretName: no-such-secret}}
 // and go Ready=False, so the next Certificate waits for the issuer (IssuerNotReady)
 // instead of failing into a backoff, and is issued once the Secret is back.
 func TestHandMadeCASecretDeleted(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := opensslCA(t, "/CN=gone.example")
 	createSecret := func() {
 		mustKubectl(t, nil, "create", "secret", "tls", "gone-ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
@@ -512,7 +512,7 @@ func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate
 // A renew signal and a ManuallyTriggered condition (what cmctl renew writes) each issue
 // exactly one new revision.
 func TestManualRenewIssuesExactlyOnce(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "renew"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -570,7 +570,7 @@ func waitRevision(t *testing.T, ns, name string, rev int) {
 
 // A Secret edited by hand (a foreign certificate pasted in) is re-issued within seconds.
 func TestSecretEditedIsReissued(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "edited"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -613,7 +613,7 @@ spec:
 // A CA issuer's crlDistributionPoints, ocspServers and issuingCertificateURLs end up in
 // the certificates it signs.
 func TestCAIssuerExtensions(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "ca-ext"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1

@@ -1,4 +1,4 @@
-// Package testsystem runs the whole of certflow for integration tests: the local stack
+// Package testkit runs the whole of certflow for integration tests: the local stack
 // (kube-apiserver + etcd, Temporal dev server, optionally Pebble with challtestsrv and
 // the fake Cloudflare API), the CRDs (certflow's and the Gateway API's), the RBAC of
 // deploy/rbac, and the worker and the watcher in-process, each acting as its own
@@ -8,7 +8,7 @@
 // checks ask challtestsrv's DNS server, Cloudflare is the fake, and HTTP-01 challenges
 // are served by the worker itself on the port Pebble validates (System.HTTP01Registry)
 // instead of solver Pods, which could not run on a cluster without nodes.
-package testsystem
+package testkit
 
 import (
 	"bytes"
@@ -60,7 +60,7 @@ type Options struct {
 	// (PEBBLE_WFE_NONCEREJECT; 0, the default, rejects none).
 	PebbleNonceReject int
 	// PebbleDNSServer (host:port) is the DNS server Pebble resolves identifiers with
-	// instead of challtestsrv (e.g. a BIND from internal/bind for RFC2136).
+	// instead of challtestsrv (e.g. a BIND from internal/localstack/bind for RFC2136).
 	PebbleDNSServer string
 	// DNS01RecursiveNameservers (host:port) replace challtestsrv as the nameservers the
 	// worker's DNS-01 propagation check asks (ACME only).

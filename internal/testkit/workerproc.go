@@ -1,4 +1,4 @@
-package testsystem
+package testkit
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // WorkerProcess is one certflow-worker child process, alone in its process group (so a
