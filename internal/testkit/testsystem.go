@@ -24,20 +24,11 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/certflow/certflow/activities/http01"
-	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/localstack/system"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
 )
@@ -75,19 +66,10 @@ type Options struct {
 
 // System is a running certflow.
 type System struct {
-	Root     string
-	Stack    *localstack.Stack
-	Config   *rest.Config // admin
-	Kube     kubernetes.Interface
-	CertFlow versioned.Interface
-	Temporal client.Client
-	// HTTP01Registry holds the HTTP-01 challenges the worker serves (ACME only; shared
-	// by every worker NewWorker returns, so it survives a worker restart).
-	HTTP01Registry *http01.Registry
+	*system.System
+	Root string
 
-	acme     worker.ACMEConfig
 	stateDir string
-	cleanups []func()
 }
 
 // DefaultSelfCheckTimeout is Options.SelfCheckTimeout's default: short, since on the
@@ -120,114 +102,36 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if err := localstack.CheckBinaries(lo); err != nil {
 		return s, err
 	}
+	if o.SelfCheckTimeout <= 0 {
+		o.SelfCheckTimeout = DefaultSelfCheckTimeout
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	if s.Stack, err = localstack.Start(startCtx, lo); err != nil {
-		return s, err
-	}
-	s.cleanups = append(s.cleanups, func() { s.Stack.Stop() })
-	if err := localstack.InstallCRDs(startCtx, s.Stack.RESTConfig,
-		filepath.Join(s.Root, localstack.CRDsDir), filepath.Join(s.Root, localstack.GatewayAPICRDsDir)); err != nil {
-		return s, err
-	}
-	if o.ACME {
-		s.acme = ACMEConfig(s.Stack, o.SelfCheckTimeout)
-		if o.DNS01RecursiveNameservers != nil {
-			s.acme.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)
-		}
-		s.HTTP01Registry = http01.NewRegistry()
-	}
-	if s.Config, err = clients.RESTConfig(s.Stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst); err != nil {
-		return s, err
-	}
-	if s.Kube, s.CertFlow, err = clients.Kubernetes(s.Config); err != nil {
-		return s, err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if s.Temporal, err = client.DialContext(ctx, clients.TemporalOptions(s.Stack.TemporalAddress, s.Stack.TemporalNamespace, log)); err != nil {
-		return s, err
-	}
-	s.cleanups = append(s.cleanups, s.Temporal.Close)
-	for _, ns := range append([]string{worker.DefaultClusterResourceNamespace}, o.Namespaces...) {
-		if err := s.CreateNamespace(ctx, ns); err != nil {
-			return s, err
-		}
-	}
-	if out, err := s.Kubectl(nil, "apply", "-f", filepath.Join(s.Root, "deploy", "rbac", "rbac.yaml")); err != nil {
-		return s, fmt.Errorf("apply RBAC: %v\n%s", err, out)
-	}
-
-	if !o.NoWorker {
-		w, err := s.NewWorker(o.DisableApprover)
-		if err != nil {
-			return s, err
-		}
-		if err := w.Start(); err != nil {
-			return s, err
-		}
-		s.cleanups = append(s.cleanups, w.Stop)
-	}
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		err := k8swatch.Serve(watchCtx, log, k8swatch.Flags{RESTConfig: s.Impersonate("certflow-k8swatch"), Temporal: s.Temporal, LeaderElect: true, LeaseNamespace: "certflow"})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "k8swatch:", err)
-		}
-	}()
-	s.cleanups = append(s.cleanups, func() { stopWatch(); <-done })
-	return s, nil
-}
-
-// ACMEConfig is the worker's ACME configuration for a local stack started with ACME
-// (what make run uses too): DNS-01 checks ask challtestsrv, Cloudflare is the stack's
-// fake, and HTTP-01 challenges are served in-process on 127.0.0.1:<HTTP01Port>, where
-// Pebble validates them, and self-checked through challtestsrv's DNS on that port.
-// selfCheckTimeout 0 means DefaultSelfCheckTimeout.
-func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACMEConfig {
-	if selfCheckTimeout <= 0 {
-		selfCheckTimeout = DefaultSelfCheckTimeout
-	}
-	return worker.ACMEConfig{
-		DNS01RecursiveNameservers: []string{s.ChallTestSrvDNS},
-		CloudflareAPIURL:          s.CloudflareAPIURL(),
-		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
-		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
-		SelfCheckTimeout:          selfCheckTimeout,
-	}
-}
-
-// ACME is the worker's ACME configuration (zero unless the system runs ACME): what
-// NewWorker's workers use, and what WorkerFlags turns into a worker process's flags.
-func (s *System) ACME() worker.ACMEConfig { return s.acme }
-
-// WorkerFlags are the certflow-worker flags that give a worker process the ACME
-// configuration c (e.g. System.ACME(), for a worker run as a child process).
-func WorkerFlags(c worker.ACMEConfig) []string {
-	var f []string
-	if len(c.DNS01RecursiveNameservers) > 0 {
-		f = append(f, "--dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))
-	}
-	if c.CloudflareAPIURL != "" {
-		f = append(f, "--cloudflare-api-url", c.CloudflareAPIURL)
-	}
-	if c.HTTP01SolverListen != "" {
-		f = append(f, "--http01-solver-listen", c.HTTP01SolverListen)
-	}
-	if c.HTTP01SelfCheck.Resolver != "" {
-		f = append(f, "--http01-self-check-nameserver", c.HTTP01SelfCheck.Resolver)
-	}
-	if c.HTTP01SelfCheck.Port != 0 {
-		f = append(f, "--http01-self-check-port", strconv.Itoa(c.HTTP01SelfCheck.Port))
-	}
-	if c.HTTP01SolverImage != "" {
-		f = append(f, "--http01-solver-image", c.HTTP01SolverImage)
-	}
-	if c.SelfCheckTimeout > 0 {
-		f = append(f, "--acme-self-check-timeout", c.SelfCheckTimeout.String())
-	}
-	return f
+	s.System, err = system.Start(startCtx, system.Config{
+		StackConfig: system.StackConfig{
+			Stack:            lo,
+			CRDDirs:          []string{filepath.Join(s.Root, localstack.CRDsDir)},
+			GatewayAPICRDDir: filepath.Join(s.Root, localstack.GatewayAPICRDsDir),
+		},
+		Namespaces:       append([]string{worker.DefaultClusterResourceNamespace}, o.Namespaces...),
+		SelfCheckTimeout: o.SelfCheckTimeout,
+		Worker:           worker.Config{DisableApprover: o.DisableApprover},
+		ServiceAccounts:  true,
+		Setup: func(_ context.Context, sys *system.System) error {
+			if o.DNS01RecursiveNameservers != nil {
+				sys.ACME.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)
+			}
+			if out, err := kubectl(s.Root, sys.Stack.Kubeconfig, nil, "apply", "-f", filepath.Join(s.Root, "deploy", "rbac", "rbac.yaml")); err != nil {
+				return fmt.Errorf("apply RBAC: %v\n%s", err, out)
+			}
+			return nil
+		},
+		NoWorker: o.NoWorker,
+		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "certflow"},
+		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ErrLog:   os.Stderr,
+	})
+	return s, err
 }
 
 // WriteKubeconfig writes a kubeconfig for the system's API server that acts as
@@ -247,24 +151,6 @@ func (s *System) WriteKubeconfig(path, sa string) error {
 	return clientcmd.WriteToFile(*kc, path)
 }
 
-// WorkerConfig is the configuration of the system's worker, acting as the
-// certflow-worker ServiceAccount (with ACME settings when the system has ACME).
-func (s *System) WorkerConfig(disableApprover bool) (worker.Config, error) {
-	cfg := s.Impersonate("certflow-worker")
-	kc, cf, err := clients.Kubernetes(cfg)
-	if err != nil {
-		return worker.Config{}, err
-	}
-	gc, err := gatewayclient.NewForConfig(cfg)
-	if err != nil {
-		return worker.Config{}, err
-	}
-	return worker.Config{
-		Temporal: s.Temporal, Kube: kc, CertFlow: cf, Gateway: gc, DisableApprover: disableApprover,
-		ACME: s.acme, HTTP01Registry: s.HTTP01Registry,
-	}, nil
-}
-
 // NewWorker returns a worker (not started) acting as the certflow-worker ServiceAccount.
 // With ACME it serves HTTP-01 challenges on the stack's HTTP-01 port while it runs, so
 // only one such worker can run at a time.
@@ -276,25 +162,18 @@ func (s *System) NewWorker(disableApprover bool) (tworker.Worker, error) {
 	return worker.New(c), nil
 }
 
-// Impersonate returns the admin config acting as ServiceAccount certflow/<sa>.
-func (s *System) Impersonate(sa string) *rest.Config {
-	c := rest.CopyConfig(s.Config)
-	c.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:certflow:" + sa}
-	return c
-}
-
 // CreateNamespace creates a namespace if it is missing.
 func (s *System) CreateNamespace(ctx context.Context, name string) error {
-	_, err := s.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	return nil
+	return system.EnsureNamespaces(ctx, s.Kube, name)
 }
 
 // Kubectl runs bin/kubectl against the system's API server.
 func (s *System) Kubectl(stdin []byte, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(s.Root, "bin", "kubectl"), append([]string{"--kubeconfig", s.Stack.Kubeconfig}, args...)...)
+	return kubectl(s.Root, s.Stack.Kubeconfig, stdin, args...)
+}
+
+func kubectl(root, kubeconfig string, stdin []byte, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(root, "bin", "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -304,10 +183,10 @@ func (s *System) Kubectl(stdin []byte, args ...string) (string, error) {
 
 // Stop stops everything in reverse order. keepState keeps the logs for a failed run.
 func (s *System) Stop(keepState bool) {
-	for i := len(s.cleanups) - 1; i >= 0; i-- {
-		s.cleanups[i]()
+	if s.System != nil {
+		s.System.Stop()
+		s.System = nil
 	}
-	s.cleanups = nil
 	if s.stateDir == "" {
 		return
 	}

@@ -4,9 +4,9 @@
 // accepted once, and nothing is left behind.
 //
 // The worker is the real certflow-worker, built from this tree and run as a child
-// process with the ACME flags of testkit.WorkerFlags; the rest of the system
+// process with the system's ACME settings as worker.Flags; the rest of the system
 // (kube-apiserver, Temporal, Pebble, challtestsrv, the fake Cloudflare API, k8swatch)
-// runs as testsystem starts it with NoWorker.
+// runs as testkit.Start starts it with NoWorker.
 package acmecrash
 
 import (
@@ -28,6 +28,7 @@ import (
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
+	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -265,9 +266,8 @@ func activityStarts(events []*historypb.HistoryEvent, typ string) []string {
 // polls.
 func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	args := append([]string{"--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.sys.Stack.TemporalAddress, "--temporal-namespace", env.sys.Stack.TemporalNamespace},
-		testkit.WorkerFlags(env.sys.ACME())...)
+	args := worker.Flags{Kubeconfig: env.workerKubeconfig, TemporalAddress: env.sys.Stack.TemporalAddress,
+		TemporalNamespace: env.sys.Stack.TemporalNamespace, ACME: env.sys.ACME}.Args()
 	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), args)
 }
 

@@ -40,6 +40,7 @@ import (
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/k8swatch"
+	"github.com/certflow/certflow/worker"
 )
 
 // Identities the worker and the watcher run as (deploy/rbac), so a missing permission
@@ -178,8 +179,8 @@ func writeImpersonatingKubeconfig(from, to, user string) error {
 // startWorker starts the worker binary and waits until it polls the task queue.
 func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), []string{"--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace})
+	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), worker.Flags{Kubeconfig: env.workerKubeconfig,
+		TemporalAddress: env.stack.TemporalAddress, TemporalNamespace: env.stack.TemporalNamespace}.Args())
 }
 
 // kubectl runs bin/kubectl against the test cluster as admin.
