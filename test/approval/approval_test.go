@@ -58,29 +58,7 @@ func starter(t *testing.T, args ...string) string {
 
 func TestApproveWithStarterAndDenyWithKubectl(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
-	apply(t, `apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: approved}
-spec:
-  secretName: approved-tls
-  dnsNames: [approved.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: denied}
-spec:
-  secretName: denied-tls
-  dnsNames: [denied.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`)
+	apply(t, string(testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "approved", DNSNames: []string{"approved.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String(), testkit.Cert{Name: "denied", DNSNames: []string{"denied.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String())))
 	for _, name := range []string{"approved", "denied"} {
 		waitRequestWaiting(t, name+"-1")
 		st := workflowStatus(t, name)

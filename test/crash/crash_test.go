@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
@@ -47,22 +48,7 @@ func TestWorkerKilledDuringIssuance(t *testing.T) {
 	w1 := startWorker(t, "worker-1")
 
 	// A CA made by a SelfSigned issuer; the CA Issuer is applied once its Secret exists.
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: ca}
-spec:
-  secretName: ca-tls
-  isCA: true
-  commonName: crash test CA
-  duration: 2160h
-  privateKey: {algorithm: ECDSA, size: 256}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "ca", CommonName: "crash test CA", IsCA: true, Duration: "2160h", PrivateKey: "{algorithm: ECDSA, size: 256}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitCertificateReady(t, ns, "ca", 60*time.Second)
 	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
 kind: Issuer
@@ -199,7 +185,7 @@ func readyCertificates(t *testing.T, ns string) (int, []string) {
 	}
 	ready := map[string]bool{}
 	for i := range list.Items {
-		ready[list.Items[i].Name] = certificateReady(&list.Items[i])
+		ready[list.Items[i].Name] = testkit.CertificateReady(&list.Items[i])
 	}
 	n, notReady := 0, []string{}
 	for i := 0; i < crashCerts; i++ {

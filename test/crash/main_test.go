@@ -25,15 +25,11 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
@@ -199,10 +195,7 @@ func kubectl(t *testing.T, stdin []byte, args ...string) string {
 
 func createNamespace(t *testing.T, ns string) {
 	t.Helper()
-	_, err := env.kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	testkit.CreateNamespace(t, env.kube, ns)
 }
 
 // eventually polls cond until it returns true or the timeout passes.
@@ -211,51 +204,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() (b
 	testkit.Eventually(t, timeout, what, cond)
 }
 
-// certificateReady is the Ready the e2e tests use: Ready=True for the current
-// generation and no Issuing condition left.
-func certificateReady(c *cmapi.Certificate) bool {
-	r := condition(c, cmapi.CertificateConditionReady)
-	return r != nil && r.Status == cmmeta.ConditionTrue && r.ObservedGeneration == c.Generation &&
-		condition(c, cmapi.CertificateConditionIssuing) == nil
-}
-
-func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 func waitCertificateReady(t *testing.T, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
-	var cert *cmapi.Certificate
-	eventually(t, timeout, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
-		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		cert = c
-		return certificateReady(c), fmt.Sprintf("%+v", c.Status)
-	})
-	return cert
+	return testkit.WaitCertificateReady(t, env.certflow, ns, name, timeout)
 }
 
 func waitIssuerReady(t *testing.T, ns, name string) {
 	t.Helper()
-	eventually(t, 60*time.Second, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
-		iss, err := env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range iss.Status.Conditions {
-			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, "no Ready condition"
-	})
+	testkit.WaitIssuerReady(t, env.certflow, ns, name, 60*time.Second)
 }
 
 // run is one run of a workflow (continue-as-new makes a chain of them).

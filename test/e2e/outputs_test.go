@@ -22,6 +22,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
@@ -64,11 +65,7 @@ func TestOutputsKeystoresAndFormats(t *testing.T) {
 	ns := "outputs"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", allOutputsSpec), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 
@@ -121,11 +118,7 @@ func TestOutputsInlinePasswordStaysOutOfHistory(t *testing.T) {
 	ns := "outputs-inline"
 	const first, second = "inline-p12-pass-7f3a", "inline-p12-pass-9c1d"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	inline := func(pw string) string {
 		return "  keystores:\n    pkcs12: {create: true, profile: Modern2023, password: " + pw + "}\n"
 	}
@@ -157,11 +150,7 @@ func TestOutputsMissingPasswordSecret(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	ns := "outputs-nopw"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", `  keystores:
     jks:
       create: true
@@ -186,11 +175,7 @@ func TestOutputsRefreshWithoutReissue(t *testing.T) {
 	ns := "outputs-refresh"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", ""), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 	before, _ := readTLSSecret(t, ns, "app-tls")
@@ -252,11 +237,7 @@ func TestOutputsRefreshActivity(t *testing.T) {
 	ns := "outputs-activity"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", ""), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 	before, _ := readTLSSecret(t, ns, "app-tls")
@@ -392,7 +373,7 @@ func checkPKCS12(t *testing.T, s *corev1.Secret, key crypto.Signer, leaf *x509.C
 	if err != nil {
 		t.Fatalf("truststore.p12: %v", err)
 	}
-	ca, err := parseLeaf(s.Data["ca.crt"])
+	ca, err := testkit.ParseLeaf(s.Data["ca.crt"])
 	if err != nil || len(trusted) != 1 || !trusted[0].Equal(ca) {
 		t.Errorf("truststore.p12 does not hold ca.crt (%v)", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
@@ -22,12 +23,7 @@ func TestVisibilityAndStarter(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	ns := "visible"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: shown, labels: {team: web}}
 spec:
