@@ -50,11 +50,7 @@ func TestWorkerKilledDuringIssuance(t *testing.T) {
 	// A CA made by a SelfSigned issuer; the CA Issuer is applied once its Secret exists.
 	kubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "ca", CommonName: "crash test CA", IsCA: true, Duration: "2160h", PrivateKey: "{algorithm: ECDSA, size: 256}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitCertificateReady(t, ns, "ca", 60*time.Second)
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: ca-issuer}
-spec: {ca: {secretName: ca-tls}}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.CAIssuer("ca-issuer", "ca-tls")), "apply", "-n", ns, "-f", "-")
 	waitIssuerReady(t, ns, "ca-issuer")
 
 	var manifest strings.Builder

@@ -124,11 +124,7 @@ spec: {selfSigned: {}}
 	record("issuer-selfsigned", selfsigned, waitBlocked(t, selfsigned, workflows.PhaseReady), hasActivity("SetIssuerStatus"))
 	kubectl(t, []byte(testkit.Cert{Name: "rec-ca", CommonName: "recording CA", IsCA: true, Duration: "2160h", PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "rec-ca", 1)
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: rec-ca-issuer}
-spec: {ca: {secretName: rec-ca-tls}}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.CAIssuer("rec-ca-issuer", "rec-ca-tls")), "apply", "-n", ns, "-f", "-")
 	waitIssuerReady(t, ns, "rec-ca-issuer")
 	caIssuer := workflows.IssuerWorkflowID(ns, "rec-ca-issuer")
 	kubectl(t, nil, "patch", "issuer", "rec-ca-issuer", "-n", ns, "--type", "merge", "-p", `{"spec":{"ca":{"crlDistributionPoints":["http://crl.example.com/ca.crl"]}}}`)
