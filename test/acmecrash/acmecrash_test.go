@@ -62,19 +62,13 @@ func runWithSystem(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	state, err := os.MkdirTemp("", "certflow-acmecrash-")
+	state, cleanup, err := testkit.StateDir("certflow-acmecrash-", "acmecrash: worker binary and logs")
 	if err != nil {
 		return 0, err
 	}
 	env.state = state
 	code = 1
-	defer func() {
-		if code == 0 && os.Getenv(integration.EnvKeepState) == "" {
-			os.RemoveAll(state)
-		} else {
-			fmt.Fprintf(os.Stderr, "acmecrash: worker binary and logs are in %s\n", state)
-		}
-	}()
+	defer func() { cleanup(code) }()
 	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
 		return 0, err
 	}

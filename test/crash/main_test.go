@@ -78,19 +78,13 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	env.root = root
-	state, err := os.MkdirTemp("", "certflow-crash-")
+	state, cleanup, err := testkit.StateDir("certflow-crash-", "crash test: logs of the stack and the worker processes")
 	if err != nil {
 		return 0, err
 	}
 	env.state = state
 	code := 1
-	defer func() {
-		if code == 0 && os.Getenv(integration.EnvKeepState) == "" {
-			os.RemoveAll(state)
-		} else {
-			fmt.Fprintf(os.Stderr, "crash test: logs of the stack and the worker processes are in %s\n", state)
-		}
-	}()
+	defer func() { cleanup(code) }()
 
 	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
 		return 0, err
