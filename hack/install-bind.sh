@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs ISC BIND 9 (named) from Debian's packages for the RFC2136 DNS-01 tests
-# (internal/bind runs its own named on a loopback high port). Idempotent: does
+# (internal/localstack/bind runs its own named on a loopback high port). Idempotent: does
 # nothing but print the version when named is already on PATH or at /usr/sbin/named.
 # The package's own system-wide service is stopped and disabled again if its
 # postinst started it, so nothing is left listening on port 53.

@@ -30,17 +30,13 @@ func decisionCommand(g *globals, verb string, typ cmapi.CertificateRequestCondit
 		Short: fmt.Sprintf("%s a CertificateRequest waiting for approval", verb),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := g.connect(ctx, cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer c.temporal.Close()
-			if err := decide(ctx, c, args[0], typ, reason, message); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s CertificateRequest '%s/%s'\n", done, c.namespace, args[0])
-			return nil
+			return g.withConn(cmd, func(ctx context.Context, c *conn) error {
+				if err := decide(ctx, c, args[0], typ, reason, message); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s CertificateRequest '%s/%s'\n", done, c.namespace, args[0])
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "KubectlCertManager", "reason written on the condition")

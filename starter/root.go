@@ -51,6 +51,18 @@ type conn struct {
 	namespace string
 }
 
+// withConn connects for cmd, runs f with the connection and closes it: the body of
+// every command that talks to the cluster and to Temporal.
+func (g *globals) withConn(cmd *cobra.Command, f func(ctx context.Context, c *conn) error) error {
+	ctx := cmd.Context()
+	c, err := g.connect(ctx, cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	defer c.temporal.Close()
+	return f(ctx, c)
+}
+
 func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 	cfg, err := clients.RESTConfig(g.kubeconfig, 50, 100)
 	if err != nil {

@@ -25,13 +25,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show a Certificate, its Issuer, its Secret and what its workflow is doing",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := g.connect(ctx, cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			defer c.temporal.Close()
-			return certificateStatus(ctx, cmd.OutOrStdout(), c, args[0])
+			return g.withConn(cmd, func(ctx context.Context, c *conn) error {
+				return certificateStatus(ctx, cmd.OutOrStdout(), c, args[0])
+			})
 		},
 	})
 	return status

@@ -24,8 +24,9 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/bind"
-	"github.com/certflow/certflow/internal/fakecloudflare"
+	"github.com/certflow/certflow/internal/localstack/bind"
+	"github.com/certflow/certflow/internal/localstack/fakecloudflare"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 const (
@@ -553,7 +554,7 @@ func TestRFC2136WithoutTSIG(t *testing.T) {
 }
 
 func TestActivitiesRFC2136Integration(t *testing.T) {
-	s := bind.StartForTest(t, bind.Options{
+	s := integration.StartBIND(t, bind.Options{
 		Zones:         []string{"example.com"},
 		TSIGAlgorithm: "HMACSHA256",
 		Records: []string{

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cloudflare/cloudflare-go"
 
-	"github.com/certflow/certflow/internal/fakecloudflare"
+	"github.com/certflow/certflow/internal/localstack/fakecloudflare"
 )
 
 const (

@@ -10,7 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/certflow/certflow/internal/bind"
+	"github.com/certflow/certflow/internal/localstack/bind"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // propTestServer is an in-process recursive-looking nameserver: TXT answers from txt,
@@ -139,7 +140,7 @@ func TestCheckTXTRecursiveNameservers(t *testing.T) {
 }
 
 func TestCheckTXTIntegration(t *testing.T) {
-	s := bind.StartForTest(t, bind.Options{
+	s := integration.StartBIND(t, bind.Options{
 		Zones: []string{"example.com", "example.org"},
 		Records: []string{
 			"_acme-challenge.alias.example.com. 60 IN CNAME _acme-challenge.target.example.org.",

@@ -10,7 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/certflow/certflow/internal/bind"
+	"github.com/certflow/certflow/internal/localstack/bind"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 func TestRFC2136TSIGAlgorithm(t *testing.T) {
@@ -208,7 +209,7 @@ func rfc2136TestProvider(t *testing.T, s *bind.Server, mutate func(*RFC2136Confi
 func TestRFC2136Integration(t *testing.T) {
 	for _, alg := range []string{"HMACMD5", "HMACSHA1", "HMACSHA256", "HMACSHA512"} {
 		t.Run(alg, func(t *testing.T) {
-			s := bind.StartForTest(t, bind.Options{Zones: []string{"example.com", "example.org"}, TSIGAlgorithm: alg})
+			s := integration.StartBIND(t, bind.Options{Zones: []string{"example.com", "example.org"}, TSIGAlgorithm: alg})
 			p := rfc2136TestProvider(t, s, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -255,7 +256,7 @@ func TestRFC2136Integration(t *testing.T) {
 }
 
 func TestRFC2136IntegrationErrors(t *testing.T) {
-	s := bind.StartForTest(t, bind.Options{TSIGAlgorithm: "HMACSHA256"})
+	s := integration.StartBIND(t, bind.Options{TSIGAlgorithm: "HMACSHA256"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const name = "_acme-challenge.example.com."

@@ -25,6 +25,7 @@ import (
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // requestCounter counts the API requests a client makes, by method and path.
@@ -53,7 +54,7 @@ func (c *requestCounter) take() []string {
 // just created goes out without reading it, and a person's decision in between is
 // noticed (the write conflicts, the retry reads the request).
 func TestRequestStatusAfterCreate(t *testing.T) {
-	stack := localstack.StartForTest(t, localstack.Options{Kube: true})
+	stack := integration.StartStack(t, localstack.Options{Kube: true})
 	root, err := localstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

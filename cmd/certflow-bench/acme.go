@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,25 +28,10 @@ const (
 	cloudflareSecret    = "cloudflare-api-token-secret"
 	cloudflareSecretKey = "api-token"
 	acmeZone            = "example.com"
-	// acmeSelfCheckTimeout is the worker's --acme-self-check-timeout (as in
-	// testsystem): on the local stack a DNS-01 self check passes at once or never.
+	// acmeSelfCheckTimeout is the worker's --acme-self-check-timeout (as in the
+	// tests): on the local stack a DNS-01 self check passes at once or never.
 	acmeSelfCheckTimeout = 15 * time.Second
 )
-
-// acmeWorkerArgs are the worker flags that point it at the stack's ACME servers, the
-// values testsystem.ACMEConfig uses: DNS-01 propagation checks ask challtestsrv's DNS,
-// the Cloudflare solver talks to the fake API, HTTP-01 (unused here) is served by the
-// worker on the port Pebble validates and self-checked through challtestsrv.
-func acmeWorkerArgs(challDNS, cloudflareURL string, http01Port int, selfCheck time.Duration) []string {
-	return []string{
-		"--dns01-recursive-nameservers", challDNS,
-		"--cloudflare-api-url", cloudflareURL,
-		"--http01-solver-listen", "127.0.0.1:" + strconv.Itoa(http01Port),
-		"--http01-self-check-nameserver", challDNS,
-		"--http01-self-check-port", strconv.Itoa(http01Port),
-		"--acme-self-check-timeout", selfCheck.String(),
-	}
-}
 
 // acmeIssuer is the ClusterIssuer of ACME mode: Pebble, one Cloudflare DNS-01 solver.
 func acmeIssuer(directoryURL string, caBundle []byte) *cmapi.ClusterIssuer {

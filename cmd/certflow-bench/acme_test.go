@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"maps"
 	"slices"
 	"testing"
@@ -10,35 +9,6 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 )
-
-func TestACMEWorkerArgs(t *testing.T) {
-	got := acmeWorkerArgs("127.0.0.1:8053", "http://127.0.0.1:8056/client/v4", 5002, 15*time.Second)
-	want := []string{
-		"--dns01-recursive-nameservers", "127.0.0.1:8053",
-		"--cloudflare-api-url", "http://127.0.0.1:8056/client/v4",
-		"--http01-solver-listen", "127.0.0.1:5002",
-		"--http01-self-check-nameserver", "127.0.0.1:8053",
-		"--http01-self-check-port", "5002",
-		"--acme-self-check-timeout", "15s",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("acmeWorkerArgs:\n got %q\nwant %q", got, want)
-	}
-	// They must parse as the worker's flags do (flag name, then value).
-	fs := flag.NewFlagSet("certflow-worker", flag.ContinueOnError)
-	ns := fs.String("dns01-recursive-nameservers", "", "")
-	fs.String("cloudflare-api-url", "", "")
-	fs.String("http01-solver-listen", "", "")
-	fs.String("http01-self-check-nameserver", "", "")
-	port := fs.Int("http01-self-check-port", 80, "")
-	timeout := fs.Duration("acme-self-check-timeout", 0, "")
-	if err := fs.Parse(got); err != nil || fs.NArg() != 0 {
-		t.Fatalf("parse: %v, %d left over", err, fs.NArg())
-	}
-	if *ns != "127.0.0.1:8053" || *port != 5002 || *timeout != 15*time.Second {
-		t.Errorf("parsed %q %d %s", *ns, *port, *timeout)
-	}
-}
 
 func TestACMEIssuerAndCertificate(t *testing.T) {
 	ci := acmeIssuer("https://127.0.0.1:14000/dir", []byte("PEM"))

@@ -22,6 +22,8 @@ import (
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/localstack/system"
+	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -70,16 +72,16 @@ func (b *bench) run(ctx context.Context) error {
 	if acmeMode {
 		progress("with Pebble, pebble-challtestsrv and the fake Cloudflare API")
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{
-		BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, ACME: acmeMode, Log: stackLog(c.verbose),
+	stack, err := system.StartStack(ctx, system.StackConfig{
+		Stack: localstack.Options{
+			BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, ACME: acmeMode, Log: stackLog(c.verbose),
+		},
+		CRDDirs: []string{c.crdDir},
 	})
 	if err != nil {
 		return err
 	}
 	b.stack = stack
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, c.crdDir); err != nil {
-		return fmt.Errorf("install CRDs: %w", err)
-	}
 	r.StackStartSeconds = round(time.Since(t).Seconds(), 2)
 	progress("stack ready in %.1f s", r.StackStartSeconds)
 
@@ -94,21 +96,21 @@ func (b *bench) run(ctx context.Context) error {
 	if b.cf, err = versioned.NewForConfig(cfg); err != nil {
 		return err
 	}
-	if err := ensureNamespaces(ctx, b.kc, clusterResourceNS, benchNS); err != nil {
+	if err := system.EnsureNamespaces(ctx, b.kc, clusterResourceNS, benchNS); err != nil {
 		return err
 	}
-	common := []string{"--kubeconfig", stack.Kubeconfig, "--temporal-address", stack.TemporalAddress}
-	workerArgs := append(slices.Clone(common), "--cluster-resource-namespace", clusterResourceNS)
+	wf := worker.Flags{Kubeconfig: stack.Kubeconfig, TemporalAddress: stack.TemporalAddress, ClusterResourceNamespace: clusterResourceNS}
 	if acmeMode {
-		workerArgs = append(workerArgs, acmeWorkerArgs(stack.ChallTestSrvDNS, stack.CloudflareAPIURL(), stack.HTTP01Port, acmeSelfCheckTimeout)...)
+		wf.ACME = system.ACMEConfig(stack, acmeSelfCheckTimeout)
 	}
+	workerArgs := wf.Args()
 	// --worker-args come last: a flag given twice takes its last value.
 	b.worker, err = startChild(procWorker, filepath.Join(c.binDir, procWorker), append(workerArgs, strings.Fields(c.workerArgs)...), r.StateDir)
 	if err != nil {
 		return err
 	}
 	watcherBin := filepath.Join(c.binDir, procWatcher)
-	watcherArgs := append(slices.Clone(common), "--leader-elect=false")
+	watcherArgs := []string{"--kubeconfig", stack.Kubeconfig, "--temporal-address", stack.TemporalAddress, "--leader-elect=false"}
 	if hasFlag(watcherBin, "cluster-resource-namespace") {
 		watcherArgs = append(watcherArgs, "--cluster-resource-namespace", clusterResourceNS)
 	}

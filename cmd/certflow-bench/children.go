@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // child is certflow-worker or certflow-k8swatch, run as a separate process so that its

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
@@ -24,16 +21,6 @@ const (
 	caSecret          = "bench-ca-tls"
 	caClusterIssuer   = "bench-ca"
 )
-
-func ensureNamespaces(ctx context.Context, kc kubernetes.Interface, names ...string) error {
-	for _, name := range names {
-		_, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create namespace %s: %w", name, err)
-		}
-	}
-	return nil
-}
 
 // setupCA creates a SelfSigned Issuer and an ECDSA CA Certificate issued by it, waits
 // until that is Ready, then creates a CA ClusterIssuer reading the Certificate's Secret

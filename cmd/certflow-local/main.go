@@ -18,23 +18,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
-	"github.com/certflow/certflow/activities/http01"
-	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/localstack/system"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
 )
@@ -69,127 +60,34 @@ func run(ctx context.Context, log *slog.Logger, opts options) error {
 	stateDir, _ := filepath.Abs(opts.stateDir)
 	binDir, _ := filepath.Abs(opts.binDir)
 	clusterResNS := opts.clusterResNS
-	o := localstack.Options{
-		BinDir: binDir, StateDir: stateDir, Kube: true, Temporal: true, ACME: opts.acme,
-		Ports: localstack.DefaultPorts(), Log: os.Stderr,
-		ExistingKubeconfig: os.Getenv("KUBECONFIG"), ExistingTemporal: os.Getenv("TEMPORAL_ADDRESS"),
-	}
 	start := time.Now()
-	stack, err := localstack.Start(ctx, o)
+	tworker.SetStickyWorkflowCacheSize(worker.DefaultWorkflowCacheSize)
+	sys, err := system.Start(ctx, system.Config{
+		StackConfig: system.StackConfig{
+			Stack: localstack.Options{
+				BinDir: binDir, StateDir: stateDir, Kube: true, Temporal: true, ACME: opts.acme,
+				Ports: localstack.DefaultPorts(), Log: os.Stderr,
+				ExistingKubeconfig: os.Getenv("KUBECONFIG"), ExistingTemporal: os.Getenv("TEMPORAL_ADDRESS"),
+			},
+			CRDDirs: []string{opts.crdDir}, GatewayAPICRDDir: opts.gatewayCRDDir,
+		},
+		Namespaces:       []string{clusterResNS},
+		SelfCheckTimeout: opts.selfCheckTimeout,
+		Worker:           worker.Config{ClusterResourceNamespace: clusterResNS},
+		Watcher:          k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", ClusterResourceNamespace: clusterResNS},
+		Log:              log,
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		fmt.Fprintln(os.Stderr, "stopping the local stack ...")
-		if err := stack.Stop(); err != nil {
+		if err := sys.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stop:", err)
 		}
 	}()
-	crdDirs := []string{opts.crdDir}
-	if opts.gatewayCRDDir != "" {
-		// An existing cluster's own Gateway API installation (maybe another version)
-		// is left alone; the local kube-apiserver gets deploy/gateway-api.
-		keep := false
-		if o.ExistingKubeconfig != "" {
-			if keep, err = hasGatewayAPI(stack); err != nil {
-				return err
-			}
-		}
-		if keep {
-			fmt.Fprintln(os.Stderr, "the cluster serves the Gateway API already: leaving its CRDs as they are")
-		} else {
-			crdDirs = append(crdDirs, opts.gatewayCRDDir)
-		}
-	}
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, crdDirs...); err != nil {
-		return fmt.Errorf("install CRDs: %w", err)
-	}
-	// The worker's clients get certflow's rate limits (stack.RESTConfig has client-go's
-	// default of 5 requests a second, which would throttle issuance).
-	cfg, err := clients.RESTConfig(stack.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst)
-	if err != nil {
-		return err
-	}
-	kc, cf, err := clients.Kubernetes(cfg)
-	if err != nil {
-		return err
-	}
-	if err := ensureNamespace(ctx, kc, clusterResNS); err != nil {
-		return err
-	}
-	tc, err := client.DialContext(ctx, clients.TemporalOptions(stack.TemporalAddress, stack.TemporalNamespace, log))
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-
-	gc, err := gatewayclient.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-
-	tworker.SetStickyWorkflowCacheSize(worker.DefaultWorkflowCacheSize)
-	wc := worker.Config{Temporal: tc, Kube: kc, CertFlow: cf, Gateway: gc, ClusterResourceNamespace: clusterResNS}
-	if opts.acme {
-		// worker.New creates wc.HTTP01Registry and serves it on HTTP01SolverListen.
-		wc.ACME = acmeConfig(stack, opts.selfCheckTimeout)
-	}
-	w := worker.New(wc)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start the worker: %w", err)
-	}
-	defer w.Stop()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		err := k8swatch.Serve(ctx, log, k8swatch.Flags{Kubeconfig: stack.Kubeconfig, Temporal: tc, LeaderElect: true, LeaseNamespace: "kube-system", ClusterResourceNamespace: clusterResNS})
-		if err != nil {
-			log.Error("k8swatch", "err", err)
-		}
-	}()
-	defer wg.Wait()
-
-	printWelcome(os.Stdout, stack, binDir, time.Since(start))
+	printWelcome(os.Stdout, sys.Stack, binDir, time.Since(start))
 	<-ctx.Done()
-	return nil
-}
-
-// acmeConfig points the worker at the stack's ACME servers (the same settings as
-// testsystem.ACMEConfig): DNS-01 checks ask challtestsrv, Cloudflare is the stack's
-// fake, and HTTP-01 challenges are served in-process on 127.0.0.1:<HTTP01Port>, where
-// Pebble validates them, and self-checked through challtestsrv's DNS on that port.
-func acmeConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACMEConfig {
-	return worker.ACMEConfig{
-		DNS01RecursiveNameservers: []string{s.ChallTestSrvDNS},
-		CloudflareAPIURL:          s.CloudflareAPIURL(),
-		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
-		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
-		SelfCheckTimeout:          selfCheckTimeout,
-	}
-}
-
-// hasGatewayAPI reports whether the cluster serves HTTPRoutes already.
-func hasGatewayAPI(s *localstack.Stack) (bool, error) {
-	dc, err := kubernetes.NewForConfig(s.RESTConfig)
-	if err != nil {
-		return false, err
-	}
-	_, err = dc.Discovery().ServerResourcesForGroupVersion("gateway.networking.k8s.io/v1")
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("discover the Gateway API: %w", err)
-	}
-	return true, nil
-}
-
-func ensureNamespace(ctx context.Context, kc kubernetes.Interface, name string) error {
-	_, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
 	return nil
 }
 

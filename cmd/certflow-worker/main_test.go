@@ -18,6 +18,7 @@ import (
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -26,15 +27,15 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := f.acme
+	a := f.ACME
 	if len(a.DNS01RecursiveNameservers) != 0 || a.CloudflareAPIURL != "" || a.HTTP01SolverListen != "" || a.HTTP01SelfCheck.Resolver != "" {
 		t.Errorf("defaults set ACME fields: %+v", a)
 	}
 	if a.HTTP01SelfCheck.Port != 80 || a.HTTP01SolverImage != worker.DefaultHTTP01SolverImage || a.SelfCheckTimeout != worker.DefaultACMESelfCheckTimeout {
 		t.Errorf("defaults: %+v", a)
 	}
-	if f.maxWorkflowTasks != worker.DefaultMaxConcurrentWorkflowTasks || f.maxLocalActivities != worker.DefaultMaxConcurrentLocalActivities || f.profilerAddress != "" {
-		t.Errorf("concurrency defaults %d/%d, profiler %q", f.maxWorkflowTasks, f.maxLocalActivities, f.profilerAddress)
+	if f.MaxConcurrentWorkflowTasks != worker.DefaultMaxConcurrentWorkflowTasks || f.MaxConcurrentLocalActivities != worker.DefaultMaxConcurrentLocalActivities || f.ProfilerAddress != "" {
+		t.Errorf("concurrency defaults %d/%d, profiler %q", f.MaxConcurrentWorkflowTasks, f.MaxConcurrentLocalActivities, f.ProfilerAddress)
 	}
 }
 
@@ -51,7 +52,7 @@ func TestParseFlagsACME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := f.acme
+	a := f.ACME
 	if want := []string{"127.0.0.1:8053", "10.0.0.1:53", "[::1]:53"}; !slices.Equal(a.DNS01RecursiveNameservers, want) {
 		t.Errorf("nameservers %q, want %q", a.DNS01RecursiveNameservers, want)
 	}
@@ -148,7 +149,7 @@ func TestSolverSubcommand(t *testing.T) {
 // TestWorkerServesHTTP01 starts a worker with HTTP01SolverListen against a real Temporal
 // server: tokens in its registry are served while it runs, and Stop closes the port.
 func TestWorkerServesHTTP01(t *testing.T) {
-	s := localstack.StartForTest(t, localstack.Options{Temporal: true})
+	s := integration.StartStack(t, localstack.Options{Temporal: true})
 	tc, err := client.Dial(clients.TemporalOptions(s.TemporalAddress, s.TemporalNamespace, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package localstack
+package localstack_test
 
 import (
 	"context"
@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	. "github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // TestACMEIssuance proves the ACME wiring of the stack with real issuances: Pebble
@@ -24,7 +27,7 @@ import (
 // 127.0.0.1:HTTP01Port (served here, in process, as certflow's solver will) and DNS-01
 // from TXT records set through the challtestsrv API and through the fake Cloudflare API.
 func TestACMEIssuance(t *testing.T) {
-	s := StartForTest(t, Options{ACME: true})
+	s := integration.StartStack(t, Options{ACME: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/certflow/certflow/internal/fakecloudflare"
+	"github.com/certflow/certflow/internal/localstack/fakecloudflare"
 )
 
 // CloudflareToken is the one API token the stack's fake Cloudflare API accepts

@@ -1,4 +1,4 @@
-package localstack
+package localstack_test
 
 import (
 	"bytes"
@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	. "github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // TestInterceptCloudflareTXT changes what the fake Cloudflare API publishes into
 // challtestsrv: the records already there follow the new rule at once, new ones too,
 // the API keeps the real values, and clearing the rule restores them.
 func TestInterceptCloudflareTXT(t *testing.T) {
-	s := StartForTest(t, Options{ACME: true})
+	s := integration.StartStack(t, Options{ACME: true})
 	const a, b = "_acme-challenge.a.example.com.", "_acme-challenge.b.example.com."
 	cf := s.Cloudflare()
 	var zoneID string

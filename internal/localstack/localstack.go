@@ -8,9 +8,9 @@
 // process group with Pdeathsig=SIGKILL, so none outlives the process that started it,
 // and logs to <StateDir>/<component>.log.
 //
-// Integration tests:
+// Integration tests (internal/testkit/integration):
 //
-//	s := localstack.StartForTest(t, localstack.Options{Kube: true, Temporal: true, ACME: true})
+//	s := integration.StartStack(t, localstack.Options{Kube: true, Temporal: true, ACME: true})
 //	// skipped unless CERTFLOW_INTEGRATION=1; free ports; stopped by t.Cleanup
 //	err := localstack.InstallCRDs(ctx, s.RESTConfig, filepath.Join(root, localstack.CRDsDir),
 //		filepath.Join(root, localstack.GatewayAPICRDsDir))
@@ -35,7 +35,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/certflow/certflow/internal/fakecloudflare"
+	"github.com/certflow/certflow/internal/localstack/fakecloudflare"
 )
 
 // Options selects what Start runs and where.
@@ -67,7 +67,7 @@ type Options struct {
 	CloudflareZones []string
 	// PebbleDNSServer (host:port) is the DNS server Pebble resolves every identifier
 	// with; empty means pebble-challtestsrv's. Point it at another server (e.g. a BIND
-	// of internal/bind for RFC2136 tests) when the records Pebble must see live there.
+	// of internal/localstack/bind for RFC2136 tests) when the records Pebble must see live there.
 	PebbleDNSServer string
 }
 

@@ -1,4 +1,4 @@
-package localstack
+package localstack_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"github.com/miekg/dns"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,13 +32,17 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	. "github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 func allParts() Options { return Options{Kube: true, Temporal: true, ACME: true} }
 
 // TestFullStack starts everything on free ports and exercises each part.
 func TestFullStack(t *testing.T) {
-	s := StartForTest(t, allParts())
+	s := integration.StartStack(t, allParts())
 	t.Logf("start times: %v", s.StartTimes)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -80,7 +86,7 @@ func TestFullStack(t *testing.T) {
 
 // TestTwoStacks runs two complete stacks side by side.
 func TestTwoStacks(t *testing.T) {
-	SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	stacks := make([]*Stack, 2)
 	done := make(chan struct{}, 2)
 	for i := range stacks {
@@ -127,13 +133,13 @@ func TestTwoStacks(t *testing.T) {
 // TestRestartSameStateDir restarts a stack on the same StateDir, as `make run` does:
 // certificates and data survive.
 func TestRestartSameStateDir(t *testing.T) {
-	SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := t.TempDir()
 	o := Options{Kube: true, Temporal: true, StateDir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	s1 := StartForTest(t, o)
+	s1 := integration.StartStack(t, o)
 	cs := kubernetes.NewForConfigOrDie(s1.RESTConfig)
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "survives"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -143,7 +149,7 @@ func TestRestartSameStateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := StartForTest(t, o)
+	s2 := integration.StartStack(t, o)
 	ca2, _ := os.ReadFile(filepath.Join(dir, "pki", "kube-ca.crt"))
 	if len(ca1) == 0 || !bytes.Equal(ca1, ca2) {
 		t.Errorf("kube CA was regenerated on restart")
@@ -155,7 +161,7 @@ func TestRestartSameStateDir(t *testing.T) {
 	checkTemporalClient(ctx, t, s2)
 
 	// A third stack reuses both servers through Existing* and starts nothing.
-	s3 := StartForTest(t, Options{ExistingKubeconfig: s2.Kubeconfig, ExistingTemporal: s2.TemporalAddress})
+	s3 := integration.StartStack(t, Options{ExistingKubeconfig: s2.Kubeconfig, ExistingTemporal: s2.TemporalAddress})
 	if n := len(s3.PIDs()); n != 0 {
 		t.Errorf("stack on existing servers started %d processes", n)
 	}
@@ -166,7 +172,7 @@ func TestRestartSameStateDir(t *testing.T) {
 func startOrError(t *testing.T, o Options) *Stack {
 	o.BinDir = mustRepoRoot(t) + "/bin"
 	o.StateDir = t.TempDir()
-	o.Log = &tbWriter{tb: t}
+	o.Log = integration.LogWriter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, o)
@@ -337,7 +343,7 @@ func lookupTXT(t *testing.T, addr, name string) []string {
 }
 
 func checkTemporalClient(ctx context.Context, t *testing.T, s *Stack) {
-	c, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddress, Namespace: s.TemporalNamespace, Logger: quietLogger})
+	c, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddress, Namespace: s.TemporalNamespace, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatalf("dial temporal: %v", err)
 	}
@@ -454,21 +460,22 @@ func nonLoopbackListeners(t *testing.T, pid int) []string {
 // TestExistingTemporalRegistersSearchAttributes points the stack at a Temporal server
 // started without certflow's search attributes: Start registers them.
 func TestExistingTemporalRegistersSearchAttributes(t *testing.T) {
-	SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := t.TempDir()
-	port, err := freePort(false)
+	port, err := FreePort(false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p, err := startProc("temporal-bare", filepath.Join(mustRepoRoot(t), "bin", "temporal"),
-		[]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--log-level", "warn"}, dir, nil)
+	p, err := childproc.Start("temporal-bare", filepath.Join(mustRepoRoot(t), "bin", "temporal"),
+		[]string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--log-level", "warn"},
+		filepath.Join(dir, "temporal-bare.log"), childproc.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.stop(5 * time.Second) })
+	t.Cleanup(func() { _ = p.Stop(5 * time.Second) })
 
-	s := StartForTest(t, Options{ExistingTemporal: addr})
+	s := integration.StartStack(t, Options{ExistingTemporal: addr})
 	if s.TemporalAddress != addr || len(s.PIDs()) != 0 {
 		t.Fatalf("stack on existing Temporal: address %q, pids %v", s.TemporalAddress, s.PIDs())
 	}
@@ -504,7 +511,7 @@ func TestHelperStartAndHang(t *testing.T) {
 // TestChildrenDieWithParent SIGKILLs a process that runs a stack: Pdeathsig must take
 // every server down with it.
 func TestChildrenDieWithParent(t *testing.T) {
-	SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	pidFile := filepath.Join(t.TempDir(), "pids.json")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStartAndHang$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envHelper+"="+pidFile)
@@ -541,7 +548,7 @@ func TestChildrenDieWithParent(t *testing.T) {
 	<-exited
 	end := time.Now().Add(10 * time.Second)
 	for name, pid := range pids {
-		for alive(pid) {
+		for Alive(pid) {
 			if time.Now().After(end) {
 				t.Fatalf("%s (pid %d) outlived its SIGKILLed parent", name, pid)
 			}

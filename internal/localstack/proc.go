@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.

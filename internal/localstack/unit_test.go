@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // Unit tests: they need no binaries and always run.

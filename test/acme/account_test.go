@@ -12,7 +12,8 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // ACME accounts: registered with an external account binding; the account key is
@@ -20,7 +21,7 @@ import (
 // same account); a binding the server refuses, or a server that is not there, gives
 // Ready=False with the reason and the server's words.
 func TestACMEAccounts(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "accounts"
 	createNamespace(t, ns)
 	ctx := context.Background()
@@ -88,7 +89,7 @@ spec:
 // waitIssuerNotReady waits for Ready=False ErrRegisterACMEAccount whose message says want.
 func waitIssuerNotReady(t *testing.T, ns, name, want string) {
 	t.Helper()
-	testsystem.Eventually(t, time.Minute, "Issuer "+ns+"/"+name+" Ready=False "+cmapi.IssuerReasonErrorRegisterAccount, func() (bool, string) {
+	testkit.Eventually(t, time.Minute, "Issuer "+ns+"/"+name+" Ready=False "+cmapi.IssuerReasonErrorRegisterAccount, func() (bool, string) {
 		iss, err := env.CertFlow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()

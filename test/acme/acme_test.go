@@ -19,17 +19,18 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 )
 
-var env *testsystem.System
+var env *testkit.System
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
-	sys, err := testsystem.Start(context.Background(), testsystem.Options{ACME: true, Namespaces: []string{"http01", "ingress", "dns01"}})
+	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, Namespaces: []string{"http01", "ingress", "dns01"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acme setup:", err)
 		os.Exit(1)
@@ -77,7 +78,7 @@ func mustKubectl(t *testing.T, stdin []byte, args ...string) string {
 }
 
 func TestSeedHTTP01GatewayHTTPRoute(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "http01"
 	mustKubectl(t, pointAtPebble(t, example(t, "letsencrypt-http01-gatewayHTTPRoute.yaml")), "apply", "-n", ns, "-f", "-")
 	waitIssuerReady(t, ns, "letsencrypt")
@@ -89,7 +90,7 @@ func TestSeedHTTP01GatewayHTTPRoute(t *testing.T) {
 }
 
 func TestHTTP01Ingress(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "ingress"
 	issuer := fmt.Sprintf(`apiVersion: cert-manager.io/v1
 kind: Issuer
@@ -120,7 +121,7 @@ spec:
 }
 
 func TestSeedDNS01CloudflareWildcard(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	// The ClusterIssuer reads its Secrets from the cluster resource namespace.
 	mustKubectl(t, []byte(`apiVersion: v1
 kind: Secret
@@ -142,7 +143,7 @@ spec:
 	verifyChain(t, ns, cert.Spec.SecretName, "example.com", "*.example.com")
 	assertOneValidOrder(t, ns)
 	assertNothingLeft(t, ns)
-	testsystem.Eventually(t, 30*time.Second, "no TXT record left at Cloudflare", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "no TXT record left at Cloudflare", func() (bool, string) {
 		var left []string
 		for _, r := range env.Stack.Cloudflare().Records("example.com") {
 			if r.Type == "TXT" {

@@ -9,8 +9,8 @@ import (
 	enums "go.temporal.io/api/enums/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 	"github.com/certflow/certflow/workflows"
 )
@@ -19,7 +19,7 @@ import (
 // order: the challenge cleans up (TXT record gone at Cloudflare and in DNS), the
 // Challenge object is deleted, and the order and challenge workflows end.
 func TestCertificateDeletedMidChallengeCleansUp(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns, dnsName := "dns01-cancel", "cancel.example.org"
 	fqdn := "_acme-challenge." + dnsName + "."
 	createNamespace(t, ns)
@@ -34,7 +34,7 @@ func TestCertificateDeletedMidChallengeCleansUp(t *testing.T) {
 	mustKubectl(t, acmetest.Certificate("cancel", "Issuer", "cloudflare", dnsName), "apply", "-n", ns, "-f", "-")
 
 	ctx := context.Background()
-	testsystem.Eventually(t, time.Minute, "the challenge waiting for propagation with its record at Cloudflare", func() (bool, string) {
+	testkit.Eventually(t, time.Minute, "the challenge waiting for propagation with its record at Cloudflare", func() (bool, string) {
 		waiting := false
 		for _, r := range challengeReasons(t, ns) {
 			waiting = waiting || strings.Contains(r, "Waiting for DNS-01 challenge propagation")
@@ -55,7 +55,7 @@ func TestCertificateDeletedMidChallengeCleansUp(t *testing.T) {
 
 	acmetest.AssertNothingLeft(t, env, ns) // no Challenge object
 	acmetest.AssertNoCloudflareTXT(t, env, "example.org")
-	testsystem.Eventually(t, 30*time.Second, "the order workflow ended", func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "the order workflow ended", func() (bool, string) {
 		d, err := env.Temporal.DescribeWorkflowExecution(ctx, orderID, "")
 		if err != nil {
 			return false, err.Error()

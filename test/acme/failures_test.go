@@ -20,7 +20,7 @@ import (
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 )
 
@@ -32,7 +32,7 @@ const failureTimeout = 90 * time.Second
 // serves a wrong one: the self check keeps failing, Pebble is asked anyway after the
 // self-check timeout and rejects the challenge.
 func TestDNS01WrongTXTRecordFails(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns, dnsName := "dns01-wrong-txt", "wrongtxt.example.org"
 	fqdn := "_acme-challenge." + dnsName + "."
 	wrong := acmetest.TXTValue("not the key authorization")
@@ -91,7 +91,7 @@ func TestDNS01WrongTXTRecordFails(t *testing.T) {
 // while it waits, Pebble's validation fails the same way, and every solver object
 // (Service, Ingress, the worker's in-process registration) is removed.
 func TestHTTP01SolverNeverAnswersFails(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns, dnsName := "http01-unreachable", "unreachable.example.org"
 	// 127.0.0.2 is loopback too, but the worker serves HTTP-01 on 127.0.0.1 only.
 	challtestsrv(t, "/add-a", map[string]any{"host": dnsName, "addresses": []string{"127.0.0.2"}})

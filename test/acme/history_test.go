@@ -8,15 +8,15 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // Neither the ACME account key nor the certificate's key is in any history of the
 // workflows an ACME issuance ran: the issuer's, the certificate's, the order's and
 // the challenges'.
 func TestNoPrivateKeyInACMEHistories(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	// Reuses what TestSeedHTTP01GatewayHTTPRoute issued (it runs first in this file
 	// order; issue it here when run alone).
 	ns := "http01"
@@ -48,7 +48,7 @@ func TestNoPrivateKeyInACMEHistories(t *testing.T) {
 		t.Fatalf("found only %v: want the issuer, certificate, order and challenge workflows", ids)
 	}
 	for _, id := range ids {
-		if n := testsystem.AssertNoKeyInHistory(t, env.Temporal, id, keys...); n < 5 {
+		if n := testkit.AssertNoKeyInHistory(t, env.Temporal, id, keys...); n < 5 {
 			t.Errorf("only %d events in %s", n, id)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // TestRecordACMEHistories records the ACME workflows' histories that
@@ -22,7 +22,7 @@ import (
 //
 //	CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run 'TestSeedDNS01CloudflareWildcard|TestRecordACMEHistories' ./test/acme/
 func TestRecordACMEHistories(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	if os.Getenv("CERTFLOW_RECORD_HISTORIES") != "1" {
 		t.Skip("set CERTFLOW_RECORD_HISTORIES=1 to re-record workflows/testdata/histories-acme")
 	}

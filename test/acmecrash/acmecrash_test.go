@@ -4,9 +4,9 @@
 // accepted once, and nothing is left behind.
 //
 // The worker is the real certflow-worker, built from this tree and run as a child
-// process with the ACME flags of testsystem.WorkerFlags; the rest of the system
+// process with the system's ACME settings as worker.Flags; the rest of the system
 // (kube-apiserver, Temporal, Pebble, challtestsrv, the fake Cloudflare API, k8swatch)
-// runs as testsystem starts it with NoWorker.
+// runs as testkit.Start starts it with NoWorker.
 package acmecrash
 
 import (
@@ -25,8 +25,10 @@ import (
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
+	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -37,14 +39,14 @@ const ns = "acmecrash"
 const selfCheckTimeout = 2 * time.Minute
 
 var env struct {
-	sys              *testsystem.System
+	sys              *testkit.System
 	state            string // worker binary, kubeconfig and logs
 	workerBin        string
 	workerKubeconfig string
 }
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	code, err := runWithSystem(m)
@@ -60,23 +62,17 @@ func runWithSystem(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	state, err := os.MkdirTemp("", "certflow-acmecrash-")
+	state, cleanup, err := testkit.StateDir("certflow-acmecrash-", "acmecrash: worker binary and logs")
 	if err != nil {
 		return 0, err
 	}
 	env.state = state
 	code = 1
-	defer func() {
-		if code == 0 && os.Getenv(localstack.EnvKeepState) == "" {
-			os.RemoveAll(state)
-		} else {
-			fmt.Fprintf(os.Stderr, "acmecrash: worker binary and logs are in %s\n", state)
-		}
-	}()
-	if env.workerBin, err = testsystem.BuildWorker(root, state); err != nil {
+	defer func() { cleanup(code) }()
+	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
 		return 0, err
 	}
-	sys, err := testsystem.Start(context.Background(), testsystem.Options{
+	sys, err := testkit.Start(context.Background(), testkit.Options{
 		ACME: true, NoWorker: true, SelfCheckTimeout: selfCheckTimeout, Namespaces: []string{ns},
 	})
 	if err != nil {
@@ -93,7 +89,7 @@ func runWithSystem(m *testing.M) (code int, err error) {
 }
 
 func TestWorkerKilledDuringDNS01SelfCheck(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	sys := env.sys
 	const dnsName = "crash.example.com"
 	fqdn := "_acme-challenge." + dnsName + "."
@@ -129,7 +125,7 @@ func TestWorkerKilledDuringDNS01SelfCheck(t *testing.T) {
 	var ch acmev1.Challenge
 	var order acmev1.Order
 	var waiting string
-	testsystem.Eventually(t, time.Minute, "the challenge waiting in its self check", func() (bool, string) {
+	testkit.Eventually(t, time.Minute, "the challenge waiting in its self check", func() (bool, string) {
 		cs, err := sys.CertFlow.AcmeV1().Challenges(ns).List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -262,12 +258,11 @@ func activityStarts(events []*historypb.HistoryEvent, typ string) []string {
 
 // startWorker runs the worker binary with the system's ACME flags and waits until it
 // polls.
-func startWorker(t *testing.T, name string) *testsystem.WorkerProcess {
+func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	args := append([]string{"--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.sys.Stack.TemporalAddress, "--temporal-namespace", env.sys.Stack.TemporalNamespace},
-		testsystem.WorkerFlags(env.sys.ACME())...)
-	return testsystem.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), args)
+	args := worker.Flags{Kubeconfig: env.workerKubeconfig, TemporalAddress: env.sys.Stack.TemporalAddress,
+		TemporalNamespace: env.sys.Stack.TemporalNamespace, ACME: env.sys.ACME}.Args()
+	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), args)
 }
 
 func deref(p *int) any {

@@ -20,8 +20,8 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 )
 
@@ -30,14 +30,14 @@ const (
 	nonceReject = 30
 )
 
-var env *testsystem.System
+var env *testkit.System
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	legolog.Logger = log.New(legoLog, "lego: ", 0)
-	sys, err := testsystem.Start(context.Background(), testsystem.Options{ACME: true, PebbleNonceReject: nonceReject, Namespaces: []string{ns}})
+	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, PebbleNonceReject: nonceReject, Namespaces: []string{ns}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acmenonce setup:", err)
 		os.Exit(1)
@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestIssuanceWithBadNonces(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	if got := pebbleEnv(t, "PEBBLE_WFE_NONCEREJECT"); got != fmt.Sprint(nonceReject) {
 		t.Fatalf("pebble runs with PEBBLE_WFE_NONCEREJECT=%q, want %d", got, nonceReject)
 	}
@@ -78,7 +78,7 @@ func TestIssuanceWithBadNonces(t *testing.T) {
 	acmetest.Kubectl(t, env, []byte(manifest.String()), "apply", "-n", ns, "-f", "-")
 
 	issued := make([]*cmapi.Certificate, len(certs))
-	testsystem.Eventually(t, 2*time.Minute, "every Certificate Ready", func() (bool, string) {
+	testkit.Eventually(t, 2*time.Minute, "every Certificate Ready", func() (bool, string) {
 		var waiting []string
 		for i, c := range certs {
 			cert, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), c.name, metav1.GetOptions{})

@@ -14,19 +14,19 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
-var sys *testsystem.System
+var sys *testkit.System
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	var err error
-	sys, err = testsystem.Start(context.Background(), testsystem.Options{DisableApprover: true, Namespaces: []string{"approval"}})
+	sys, err = testkit.Start(context.Background(), testkit.Options{DisableApprover: true, Namespaces: []string{"approval"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "approval setup:", err)
 		os.Exit(1)
@@ -57,30 +57,8 @@ func starter(t *testing.T, args ...string) string {
 }
 
 func TestApproveWithStarterAndDenyWithKubectl(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
-	apply(t, `apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: approved}
-spec:
-  secretName: approved-tls
-  dnsNames: [approved.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: denied}
-spec:
-  secretName: denied-tls
-  dnsNames: [denied.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`)
+	integration.SkipUnlessEnabled(t)
+	apply(t, string(testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "approved", DNSNames: []string{"approved.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String(), testkit.Cert{Name: "denied", DNSNames: []string{"denied.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String())))
 	for _, name := range []string{"approved", "denied"} {
 		waitRequestWaiting(t, name+"-1")
 		st := workflowStatus(t, name)
@@ -194,5 +172,5 @@ func workflowStatus(t *testing.T, cert string) workflows.Status {
 
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, what, cond)
+	testkit.Eventually(t, 30*time.Second, what, cond)
 }

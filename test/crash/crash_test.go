@@ -17,7 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -40,35 +41,16 @@ func crashCertName(i int) string { return fmt.Sprintf("c%02d", i) }
 // The worker is SIGKILLed while 20 Certificates are being issued; a new worker
 // finishes the job with exactly one issuance per Certificate and nothing left behind.
 func TestWorkerKilledDuringIssuance(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ctx := context.Background()
 	ns := crashNS
 	createNamespace(t, ns)
 	w1 := startWorker(t, "worker-1")
 
 	// A CA made by a SelfSigned issuer; the CA Issuer is applied once its Secret exists.
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: ca}
-spec:
-  secretName: ca-tls
-  isCA: true
-  commonName: crash test CA
-  duration: 2160h
-  privateKey: {algorithm: ECDSA, size: 256}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "ca", CommonName: "crash test CA", IsCA: true, Duration: "2160h", PrivateKey: "{algorithm: ECDSA, size: 256}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitCertificateReady(t, ns, "ca", 60*time.Second)
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: ca-issuer}
-spec: {ca: {secretName: ca-tls}}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.CAIssuer("ca-issuer", "ca-tls")), "apply", "-n", ns, "-f", "-")
 	waitIssuerReady(t, ns, "ca-issuer")
 
 	var manifest strings.Builder
@@ -199,7 +181,7 @@ func readyCertificates(t *testing.T, ns string) (int, []string) {
 	}
 	ready := map[string]bool{}
 	for i := range list.Items {
-		ready[list.Items[i].Name] = certificateReady(&list.Items[i])
+		ready[list.Items[i].Name] = testkit.CertificateReady(&list.Items[i])
 	}
 	n, notReady := 0, []string{}
 	for i := 0; i < crashCerts; i++ {

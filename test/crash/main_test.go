@@ -25,20 +25,18 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/k8swatch"
+	"github.com/certflow/certflow/worker"
 )
 
 // Identities the worker and the watcher run as (deploy/rbac), so a missing permission
@@ -63,7 +61,7 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
 	code, err := runWithSystem(m)
@@ -80,21 +78,15 @@ func runWithSystem(m *testing.M) (int, error) {
 		return 0, err
 	}
 	env.root = root
-	state, err := os.MkdirTemp("", "certflow-crash-")
+	state, cleanup, err := testkit.StateDir("certflow-crash-", "crash test: logs of the stack and the worker processes")
 	if err != nil {
 		return 0, err
 	}
 	env.state = state
 	code := 1
-	defer func() {
-		if code == 0 && os.Getenv(localstack.EnvKeepState) == "" {
-			os.RemoveAll(state)
-		} else {
-			fmt.Fprintf(os.Stderr, "crash test: logs of the stack and the worker processes are in %s\n", state)
-		}
-	}()
+	defer func() { cleanup(code) }()
 
-	if env.workerBin, err = testsystem.BuildWorker(root, state); err != nil {
+	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
 		return 0, err
 	}
 
@@ -175,10 +167,10 @@ func writeImpersonatingKubeconfig(from, to, user string) error {
 }
 
 // startWorker starts the worker binary and waits until it polls the task queue.
-func startWorker(t *testing.T, name string) *testsystem.WorkerProcess {
+func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	return testsystem.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), []string{"--kubeconfig", env.workerKubeconfig,
-		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace})
+	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), worker.Flags{Kubeconfig: env.workerKubeconfig,
+		TemporalAddress: env.stack.TemporalAddress, TemporalNamespace: env.stack.TemporalNamespace}.Args())
 }
 
 // kubectl runs bin/kubectl against the test cluster as admin.
@@ -197,63 +189,23 @@ func kubectl(t *testing.T, stdin []byte, args ...string) string {
 
 func createNamespace(t *testing.T, ns string) {
 	t.Helper()
-	_, err := env.kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	testkit.CreateNamespace(t, env.kube, ns)
 }
 
 // eventually polls cond until it returns true or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	testsystem.Eventually(t, timeout, what, cond)
-}
-
-// certificateReady is the Ready the e2e tests use: Ready=True for the current
-// generation and no Issuing condition left.
-func certificateReady(c *cmapi.Certificate) bool {
-	r := condition(c, cmapi.CertificateConditionReady)
-	return r != nil && r.Status == cmmeta.ConditionTrue && r.ObservedGeneration == c.Generation &&
-		condition(c, cmapi.CertificateConditionIssuing) == nil
-}
-
-func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
+	testkit.Eventually(t, timeout, what, cond)
 }
 
 func waitCertificateReady(t *testing.T, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
-	var cert *cmapi.Certificate
-	eventually(t, timeout, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
-		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		cert = c
-		return certificateReady(c), fmt.Sprintf("%+v", c.Status)
-	})
-	return cert
+	return testkit.WaitCertificateReady(t, env.certflow, ns, name, timeout)
 }
 
 func waitIssuerReady(t *testing.T, ns, name string) {
 	t.Helper()
-	eventually(t, 60*time.Second, "Issuer "+ns+"/"+name+" Ready", func() (bool, string) {
-		iss, err := env.certflow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range iss.Status.Conditions {
-			if c.Type == cmapi.IssuerConditionReady {
-				return c.Status == cmmeta.ConditionTrue, fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, "no Ready condition"
-	})
+	testkit.WaitIssuerReady(t, env.certflow, ns, name, 60*time.Second)
 }
 
 // run is one run of a workflow (continue-as-new makes a chain of them).

@@ -11,11 +11,11 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/worker"
 	"github.com/certflow/certflow/workflows"
 )
@@ -33,7 +33,7 @@ const recordNS = "record"
 //
 //	CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run TestRecordHistories ./test/crash/
 func TestRecordHistories(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	if os.Getenv(EnvRecordHistories) != "1" {
 		t.Skipf("set %s=1 to re-record workflows/testdata/histories", EnvRecordHistories)
 	}
@@ -67,21 +67,7 @@ func TestRecordHistories(t *testing.T) {
 	}
 
 	// First issuance, continue-as-new, the next run asleep on its renewal timer.
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: first}
-spec:
-  secretName: first-tls
-  dnsNames: [first.example.com]
-  duration: 24h
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "first", DNSNames: []string{"first.example.com"}, Duration: "24h", PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	first := workflows.CertificateWorkflowID(ns, "first")
 	waitRevision(t, ns, "first", 1)
 	sleeping := waitBlocked(t, first, workflows.PhaseReady)
@@ -113,16 +99,7 @@ spec:
 	record("certificate-deleted", first, waitClosed(t, first, current.RunID), hasSignal(workflows.SignalDelete), endsWith(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED))
 
 	// An issuer that appears late: the Certificate waits for a signal, then issues.
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: late}
-spec:
-  secretName: late-tls
-  dnsNames: [late.example.com]
-  duration: 24h
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: late-issuer}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.Cert{Name: "late", DNSNames: []string{"late.example.com"}, Duration: "24h", PrivateKey: "{algorithm: ECDSA}", Issuer: "late-issuer"}.String()), "apply", "-n", ns, "-f", "-")
 	late := workflows.CertificateWorkflowID(ns, "late")
 	waitBlocked(t, late, workflows.PhaseWaitingForIssuer)
 	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -136,16 +113,7 @@ spec: {selfSigned: {}}
 
 	// A failed issuance backing off: a DNS name the API server accepts but a CSR cannot
 	// carry (not ASCII) fails the issuance without a retry.
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: failing}
-spec:
-  secretName: failing-tls
-  dnsNames: [bücher.example.com]
-  duration: 24h
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.Cert{Name: "failing", DNSNames: []string{"bücher.example.com"}, Duration: "24h", PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	failing := workflows.CertificateWorkflowID(ns, "failing")
 	record("certificate-failed-backoff", failing, waitBlocked(t, failing, workflows.PhaseBackoff),
 		hasFailedActivity(""), endsWith(enumspb.EVENT_TYPE_TIMER_STARTED))
@@ -154,23 +122,9 @@ spec:
 	// verifies its key pair, gets a new generation and is deleted.
 	selfsigned := workflows.IssuerWorkflowID(ns, "selfsigned")
 	record("issuer-selfsigned", selfsigned, waitBlocked(t, selfsigned, workflows.PhaseReady), hasActivity("SetIssuerStatus"))
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: rec-ca}
-spec:
-  secretName: rec-ca-tls
-  isCA: true
-  commonName: recording CA
-  duration: 2160h
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.Cert{Name: "rec-ca", CommonName: "recording CA", IsCA: true, Duration: "2160h", PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "rec-ca", 1)
-	kubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: rec-ca-issuer}
-spec: {ca: {secretName: rec-ca-tls}}
-`), "apply", "-n", ns, "-f", "-")
+	kubectl(t, []byte(testkit.CAIssuer("rec-ca-issuer", "rec-ca-tls")), "apply", "-n", ns, "-f", "-")
 	waitIssuerReady(t, ns, "rec-ca-issuer")
 	caIssuer := workflows.IssuerWorkflowID(ns, "rec-ca-issuer")
 	kubectl(t, nil, "patch", "issuer", "rec-ca-issuer", "-n", ns, "--type", "merge", "-p", `{"spec":{"ca":{"crlDistributionPoints":["http://crl.example.com/ca.crl"]}}}`)
@@ -218,13 +172,7 @@ func writeHistories(t *testing.T, recorded map[string][]*historypb.HistoryEvent)
 // waitRevision waits until the Certificate is Ready with the given status.revision.
 func waitRevision(t *testing.T, ns, name string, revision int) {
 	t.Helper()
-	eventually(t, 60*time.Second, fmt.Sprintf("Certificate %s/%s Ready at revision %d", ns, name, revision), func() (bool, string) {
-		c, err := env.certflow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return certificateReady(c) && c.Status.Revision != nil && *c.Status.Revision == revision, fmt.Sprintf("%+v", c.Status)
-	})
+	testkit.WaitRevision(t, env.certflow, ns, name, revision, 60*time.Second)
 }
 
 // waitBlocked waits until the workflow's current run reports phase through its status

@@ -11,21 +11,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // env is the shared system under test, started once by TestMain.
 var env struct {
-	*testsystem.System
+	*testkit.System
 	root string
 }
 
 func TestMain(m *testing.M) {
-	if !localstack.IntegrationEnabled() {
+	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
-	sys, err := testsystem.Start(context.Background(), testsystem.Options{Namespaces: []string{"istio-system", "istio"}})
+	sys, err := testkit.Start(context.Background(), testkit.Options{Namespaces: []string{"istio-system", "istio"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		os.Exit(1)
@@ -55,5 +55,5 @@ func mustKubectl(t *testing.T, stdin []byte, args ...string) string {
 // eventually polls cond until it returns true or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	testsystem.Eventually(t, timeout, what, cond)
+	testkit.Eventually(t, timeout, what, cond)
 }

@@ -23,7 +23,8 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -61,15 +62,11 @@ const allOutputsSpec = `  secretTemplate:
 // Secret decodes with the password to the key and certificate in tls.key and tls.crt.
 // Re-issued after the spec drops some outputs, the Secret loses exactly those keys.
 func TestOutputsKeystoresAndFormats(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", allOutputsSpec), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 
@@ -118,15 +115,11 @@ spec: {selfSigned: {}}
 // activities read it from the Certificate. A changed password re-encrypts the keystore
 // without a new certificate.
 func TestOutputsInlinePasswordStaysOutOfHistory(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-inline"
 	const first, second = "inline-p12-pass-7f3a", "inline-p12-pass-9c1d"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	inline := func(pw string) string {
 		return "  keystores:\n    pkcs12: {create: true, profile: Modern2023, password: " + pw + "}\n"
 	}
@@ -155,14 +148,10 @@ spec: {selfSigned: {}}
 // A keystore whose password Secret does not exist fails the issuance with a message
 // naming the Secret and the key, and writes no Secret.
 func TestOutputsMissingPasswordSecret(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-nopw"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", `  keystores:
     jks:
       create: true
@@ -183,15 +172,11 @@ spec: {selfSigned: {}}
 // This needs the CertificateWorkflow to call RefreshSecretOutputs when InspectSecret
 // reports !OutputsUpToDate (and to pass SecretTemplate to InspectSecret).
 func TestOutputsRefreshWithoutReissue(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "outputs-refresh"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", ""), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 	before, _ := readTLSSecret(t, ns, "app-tls")
@@ -248,16 +233,12 @@ spec: {selfSigned: {}}
 // and removed from an issued Secret by server-side apply, tls.crt/tls.key/ca.crt left as
 // they are, and no re-issuance caused by certflow's own writes.
 func TestOutputsRefreshActivity(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ctx := context.Background()
 	ns := "outputs-activity"
 	mustKubectl(t, nil, "create", "namespace", ns)
 	mustKubectl(t, nil, "create", "secret", "generic", "keystore-pw", "-n", ns, "--from-literal=password="+outputsPassword)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	mustKubectl(t, outputsCertificate("app", "app.example.com", ""), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 	before, _ := readTLSSecret(t, ns, "app-tls")
@@ -393,7 +374,7 @@ func checkPKCS12(t *testing.T, s *corev1.Secret, key crypto.Signer, leaf *x509.C
 	if err != nil {
 		t.Fatalf("truststore.p12: %v", err)
 	}
-	ca, err := parseLeaf(s.Data["ca.crt"])
+	ca, err := testkit.ParseLeaf(s.Data["ca.crt"])
 	if err != nil || len(trusted) != 1 || !trusted[0].Equal(ca) {
 		t.Errorf("truststore.p12 does not hold ca.crt (%v)", err)
 	}

@@ -23,15 +23,15 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/workflows"
 )
 
 // The user's selfsigned-issuer.yaml and CA certificate, applied unchanged, become Ready
 // through k8swatch → Temporal → activities, and the Secret holds what the spec asks for.
 func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	applied := time.Now()
 	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "selfsigned-issuer.yaml"), "-n", "cert-manager")
 	waitIssuerReady(t, "cert-manager", "selfsigned-issuer")
@@ -124,14 +124,10 @@ func TestSeedSelfSignedIssuerAndCACertificate(t *testing.T) {
 
 // Each key algorithm and encoding ends up in the Secret as asked.
 func TestKeyAlgorithmsAndEncodings(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "keys"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.SelfSignedIssuer("selfsigned")), "apply", "-n", ns, "-f", "-")
 	cases := []struct {
 		name, alg, enc, pemType string
 		size                    int
@@ -186,24 +182,10 @@ spec:
 
 // Deleting the target Secret makes the workflow issue again within seconds.
 func TestSecretDeletedIsReissued(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "reissue"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: web}
-spec:
-  secretName: web-tls
-  commonName: web.example.com
-  dnsNames: [web.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "web", CommonName: "web.example.com", DNSNames: []string{"web.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitCertificateReady(t, ns, "web")
 	_, first := readTLSSecret(t, ns, "web-tls")
 	deleted := time.Now()
@@ -213,7 +195,7 @@ spec:
 		if err != nil {
 			return false, err.Error()
 		}
-		c, err := parseLeaf(s.Data["tls.crt"])
+		c, err := testkit.ParseLeaf(s.Data["tls.crt"])
 		return err == nil && c.SerialNumber.Cmp(first.SerialNumber) != 0, "same certificate"
 	})
 	t.Logf("Secret re-issued %.2fs after deletion", time.Since(deleted).Seconds())
@@ -224,23 +206,16 @@ spec:
 
 // A Certificate whose issuer does not exist says so, and proceeds once it appears.
 func TestMissingIssuerThenCreated(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "late-issuer"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: app}
-spec:
-  secretName: app-tls
-  dnsNames: [app.example.com]
-  issuerRef: {name: later}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, []byte(testkit.Cert{Name: "app", DNSNames: []string{"app.example.com"}, Issuer: "later"}.String()), "apply", "-n", ns, "-f", "-")
 	eventually(t, 30*time.Second, "Ready=False naming the missing issuer", func() (bool, string) {
 		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), "app", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
-		r := condition(c, cmapi.CertificateConditionReady)
+		r := testkit.CertificateCondition(c, cmapi.CertificateConditionReady)
 		return r != nil && r.Status == cmmeta.ConditionFalse && strings.Contains(r.Message, "later") && strings.Contains(r.Message, "not found"), fmt.Sprintf("%+v", r)
 	})
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
@@ -253,79 +228,28 @@ spec: {selfSigned: {}}
 
 func waitIssuerReady(t *testing.T, ns, name string) {
 	t.Helper()
-	waitIssuerCondition(t, "Issuer "+ns+"/"+name, func() (cmapi.GenericIssuer, error) {
-		return env.CertFlow.CertmanagerV1().Issuers(ns).Get(context.Background(), name, metav1.GetOptions{})
-	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
+	testkit.WaitIssuerReady(t, env.CertFlow, ns, name, 30*time.Second)
 }
 
 func waitClusterIssuerReady(t *testing.T, name string) {
 	t.Helper()
-	waitIssuerCondition(t, "ClusterIssuer "+name, func() (cmapi.GenericIssuer, error) {
-		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
-	}, func(c cmapi.IssuerCondition) bool { return c.Status == cmmeta.ConditionTrue })
+	testkit.WaitIssuerReady(t, env.CertFlow, "", name, 30*time.Second)
 }
 
-// waitIssuerCondition waits until the issuer's Ready condition satisfies ok.
-func waitIssuerCondition(t *testing.T, what string, get func() (cmapi.GenericIssuer, error), ok func(cmapi.IssuerCondition) bool) {
+// waitClusterIssuerCondition waits until the ClusterIssuer's Ready condition satisfies ok.
+func waitClusterIssuerCondition(t *testing.T, name string, ok func(cmapi.IssuerCondition) bool) {
 	t.Helper()
-	eventually(t, 30*time.Second, what+" Ready condition", func() (bool, string) {
-		iss, err := get()
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, c := range iss.GetStatus().Conditions {
-			if c.Type == cmapi.IssuerConditionReady {
-				return ok(c), fmt.Sprintf("%+v", c)
-			}
-		}
-		return false, "no Ready condition"
-	})
+	testkit.WaitIssuerCondition(t, env.CertFlow, "", name, 30*time.Second, ok)
 }
 
 func waitCertificateReady(t *testing.T, ns, name string) *cmapi.Certificate {
 	t.Helper()
-	var cert *cmapi.Certificate
-	eventually(t, 60*time.Second, "Certificate "+ns+"/"+name+" Ready", func() (bool, string) {
-		c, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		cert = c
-		r := condition(c, cmapi.CertificateConditionReady)
-		return r != nil && r.Status == cmmeta.ConditionTrue && r.ObservedGeneration == c.Generation &&
-			condition(c, cmapi.CertificateConditionIssuing) == nil, fmt.Sprintf("%+v", c.Status)
-	})
-	return cert
-}
-
-func condition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
+	return testkit.WaitCertificateReady(t, env.CertFlow, ns, name, 60*time.Second)
 }
 
 func readTLSSecret(t *testing.T, ns, name string) (*corev1.Secret, *x509.Certificate) {
 	t.Helper()
-	s, err := env.Kube.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("get Secret %s/%s: %v", ns, name, err)
-	}
-	leaf, err := parseLeaf(s.Data["tls.crt"])
-	if err != nil {
-		t.Fatalf("Secret %s/%s tls.crt: %v", ns, name, err)
-	}
-	return s, leaf
-}
-
-func parseLeaf(pemBytes []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		return nil, fmt.Errorf("no PEM block")
-	}
-	return x509.ParseCertificate(block.Bytes)
+	return testkit.ReadTLSSecret(t, env.Kube, ns, name)
 }
 
 func equalStrings(a, b []string) bool {
@@ -333,7 +257,7 @@ func equalStrings(a, b []string) bool {
 }
 
 // assertNoPrivateKeyInHistory checks, once the workflow sleeps, that no event of any of
-// its runs holds the key (testsystem.AssertNoKeyInHistory).
+// its runs holds the key (testkit.AssertNoKeyInHistory).
 func assertNoPrivateKeyInHistory(t *testing.T, workflowID string, keyPEM []byte) {
 	t.Helper()
 	assertNoSecretInHistory(t, workflowID, nil, keyPEM)
@@ -358,7 +282,7 @@ func assertNoSecretInHistory(t *testing.T, workflowID string, secrets map[string
 		}
 		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
 	})
-	events := testsystem.AssertNoSecretInHistory(t, env.Temporal, workflowID, secrets, keyPEM)
+	events := testkit.AssertNoSecretInHistory(t, env.Temporal, workflowID, secrets, keyPEM)
 	if events < 10 {
 		t.Errorf("only %d history events of %s: the scan did not see the issuance", events, workflowID)
 	}
@@ -368,7 +292,7 @@ func assertNoSecretInHistory(t *testing.T, workflowID string, secrets map[string
 // → CA ClusterIssuer reading that Secret from the cluster resource namespace → site
 // Certificate in istio-system, whose chain verifies against the CA.
 func TestSeedCAFlow(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	for _, step := range []struct{ file, ns string }{
 		{"selfsigned-issuer.yaml", "cert-manager"},
 		{"certificate-example-ca.yaml", "cert-manager"},
@@ -394,7 +318,7 @@ func TestSeedCAFlow(t *testing.T) {
 // The user's second CA flow: an openssl CA stored with `kubectl create secret tls`,
 // ClusterIssuer ca-issuer, and certificate-bookinfo.yaml applied to istio-system.
 func TestSeedOpenSSLCAFlow(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := opensslCA(t, "/O=example Inc./CN=example.com")
 	mustKubectl(t, nil, "create", "secret", "tls", "ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
 	mustKubectl(t, nil, "apply", "-f", filepath.Join(env.root, "examples", "ca-issuer.yaml"))
@@ -405,7 +329,7 @@ func TestSeedOpenSSLCAFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := parseLeaf(caPEM)
+	ca, err := testkit.ParseLeaf(caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,15 +355,13 @@ func opensslCA(t *testing.T, subject string) string {
 
 // A CA ClusterIssuer whose Secret is missing is Ready=False saying which Secret.
 func TestCAIssuerWithoutSecretIsNotReady(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata: {name: ca-missing}
 spec: {ca: {secretName: no-such-secret}}
 `), "apply", "-f", "-")
-	waitIssuerCondition(t, "ClusterIssuer ca-missing", func() (cmapi.GenericIssuer, error) {
-		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "ca-missing", metav1.GetOptions{})
-	}, func(c cmapi.IssuerCondition) bool {
+	waitClusterIssuerCondition(t, "ca-missing", func(c cmapi.IssuerCondition) bool {
 		return c.Status == cmmeta.ConditionFalse && c.Reason == "ErrGetKeyPair" && strings.Contains(c.Message, "cert-manager/no-such-secret")
 	})
 }
@@ -449,7 +371,7 @@ spec: {ca: {secretName: no-such-secret}}
 // and go Ready=False, so the next Certificate waits for the issuer (IssuerNotReady)
 // instead of failing into a backoff, and is issued once the Secret is back.
 func TestHandMadeCASecretDeleted(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	dir := opensslCA(t, "/CN=gone.example")
 	createSecret := func() {
 		mustKubectl(t, nil, "create", "secret", "tls", "gone-ca-key-pair", "--cert="+filepath.Join(dir, "ca.crt"), "--key="+filepath.Join(dir, "ca.key"), "--namespace=cert-manager")
@@ -476,9 +398,7 @@ spec:
 `, name))
 	}
 	mustKubectl(t, certificate("first"), "apply", "-n", ns, "-f", "-")
-	waitIssuerCondition(t, "ClusterIssuer gone-ca", func() (cmapi.GenericIssuer, error) {
-		return env.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), "gone-ca", metav1.GetOptions{})
-	}, func(c cmapi.IssuerCondition) bool {
+	waitClusterIssuerCondition(t, "gone-ca", func(c cmapi.IssuerCondition) bool {
 		return c.Status == cmmeta.ConditionFalse && strings.Contains(c.Message, "cert-manager/gone-ca-key-pair")
 	})
 
@@ -488,7 +408,7 @@ spec:
 		if err != nil {
 			return false, err.Error()
 		}
-		r := condition(c, cmapi.CertificateConditionReady)
+		r := testkit.CertificateCondition(c, cmapi.CertificateConditionReady)
 		return r != nil && r.Status == cmmeta.ConditionFalse && r.Reason == "IssuerNotReady" && c.Status.FailedIssuanceAttempts == nil, fmt.Sprintf("%+v, failures %v", r, c.Status.FailedIssuanceAttempts != nil)
 	})
 	createSecret()
@@ -503,7 +423,7 @@ func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: dnsName}); err != nil {
 		t.Errorf("certificate does not verify against the CA: %v", err)
 	}
-	caCrt, err := parseLeaf(secret.Data["ca.crt"])
+	caCrt, err := testkit.ParseLeaf(secret.Data["ca.crt"])
 	if err != nil || !caCrt.Equal(ca) {
 		t.Errorf("ca.crt is not the CA certificate (%v)", err)
 	}
@@ -512,23 +432,10 @@ func verifyChain(t *testing.T, secret *corev1.Secret, leaf, ca *x509.Certificate
 // A renew signal and a ManuallyTriggered condition (what cmctl renew writes) each issue
 // exactly one new revision.
 func TestManualRenewIssuesExactlyOnce(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "renew"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: app}
-spec:
-  secretName: app-tls
-  dnsNames: [app.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "app", DNSNames: []string{"app.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "app", 1)
 
 	id := workflows.CertificateWorkflowID(ns, "app")
@@ -557,10 +464,7 @@ spec:
 // there (no issuance loop).
 func waitRevision(t *testing.T, ns, name string, rev int) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("revision %d", rev), func() (bool, string) {
-		c := waitCertificateReady(t, ns, name)
-		return c.Status.Revision != nil && *c.Status.Revision == rev, fmt.Sprintf("revision %v", c.Status.Revision)
-	})
+	testkit.WaitRevision(t, env.CertFlow, ns, name, rev, 60*time.Second)
 	time.Sleep(2 * time.Second)
 	c := waitCertificateReady(t, ns, name)
 	if c.Status.Revision == nil || *c.Status.Revision != rev {
@@ -570,32 +474,10 @@ func waitRevision(t *testing.T, ns, name string, rev int) {
 
 // A Secret edited by hand (a foreign certificate pasted in) is re-issued within seconds.
 func TestSecretEditedIsReissued(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "edited"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: a}
-spec:
-  secretName: a-tls
-  dnsNames: [a.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
----
-apiVersion: cert-manager.io/v1
-kind: Certificate
-metadata: {name: b}
-spec:
-  secretName: b-tls
-  dnsNames: [b.example.com]
-  privateKey: {algorithm: ECDSA}
-  issuerRef: {name: selfsigned}
-`), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{Name: "a", DNSNames: []string{"a.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String(), testkit.Cert{Name: "b", DNSNames: []string{"b.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "a", 1)
 	waitRevision(t, ns, "b", 1)
 	other, _ := readTLSSecret(t, ns, "b-tls")
@@ -613,15 +495,10 @@ spec:
 // A CA issuer's crlDistributionPoints, ocspServers and issuingCertificateURLs end up in
 // the certificates it signs.
 func TestCAIssuerExtensions(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "ca-ext"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: root}
 spec:
@@ -630,8 +507,7 @@ spec:
   isCA: true
   privateKey: {algorithm: ECDSA}
   issuerRef: {name: selfsigned}
----
-apiVersion: cert-manager.io/v1
+`, `apiVersion: cert-manager.io/v1
 kind: Issuer
 metadata: {name: ca}
 spec:
@@ -640,8 +516,7 @@ spec:
     crlDistributionPoints: ["http://crl.example.com/ca.crl"]
     ocspServers: ["http://ocsp.example.com"]
     issuingCertificateURLs: ["http://example.com/ca.crt"]
----
-apiVersion: cert-manager.io/v1
+`, `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: leaf}
 spec:

@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // Every manifest in api/testdata/invalid is refused by `kubectl apply` with a message
 // naming the field (its `# expect:` lines), and every one in api/testdata/valid applies.
 func TestInvalidManifestsAreRefusedWithFieldNames(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	mustKubectl(t, nil, "create", "namespace", "validation")
 	files, err := filepath.Glob(filepath.Join(env.root, "api", "testdata", "invalid", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -61,7 +61,7 @@ func expectations(t *testing.T, file string) []string {
 // The user's manifests in examples/ (copied unchanged from their notes) still pass the
 // API server's validation, applied the way their notes apply them.
 func TestUserManifestsApply(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	namespaces := map[string]string{
 		"selfsigned-issuer.yaml":                   "cert-manager",
 		"certificate-example-ca.yaml":              "cert-manager",

@@ -13,21 +13,17 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // What an operator sees: upstream's Events on the Certificate, the Temporal UI's list
 // filtered by our search attributes, `starter status certificate` and `starter renew`.
 func TestVisibilityAndStarter(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ns := "visible"
 	mustKubectl(t, nil, "create", "namespace", ns)
-	mustKubectl(t, []byte(`apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {name: selfsigned}
-spec: {selfSigned: {}}
----
-apiVersion: cert-manager.io/v1
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: shown, labels: {team: web}}
 spec:

@@ -1,5 +1,5 @@
 // Package rfc2136 issues a wildcard certificate through the RFC2136 DNS-01 solver
-// against a real BIND (internal/bind): the worker writes the TXT records with
+// against a real BIND (internal/localstack/bind): the worker writes the TXT records with
 // TSIG-signed dynamic updates, its propagation check and Pebble both ask BIND, and the
 // records are deleted from BIND afterwards.
 package rfc2136
@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certflow/certflow/internal/bind"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/localstack/bind"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 )
 
@@ -24,14 +24,14 @@ const (
 )
 
 func TestRFC2136WildcardAgainstBIND(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
-	named := bind.StartForTest(t, bind.Options{
+	integration.SkipUnlessEnabled(t)
+	named := integration.StartBIND(t, bind.Options{
 		Zones:         []string{zone},
 		Records:       []string{zone + ". 300 IN A 127.0.0.1", "www." + zone + ". 300 IN A 127.0.0.1"},
 		TSIGAlgorithm: "HMACSHA256",
 	})
 	// Pebble resolves through BIND, and so does the worker's propagation check.
-	sys, err := testsystem.Start(context.Background(), testsystem.Options{
+	sys, err := testkit.Start(context.Background(), testkit.Options{
 		ACME: true, PebbleDNSServer: named.Addr(), DNS01RecursiveNameservers: []string{named.Addr()}, Namespaces: []string{ns},
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package acmetest holds the helpers of the ACME integration tests that run against
-// a testsystem.System with ACME (test/acme's failure tests, test/acmenonce,
+// a testkit.System with ACME (test/acme's failure tests, test/acmenonce,
 // test/acmecrash, test/rfc2136): issuer manifests pointed at the stack's Pebble,
 // waits on Issuers and Certificates, checks of the issued chain, of the Orders and of
 // what must not be left behind (Challenges, HTTP-01 solver objects, TXT records).
@@ -24,11 +24,11 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testsystem"
+	"github.com/certflow/certflow/internal/testkit"
 )
 
 // Kubectl runs kubectl against the system as admin and fails t on error.
-func Kubectl(t testing.TB, sys *testsystem.System, stdin []byte, args ...string) string {
+func Kubectl(t testing.TB, sys *testkit.System, stdin []byte, args ...string) string {
 	t.Helper()
 	out, err := sys.Kubectl(stdin, args...)
 	if err != nil {
@@ -40,7 +40,7 @@ func Kubectl(t testing.TB, sys *testsystem.System, stdin []byte, args ...string)
 // Issuer returns the manifest of an ACME Issuer (kind "Issuer") or ClusterIssuer
 // named name, with the system's Pebble as server and its TLS CA as caBundle, and
 // solvers (YAML list items, indented by four spaces: "    - dns01: ...").
-func Issuer(sys *testsystem.System, kind, name, solvers string) []byte {
+func Issuer(sys *testkit.System, kind, name, solvers string) []byte {
 	return fmt.Appendf(nil, `apiVersion: cert-manager.io/v1
 kind: %s
 metadata: {name: %s}
@@ -97,9 +97,9 @@ spec:
 
 // WaitIssuerReady waits until an ACME Issuer (ns non-empty) or ClusterIssuer (ns
 // empty) has registered its account and is Ready.
-func WaitIssuerReady(t testing.TB, sys *testsystem.System, ns, name string) {
+func WaitIssuerReady(t testing.TB, sys *testkit.System, ns, name string) {
 	t.Helper()
-	testsystem.Eventually(t, time.Minute, "issuer "+ns+"/"+name+" Ready", func() (bool, string) {
+	testkit.Eventually(t, time.Minute, "issuer "+ns+"/"+name+" Ready", func() (bool, string) {
 		var st cmapi.IssuerStatus
 		if ns == "" {
 			iss, err := sys.CertFlow.CertmanagerV1().ClusterIssuers().Get(context.Background(), name, metav1.GetOptions{})
@@ -135,10 +135,10 @@ func CertificateCondition(c *cmapi.Certificate, typ cmapi.CertificateConditionTy
 }
 
 // WaitCertificate polls a Certificate until done says so, and returns it.
-func WaitCertificate(t testing.TB, sys *testsystem.System, ns, name string, timeout time.Duration, what string, done func(*cmapi.Certificate) bool) *cmapi.Certificate {
+func WaitCertificate(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration, what string, done func(*cmapi.Certificate) bool) *cmapi.Certificate {
 	t.Helper()
 	var cert *cmapi.Certificate
-	testsystem.Eventually(t, timeout, "Certificate "+ns+"/"+name+" "+what, func() (bool, string) {
+	testkit.Eventually(t, timeout, "Certificate "+ns+"/"+name+" "+what, func() (bool, string) {
 		c, err := sys.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -153,7 +153,7 @@ func WaitCertificate(t testing.TB, sys *testsystem.System, ns, name string, time
 }
 
 // WaitCertificateReady waits for Ready=True.
-func WaitCertificateReady(t testing.TB, sys *testsystem.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
+func WaitCertificateReady(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
 	return WaitCertificate(t, sys, ns, name, timeout, "Ready", func(c *cmapi.Certificate) bool {
 		r := CertificateCondition(c, cmapi.CertificateConditionReady)
@@ -163,7 +163,7 @@ func WaitCertificateReady(t testing.TB, sys *testsystem.System, ns, name string,
 
 // WaitCertificateFailed waits for Issuing=False with reason Failed (a failed
 // issuance, backing off).
-func WaitCertificateFailed(t testing.TB, sys *testsystem.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
+func WaitCertificateFailed(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
 	return WaitCertificate(t, sys, ns, name, timeout, "Issuing=False Failed", func(c *cmapi.Certificate) bool {
 		i := CertificateCondition(c, cmapi.CertificateConditionIssuing)
@@ -172,7 +172,7 @@ func WaitCertificateFailed(t testing.TB, sys *testsystem.System, ns, name string
 }
 
 // DescribeACME says where the Orders and Challenges of a namespace are, for failures.
-func DescribeACME(sys *testsystem.System, ns string) string {
+func DescribeACME(sys *testkit.System, ns string) string {
 	var parts []string
 	if os, err := sys.CertFlow.AcmeV1().Orders(ns).List(context.Background(), metav1.ListOptions{}); err == nil {
 		for _, o := range os.Items {
@@ -190,7 +190,7 @@ func DescribeACME(sys *testsystem.System, ns string) string {
 // VerifyChain checks the chain in a Certificate's Secret against Pebble's current
 // root for every name (a wildcard is checked with a label in its place), and that the
 // Secret holds a key.
-func VerifyChain(t testing.TB, sys *testsystem.System, ns, secretName string, names ...string) {
+func VerifyChain(t testing.TB, sys *testkit.System, ns, secretName string, names ...string) {
 	t.Helper()
 	s, err := sys.Kube.CoreV1().Secrets(ns).Get(context.Background(), secretName, metav1.GetOptions{})
 	if err != nil {
@@ -238,7 +238,7 @@ func VerifyChain(t testing.TB, sys *testsystem.System, ns, secretName string, na
 }
 
 // Orders lists the Orders of a namespace.
-func Orders(t testing.TB, sys *testsystem.System, ns string) []acmev1.Order {
+func Orders(t testing.TB, sys *testkit.System, ns string) []acmev1.Order {
 	t.Helper()
 	l, err := sys.CertFlow.AcmeV1().Orders(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -249,7 +249,7 @@ func Orders(t testing.TB, sys *testsystem.System, ns string) []acmev1.Order {
 
 // AssertOrdersValid checks that the namespace holds exactly n Orders, each valid with
 // its URL and certificate, and returns them.
-func AssertOrdersValid(t testing.TB, sys *testsystem.System, ns string, n int) []acmev1.Order {
+func AssertOrdersValid(t testing.TB, sys *testkit.System, ns string, n int) []acmev1.Order {
 	t.Helper()
 	os := Orders(t, sys, ns)
 	if len(os) != n {
@@ -265,9 +265,9 @@ func AssertOrdersValid(t testing.TB, sys *testsystem.System, ns string, n int) [
 
 // AssertNothingLeft waits until the namespace holds no Challenge and no HTTP-01
 // solver Service, Pod, Ingress or HTTPRoute.
-func AssertNothingLeft(t testing.TB, sys *testsystem.System, ns string) {
+func AssertNothingLeft(t testing.TB, sys *testkit.System, ns string) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, "no Challenge or solver object left in "+ns, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "no Challenge or solver object left in "+ns, func() (bool, string) {
 		var left []string
 		ctx := context.Background()
 		cs, err := sys.CertFlow.AcmeV1().Challenges(ns).List(ctx, metav1.ListOptions{})
@@ -333,7 +333,7 @@ func TXT(server, fqdn string) ([]string, error) {
 // AssertNoTXT waits until server answers no TXT record at any of fqdns.
 func AssertNoTXT(t testing.TB, server string, fqdns ...string) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, "no TXT record left at "+server, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "no TXT record left at "+server, func() (bool, string) {
 		var left []string
 		for _, f := range fqdns {
 			vals, err := TXT(server, f)
@@ -349,9 +349,9 @@ func AssertNoTXT(t testing.TB, server string, fqdns ...string) {
 }
 
 // AssertNoCloudflareTXT waits until the fake Cloudflare holds no TXT record in zone.
-func AssertNoCloudflareTXT(t testing.TB, sys *testsystem.System, zone string) {
+func AssertNoCloudflareTXT(t testing.TB, sys *testkit.System, zone string) {
 	t.Helper()
-	testsystem.Eventually(t, 30*time.Second, "no TXT record left at Cloudflare in "+zone, func() (bool, string) {
+	testkit.Eventually(t, 30*time.Second, "no TXT record left at Cloudflare in "+zone, func() (bool, string) {
 		var left []string
 		for _, r := range sys.Stack.Cloudflare().Records(zone) {
 			if r.Type == "TXT" {

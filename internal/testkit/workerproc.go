@@ -1,4 +1,4 @@
-package testsystem
+package testkit
 
 import (
 	"bytes"
@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // WorkerProcess is one certflow-worker child process, alone in its process group (so a
@@ -106,4 +107,21 @@ func BuildWorker(root, dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/certflow-worker: %v\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// StateDir makes a temporary directory for a suite's state (worker binary, logs);
+// cleanup(code) removes it after a passing run unless CERTFLOW_KEEP_STATE is set, and
+// otherwise prints "<what> are in <dir>".
+func StateDir(prefix, what string) (dir string, cleanup func(code int), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func(code int) {
+		if code == 0 && os.Getenv(integration.EnvKeepState) == "" {
+			os.RemoveAll(dir)
+		} else {
+			fmt.Fprintf(os.Stderr, "%s are in %s\n", what, dir)
+		}
+	}, nil
 }

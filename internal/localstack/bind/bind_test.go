@@ -1,4 +1,4 @@
-package bind
+package bind_test
 
 import (
 	"path/filepath"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	. "github.com/certflow/certflow/internal/localstack/bind"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 func TestBINDAlgorithm(t *testing.T) {
@@ -28,7 +31,7 @@ func TestBINDAlgorithm(t *testing.T) {
 }
 
 func TestStartServesZonesAndRecords(t *testing.T) {
-	s := StartForTest(t, Options{
+	s := integration.StartBIND(t, Options{
 		Zones:         []string{"example.com", "Example.ORG."},
 		Records:       []string{"alias.example.org. 60 IN CNAME target.example.com."},
 		TSIGAlgorithm: "hmacsha256",

@@ -19,7 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // TestChallTestSrvSinkRequests checks the management API calls the sink makes.

@@ -1,4 +1,4 @@
-package testsystem
+package testkit
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/acme"
 
 	"github.com/certflow/certflow/activities/http01"
-	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // TestACMEWiring starts the system with ACME and checks what the worker is given: the
@@ -20,7 +20,7 @@ import (
 // worker's own solver (through challtestsrv's DNS and the stack's HTTP-01 port), which
 // the worker's self-check settings reach too.
 func TestACMEWiring(t *testing.T) {
-	localstack.SkipUnlessIntegration(t)
+	integration.SkipUnlessEnabled(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, Options{ACME: true, SelfCheckTimeout: 5 * time.Second})

@@ -25,7 +25,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/certflow/certflow/internal/childproc"
+	"github.com/certflow/certflow/internal/localstack/childproc"
 )
 
 // Defaults for Options.

@@ -1,4 +1,4 @@
-package testsystem
+package testkit
 
 import (
 	"bytes"

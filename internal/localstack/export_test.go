@@ -1,0 +1,7 @@
+package localstack
+
+// Internals for the external tests (package localstack_test).
+var (
+	FreePort = freePort
+	Alive    = alive
+)

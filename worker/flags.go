@@ -1,0 +1,161 @@
+package worker
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/workflows"
+)
+
+// Flags are certflow-worker's command-line flags. They are defined here once, for the
+// binary (AddTo, Check) and for what runs worker processes: certflow-bench and the
+// crash tests render them back with Args, so a renamed flag cannot go out of step.
+type Flags struct {
+	Kubeconfig, TemporalAddress, TemporalNamespace string
+	TaskQueue, ClusterResourceNamespace            string
+	DisableApprover                                bool
+	WorkflowCacheSize                              int
+	MaxConcurrentWorkflowTasks                     int
+	MaxConcurrentLocalActivities                   int
+	ProfilerAddress                                string
+	ACME                                           ACMEConfig
+
+	nameservers string // --dns01-recursive-nameservers until Check parses it
+}
+
+// AddTo defines the flags on fs, with their defaults, to be parsed into f; Check
+// validates them after fs.Parse.
+func (f *Flags) AddTo(fs *flag.FlagSet) {
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then in-cluster)")
+	fs.StringVar(&f.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
+	fs.StringVar(&f.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	fs.StringVar(&f.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue")
+	fs.StringVar(&f.ClusterResourceNamespace, "cluster-resource-namespace", DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
+	fs.BoolVar(&f.DisableApprover, "disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
+	fs.IntVar(&f.WorkflowCacheSize, "workflow-cache-size", DefaultWorkflowCacheSize, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
+	fs.IntVar(&f.MaxConcurrentWorkflowTasks, "max-concurrent-workflow-tasks", DefaultMaxConcurrentWorkflowTasks, "workflow tasks (with their local activities: the issuance of a CA or SelfSigned certificate) this worker runs at once; the rest wait in the task queue")
+	fs.IntVar(&f.MaxConcurrentLocalActivities, "max-concurrent-local-activities", DefaultMaxConcurrentLocalActivities, "local activities (Kubernetes calls, signing) this worker runs at once")
+	fs.StringVar(&f.ProfilerAddress, "profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
+
+	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
+	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
+	fs.StringVar(&f.ACME.HTTP01SolverListen, "http01-solver-listen", "", "serve HTTP-01 challenges from this process on host:port instead of creating solver Pods (local stack)")
+	fs.StringVar(&f.ACME.HTTP01SelfCheck.Resolver, "http01-self-check-nameserver", "", "DNS server (host:port) the HTTP-01 self check resolves names with (default: the system resolver)")
+	fs.IntVar(&f.ACME.HTTP01SelfCheck.Port, "http01-self-check-port", 80, "port the HTTP-01 self check connects to instead of 80")
+	fs.StringVar(&f.ACME.HTTP01SolverImage, "http01-solver-image", DefaultHTTP01SolverImage, "image of HTTP-01 solver Pods (they run certflow-worker "+http01.SolverSubcommand+")")
+	fs.DurationVar(&f.ACME.SelfCheckTimeout, "acme-self-check-timeout", DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before the ACME server is asked to validate anyway")
+}
+
+// Check validates the parsed flags and normalizes the nameservers (an entry without a
+// port gets :53).
+func (f *Flags) Check() error {
+	var err error
+	if f.ACME.DNS01RecursiveNameservers, err = parseNameservers(f.nameservers); err != nil {
+		return fmt.Errorf("--dns01-recursive-nameservers: %w", err)
+	}
+	if r := f.ACME.HTTP01SelfCheck.Resolver; r != "" {
+		if f.ACME.HTTP01SelfCheck.Resolver, err = hostPort(r); err != nil {
+			return fmt.Errorf("--http01-self-check-nameserver: %w", err)
+		}
+	}
+	if p := f.ACME.HTTP01SelfCheck.Port; p < 1 || p > 65535 {
+		return fmt.Errorf("--http01-self-check-port: %d is not a port", p)
+	}
+	if a := f.ACME.HTTP01SolverListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("--http01-solver-listen: %w", err)
+		}
+	}
+	if f.MaxConcurrentWorkflowTasks < 2 {
+		// The SDK polls the sticky and the normal task queue at once: one slot panics it.
+		return errors.New("--max-concurrent-workflow-tasks must be at least 2")
+	}
+	if f.MaxConcurrentLocalActivities < 1 {
+		return errors.New("--max-concurrent-local-activities must be at least 1")
+	}
+	if f.ACME.SelfCheckTimeout <= 0 {
+		return errors.New("--acme-self-check-timeout must be positive")
+	}
+	return nil
+}
+
+// Args renders the fields that are set (not zero) as certflow-worker flags, for a
+// worker run as a child process; the worker's defaults apply to the rest.
+func (f Flags) Args() []string {
+	var a []string
+	str := func(name, v string) {
+		if v != "" {
+			a = append(a, "--"+name, v)
+		}
+	}
+	num := func(name string, v int) {
+		if v != 0 {
+			a = append(a, "--"+name, strconv.Itoa(v))
+		}
+	}
+	str("kubeconfig", f.Kubeconfig)
+	str("temporal-address", f.TemporalAddress)
+	str("temporal-namespace", f.TemporalNamespace)
+	str("task-queue", f.TaskQueue)
+	str("cluster-resource-namespace", f.ClusterResourceNamespace)
+	if f.DisableApprover {
+		a = append(a, "--disable-approver")
+	}
+	num("workflow-cache-size", f.WorkflowCacheSize)
+	num("max-concurrent-workflow-tasks", f.MaxConcurrentWorkflowTasks)
+	num("max-concurrent-local-activities", f.MaxConcurrentLocalActivities)
+	str("profiler-address", f.ProfilerAddress)
+	c := f.ACME
+	str("dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))
+	str("cloudflare-api-url", c.CloudflareAPIURL)
+	str("http01-solver-listen", c.HTTP01SolverListen)
+	str("http01-self-check-nameserver", c.HTTP01SelfCheck.Resolver)
+	num("http01-self-check-port", c.HTTP01SelfCheck.Port)
+	str("http01-solver-image", c.HTTP01SolverImage)
+	if c.SelfCheckTimeout > 0 {
+		a = append(a, "--acme-self-check-timeout", c.SelfCheckTimeout.String())
+	}
+	return a
+}
+
+// parseNameservers splits a comma-separated list of nameservers; an entry without a
+// port gets :53.
+func parseNameservers(list string) ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		hp, err := hostPort(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hp)
+	}
+	return out, nil
+}
+
+// hostPort returns s as host:port, adding port 53 when s has none.
+func hostPort(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// A bare host or IP (an IPv6 literal only in brackets with a port).
+		if strings.Contains(s, ":") && net.ParseIP(s) == nil {
+			return "", fmt.Errorf("%q is not host:port", s)
+		}
+		return net.JoinHostPort(s, "53"), nil
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q has no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q has no valid port", s)
+	}
+	return s, nil
+}

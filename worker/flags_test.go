@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"flag"
+	"io"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/certflow/certflow/activities/http01"
+)
+
+// Args renders the set fields as flags, in the order workers have always been given
+// them, and AddTo parses them back to the same Flags.
+func TestFlagsArgs(t *testing.T) {
+	f := Flags{
+		Kubeconfig: "/k", TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default", ClusterResourceNamespace: "cert-manager",
+		ACME: ACMEConfig{
+			DNS01RecursiveNameservers: []string{"127.0.0.1:8053", "127.0.0.1:9053"},
+			CloudflareAPIURL:          "http://127.0.0.1:8056/client/v4",
+			HTTP01SolverListen:        "127.0.0.1:5002",
+			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
+			SelfCheckTimeout:          90 * time.Second,
+		},
+	}
+	got := f.Args()
+	want := []string{
+		"--kubeconfig", "/k", "--temporal-address", "127.0.0.1:7233", "--temporal-namespace", "default",
+		"--cluster-resource-namespace", "cert-manager",
+		"--dns01-recursive-nameservers", "127.0.0.1:8053,127.0.0.1:9053",
+		"--cloudflare-api-url", "http://127.0.0.1:8056/client/v4",
+		"--http01-solver-listen", "127.0.0.1:5002",
+		"--http01-self-check-nameserver", "127.0.0.1:8053",
+		"--http01-self-check-port", "5002",
+		"--acme-self-check-timeout", "1m30s",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Args:\n got %q\nwant %q", got, want)
+	}
+	if got := (Flags{}).Args(); len(got) != 0 {
+		t.Errorf("Args of the zero Flags: %q, want none", got)
+	}
+
+	var back Flags
+	fs := flag.NewFlagSet("certflow-worker", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	back.AddTo(fs)
+	if err := fs.Parse(got); err != nil || fs.NArg() != 0 {
+		t.Fatalf("parse: %v, %d left over", err, fs.NArg())
+	}
+	if err := back.Check(); err != nil {
+		t.Fatal(err)
+	}
+	// What Args leaves out keeps the worker's defaults.
+	f.TaskQueue, f.WorkflowCacheSize = back.TaskQueue, back.WorkflowCacheSize
+	f.MaxConcurrentWorkflowTasks, f.MaxConcurrentLocalActivities = back.MaxConcurrentWorkflowTasks, back.MaxConcurrentLocalActivities
+	f.ACME.HTTP01SolverImage = back.ACME.HTTP01SolverImage
+	f.nameservers = back.nameservers
+	if !reflect.DeepEqual(back, f) {
+		t.Errorf("parsed back:\n got %+v\nwant %+v", back, f)
+	}
+}
