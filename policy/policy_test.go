@@ -20,126 +20,28 @@ func TestRenewalTime(t *testing.T) {
 		percentage  *int32
 		want        time.Time
 	}{
-		{
-			name:     "default is two thirds through the lifetime",
-			notAfter: nb.Add(90 * day),
-			want:     nb.Add(60 * day),
-		},
-		{
-			name:        "renewBefore honoured",
-			notAfter:    nb.Add(90 * day),
-			renewBefore: dur(30 * day),
-			want:        nb.Add(60 * day),
-		},
-		{
-			name:        "renewBefore of 5m (minimum) honoured",
-			notAfter:    nb.Add(time.Hour),
-			renewBefore: dur(5 * time.Minute),
-			want:        nb.Add(55 * time.Minute),
-		},
-		{
-			name:        "renewBefore equal to lifetime falls back to default",
-			notAfter:    nb.Add(90 * day),
-			renewBefore: dur(90 * day),
-			want:        nb.Add(60 * day),
-		},
-		{
-			name:        "renewBefore longer than lifetime falls back to default",
-			notAfter:    nb.Add(time.Hour),
-			renewBefore: dur(2 * time.Hour),
-			want:        nb.Add(40 * time.Minute),
-		},
-		{
-			name:        "renewBefore zero falls back to default",
-			notAfter:    nb.Add(3 * time.Hour),
-			renewBefore: dur(0),
-			want:        nb.Add(2 * time.Hour),
-		},
-		{
-			name:        "negative renewBefore falls back to default",
-			notAfter:    nb.Add(3 * time.Hour),
-			renewBefore: dur(-time.Hour),
-			want:        nb.Add(2 * time.Hour),
-		},
-		{
-			name:        "renewBefore too long falls back to percentage",
-			notAfter:    nb.Add(100 * time.Hour),
-			renewBefore: dur(200 * time.Hour),
-			percentage:  pct(25),
-			want:        nb.Add(75 * time.Hour),
-		},
-		{
-			name:        "renewBefore wins over percentage",
-			notAfter:    nb.Add(100 * time.Hour),
-			renewBefore: dur(10 * time.Hour),
-			percentage:  pct(25),
-			want:        nb.Add(90 * time.Hour),
-		},
-		{
-			name:       "percentage 25 of 60 minutes renews at 45 minutes",
-			notAfter:   nb.Add(time.Hour),
-			percentage: pct(25),
-			want:       nb.Add(45 * time.Minute),
-		},
-		{
-			name:       "percentage 1",
-			notAfter:   nb.Add(100 * time.Hour),
-			percentage: pct(1),
-			want:       nb.Add(99 * time.Hour),
-		},
-		{
-			name:       "percentage 99",
-			notAfter:   nb.Add(100 * time.Hour),
-			percentage: pct(99),
-			want:       nb.Add(time.Hour),
-		},
-		{
-			name:       "percentage 0 falls back to default",
-			notAfter:   nb.Add(3 * time.Hour),
-			percentage: pct(0),
-			want:       nb.Add(2 * time.Hour),
-		},
-		{
-			name:       "percentage 100 falls back to default",
-			notAfter:   nb.Add(3 * time.Hour),
-			percentage: pct(100),
-			want:       nb.Add(2 * time.Hour),
-		},
-		{
-			name:       "negative percentage falls back to default",
-			notAfter:   nb.Add(3 * time.Hour),
-			percentage: pct(-5),
-			want:       nb.Add(2 * time.Hour),
-		},
-		{
-			name:       "ten-year lifetime with percentage does not overflow",
-			notAfter:   nb.Add(3650 * day),
-			percentage: pct(50),
-			want:       nb.Add(1825 * day),
-		},
-		{
-			name:       "hundred-year lifetime with percentage 99",
-			notAfter:   nb.Add(36500 * day),
-			percentage: pct(99),
-			want:       nb.Add(365 * day),
-		},
-		{
-			name:     "result truncated to the second",
-			notAfter: nb.Add(10 * time.Second), // 10s/3 = 3.333s before notAfter
-			want:     nb.Add(6 * time.Second),  // 6.666s truncated
-		},
-		{
-			name:      "sub-second notBefore and notAfter are truncated",
-			notBefore: nb.Add(500 * time.Millisecond),
-			notAfter:  nb.Add(90*time.Minute + 700*time.Millisecond),
-			// lifetime 90m0.2s, /3 = 30m0.0666..s; renewal at 60m0.6333s
-			want: nb.Add(60 * time.Minute),
-		},
-		{
-			name:     "zero lifetime renews at notAfter",
-			notAfter: nb,
-			want:     nb,
-		},
+		{name: "default is two thirds through the lifetime", notAfter: nb.Add(90 * day), want: nb.Add(60 * day)},
+		{name: "renewBefore honoured", notAfter: nb.Add(90 * day), renewBefore: dur(30 * day), want: nb.Add(60 * day)},
+		{name: "renewBefore of 5m (minimum) honoured", notAfter: nb.Add(time.Hour), renewBefore: dur(5 * time.Minute), want: nb.Add(55 * time.Minute)},
+		{name: "renewBefore equal to lifetime falls back to default", notAfter: nb.Add(90 * day), renewBefore: dur(90 * day), want: nb.Add(60 * day)},
+		{name: "renewBefore longer than lifetime falls back to default", notAfter: nb.Add(time.Hour), renewBefore: dur(2 * time.Hour), want: nb.Add(40 * time.Minute)},
+		{name: "renewBefore zero falls back to default", notAfter: nb.Add(3 * time.Hour), renewBefore: dur(0), want: nb.Add(2 * time.Hour)},
+		{name: "negative renewBefore falls back to default", notAfter: nb.Add(3 * time.Hour), renewBefore: dur(-time.Hour), want: nb.Add(2 * time.Hour)},
+		{name: "renewBefore too long falls back to percentage", notAfter: nb.Add(100 * time.Hour), renewBefore: dur(200 * time.Hour), percentage: pct(25), want: nb.Add(75 * time.Hour)},
+		{name: "renewBefore wins over percentage", notAfter: nb.Add(100 * time.Hour), renewBefore: dur(10 * time.Hour), percentage: pct(25), want: nb.Add(90 * time.Hour)},
+		{name: "percentage 25 of 60 minutes renews at 45 minutes", notAfter: nb.Add(time.Hour), percentage: pct(25), want: nb.Add(45 * time.Minute)},
+		{name: "percentage 1", notAfter: nb.Add(100 * time.Hour), percentage: pct(1), want: nb.Add(99 * time.Hour)},
+		{name: "percentage 99", notAfter: nb.Add(100 * time.Hour), percentage: pct(99), want: nb.Add(time.Hour)},
+		{name: "percentage 0 falls back to default", notAfter: nb.Add(3 * time.Hour), percentage: pct(0), want: nb.Add(2 * time.Hour)},
+		{name: "percentage 100 falls back to default", notAfter: nb.Add(3 * time.Hour), percentage: pct(100), want: nb.Add(2 * time.Hour)},
+		{name: "negative percentage falls back to default", notAfter: nb.Add(3 * time.Hour), percentage: pct(-5), want: nb.Add(2 * time.Hour)},
+		{name: "ten-year lifetime with percentage does not overflow", notAfter: nb.Add(3650 * day), percentage: pct(50), want: nb.Add(1825 * day)},
+		{name: "hundred-year lifetime with percentage 99", notAfter: nb.Add(36500 * day), percentage: pct(99), want: nb.Add(365 * day)},
+		// 10s/3 = 3.333s before notAfter; 6.666s truncated
+		{name: "result truncated to the second", notAfter: nb.Add(10 * time.Second), want: nb.Add(6 * time.Second)},
+		// lifetime 90m0.2s, /3 = 30m0.0666..s; renewal at 60m0.6333s
+		{name: "sub-second notBefore and notAfter are truncated", notBefore: nb.Add(500 * time.Millisecond), notAfter: nb.Add(90*time.Minute + 700*time.Millisecond), want: nb.Add(60 * time.Minute)},
+		{name: "zero lifetime renews at notAfter", notAfter: nb, want: nb},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

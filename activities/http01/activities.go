@@ -435,14 +435,8 @@ func (a *Activities) ensureService(ctx context.Context, in SolverInput) error {
 func reconcileService(existing, desired *corev1.Service) (*corev1.Service, bool) {
 	out := existing.DeepCopy()
 	changed := mergeMap(&out.Labels, desired.Labels)
-	if out.Spec.Type != desired.Spec.Type {
-		out.Spec.Type = desired.Spec.Type
-		changed = true
-	}
-	if !equality.Semantic.DeepEqual(out.Spec.Selector, desired.Spec.Selector) {
-		out.Spec.Selector = desired.Spec.Selector
-		changed = true
-	}
+	changed = setField(&out.Spec.Type, desired.Spec.Type) || changed
+	changed = setField(&out.Spec.Selector, desired.Spec.Selector) || changed
 	ports := make([]corev1.ServicePort, len(desired.Spec.Ports))
 	copy(ports, desired.Spec.Ports)
 	keepsNodePorts := out.Spec.Type == corev1.ServiceTypeNodePort || out.Spec.Type == corev1.ServiceTypeLoadBalancer
@@ -453,10 +447,7 @@ func reconcileService(existing, desired *corev1.Service) (*corev1.Service, bool)
 			}
 		}
 	}
-	if !equality.Semantic.DeepEqual(out.Spec.Ports, ports) {
-		out.Spec.Ports = ports
-		changed = true
-	}
+	changed = setField(&out.Spec.Ports, ports) || changed
 	return out, changed
 }
 
@@ -476,13 +467,9 @@ func reconcileIngress(existing, desired *networkingv1.Ingress) (*networkingv1.In
 	out := existing.DeepCopy()
 	changed := mergeMap(&out.Labels, desired.Labels)
 	changed = mergeMap(&out.Annotations, desired.Annotations) || changed
-	if !equality.Semantic.DeepEqual(out.Spec.Rules, desired.Spec.Rules) {
-		out.Spec.Rules = desired.Spec.Rules
-		changed = true
-	}
-	if desired.Spec.IngressClassName != nil && !equality.Semantic.DeepEqual(out.Spec.IngressClassName, desired.Spec.IngressClassName) {
-		out.Spec.IngressClassName = desired.Spec.IngressClassName
-		changed = true
+	changed = setField(&out.Spec.Rules, desired.Spec.Rules) || changed
+	if desired.Spec.IngressClassName != nil {
+		changed = setField(&out.Spec.IngressClassName, desired.Spec.IngressClassName) || changed
 	}
 	return out, changed
 }
@@ -495,10 +482,7 @@ func (a *Activities) ensureHTTPRoute(ctx context.Context, in SolverInput, servic
 		reconcile: func(existing, desired *gwapiv1.HTTPRoute) (*gwapiv1.HTTPRoute, bool) {
 			out := existing.DeepCopy()
 			changed := mergeMap(&out.Labels, desired.Labels)
-			if !equality.Semantic.DeepEqual(out.Spec, desired.Spec) {
-				out.Spec = desired.Spec
-				changed = true
-			}
+			changed = setField(&out.Spec, desired.Spec) || changed
 			return out, changed
 		},
 	})
@@ -547,6 +531,16 @@ func (a *Activities) removePathFromNamedIngress(ctx context.Context, in SolverIn
 		return fmt.Errorf("remove challenge path from Ingress %s/%s: %w", in.Namespace, name, err)
 	}
 	return nil
+}
+
+// setField sets *field to want when the two differ (semantically, as the API
+// server compares them) and reports whether it did.
+func setField[T any](field *T, want T) bool {
+	if equality.Semantic.DeepEqual(*field, want) {
+		return false
+	}
+	*field = want
+	return true
 }
 
 // mergeMap sets every entry of want in *m and reports whether that changed

@@ -119,22 +119,30 @@ func SubjectForSpec(spec cmapi.CertificateSpec) (der []byte, commonName string, 
 		}
 		return der, CommonNameFromRDNSequence(seq), nil
 	}
-	name := pkix.Name{CommonName: spec.CommonName}
-	if s := spec.Subject; s != nil {
-		name.Country = s.Countries
-		name.Organization = s.Organizations
-		name.OrganizationalUnit = s.OrganizationalUnits
-		name.Locality = s.Localities
-		name.Province = s.Provinces
-		name.StreetAddress = s.StreetAddresses
-		name.PostalCode = s.PostalCodes
-		name.SerialNumber = s.SerialNumber
-	}
-	der, err = asn1.Marshal(name.ToRDNSequence())
+	der, err = asn1.Marshal(subjectName(spec.CommonName, spec.Subject).ToRDNSequence())
 	if err != nil {
 		return nil, "", specErrorf("subject cannot be encoded: %v", err)
 	}
 	return der, spec.CommonName, nil
+}
+
+// subjectName is the pkix.Name of a common name and an optional
+// spec.subject.
+func subjectName(commonName string, s *cmapi.X509Subject) pkix.Name {
+	if s == nil {
+		return pkix.Name{CommonName: commonName}
+	}
+	return pkix.Name{
+		CommonName:         commonName,
+		Country:            s.Countries,
+		Organization:       s.Organizations,
+		OrganizationalUnit: s.OrganizationalUnits,
+		Locality:           s.Localities,
+		Province:           s.Provinces,
+		StreetAddress:      s.StreetAddresses,
+		PostalCode:         s.PostalCodes,
+		SerialNumber:       s.SerialNumber,
+	}
 }
 
 // SANsForSpec collects the subject alternative names of a Certificate spec.

@@ -194,18 +194,20 @@ func CertificateTemplateFromCSR(csrPEM []byte, duration time.Duration, isCA bool
 			if err != nil {
 				return nil, csrErrorf("encoded CSR error: %v", err)
 			}
-			tmpl.PermittedDNSDomainsCritical = ext.Critical
-			tmpl.PermittedDNSDomains = permitted.DNSDomains
-			tmpl.PermittedIPRanges = permitted.IPRanges
-			tmpl.PermittedEmailAddresses = permitted.EmailAddresses
-			tmpl.PermittedURIDomains = permitted.URIDomains
-			tmpl.ExcludedDNSDomains = excluded.DNSDomains
-			tmpl.ExcludedIPRanges = excluded.IPRanges
-			tmpl.ExcludedEmailAddresses = excluded.EmailAddresses
-			tmpl.ExcludedURIDomains = excluded.URIDomains
+			setNameConstraints(tmpl, ext.Critical, permitted, excluded)
 		}
 	}
 	return tmpl, nil
+}
+
+// setNameConstraints copies both sides of name constraints onto a
+// certificate template.
+func setNameConstraints(tmpl *x509.Certificate, critical bool, permitted, excluded NameConstraintSet) {
+	tmpl.PermittedDNSDomainsCritical = critical
+	tmpl.PermittedDNSDomains, tmpl.ExcludedDNSDomains = permitted.DNSDomains, excluded.DNSDomains
+	tmpl.PermittedIPRanges, tmpl.ExcludedIPRanges = permitted.IPRanges, excluded.IPRanges
+	tmpl.PermittedEmailAddresses, tmpl.ExcludedEmailAddresses = permitted.EmailAddresses, excluded.EmailAddresses
+	tmpl.PermittedURIDomains, tmpl.ExcludedURIDomains = permitted.URIDomains, excluded.URIDomains
 }
 
 var keyUsageNames = []struct {

@@ -203,13 +203,11 @@ func (b *bench) acmeLeftovers(ctx context.Context, expected int) (*acmeFigures, 
 // through DNS-01 against Pebble.
 func (b *bench) acme(ctx context.Context) error {
 	c, r := b.cfg, b.res
-	if c.probes > 0 {
-		progress("single ACME Certificate probe, %d times", c.probes)
-		p, err := b.probe(ctx)
-		if err != nil {
-			return fmt.Errorf("single-Certificate probe: %w", err)
-		}
-		r.SingleCert = p
+	p, err := b.singleCertProbe(ctx, "single ACME Certificate probe")
+	if err != nil {
+		return err
+	}
+	if p != nil {
 		r.line("single ACME cert latency p50 %.3f s (runs %s s)", p.MedianSeconds, joinFloats(p.RunsSeconds, 3))
 	}
 	before, err := scrapeRequests(ctx, b.kc)

@@ -393,15 +393,29 @@ func (b *bench) probe(ctx context.Context) (*probeFigures, error) {
 	return f, nil
 }
 
+// singleCertProbe runs the single-Certificate probe cfg.probes times,
+// announced as label, and records it in the result. It returns nil when no
+// probe is asked for.
+func (b *bench) singleCertProbe(ctx context.Context, label string) (*probeFigures, error) {
+	if b.cfg.probes <= 0 {
+		return nil, nil
+	}
+	progress("%s, %d times", label, b.cfg.probes)
+	p, err := b.probe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("single-Certificate probe: %w", err)
+	}
+	b.res.SingleCert = p
+	return p, nil
+}
+
 func (b *bench) throughput(ctx context.Context) error {
 	c, r := b.cfg, b.res
-	if c.probes > 0 {
-		progress("single-Certificate probe, %d times", c.probes)
-		p, err := b.probe(ctx)
-		if err != nil {
-			return fmt.Errorf("single-Certificate probe: %w", err)
-		}
-		r.SingleCert = p
+	p, err := b.singleCertProbe(ctx, "single-Certificate probe")
+	if err != nil {
+		return err
+	}
+	if p != nil {
 		r.line("single-cert latency p50 %.3f s (runs %s s; target ≤ %.2f s)", p.MedianSeconds, joinFloats(p.RunsSeconds, 3), targetSingleCertSec)
 		r.Targets = append(r.Targets, target{Figure: "single-cert latency p50 (s)", Want: fmt.Sprintf("<= %.2f", targetSingleCertSec), Value: p.MedianSeconds, Met: p.MedianSeconds <= targetSingleCertSec})
 	}

@@ -1,37 +1,24 @@
 package v1
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
 
 // GroupName is the API group of Orders and Challenges.
 const GroupName = "acme.cert-manager.io"
 
-// SchemeGroupVersion is the group version used to register these objects.
-var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1"}
-
-// Kind takes an unqualified kind and returns a group-qualified GroupKind.
-func Kind(kind string) schema.GroupKind { return SchemeGroupVersion.WithKind(kind).GroupKind() }
-
-// Resource takes an unqualified resource and returns a group-qualified GroupResource.
-func Resource(resource string) schema.GroupResource {
-	return SchemeGroupVersion.WithResource(resource).GroupResource()
-}
-
 var (
-	// SchemeBuilder collects the functions that add this group's types to a scheme.
-	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
-	// AddToScheme adds this group's types to a scheme.
-	AddToScheme = SchemeBuilder.AddToScheme
-)
+	registration = cmmeta.NewRegistration(schema.GroupVersion{Group: GroupName, Version: "v1"},
+		&Order{}, &OrderList{}, &Challenge{}, &ChallengeList{})
 
-func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion,
-		&Order{}, &OrderList{},
-		&Challenge{}, &ChallengeList{},
-	)
-	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
-	return nil
-}
+	// SchemeGroupVersion is the group version used to register these objects.
+	SchemeGroupVersion = registration.GroupVersion
+	// Kind takes an unqualified kind and returns a group-qualified GroupKind.
+	Kind = registration.Kind
+	// Resource takes an unqualified resource and returns a group-qualified GroupResource.
+	Resource = registration.Resource
+	// AddToScheme adds this group's types to a scheme.
+	AddToScheme = registration.SchemeBuilder.AddToScheme
+)
