@@ -2,30 +2,20 @@ package pki
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/certflow/certflow/pki/pkitest"
 )
 
 func selfSigned(t *testing.T, cn string) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, pem.EncodeToMemory(&pem.Block{Type: PEMTypeCertificate, Bytes: der})
+	key := pkitest.Key(t)
+	return key, pkitest.PEM(pkitest.Issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: cn}}, nil, key.Public(), key))
 }
 
 func TestParseCertificates(t *testing.T) {

@@ -1,12 +1,8 @@
 package acme
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"math/big"
 	"strings"
@@ -15,6 +11,8 @@ import (
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/certflow/certflow/pki/pkitest"
 )
 
 func TestClassify(t *testing.T) {
@@ -61,21 +59,12 @@ func TestClassify(t *testing.T) {
 // chainPEM returns leaf + intermediate PEM where the intermediate is issued by rootCN.
 func chainPEM(t *testing.T, rootCN string) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	key := pkitest.Key(t)
+	mk := func(subject, issuer string, serial int64) *x509.Certificate {
+		tpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: subject}}
+		return pkitest.Issue(t, tpl, &x509.Certificate{Subject: pkix.Name{CommonName: issuer}}, &key.PublicKey, key)
 	}
-	mk := func(subject, issuer string, serial int64) []byte {
-		tpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: subject}, Issuer: pkix.Name{CommonName: issuer},
-			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-		parent := &x509.Certificate{Subject: pkix.Name{CommonName: issuer}}
-		der, err := x509.CreateCertificate(rand.Reader, tpl, parent, &key.PublicKey, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	}
-	return append(mk("leaf", "intermediate", 1), mk("intermediate", rootCN, 2)...)
+	return pkitest.PEM(mk("leaf", "intermediate", 1), mk("intermediate", rootCN, 2))
 }
 
 func TestPreferredChain(t *testing.T) {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"math/big"
 	"strings"
@@ -28,6 +26,8 @@ import (
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/pki"
 	"github.com/certflow/certflow/pki/keystores"
+
+	"github.com/certflow/certflow/pki/pkitest"
 )
 
 const (
@@ -59,26 +59,17 @@ func newKeyPair(t *testing.T, alg cmapi.PrivateKeyAlgorithm) keyPair {
 	now := time.Now().Truncate(time.Second)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: now, NotAfter: now.Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
+	ca := pkitest.Issue(t, caTmpl, nil, caKey.Public(), caKey)
 	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "web.example.com"}, DNSNames: []string{"web.example.com"},
 		NotBefore: now, NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
+	leaf := pkitest.Issue(t, leafTmpl, ca, key.Public(), caKey)
 	keyPEM, err := keys.EncodePrivateKey(key, cmapi.PKCS1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return keyPair{
 		key: key, keyPEM: keyPEM, leaf: leaf, ca: ca,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
-		caPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		certPEM: pkitest.PEM(leaf), caPEM: pkitest.PEM(ca),
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/pki"
+
+	"github.com/certflow/certflow/pki/pkitest"
 )
 
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -64,18 +66,7 @@ func issue(t *testing.T, serial int64, cn string, isCA bool, pub crypto.PublicKe
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		DNSNames:              []string{cn},
 	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return pkitest.Issue(t, tmpl, parent, pub, signer)
 }
 
 func newFixture(t *testing.T, alg string) chainFixture {
