@@ -210,18 +210,10 @@ func (b *bench) acme(ctx context.Context) error {
 	if p != nil {
 		r.line("single ACME cert latency p50 %.3f s (runs %s s)", p.MedianSeconds, joinFloats(p.RunsSeconds, 3))
 	}
-	before, err := scrapeRequests(ctx, b.kc)
-	if err != nil {
-		return fmt.Errorf("kube-apiserver /metrics: %w", err)
-	}
-	progress("creating %d ACME Certificates, %d in flight", c.n, c.concurrency)
-	list := names("cert", c.n)
-	iss, err := b.issue(ctx, list)
+	list, before, iss, err := b.issueBatch(ctx, "ACME Certificates")
 	if err != nil {
 		return err
 	}
-	r.Issuance = iss
-	b.issuanceLines(iss)
 	if err := b.historyLines(ctx, list, iss); err != nil {
 		return err
 	}

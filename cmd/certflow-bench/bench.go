@@ -409,8 +409,25 @@ func (b *bench) singleCertProbe(ctx context.Context, label string) (*probeFigure
 	return p, nil
 }
 
+// issueBatch creates the batch's N Certificates (what names them in the progress
+// line), waits for them all and reports the issuance; before is kube-apiserver's
+// request count from just before the batch.
+func (b *bench) issueBatch(ctx context.Context, what string) (list []string, before requestCounts, iss *issuanceFigures, err error) {
+	if before, err = scrapeRequests(ctx, b.kc); err != nil {
+		return nil, before, nil, fmt.Errorf("kube-apiserver /metrics: %w", err)
+	}
+	progress("creating %d %s, %d in flight", b.cfg.n, what, b.cfg.concurrency)
+	list = names("cert", b.cfg.n)
+	if iss, err = b.issue(ctx, list); err != nil {
+		return nil, before, nil, err
+	}
+	b.res.Issuance = iss
+	b.issuanceLines(iss)
+	return list, before, iss, nil
+}
+
 func (b *bench) throughput(ctx context.Context) error {
-	c, r := b.cfg, b.res
+	r := b.res
 	p, err := b.singleCertProbe(ctx, "single-Certificate probe")
 	if err != nil {
 		return err
@@ -420,18 +437,10 @@ func (b *bench) throughput(ctx context.Context) error {
 		r.Targets = append(r.Targets, target{Figure: "single-cert latency p50 (s)", Want: fmt.Sprintf("<= %.2f", targetSingleCertSec), Value: p.MedianSeconds, Met: p.MedianSeconds <= targetSingleCertSec})
 	}
 
-	before, err := scrapeRequests(ctx, b.kc)
-	if err != nil {
-		return fmt.Errorf("kube-apiserver /metrics: %w", err)
-	}
-	progress("creating %d Certificates, %d in flight", c.n, c.concurrency)
-	list := names("cert", c.n)
-	iss, err := b.issue(ctx, list)
+	list, before, iss, err := b.issueBatch(ctx, "Certificates")
 	if err != nil {
 		return err
 	}
-	r.Issuance = iss
-	b.issuanceLines(iss)
 	r.Targets = append(r.Targets, target{Figure: "throughput (certs/s)", Want: fmt.Sprintf(">= %.0f", targetCertsPerSecond), Value: iss.CertsPerSecond, Met: iss.CertsPerSecond >= targetCertsPerSecond})
 
 	if err := b.historyLines(ctx, list, iss); err != nil {
