@@ -34,7 +34,7 @@ func (s *Stack) startCloudflare(o *Options) error {
 	if zones == nil {
 		zones = DefaultCloudflareZones
 	}
-	sink := &txtInterceptor{next: fakecloudflare.ChallTestSrvSink{
+	sink := &txtInterceptor{next: &fakecloudflare.ChallTestSrvSink{
 		BaseURL: "http://127.0.0.1:" + strconv.Itoa(s.Ports.ChallTestSrvAPI),
 		Client:  &http.Client{Timeout: 10 * time.Second},
 	}}

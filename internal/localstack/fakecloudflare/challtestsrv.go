@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // ChallTestSrvSink is a TXTSink that serves the fake's TXT records from
@@ -15,28 +17,59 @@ import (
 // address, e.g. BaseURL "http://127.0.0.1:8055").
 //
 // challtestsrv appends the values of repeated /set-txt calls for one host and its
-// /clear-txt removes them all, so SetTXT clears the host and then sets every value
-// again. A DNS query that lands between the two may see fewer values for a moment;
-// ACME servers retry their lookups, and the DNS-01 solver checks propagation first.
+// /clear-txt removes them all. A value added next to others (the two challenges of a
+// wildcard and its apex share one name) is only appended: clearing and setting them
+// all again would leave a moment without records, and an ACME server validating the
+// other challenge in that moment fails it, as a real Cloudflare never would. Only a
+// removal clears the host and sets the rest again.
 type ChallTestSrvSink struct {
 	BaseURL string
 	Client  *http.Client // nil means http.DefaultClient
+
+	mu     sync.Mutex
+	served map[string][]string // what challtestsrv holds per host, as far as known
 }
 
 // SetTXT implements TXTSink.
-func (c ChallTestSrvSink) SetTXT(ctx context.Context, fqdn string, values []string) error {
-	if err := c.post(ctx, "/clear-txt", map[string]string{"host": fqdn}); err != nil {
-		return err
+func (c *ChallTestSrvSink) SetTXT(ctx context.Context, fqdn string, values []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.served == nil {
+		c.served = map[string][]string{}
 	}
-	for _, v := range values {
+	prev, known := c.served[fqdn]
+	delete(c.served, fqdn) // unknown until the calls below succeed
+	add, ok := appended(prev, values)
+	if !known || !ok {
+		if err := c.post(ctx, "/clear-txt", map[string]string{"host": fqdn}); err != nil {
+			return err
+		}
+		add = values
+	}
+	for _, v := range add {
 		if err := c.post(ctx, "/set-txt", map[string]string{"host": fqdn, "value": v}); err != nil {
 			return err
 		}
 	}
+	c.served[fqdn] = slices.Clone(values)
 	return nil
 }
 
-func (c ChallTestSrvSink) post(ctx context.Context, path string, body map[string]string) error {
+// appended returns the values of next that prev lacks, and whether next holds every
+// value of prev (counting repeats).
+func appended(prev, next []string) (add []string, ok bool) {
+	left := slices.Clone(prev)
+	for _, v := range next {
+		if i := slices.Index(left, v); i >= 0 {
+			left = slices.Delete(left, i, i+1)
+		} else {
+			add = append(add, v)
+		}
+	}
+	return add, len(left) == 0
+}
+
+func (c *ChallTestSrvSink) post(ctx context.Context, path string, body map[string]string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err

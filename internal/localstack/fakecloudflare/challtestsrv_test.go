@@ -43,18 +43,23 @@ func TestChallTestSrvSinkRequests(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	sink := ChallTestSrvSink{BaseURL: hs.URL + "/"}
+	sink := &ChallTestSrvSink{BaseURL: hs.URL + "/"}
 	ctx := context.Background()
-	if err := sink.SetTXT(ctx, "_acme-challenge.example.com.", []string{"a", "b"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := sink.SetTXT(ctx, "_acme-challenge.example.com.", nil); err != nil {
-		t.Fatal(err)
+	// A host first seen is cleared; a value added next to others is only appended (no
+	// moment without records); a removal clears and sets the rest again.
+	for _, values := range [][]string{{"a", "b"}, {"a", "b", "c"}, {"b", "c"}, nil} {
+		if err := sink.SetTXT(ctx, "_acme-challenge.example.com.", values); err != nil {
+			t.Fatal(err)
+		}
 	}
 	want := []string{
 		"/clear-txt _acme-challenge.example.com. ",
 		"/set-txt _acme-challenge.example.com. a",
 		"/set-txt _acme-challenge.example.com. b",
+		"/set-txt _acme-challenge.example.com. c",
+		"/clear-txt _acme-challenge.example.com. ",
+		"/set-txt _acme-challenge.example.com. b",
+		"/set-txt _acme-challenge.example.com. c",
 		"/clear-txt _acme-challenge.example.com. ",
 	}
 	if !slices.Equal(calls, want) {
@@ -90,7 +95,7 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 	t.Cleanup(func() { _ = p.Stop(5 * time.Second) })
 	waitReady(t, p, mgmtURL, dnsAddr)
 
-	sink := ChallTestSrvSink{BaseURL: mgmtURL}
+	sink := &ChallTestSrvSink{BaseURL: mgmtURL}
 	fake := New(Options{Zones: []string{"example.test"}, Tokens: []string{testToken}, Sink: sink})
 	apiURL, err := fake.Start("127.0.0.1:0")
 	if err != nil {

@@ -12,7 +12,7 @@
 //	fake := fakecloudflare.New(fakecloudflare.Options{
 //		Zones:  []string{"example.test"},
 //		Tokens: []string{"local-token"},
-//		Sink:   fakecloudflare.ChallTestSrvSink{BaseURL: "http://127.0.0.1:8055"},
+//		Sink:   &fakecloudflare.ChallTestSrvSink{BaseURL: "http://127.0.0.1:8055"},
 //	})
 //	apiURL, err := fake.Start("127.0.0.1:0") // e.g. http://127.0.0.1:40123/client/v4
 //	defer fake.Close()
