@@ -26,35 +26,23 @@ func newCertificateSignals(ctx workflow.Context) certificateSignals {
 // addSignalHandlers makes sel receive every signal; woke is set when one asks for a new
 // evaluation.
 func (c *certificateRun) addSignalHandlers(sel workflow.Selector, woke *bool) {
-	sel.AddReceive(c.signals.spec, func(ch workflow.ReceiveChannel, _ bool) {
-		var s SpecSignal
-		ch.Receive(c.ctx, &s)
-		*woke = c.onSpec(s) || *woke
+	receive(c.ctx, sel, c.signals.spec, woke, c.onSpec)
+	receive(c.ctx, sel, c.signals.renew, woke, func(RenewSignal) bool { c.st.PendingRenew = true; return true })
+	receive(c.ctx, sel, c.signals.secret, woke, func(SecretChangedSignal) bool { return true })
+	receive(c.ctx, sel, c.signals.issuer, woke, func(IssuerChangedSignal) bool { return true })
+	receive(c.ctx, sel, c.signals.delete, woke, c.onDelete)
+	receive(c.ctx, sel, c.signals.approval, woke, func(s ApprovalSignal) bool {
+		return c.awaitingRequest != "" && s.Request == c.awaitingRequest
 	})
-	sel.AddReceive(c.signals.renew, func(ch workflow.ReceiveChannel, _ bool) {
-		var s RenewSignal
-		ch.Receive(c.ctx, &s)
-		c.st.PendingRenew, *woke = true, true
-	})
-	sel.AddReceive(c.signals.secret, func(ch workflow.ReceiveChannel, _ bool) {
-		var s SecretChangedSignal
-		ch.Receive(c.ctx, &s)
-		*woke = true
-	})
-	sel.AddReceive(c.signals.issuer, func(ch workflow.ReceiveChannel, _ bool) {
-		var s IssuerChangedSignal
-		ch.Receive(c.ctx, &s)
-		*woke = true
-	})
-	sel.AddReceive(c.signals.delete, func(ch workflow.ReceiveChannel, _ bool) {
-		var s DeleteSignal
-		ch.Receive(c.ctx, &s)
-		*woke = c.onDelete(s) || *woke
-	})
-	sel.AddReceive(c.signals.approval, func(ch workflow.ReceiveChannel, _ bool) {
-		var s ApprovalSignal
-		ch.Receive(c.ctx, &s)
-		*woke = (c.awaitingRequest != "" && s.Request == c.awaitingRequest) || *woke
+}
+
+// receive makes sel receive signals of type T on ch; handle applies one and says
+// whether it wakes the workflow (woke).
+func receive[T any](ctx workflow.Context, sel workflow.Selector, ch workflow.ReceiveChannel, woke *bool, handle func(T) bool) {
+	sel.AddReceive(ch, func(ch workflow.ReceiveChannel, _ bool) {
+		var s T
+		ch.Receive(ctx, &s)
+		*woke = handle(s) || *woke
 	})
 }
 

@@ -123,23 +123,15 @@ func (r *issuerRun) waitForChange(retry time.Duration) {
 		r.status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
 		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: "re-check: " + r.status.LastError}), func(workflow.Future) { woke = true })
 	}
-	sel.AddReceive(r.spec, func(ch workflow.ReceiveChannel, _ bool) {
-		var s IssuerSpecSignal
-		ch.Receive(r.ctx, &s)
-		if r.onSpec(s) {
-			woke, r.notReadyChecks = true, 0
+	receive(r.ctx, sel, r.spec, &woke, func(s IssuerSpecSignal) bool {
+		if !r.onSpec(s) {
+			return false
 		}
+		r.notReadyChecks = 0
+		return true
 	})
-	sel.AddReceive(r.secret, func(ch workflow.ReceiveChannel, _ bool) {
-		var s SecretChangedSignal
-		ch.Receive(r.ctx, &s)
-		woke = true
-	})
-	sel.AddReceive(r.delete, func(ch workflow.ReceiveChannel, _ bool) {
-		var s DeleteSignal
-		ch.Receive(r.ctx, &s)
-		woke = r.onDelete(s) || woke
-	})
+	receive(r.ctx, sel, r.secret, &woke, func(SecretChangedSignal) bool { return true })
+	receive(r.ctx, sel, r.delete, &woke, r.onDelete)
 	for !woke {
 		sel.Select(r.ctx)
 	}
