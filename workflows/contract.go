@@ -108,7 +108,7 @@ type CertificateInput struct {
 	// Changes is how many rows of the workflow's change table (versions.go) this chain
 	// has adopted: the watcher starts new workflows with all of them and every
 	// continue-as-new carries all the worker knows. Zero, as in the input of a workflow
-	// an older certflow started, has the run ask workflow.GetVersion once at its start.
+	// an older certflow started, has the run ask workflow.GetVersion (versions.go).
 	Changes int
 }
 

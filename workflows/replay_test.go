@@ -53,7 +53,12 @@ var currentHistoriesDirs = []string{historiesDir, "testdata/histories-acme"}
 // olderHistoriesDirs were recorded by earlier versions of the workflows (re-recording
 // never replaces them): workflows started by an older certflow must go on replaying
 // after an upgrade, which the versioned changes make possible and these prove.
-var olderHistoriesDirs = []string{"testdata/histories-before-carried-changes", "testdata/histories-before-secret-first"}
+//
+// histories-point-of-use holds runs of chains that carry fewer changes than their
+// code knew, recorded by the code before the fence (de771b9), which asked GetVersion
+// where a change was used: their markers stand in later workflow tasks, where a
+// reading of the change must still find them.
+var olderHistoriesDirs = []string{"testdata/histories-before-carried-changes", "testdata/histories-before-secret-first", "testdata/histories-point-of-use"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.

@@ -11,13 +11,13 @@ import (
 // read and retire a change: docs/changing-workflows.md.
 //
 // A chain of runs carries, in its input, how many rows of its table it has adopted
-// (Changes). A run decides once, when it starts, which changes it has in effect:
-// carried ones are on; the rest are asked of workflow.GetVersion, which answers "on"
-// for a run this code starts and "off" when replaying a run an older certflow began
-// (its history has no marker). Workflow code then reads that decision with has(), a
-// pure lookup that may stand anywhere, in any order. Every continue-as-new carries
-// every row, so a chain is current from its next run on.
-
+// (Changes); every continue-as-new carries every row, so a chain is current from its
+// next run on, and a run of it asks workflow.GetVersion nothing. A run that carries
+// fewer (an older certflow started it) asks GetVersion for each missing row once when
+// it starts: "on" when this code starts the run, so the marker goes into its first
+// workflow task; "off" while replaying what an older certflow recorded. Workflow code
+// reads a change with has(), which records nothing and may stand anywhere, in any
+// order.
 // change is one row of a workflow's table.
 type change struct {
 	// id is the GetVersion change ID and the name in has(); recorded in histories,
@@ -71,11 +71,12 @@ var issuerChanges = changeTable{
 
 // changeSet is which changes of a table one run has in effect.
 type changeSet struct {
+	ctx   workflow.Context
 	table changeTable
-	on    []bool
+	fixed []bool // in effect without asking: carried or retired
 }
 
-// resolveChanges decides, once at the start of a run, which changes the run has in
+// resolveChanges decides, at the start of a run, which changes the run has in
 // effect. A run that carries more changes than this worker knows was started or
 // continued by a newer certflow: running it the old way would leave a history the
 // newer code cannot replay, so the workflow task fails instead; it is retried, shows
@@ -84,23 +85,33 @@ func resolveChanges(ctx workflow.Context, table changeTable, carried int) change
 	if carried > len(table) {
 		panic(fmt.Sprintf("workflow input adopts %d versioned changes, this worker knows %d: upgrade the workers before the watcher", carried, len(table)))
 	}
-	s := changeSet{table: table, on: make([]bool, len(table))}
+	s := changeSet{ctx: ctx, table: table, fixed: make([]bool, len(table))}
 	for i, ch := range table {
-		s.on[i] = ch.retired != "" || i < carried || workflow.GetVersion(ctx, ch.id, workflow.DefaultVersion, 1) == 1
+		s.fixed[i] = ch.retired != "" || i < carried
+		if !s.fixed[i] {
+			// Live, this records the marker now, in the run's first task, whatever
+			// reads the change later and wherever.
+			workflow.GetVersion(ctx, ch.id, workflow.DefaultVersion, 1)
+		}
 	}
 	return s
 }
 
-// has reports whether the run has the change in effect. Pure: it reads the decision
-// resolveChanges made. Asking for a retired or unknown change is a programming error.
+// has reports whether the run has the change in effect. It records nothing: a change
+// the run does not carry was asked of GetVersion when the run started, and asking
+// again reads the SDK's answer. That answer may still turn from "off" to "on" while
+// an older certflow's history replays (its marker stands where that code first asked,
+// maybe in a later task), which keeps each read equal to the old code's at the same
+// place. Asking for a retired or unknown change is a programming error.
 func (s changeSet) has(id string) bool {
 	for i, ch := range s.table {
-		if ch.id == id {
-			if ch.retired != "" {
-				panic("workflow change " + id + " is retired: delete its old branch")
-			}
-			return s.on[i]
+		if ch.id != id {
+			continue
 		}
+		if ch.retired != "" {
+			panic("workflow change " + id + " is retired: delete its old branch")
+		}
+		return s.fixed[i] || workflow.GetVersion(s.ctx, id, workflow.DefaultVersion, 1) == 1
 	}
 	panic("unknown workflow change " + id)
 }
