@@ -2,6 +2,5 @@ package localstack
 
 // Internals for the external tests (package localstack_test).
 var (
-	FreePort = freePort
-	Alive    = alive
+	Alive = alive
 )

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	. "github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/dnsquery"
 	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
@@ -51,23 +50,7 @@ func TestInterceptCloudflareTXT(t *testing.T) {
 		}
 		return out.Result.ID
 	}
-	txt := func(name string) []string {
-		t.Helper()
-		m := new(dns.Msg)
-		m.SetQuestion(name, dns.TypeTXT)
-		r, err := dns.Exchange(m, s.ChallTestSrvDNS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vals []string
-		for _, rr := range r.Answer {
-			if rec, ok := rr.(*dns.TXT); ok {
-				vals = append(vals, strings.Join(rec.Txt, ""))
-			}
-		}
-		slices.Sort(vals)
-		return vals
-	}
+	txt := func(name string) []string { t.Helper(); return dnsquery.TXT(t, s.ChallTestSrvDNS, name) }
 	want := func(name string, vals ...string) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)

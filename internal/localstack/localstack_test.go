@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -35,6 +34,8 @@ import (
 
 	. "github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/localstack/freeport"
+	"github.com/certflow/certflow/internal/testkit/dnsquery"
 	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
@@ -293,11 +294,11 @@ func checkCloudflare(ctx context.Context, t *testing.T, s *Stack) {
 	zid := s.Cloudflare().AddZone("cf-check.test")
 	cloudflareCall(ctx, t, http.MethodPost, u+"/zones/"+zid+"/dns_records",
 		`{"type":"TXT","name":"_acme-challenge.cf-check.test","content":"via-cloudflare","ttl":120}`, &res)
-	if got := lookupTXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); !slices.Equal(got, []string{"via-cloudflare"}) {
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); !slices.Equal(got, []string{"via-cloudflare"}) {
 		t.Errorf("challtestsrv serves TXT %q, want the record created through Cloudflare", got)
 	}
 	cloudflareCall(ctx, t, http.MethodDelete, u+"/zones/"+zid+"/dns_records/"+res.Result.ID, "", nil)
-	if got := lookupTXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); len(got) != 0 {
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); len(got) != 0 {
 		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
 	}
 }
@@ -321,25 +322,6 @@ func cloudflareCall(ctx context.Context, t *testing.T, method, url, body string,
 			t.Fatalf("%s %s: %v", method, url, err)
 		}
 	}
-}
-
-// lookupTXT asks the DNS server at addr (host:port) for the TXT records of name.
-func lookupTXT(t *testing.T, addr, name string) []string {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeTXT)
-	in, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, addr)
-	if err != nil {
-		t.Fatalf("DNS TXT %s at %s: %v", name, addr, err)
-	}
-	var out []string
-	for _, rr := range in.Answer {
-		if txt, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(txt.Txt, ""))
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 func checkTemporalClient(ctx context.Context, t *testing.T, s *Stack) {
@@ -462,7 +444,7 @@ func nonLoopbackListeners(t *testing.T, pid int) []string {
 func TestExistingTemporalRegistersSearchAttributes(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	dir := t.TempDir()
-	port, err := FreePort(false)
+	port, err := freeport.Get(false)
 	if err != nil {
 		t.Fatal(err)
 	}

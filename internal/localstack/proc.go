@@ -2,10 +2,8 @@ package localstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/localstack/freeport"
 )
 
 // stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
@@ -85,47 +84,13 @@ func addrInUse(p *proc) bool {
 	return p != nil && strings.Contains(strings.ToLower(p.tail(2000)), "address already in use")
 }
 
-var (
-	portMu     sync.Mutex
-	portsGiven = map[int]bool{} // never hand out the same port twice in one process
-)
-
-// freePort returns a loopback TCP port that was free a moment ago (and, with udp,
-// free for UDP too).
-func freePort(udp bool) (int, error) {
-	portMu.Lock()
-	defer portMu.Unlock()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := !portsGiven[port]
-		if ok && udp {
-			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err != nil {
-				ok = false
-			} else {
-				u.Close()
-			}
-		}
-		l.Close()
-		if ok {
-			portsGiven[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free loopback port found")
-}
-
 // fillPorts replaces each zero *int with a free port.
 func fillPorts(udp map[*int]bool, ports ...*int) error {
 	for _, p := range ports {
 		if *p != 0 {
 			continue
 		}
-		v, err := freePort(udp[p])
+		v, err := freeport.Get(udp[p])
 		if err != nil {
 			return err
 		}

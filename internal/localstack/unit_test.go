@@ -92,20 +92,6 @@ func TestPebbleConfig(t *testing.T) {
 	}
 }
 
-func TestFreePortsDistinct(t *testing.T) {
-	seen := map[int]bool{}
-	for range 20 {
-		p, err := freePort(true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[p] {
-			t.Fatalf("port %d handed out twice", p)
-		}
-		seen[p] = true
-	}
-}
-
 func TestRepoRoot(t *testing.T) {
 	root, err := RepoRoot()
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/localstack/freeport"
 )
 
 // Defaults for Options.
@@ -186,7 +187,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// named then exits at once, and another port is tried.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := freeport.Get(true)
 		if err != nil {
 			return nil, err
 		}
@@ -404,25 +405,4 @@ func configText(work string, port int, keyName, alg, secret string, zones []stri
 		fmt.Fprintf(&b, "\nzone %s {\n\ttype primary;\n\tfile %s;\n\tallow-update { key %s; };\n};\n", q(z), q(zoneFile(z)), q(keyName))
 	}
 	return b.String()
-}
-
-// freePort returns a port on 127.0.0.1 that is free for both TCP and UDP right now.
-func freePort() (int, error) {
-	var lastErr error
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("bind: no port free for both TCP and UDP: %v", lastErr)
 }

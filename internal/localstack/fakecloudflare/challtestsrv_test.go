@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/certflow/certflow/internal/localstack/childproc"
+	"github.com/certflow/certflow/internal/localstack/freeport"
+	"github.com/certflow/certflow/internal/testkit/dnsquery"
 )
 
 // TestChallTestSrvSinkRequests checks the management API calls the sink makes.
@@ -82,7 +83,7 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnsPort, mgmtPort := freePort(t, true), freePort(t, false)
+	dnsPort, mgmtPort := mustFreePort(t, true), mustFreePort(t, false)
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnsPort)
 	mgmtURL := fmt.Sprintf("http://127.0.0.1:%d", mgmtPort)
 	p, err := childproc.Start("pebble-challtestsrv", bin, []string{
@@ -122,18 +123,18 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 
 	id1 := create("value-one")
 	create("value-two")
-	if got := queryTXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-one", "value-two"}) {
+	if got := dnsquery.TXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-one", "value-two"}) {
 		t.Fatalf("TXT %s = %q after two creates", name, got)
 	}
 	apiCall(t, http.MethodDelete, recordsURL+"/"+id1, "", nil)
-	if got := queryTXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-two"}) {
+	if got := dnsquery.TXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-two"}) {
 		t.Fatalf("TXT %s = %q after deleting value-one", name, got)
 	}
 	// A direct SetTXT with an empty set clears the name.
 	if err := sink.SetTXT(context.Background(), name, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := queryTXT(t, dnsAddr, name); len(got) != 0 {
+	if got := dnsquery.TXT(t, dnsAddr, name); len(got) != 0 {
 		t.Fatalf("TXT %s = %q after clearing", name, got)
 	}
 }
@@ -161,26 +162,6 @@ func apiCall(t *testing.T, method, url, body string, out any) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// queryTXT asks the DNS server at addr for the TXT records of name, sorted.
-func queryTXT(t *testing.T, addr, name string) []string {
-	t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeTXT)
-	c := &dns.Client{Timeout: 5 * time.Second}
-	in, _, err := c.Exchange(m, addr)
-	if err != nil {
-		t.Fatalf("DNS query %s TXT: %v", name, err)
-	}
-	var out []string
-	for _, rr := range in.Answer {
-		if txt, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(txt.Txt, ""))
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // waitReady waits until challtestsrv answers on its management API and DNS server.
@@ -214,33 +195,6 @@ func waitReady(t *testing.T, p *childproc.Proc, mgmtURL, dnsAddr string) {
 	t.Fatalf("pebble-challtestsrv not ready: %v\n%s", last, p.Tail(40))
 }
 
-// freePort returns a loopback port that was just free for TCP (and UDP, with udp).
-func freePort(t *testing.T, udp bool) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		if udp {
-			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err != nil {
-				ok = false
-			} else {
-				u.Close()
-			}
-		}
-		l.Close()
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // repoBin returns the path of bin/<name> in the repository root (the directory with
 // go.mod above the working directory), or an error if it is missing.
 func repoBin(name string) (string, error) {
@@ -263,4 +217,13 @@ func repoBin(name string) (string, error) {
 		return "", fmt.Errorf("%s is missing (run hack/build-tools.sh)", p)
 	}
 	return p, nil
+}
+
+func mustFreePort(t *testing.T, udp bool) int {
+	t.Helper()
+	p, err := freeport.Get(udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
