@@ -20,6 +20,7 @@ import (
 
 	. "github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/internal/testkit/jsonapi"
 )
 
 // TestACMEIssuance proves the ACME wiring of the stack with real issuances: Pebble
@@ -162,7 +163,7 @@ func TestACMEIssuance(t *testing.T) {
 				return err
 			}
 			body, _ := json.Marshal(map[string]any{"type": "TXT", "name": "_acme-challenge." + z.Identifier.Value, "content": v, "ttl": 120})
-			cloudflareCall(ctx, t, http.MethodPost, s.CloudflareAPIURL()+"/zones/"+zid+"/dns_records", string(body), nil)
+			jsonapi.Call(ctx, t, CloudflareToken, http.MethodPost, s.CloudflareAPIURL()+"/zones/"+zid+"/dns_records", string(body), nil)
 			return nil
 		})
 	})

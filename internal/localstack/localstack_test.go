@@ -37,6 +37,7 @@ import (
 	"github.com/certflow/certflow/internal/localstack/freeport"
 	"github.com/certflow/certflow/internal/testkit/dnsquery"
 	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/internal/testkit/jsonapi"
 )
 
 func allParts() Options { return Options{Kube: true, Temporal: true, ACME: true} }
@@ -287,40 +288,19 @@ func checkCloudflare(ctx context.Context, t *testing.T, s *Stack) {
 		Success bool
 		Result  struct{ ID string }
 	}
-	cloudflareCall(ctx, t, http.MethodGet, u+"/user/tokens/verify", "", &res)
+	jsonapi.Call(ctx, t, CloudflareToken, http.MethodGet, u+"/user/tokens/verify", "", &res)
 	if !res.Success {
 		t.Fatalf("token not accepted")
 	}
 	zid := s.Cloudflare().AddZone("cf-check.test")
-	cloudflareCall(ctx, t, http.MethodPost, u+"/zones/"+zid+"/dns_records",
+	jsonapi.Call(ctx, t, CloudflareToken, http.MethodPost, u+"/zones/"+zid+"/dns_records",
 		`{"type":"TXT","name":"_acme-challenge.cf-check.test","content":"via-cloudflare","ttl":120}`, &res)
 	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); !slices.Equal(got, []string{"via-cloudflare"}) {
 		t.Errorf("challtestsrv serves TXT %q, want the record created through Cloudflare", got)
 	}
-	cloudflareCall(ctx, t, http.MethodDelete, u+"/zones/"+zid+"/dns_records/"+res.Result.ID, "", nil)
+	jsonapi.Call(ctx, t, CloudflareToken, http.MethodDelete, u+"/zones/"+zid+"/dns_records/"+res.Result.ID, "", nil)
 	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); len(got) != 0 {
 		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
-	}
-}
-
-func cloudflareCall(ctx context.Context, t *testing.T, method, url, body string, out any) {
-	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+CloudflareToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
-		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/certflow/certflow/internal/localstack/childproc"
 	"github.com/certflow/certflow/internal/localstack/freeport"
 	"github.com/certflow/certflow/internal/testkit/dnsquery"
+	"github.com/certflow/certflow/internal/testkit/jsonapi"
 )
 
 // TestChallTestSrvSinkRequests checks the management API calls the sink makes.
@@ -114,7 +115,7 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 			Success bool
 			Result  struct{ ID string }
 		}
-		apiCall(t, http.MethodPost, recordsURL, body, &res)
+		jsonapi.Call(context.Background(), t, testToken, http.MethodPost, recordsURL, body, &res)
 		if !res.Success || res.Result.ID == "" {
 			t.Fatalf("create %s failed", content)
 		}
@@ -126,7 +127,7 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 	if got := dnsquery.TXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-one", "value-two"}) {
 		t.Fatalf("TXT %s = %q after two creates", name, got)
 	}
-	apiCall(t, http.MethodDelete, recordsURL+"/"+id1, "", nil)
+	jsonapi.Call(context.Background(), t, testToken, http.MethodDelete, recordsURL+"/"+id1, "", nil)
 	if got := dnsquery.TXT(t, dnsAddr, name); !slices.Equal(got, []string{"value-two"}) {
 		t.Fatalf("TXT %s = %q after deleting value-one", name, got)
 	}
@@ -136,31 +137,6 @@ func TestChallTestSrvSinkIntegration(t *testing.T) {
 	}
 	if got := dnsquery.TXT(t, dnsAddr, name); len(got) != 0 {
 		t.Fatalf("TXT %s = %q after clearing", name, got)
-	}
-}
-
-func apiCall(t *testing.T, method, url, body string, out any) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
