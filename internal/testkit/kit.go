@@ -81,12 +81,6 @@ func (c Cert) String() string {
 	return b.String()
 }
 
-// SelfSignedCert is Issuer selfsigned and, from it, a Certificate for <name>.example.com
-// with an ECDSA key: the smallest system a test issues with.
-func SelfSignedCert(name string) []byte {
-	return Manifest(SelfSignedIssuer("selfsigned"), Cert{Name: name, DNSNames: []string{name + ".example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String())
-}
-
 // Waits and assertions on the cluster.
 
 // CertificateCondition returns a condition of a Certificate, or nil.

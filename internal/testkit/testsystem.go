@@ -24,7 +24,6 @@ import (
 	"strings"
 	"time"
 
-	tworker "go.temporal.io/sdk/worker"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/certflow/certflow/internal/localstack"
@@ -149,17 +148,6 @@ func (s *System) WriteKubeconfig(path, sa string) error {
 		a.Impersonate = "system:serviceaccount:certflow:" + sa
 	}
 	return clientcmd.WriteToFile(*kc, path)
-}
-
-// NewWorker returns a worker (not started) acting as the certflow-worker ServiceAccount.
-// With ACME it serves HTTP-01 challenges on the stack's HTTP-01 port while it runs, so
-// only one such worker can run at a time.
-func (s *System) NewWorker(disableApprover bool) (tworker.Worker, error) {
-	c, err := s.WorkerConfig(disableApprover)
-	if err != nil {
-		return nil, err
-	}
-	return worker.New(c), nil
 }
 
 // CreateNamespace creates a namespace if it is missing.

@@ -20,6 +20,7 @@ import (
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
 )
@@ -62,7 +63,7 @@ func TestDNS01WrongTXTRecordFails(t *testing.T) {
 				sawTXTAtCloudflare = true
 			}
 		}
-		i := acmetest.CertificateCondition(c, cmapi.CertificateConditionIssuing)
+		i := testkit.CertificateCondition(c, cmapi.CertificateConditionIssuing)
 		return i != nil && i.Status == cmmeta.ConditionFalse && i.Reason == cmapi.ReasonFailed
 	})
 	if !sawTXTAtCloudflare {
@@ -125,7 +126,7 @@ func TestHTTP01SolverNeverAnswersFails(t *testing.T) {
 				sawSolverObjects = true
 			}
 		}
-		i := acmetest.CertificateCondition(c, cmapi.CertificateConditionIssuing)
+		i := testkit.CertificateCondition(c, cmapi.CertificateConditionIssuing)
 		return i != nil && i.Status == cmmeta.ConditionFalse && i.Reason == cmapi.ReasonFailed
 	})
 	if selfCheck == "" {
@@ -174,10 +175,10 @@ func failedOrder(t *testing.T, ns string) acmev1.Order {
 // and its CertificateRequest failed with the same reason.
 func assertFailedIssuance(t *testing.T, ns string, cert *cmapi.Certificate, reason string) {
 	t.Helper()
-	if r := acmetest.CertificateCondition(cert, cmapi.CertificateConditionReady); r == nil || r.Status != cmmeta.ConditionFalse {
+	if r := testkit.CertificateCondition(cert, cmapi.CertificateConditionReady); r == nil || r.Status != cmmeta.ConditionFalse {
 		t.Errorf("Certificate %s: Ready = %+v, want False", cert.Name, r)
 	}
-	issuing := acmetest.CertificateCondition(cert, cmapi.CertificateConditionIssuing)
+	issuing := testkit.CertificateCondition(cert, cmapi.CertificateConditionIssuing)
 	if !strings.Contains(issuing.Message, reason) {
 		t.Errorf("Certificate %s: Issuing message %q does not carry the order's reason %q", cert.Name, issuing.Message, reason)
 	}

@@ -86,7 +86,7 @@ func TestIssuanceWithBadNonces(t *testing.T) {
 				return false, err.Error()
 			}
 			issued[i] = cert
-			if r := acmetest.CertificateCondition(cert, cmapi.CertificateConditionReady); r == nil || r.Status != cmmeta.ConditionTrue {
+			if r := testkit.CertificateCondition(cert, cmapi.CertificateConditionReady); r == nil || r.Status != cmmeta.ConditionTrue {
 				waiting = append(waiting, fmt.Sprintf("%s %+v", c.name, cert.Status.Conditions))
 			}
 		}

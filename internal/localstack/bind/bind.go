@@ -293,9 +293,6 @@ func (s *Server) TSIGAlgorithm() string { return s.algorithm }
 // TSIGSecret is the key's base64 secret.
 func (s *Server) TSIGSecret() string { return s.secret }
 
-// Dir is named's working directory (config, zones, journals).
-func (s *Server) Dir() string { return s.dir }
-
 // LogPath is named's log file.
 func (s *Server) LogPath() string { return s.proc.LogPath }
 

@@ -124,16 +124,6 @@ func WaitIssuerReady(t testing.TB, sys *testkit.System, ns, name string) {
 	})
 }
 
-// CertificateCondition returns a condition of a Certificate, or nil.
-func CertificateCondition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // WaitCertificate polls a Certificate until done says so, and returns it.
 func WaitCertificate(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration, what string, done func(*cmapi.Certificate) bool) *cmapi.Certificate {
 	t.Helper()
@@ -156,18 +146,8 @@ func WaitCertificate(t testing.TB, sys *testkit.System, ns, name string, timeout
 func WaitCertificateReady(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
 	t.Helper()
 	return WaitCertificate(t, sys, ns, name, timeout, "Ready", func(c *cmapi.Certificate) bool {
-		r := CertificateCondition(c, cmapi.CertificateConditionReady)
+		r := testkit.CertificateCondition(c, cmapi.CertificateConditionReady)
 		return r != nil && r.Status == cmmeta.ConditionTrue
-	})
-}
-
-// WaitCertificateFailed waits for Issuing=False with reason Failed (a failed
-// issuance, backing off).
-func WaitCertificateFailed(t testing.TB, sys *testkit.System, ns, name string, timeout time.Duration) *cmapi.Certificate {
-	t.Helper()
-	return WaitCertificate(t, sys, ns, name, timeout, "Issuing=False Failed", func(c *cmapi.Certificate) bool {
-		i := CertificateCondition(c, cmapi.CertificateConditionIssuing)
-		return i != nil && i.Status == cmmeta.ConditionFalse && i.Reason == cmapi.ReasonFailed
 	})
 }
 
