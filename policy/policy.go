@@ -78,6 +78,13 @@ func FailureBackoffUntil(lastFailure time.Time, failedAttempts int) time.Time {
 	return lastFailure.Add(FailureBackoff(failedAttempts))
 }
 
+// SignalRecheck bounds a wait for a relayed signal (an issuer becoming ready, a
+// person's approval): the workflow looks again after it even when the signal was lost
+// (a watcher down at the moment, a kubectl edit the watcher missed). Long enough that
+// thousands of waiting Certificates cost little, short enough that nothing waits for a
+// watcher restart.
+const SignalRecheck = 10 * time.Minute
+
 // RecheckBackoff is how long an issuer that is not ready for a reason that may fix
 // itself (its CA Secret is missing) waits before its n-th re-check (n from 0): 5s
 // doubling to at most 5 minutes.

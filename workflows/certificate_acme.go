@@ -29,7 +29,7 @@ func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req k
 	})
 	ctx, cancel := workflow.WithCancel(ctx)
 	order := workflow.ExecuteChildWorkflow(ctx, OrderWorkflow, in)
-	startGeneration := c.st.Generation
+	startUID, startGeneration := c.st.UID, c.st.Generation
 	c.flushSearchAttributes()
 	for done := false; !done; {
 		woke := false
@@ -37,7 +37,7 @@ func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req k
 		sel.AddFuture(order, func(workflow.Future) { done = true })
 		c.addSignalHandlers(sel, &woke)
 		sel.Select(c.ctx)
-		if !done && (c.deleted || c.st.Generation != startGeneration) {
+		if !done && c.superseded(startUID, startGeneration) {
 			cancel()
 			_ = order.Get(c.ctx, nil) // wait until the cancelled order has cleaned up
 			return pki.SignedCertificate{}, errSuperseded

@@ -25,7 +25,7 @@ var errSuperseded = errors.New("issuance superseded by a newer generation")
 // revision, its approval, the signature, the target Secret and the status. Key bytes
 // stay in Secrets throughout.
 func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, ready kube.Condition) error {
-	startGeneration := c.st.Generation
+	startUID, startGeneration := c.st.UID, c.st.Generation
 	c.startIssuing(trig)
 	defer func() { c.unwrittenIssuing = nil }()
 	if !issuesWithinTask(issuer, c.st.Spec) {
@@ -47,7 +47,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	if err != nil {
 		return err
 	}
-	approval, err := c.awaitApproval(&req, startGeneration, ready)
+	approval, err := c.awaitApproval(&req, startUID, startGeneration, ready)
 	if err != nil {
 		return err
 	}
@@ -148,11 +148,13 @@ func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef
 }
 
 // awaitApproval asks the internal approver and, when it is disabled, waits for a person
-// (starter approve/deny, or kubectl setting the condition; the watcher signals either).
+// (starter approve/deny, or kubectl setting the condition; the watcher signals either),
+// reading the request again on a re-check timer in case that signal is lost.
 // It clears req.CreatedVersion once it wrote the request's status: the next write must
 // read the request rather than assume a version that is gone.
-func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
-	for {
+func (c *certificateRun) awaitApproval(req *kube.RequestRef, startUID string, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
+	recheck := c.changes.has(changeRecheckWaits)
+	for marked := false; ; marked = true {
 		var approval kube.Approval
 		if err := step(c.ctx, kubeStep, "approve "+req.Name,
 			actApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
@@ -162,18 +164,25 @@ func (c *certificateRun) awaitApproval(req *kube.RequestRef, startGeneration int
 			return approval, nil
 		}
 		c.awaitingRequest = req.Name
-		c.setPhase(PhaseWaitingForApproval, fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval), nil)
-		if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval",
-			actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
-			return kube.Approval{}, err
+		waitingFor := fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval)
+		if !recheck || !marked {
+			c.setPhase(PhaseWaitingForApproval, waitingFor, nil)
+			if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval",
+				actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
+				return kube.Approval{}, err
+			}
+			req.CreatedVersion = ""
+			if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
+				return kube.Approval{}, err
+			}
 		}
-		req.CreatedVersion = ""
-		if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
-			return kube.Approval{}, err
+		if recheck {
+			c.wait(policy.SignalRecheck, PhaseWaitingForApproval, waitingFor+" or a re-check")
+		} else {
+			c.block(nil)
 		}
-		c.block(nil)
 		c.awaitingRequest = ""
-		if c.deleted || c.st.Generation != startGeneration {
+		if c.superseded(startUID, startGeneration) {
 			return kube.Approval{}, errSuperseded
 		}
 	}

@@ -73,6 +73,10 @@ func (c *certificateRun) drainSignals() {
 // onSpec applies a newer generation (or a new object with the same name); it reports
 // whether the workflow should evaluate again.
 func (c *certificateRun) onSpec(s SpecSignal) bool {
+	if s.UID != "" && s.UID != c.st.UID && c.st.UID != "" && c.changes.has(changeObjectReplaced) {
+		c.replaceObject(s)
+		return true
+	}
 	changed := false
 	if s.UID != c.st.UID && s.UID != "" {
 		c.st.UID, c.st.Revision, c.st.IssuedGeneration = s.UID, s.Revision, 0
@@ -89,6 +93,31 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 		c.st.PendingRenew, changed = true, true
 	}
 	return changed
+}
+
+// replaceObject takes over a new Certificate of the same name (deleted and created
+// again, as kubectl replace --force, Argo CD or helm --force do): a new object whatever
+// its generation, with none of the old one's issuance state, and alive even when the
+// old one's deletion was received first.
+func (c *certificateRun) replaceObject(s SpecSignal) {
+	c.st.UID, c.st.Generation, c.st.Spec, c.st.Labels = s.UID, s.Generation, s.Spec, s.Labels
+	c.st.Spec.Keystores = kube.RedactKeystorePasswords(s.Spec.Keystores)
+	c.st.Revision, c.st.IssuedGeneration = s.Revision, 0
+	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
+	c.st.IssuedRequest, c.st.FailedRequest = nil, nil
+	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
+		c.st.LastManualToken, c.st.PendingRenew = s.ManualRenewToken, true
+	}
+	c.deleted = false
+}
+
+// superseded says whether the issuance that started at generation gen of the object
+// uid is moot: the Certificate was deleted, changed or replaced since.
+func (c *certificateRun) superseded(uid string, gen int64) bool {
+	if c.deleted || c.st.Generation != gen {
+		return true
+	}
+	return c.st.UID != uid && c.changes.has(changeObjectReplaced)
 }
 
 func (c *certificateRun) onDelete(s DeleteSignal) bool {

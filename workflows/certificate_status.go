@@ -54,6 +54,7 @@ func (c *certificateRun) writeIssuing(ready kube.Condition) error {
 // the carried state says about the certificate.
 func (c *certificateRun) view() Status {
 	v := c.status
+	v.UID = c.st.UID
 	v.Revision, v.Generation, v.NotAfter, v.FailedAttempts = c.st.Revision, c.st.Generation, c.st.NotAfter, c.st.FailedAttempts
 	v.RenewalTime = c.currentRenewalTime()
 	return v

@@ -154,36 +154,58 @@ func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
 	}
 }
 
-func TestWaitsForIssuerSignalWithoutPolling(t *testing.T) {
-	env := newEnv(t)
-	var statuses []kube.CertificateStatusInput
-	notReady := kube.IssuerInfo{Found: true, Message: "Referenced Issuer ns/selfsigned has no Ready status condition"}
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(notReady, nil).Once()
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-	var issued []time.Time
-	captureIssuance(env, &issued)
-	expectIssuance(env, &statuses)
-	wokeAt := epoch.Add(3 * time.Hour)
-	env.RegisterDelayedCallback(func() {
-		st := queryStatus(t, env)
-		if st.Phase != PhaseWaitingForIssuer {
-			t.Errorf("phase while waiting = %q, want %q", st.Phase, PhaseWaitingForIssuer)
-		}
-		env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true})
-	}, 3*time.Hour)
+// A Certificate waits for its issuer: the watcher's issuer-changed signal wakes it at
+// once, and when that signal is lost, a re-check every policy.SignalRecheck finds the
+// issuer ready (no state depends on one relayed signal), without polling faster.
+func TestWaitsForIssuerSignalOrRecheck(t *testing.T) {
+	for _, signalled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signal=%t", signalled), func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			notReady := kube.IssuerInfo{Found: true, Message: "Referenced Issuer ns/selfsigned has no Ready status condition"}
+			readyAt := epoch.Add(3*time.Hour + time.Minute)
+			resolved := 0
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+				resolved++
+				if env.Now().Before(readyAt) {
+					return notReady, nil
+				}
+				return readySelfSigned, nil
+			})
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			var issued []time.Time
+			captureIssuance(env, &issued)
+			expectIssuance(env, &statuses)
+			env.RegisterDelayedCallback(func() {
+				st := queryStatus(t, env)
+				if st.Phase != PhaseWaitingForIssuer || st.Until == nil || st.Until.Sub(env.Now()) > policy.SignalRecheck {
+					t.Errorf("status while waiting = %+v, want %s with a re-check within %v", st, PhaseWaitingForIssuer, policy.SignalRecheck)
+				}
+				if signalled {
+					env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true})
+				}
+			}, readyAt.Sub(epoch))
 
-	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+			env.ExecuteWorkflow(CertificateWorkflow, testInput())
 
-	var can *workflow.ContinueAsNewError
-	if !errors.As(env.GetWorkflowError(), &can) {
-		t.Fatalf("want continue-as-new after issuance, got %v", env.GetWorkflowError())
-	}
-	if statuses[0].Ready.Reason != "IssuerNotReady" || statuses[0].Ready.Message != notReady.Message {
-		t.Errorf("first status = %+v, want Ready=False/IssuerNotReady with the issuer's message", statuses[0].Ready)
-	}
-	if len(issued) != 1 || issued[0].Before(wokeAt) {
-		t.Errorf("issued at %v, want once, after the issuer became ready at %v", issued, wokeAt)
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after issuance, got %v", env.GetWorkflowError())
+			}
+			if statuses[0].Ready.Reason != "IssuerNotReady" || statuses[0].Ready.Message != notReady.Message {
+				t.Errorf("first status = %+v, want Ready=False/IssuerNotReady with the issuer's message", statuses[0].Ready)
+			}
+			latest := readyAt.Add(policy.SignalRecheck)
+			if signalled {
+				latest = readyAt.Add(time.Second)
+			}
+			if len(issued) != 1 || issued[0].Before(readyAt) || issued[0].After(latest) {
+				t.Errorf("issued at %v, want once, between %v (issuer ready) and %v", issued, readyAt, latest)
+			}
+			if most := int(readyAt.Sub(epoch)/policy.SignalRecheck) + 2; resolved > most {
+				t.Errorf("issuer resolved %d times in %v, want at most %d (one per re-check)", resolved, readyAt.Sub(epoch), most)
+			}
+		})
 	}
 }
 
@@ -650,47 +672,64 @@ func recordRequestStatus(env *testsuite.TestWorkflowEnvironment, reason string, 
 }
 
 // With the internal approver disabled the request waits, visibly, for a person; the
-// approval signal (relayed by the watcher) lets issuance go on.
-func TestWaitsForApprovalSignal(t *testing.T) {
-	env := newEnv(t)
-	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
-	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil).Once()
-	var waiting []kube.RequestStatusInput
-	recordRequestStatus(env, cmapi.ReasonWaitingForApproval, &waiting)
-	var recorded []kube.RequestStatusInput
-	recordRequestStatus(env, cmapi.CertificateRequestReasonIssued, &recorded)
-	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
-		kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
-	var issued []time.Time
-	captureIssuance(env, &issued)
-	expectIssuance(env, &statuses)
-	env.RegisterDelayedCallback(func() {
-		st := queryStatus(t, env)
-		if st.Phase != PhaseWaitingForApproval || !strings.Contains(st.WaitingFor, "web-1") {
-			t.Errorf("status while waiting = %+v, want WaitingForApproval of web-1", st)
-		}
-		env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "other-1"}) // not ours: no wake-up
-		env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "web-1"})
-	}, 2*time.Hour)
+// approval signal (relayed by the watcher) lets issuance go on at once, and when that
+// signal is lost a re-check reads the request again. The request is marked waiting once.
+func TestWaitsForApprovalSignalOrRecheck(t *testing.T) {
+	for _, signalled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signal=%t", signalled), func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			approvedAt := epoch.Add(2*time.Hour + time.Minute)
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(func(context.Context, kube.ApproveInput) (kube.Approval, error) {
+				if env.Now().Before(approvedAt) {
+					return kube.Approval{}, nil
+				}
+				return kube.Approval{Approved: true, Reason: "starter"}, nil
+			})
+			var waiting []kube.RequestStatusInput
+			recordRequestStatus(env, cmapi.ReasonWaitingForApproval, &waiting)
+			var recorded []kube.RequestStatusInput
+			recordRequestStatus(env, cmapi.CertificateRequestReasonIssued, &recorded)
+			env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
+				kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
+			var issued []time.Time
+			captureIssuance(env, &issued)
+			expectIssuance(env, &statuses)
+			env.RegisterDelayedCallback(func() {
+				st := queryStatus(t, env)
+				if st.Phase != PhaseWaitingForApproval || !strings.Contains(st.WaitingFor, "web-1") {
+					t.Errorf("status while waiting = %+v, want WaitingForApproval of web-1", st)
+				}
+				if signalled {
+					env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "other-1"}) // not ours: no wake-up
+					env.SignalWorkflow(SignalApproval, ApprovalSignal{Request: "web-1"})
+				}
+			}, approvedAt.Sub(epoch))
 
-	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+			env.ExecuteWorkflow(CertificateWorkflow, testInput())
 
-	var can *workflow.ContinueAsNewError
-	if !errors.As(env.GetWorkflowError(), &can) {
-		t.Fatalf("want continue-as-new after the approved issuance, got %v", env.GetWorkflowError())
-	}
-	if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
-		t.Errorf("request should say how to approve it, got %+v", waiting)
-	}
-	// Only the first write may go out unread on the version of the create; the approval
-	// was written in between, so the certificate's write must read the request.
-	if len(waiting) != 1 || waiting[0].Request.CreatedVersion != "7" || len(recorded) != 1 || recorded[0].Request.CreatedVersion != "" {
-		t.Errorf("created version passed: waiting %+v, recording %+v; want 7, then none", waiting, recorded)
-	}
-	if len(issued) != 1 || issued[0].Before(epoch.Add(2*time.Hour)) {
-		t.Errorf("issued at %v, want once, after the approval", issued)
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the approved issuance, got %v", env.GetWorkflowError())
+			}
+			if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
+				t.Errorf("request should be marked waiting once, saying how to approve it, got %+v", waiting)
+			}
+			// Only the first write may go out unread on the version of the create; the
+			// approval was written in between, so the certificate's write must read the request.
+			if len(waiting) != 1 || waiting[0].Request.CreatedVersion != "7" || len(recorded) != 1 || recorded[0].Request.CreatedVersion != "" {
+				t.Errorf("created version passed: waiting %+v, recording %+v; want 7, then none", waiting, recorded)
+			}
+			latest := approvedAt.Add(policy.SignalRecheck)
+			if signalled {
+				latest = approvedAt.Add(time.Second)
+			}
+			if len(issued) != 1 || issued[0].Before(approvedAt) || issued[0].After(latest) {
+				t.Errorf("issued at %v, want once, between the approval at %v and %v", issued, approvedAt, latest)
+			}
+		})
 	}
 }
 
@@ -1072,6 +1111,64 @@ func TestIssuerNameAttributeFollowsSpec(t *testing.T) {
 			}
 			if len(issuerNames) != 1 || issuerNames[0] != tc.want {
 				t.Errorf("IssuerName in the upserts: %q, want [%s]", issuerNames, tc.want)
+			}
+		})
+	}
+}
+
+// A Certificate deleted and created again under the same name (kubectl replace --force,
+// Argo CD Replace, helm --force) is a new object: whichever of the old one's delete and
+// the new one's spec arrives first, the workflow goes on for the new UID with the new
+// spec, although its generation (1) is lower than the old one's, and issues for it.
+func TestReplacedCertificateKeepsItsWorkflow(t *testing.T) {
+	for _, deleteFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("deleteFirst=%t", deleteFirst), func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			// Both signals arrive while the first look at the Secret runs, so that they
+			// are received in one workflow task, in either order.
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil).After(time.Hour).Once()
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+			var csrSpecs []cmapi.CertificateSpec
+			env.OnActivity(actCreateCSR, mock.Anything, mock.Anything).Return(func(_ context.Context, in pki.CreateCSRInput) ([]byte, error) {
+				csrSpecs = append(csrSpecs, in.Spec)
+				return []byte("csr"), nil
+			})
+			expectIssuance(env, &statuses)
+			in := testInput()
+			in.Generation, in.Revision = 3, 1
+			replacement := testInput().Spec
+			replacement.DNSNames = []string{"other.example.com"}
+			replacement.CommonName = "other.example.com"
+			env.RegisterDelayedCallback(func() {
+				del := func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }
+				spec := func() { env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-2", Generation: 1, Spec: replacement}) }
+				if deleteFirst {
+					del()
+					spec()
+				} else {
+					spec()
+					del()
+				}
+			}, 10*time.Minute)
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-2"}) }, 2*time.Hour)
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatalf("want the workflow to end at the new object's deletion, got %v", err)
+			}
+			if got := env.Now(); got.Before(epoch.Add(2 * time.Hour)) {
+				t.Fatalf("workflow ended at %v: the old object's deletion ended the new one's workflow", got)
+			}
+			if len(csrSpecs) != 1 || csrSpecs[0].CommonName != "other.example.com" {
+				t.Fatalf("issued for %+v, want one issuance for the replacement's spec", csrSpecs)
+			}
+			last := statuses[len(statuses)-1]
+			if last.UID != "uid-2" || last.ObservedGeneration != 1 || last.Revision == nil || *last.Revision != 1 {
+				t.Errorf("last status for UID %s generation %d revision %v, want uid-2, 1, 1 (a new object's first revision)",
+					last.UID, last.ObservedGeneration, last.Revision)
 			}
 		})
 	}

@@ -67,6 +67,10 @@ func (c *certificateRun) waitForIssuer(issuer kube.IssuerInfo, ready kube.Condit
 	if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: "IssuerNotReady", Message: issuer.Message}, nil); err != nil {
 		return err
 	}
+	if c.changes.has(changeRecheckWaits) {
+		c.wait(policy.SignalRecheck, PhaseWaitingForIssuer, waitingFor+" or a re-check")
+		return nil
+	}
 	c.waitForSignal(PhaseWaitingForIssuer, waitingFor)
 	return nil
 }

@@ -145,6 +145,8 @@ type IssuerSpecSignal struct {
 
 // Status is the answer to the `status` query: what the workflow is doing and why.
 type Status struct {
+	// UID is the object's the workflow acts for (the watcher's sweep deletes by it).
+	UID        string     `json:",omitempty"`
 	Phase      string     // Evaluating, Issuing, Ready, WaitingForIssuer, Backoff, Deleted
 	WaitingFor string     // human words: "renewal timer", "issuer selfsigned-issuer to become Ready"...
 	Until      *time.Time // when the current timer fires, if any

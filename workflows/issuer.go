@@ -33,7 +33,11 @@ func IssuerWorkflow(ctx workflow.Context, in IssuerInput) error {
 		secret:  workflow.GetSignalChannel(ctx, SignalSecretChanged),
 		delete:  workflow.GetSignalChannel(ctx, SignalDelete),
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
+		v := r.status
+		v.UID = r.in.UID
+		return v, nil
+	}); err != nil {
 		return err
 	}
 	return r.run()

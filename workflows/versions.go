@@ -44,6 +44,8 @@ const (
 	changeRequestTrigger      = "request-trigger"
 	changeSecretFirst         = "secret-first"
 	changeIssuerRecheck       = "issuer-recheck"
+	changeObjectReplaced      = "object-replaced"
+	changeRecheckWaits        = "recheck-waits"
 )
 
 var certificateChanges = changeTable{
@@ -61,6 +63,14 @@ var certificateChanges = changeTable{
 	{id: changeIssuerRecheck, since: "2026-11-29 1114e80",
 		what: "a CA signing that fails for the CA Secret asks the IssuerWorkflow to verify the Secret again at once " +
 			"(before: the issuer stayed Ready until its own re-check)"},
+	{id: changeObjectReplaced, since: "2026-12-05 issue 11",
+		what: "a spec signal with a new UID (the Certificate deleted and created again) is a new object: its spec is " +
+			"taken whatever its generation, the old one's issuance state is dropped, an issuance in flight is superseded, " +
+			"and a deletion of the old UID no longer ends the workflow (before: only a higher generation was taken, and " +
+			"a delete signal received before the new spec ended the workflow)"},
+	{id: changeRecheckWaits, since: "2026-12-05 issue 11",
+		what: "waits for an issuer to become ready and for a person's approval re-check on a timer (policy.SignalRecheck), " +
+			"so none depends on one relayed signal (before: they waited for the signal only)"},
 }
 
 // Changes of the IssuerWorkflow (none live).
