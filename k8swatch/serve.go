@@ -25,6 +25,9 @@ type Flags struct {
 	LeaseNamespace    string
 	// ClusterResourceNamespace holds the Secrets of ClusterIssuers.
 	ClusterResourceNamespace string
+	// SweepInterval is how often objects are compared with running workflows
+	// (default DefaultSweepInterval).
+	SweepInterval time.Duration
 	// Temporal, when set, is used instead of dialing TemporalAddress.
 	Temporal client.Client
 	// RESTConfig, when set, is used instead of loading Kubeconfig.
@@ -59,7 +62,7 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	}
 	run := func(ctx context.Context) {
 		// A fresh Watcher per leadership term: its queue ends with the term.
-		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, Log: log})
+		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, SweepInterval: f.SweepInterval, Log: log})
 		if err == nil {
 			err = w.Run(ctx)
 		}

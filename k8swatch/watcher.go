@@ -7,15 +7,12 @@ package k8swatch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,14 +23,13 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/client/informers/externalversions"
 	cmlisters "github.com/certflow/certflow/client/listers/certmanager/v1"
-	"github.com/certflow/certflow/policy"
+	"github.com/certflow/certflow/internal/entity"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -52,9 +48,12 @@ const (
 	indexSecret = "secret"
 )
 
-// key identifies an object in the queue.
+// key identifies an object in the queue. A deletion is a key of its own, with the UID
+// of the object that went: a new object of the same name (deleted and created again in
+// quick succession) is another key, and its workflow tells the two apart by UID.
 type key struct {
 	Kind, Namespace, Name string
+	DeletedUID            string
 }
 
 // Options configure a Watcher.
@@ -66,9 +65,12 @@ type Options struct {
 	// ClusterResourceNamespace holds the Secrets of ClusterIssuers (default cert-manager).
 	ClusterResourceNamespace string
 	// Resync re-delivers every object periodically; dedupe keeps it from growing histories.
-	Resync  time.Duration
-	Workers int
-	Log     *slog.Logger
+	Resync time.Duration
+	// SweepInterval is how often the watcher compares the objects with the workflows
+	// that run, and restarts the missing (default DefaultSweepInterval).
+	SweepInterval time.Duration
+	Workers       int
+	Log           *slog.Logger
 }
 
 // Watcher feeds workflows from informers. Create it with New and start it with Run.
@@ -104,6 +106,9 @@ func New(o Options) (*Watcher, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	w := &Watcher{
 		o: o,
@@ -173,7 +178,19 @@ func (w *Watcher) handler(kind string) cache.ResourceEventHandler {
 		}
 		w.queue.Add(key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()})
 	}
-	return cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue}
+	deleted := func(obj any) {
+		m, err := meta(obj)
+		if err != nil {
+			utilruntime.HandleError(err)
+			return
+		}
+		k := key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+		if kind == kindCertificate || kind == kindIssuer || kind == kindClusterIssuer {
+			k.DeletedUID = string(m.GetUID())
+		}
+		w.queue.Add(k)
+	}
+	return cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: deleted}
 }
 
 // Run starts the informers and workers and blocks until ctx is done.
@@ -189,8 +206,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), w.secretInformer.HasSynced) {
 		return fmt.Errorf("informer cache for secrets did not sync")
 	}
-	w.o.Log.Info("k8swatch caches synced", "workers", w.o.Workers)
+	w.o.Log.Info("k8swatch caches synced", "workers", w.o.Workers, "sweepInterval", w.o.SweepInterval)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.sweepEvery(ctx)
+	}()
 	for i := 0; i < w.o.Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -259,98 +281,83 @@ func (w *Watcher) forget(k key, fp string) {
 func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	id := workflows.CertificateWorkflowID(k.Namespace, k.Name)
 	cert, err := w.certLister.Certificates(k.Namespace).Get(k.Name)
+	if k.DeletedUID != "" {
+		uid := ""
+		if err == nil {
+			uid = string(cert.UID)
+		} else if !apierrors.IsNotFound(err) {
+			return err
+		}
+		return w.deleted(ctx, k, id, uid)
+	}
 	if apierrors.IsNotFound(err) {
-		w.forget(k, "")
-		return w.signalIfRunning(ctx, id, workflows.SignalDelete, workflows.DeleteSignal{})
+		w.forget(k, "") // its deletion is a key of its own
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	manual := manualRenewRequest(cert)
-	fp := fmt.Sprintf("%s/%d/%s", cert.UID, cert.Generation, manual)
+	sig := entity.CertificateSpec(cert)
+	fp := fmt.Sprintf("%s/%d/%s", cert.UID, cert.Generation, sig.ManualRenewToken)
 	if !w.remember(k, fp) {
 		return nil
 	}
-	sig := specSignal(cert, manual)
-	opts := client.StartWorkflowOptions{
-		ID: id, TaskQueue: w.o.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrCertNamespace.ValueSet(cert.Namespace),
-			workflows.AttrCertName.ValueSet(cert.Name),
-			workflows.AttrIssuerName.ValueSet(cert.Spec.IssuerRef.Name),
-			workflows.AttrCertState.ValueSet("Pending"),
-		),
-		StaticSummary: fmt.Sprintf("Certificate %s/%s (secret %s, issuer %s)", cert.Namespace, cert.Name, cert.Spec.SecretName, cert.Spec.IssuerRef.Name),
-	}
-	in := workflows.NewCertificateInput(cert.Namespace, cert.Name, sig)
-	if _, err := w.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSpec, sig, opts, workflows.CertificateWorkflow, in); err != nil {
+	if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, cert, workflows.SignalSpec, sig); err != nil {
 		w.forget(k, fp)
-		return fmt.Errorf("signal-with-start %s: %w", id, err)
+		return err
 	}
 	return nil
 }
 
-// specSignal is what the workflow of a Certificate is told of it. Inline keystore
-// passwords stay out of it, and so out of Temporal's history: the activities that need
-// them read them from the Certificate.
-func specSignal(cert *cmapi.Certificate, manualRenewToken string) workflows.SpecSignal {
-	sig := workflows.SpecSignal{UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec, ManualRenewToken: manualRenewToken, Labels: cert.Labels}
-	sig.Spec.Keystores = kube.RedactKeystorePasswords(cert.Spec.Keystores)
-	if cert.Status.Revision != nil {
-		sig.Revision = *cert.Status.Revision
+// deleted tells the workflow id that the object of k.DeletedUID is gone. cachedUID is
+// the UID of the object of that name in the cache ("" when there is none): the same
+// UID means the deletion is stale, another one a new object that keeps the workflow.
+func (w *Watcher) deleted(ctx context.Context, k key, id, cachedUID string) error {
+	if cachedUID == k.DeletedUID {
+		return nil
 	}
-	return sig
-}
-
-// manualRenewRequest returns a token identifying a manual renewal request (the
-// Issuing=True/ManuallyTriggered condition cmctl renew sets), or "".
-func manualRenewRequest(cert *cmapi.Certificate) string {
-	for _, c := range cert.Status.Conditions {
-		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == policy.ReasonManuallyTriggered {
-			return kube.ConditionToken(c.LastTransitionTime)
-		}
+	if cachedUID == "" {
+		w.forget(key{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}, "")
+		w.forget(key{Kind: k.Kind + "/ready", Namespace: k.Namespace, Name: k.Name}, "")
 	}
-	return ""
+	return entity.Delete(ctx, w.o.Temporal, id, k.DeletedUID)
 }
 
 func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 	var (
-		obj   metav1.Object
-		spec  cmapi.IssuerSpec
+		obj   any
+		uid   string
 		conds []cmapi.IssuerCondition
 		err   error
 	)
 	if k.Kind == kindIssuer {
 		var iss *cmapi.Issuer
-		iss, err = w.issuerLister.Issuers(k.Namespace).Get(k.Name)
-		if err == nil {
-			obj, spec, conds = iss, iss.Spec, iss.Status.Conditions
+		if iss, err = w.issuerLister.Issuers(k.Namespace).Get(k.Name); err == nil {
+			obj, uid, conds = iss, string(iss.UID), iss.Status.Conditions
 		}
 	} else {
 		var iss *cmapi.ClusterIssuer
-		iss, err = w.clusterLister.Get(k.Name)
-		if err == nil {
-			obj, spec, conds = iss, iss.Spec, iss.Status.Conditions
+		if iss, err = w.clusterLister.Get(k.Name); err == nil {
+			obj, uid, conds = iss, string(iss.UID), iss.Status.Conditions
 		}
 	}
-	id := workflows.IssuerWorkflowID(k.Namespace, k.Name)
-	if apierrors.IsNotFound(err) {
-		w.forget(k, "")
-		w.forget(key{Kind: k.Kind + "/ready", Namespace: k.Namespace, Name: k.Name}, "")
-		return w.signalIfRunning(ctx, id, workflows.SignalDelete, workflows.DeleteSignal{})
-	}
-	if err != nil {
+	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	fp := fmt.Sprintf("%s/%d", obj.GetUID(), obj.GetGeneration())
+	id := workflows.IssuerWorkflowID(k.Namespace, k.Name)
+	if k.DeletedUID != "" {
+		return w.deleted(ctx, k, id, uid)
+	}
+	if apierrors.IsNotFound(err) {
+		w.forget(k, "") // its deletion is a key of its own
+		return nil
+	}
+	iss, _ := entity.IssuerOf(obj)
+	fp := fmt.Sprintf("%s/%d", iss.UID, iss.Generation)
 	if w.remember(k, fp) {
-		sig := workflows.IssuerSpecSignal{UID: string(obj.GetUID()), Generation: obj.GetGeneration(), Spec: spec}
-		in := workflows.NewIssuerInput(k.Kind, k.Namespace, k.Name, sig)
-		opts := client.StartWorkflowOptions{ID: id, TaskQueue: w.o.TaskQueue,
-			StaticSummary: fmt.Sprintf("%s %s", k.Kind, k.Name)}
-		if _, err := w.o.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalSpec, sig, opts, workflows.IssuerWorkflow, in); err != nil {
+		if err := iss.Signal(ctx, w.o.Temporal, w.o.TaskQueue, workflows.SignalSpec, iss.SpecSignal()); err != nil {
 			w.forget(k, fp)
-			return fmt.Errorf("signal-with-start %s: %w", id, err)
+			return err
 		}
 	}
 	// Wake the Certificates of this issuer when its readiness changes.
@@ -364,9 +371,8 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 		return err
 	}
 	for _, o := range certs {
-		c := o.(*cmapi.Certificate)
-		if err := w.signalIfRunning(ctx, workflows.CertificateWorkflowID(c.Namespace, c.Name), workflows.SignalIssuerChanged,
-			workflows.IssuerChangedSignal{Ready: ready != ""}); err != nil {
+		if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, o.(*cmapi.Certificate),
+			workflows.SignalIssuerChanged, workflows.IssuerChangedSignal{Ready: ready != ""}); err != nil {
 			w.forget(rk, ready)
 			return err
 		}
@@ -409,34 +415,28 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
-	var ids []string
+	signal := workflows.SecretChangedSignal{ResourceVersion: fp}
 	certs, err := w.certs.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
 	if err != nil {
 		return err
 	}
 	for _, o := range certs {
-		c := o.(*cmapi.Certificate)
-		ids = append(ids, workflows.CertificateWorkflowID(c.Namespace, c.Name))
-	}
-	issuers, err := w.issuers.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
-	if err != nil {
-		return err
-	}
-	for _, o := range issuers {
-		iss := o.(*cmapi.Issuer)
-		ids = append(ids, workflows.IssuerWorkflowID(iss.Namespace, iss.Name))
-	}
-	clusterIssuers, err := w.clusterIssuers.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
-	if err != nil {
-		return err
-	}
-	for _, o := range clusterIssuers {
-		ids = append(ids, workflows.IssuerWorkflowID("", o.(*cmapi.ClusterIssuer).Name))
-	}
-	for _, id := range ids {
-		if err := w.signalIfRunning(ctx, id, workflows.SignalSecretChanged, workflows.SecretChangedSignal{ResourceVersion: fp}); err != nil {
+		if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, o.(*cmapi.Certificate), workflows.SignalSecretChanged, signal); err != nil {
 			w.forget(k, fp)
 			return err
+		}
+	}
+	for _, inf := range []cache.SharedIndexInformer{w.issuers, w.clusterIssuers} {
+		issuers, err := inf.GetIndexer().ByIndex(indexSecret, cacheKey(k.Namespace, k.Name))
+		if err != nil {
+			return err
+		}
+		for _, o := range issuers {
+			iss, _ := entity.IssuerOf(o)
+			if err := iss.Signal(ctx, w.o.Temporal, w.o.TaskQueue, workflows.SignalSecretChanged, signal); err != nil {
+				w.forget(k, fp)
+				return err
+			}
 		}
 	}
 	return nil
@@ -462,8 +462,14 @@ func (w *Watcher) syncRequest(ctx context.Context, k key) error {
 	if !w.remember(k, fp) {
 		return nil
 	}
-	if err := w.signalIfRunning(ctx, workflows.CertificateWorkflowID(cr.Namespace, cert), workflows.SignalApproval,
-		workflows.ApprovalSignal{Request: cr.Name}); err != nil {
+	c, err := w.certLister.Certificates(cr.Namespace).Get(cert)
+	if apierrors.IsNotFound(err) {
+		return nil // its workflow ends, and the request goes with the Certificate
+	}
+	if err != nil {
+		return err
+	}
+	if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, c, workflows.SignalApproval, workflows.ApprovalSignal{Request: cr.Name}); err != nil {
 		w.forget(k, fp)
 		return err
 	}
@@ -500,16 +506,6 @@ func (w *Watcher) usedByIssuer(k key) bool {
 		}
 	}
 	return false
-}
-
-// signalIfRunning signals a workflow; a workflow that does not run is not an error.
-func (w *Watcher) signalIfRunning(ctx context.Context, id, name string, arg any) error {
-	err := w.o.Temporal.SignalWorkflow(ctx, id, "", name, arg)
-	var nf *serviceerror.NotFound
-	if err != nil && !errors.As(err, &nf) {
-		return fmt.Errorf("signal %s to %s: %w", name, id, err)
-	}
-	return nil
 }
 
 func issuerIndex(obj any) ([]string, error) {

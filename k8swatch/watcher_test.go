@@ -6,9 +6,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/workflows"
 )
 
 func TestLastManager(t *testing.T) {
@@ -29,31 +29,6 @@ func TestLastManager(t *testing.T) {
 			m := &metav1.ObjectMeta{ManagedFields: tc.entries}
 			if got := lastManager(m); got != tc.want {
 				t.Errorf("lastManager = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestManualRenewRequest(t *testing.T) {
-	ts := metav1.NewTime(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
-	cond := func(status cmmeta.ConditionStatus, reason string) cmapi.CertificateCondition {
-		return cmapi.CertificateCondition{Type: cmapi.CertificateConditionIssuing, Status: status, Reason: reason, LastTransitionTime: &ts}
-	}
-	tests := []struct {
-		name  string
-		conds []cmapi.CertificateCondition
-		want  string
-	}{
-		{"no conditions", nil, ""},
-		{"issuing for another reason", []cmapi.CertificateCondition{cond(cmmeta.ConditionTrue, "Renewing")}, ""},
-		{"issuing false", []cmapi.CertificateCondition{cond(cmmeta.ConditionFalse, "ManuallyTriggered")}, ""},
-		{"cmctl renew", []cmapi.CertificateCondition{cond(cmmeta.ConditionTrue, "ManuallyTriggered")}, "2026-05-01T10:00:00Z"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := &cmapi.Certificate{Status: cmapi.CertificateStatus{Conditions: tc.conds}}
-			if got := manualRenewRequest(c); got != tc.want {
-				t.Errorf("manualRenewRequest = %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -103,25 +78,20 @@ func TestNewestManagerOnlyKeepsWhatLastManagerReads(t *testing.T) {
 	}
 }
 
-// The spec signal carries no inline keystore password, and the Certificate in the
-// informer cache keeps its own.
-func TestSpecSignalRedactsInlinePasswords(t *testing.T) {
-	pw, rev := "inline-s3cret", 3
-	cert := &cmapi.Certificate{
-		ObjectMeta: metav1.ObjectMeta{UID: "uid-1", Generation: 2, Labels: map[string]string{"app": "web"}},
-		Spec: cmapi.CertificateSpec{SecretName: "web-tls", Keystores: &cmapi.CertificateKeystores{
-			PKCS12: &cmapi.PKCS12Keystore{Create: true, Password: &pw},
-		}},
-		Status: cmapi.CertificateStatus{Revision: &rev},
+func TestParseWorkflowIDNamesTheObject(t *testing.T) {
+	for _, tc := range []struct{ id, kind, namespace, name string }{
+		{workflows.CertificateWorkflowID("ns", "web"), kindCertificate, "ns", "web"},
+		{workflows.IssuerWorkflowID("ns", "ca"), kindIssuer, "ns", "ca"},
+		{workflows.IssuerWorkflowID("", "le"), kindClusterIssuer, "", "le"},
+	} {
+		kind, namespace, name, ok := parseWorkflowID(tc.id)
+		if !ok || kind != tc.kind || namespace != tc.namespace || name != tc.name {
+			t.Errorf("parseWorkflowID(%q) = %s %s %s %t", tc.id, kind, namespace, name, ok)
+		}
 	}
-	sig := specSignal(cert, "token")
-	if got := sig.Spec.Keystores.PKCS12; got.Password != nil || got.PasswordSecretRef.Name != "" || got.PasswordSecretRef.Key != kube.InlinePasswordRedacted {
-		t.Errorf("signalled PKCS#12 keystore %+v, want no password and the redaction marker", got)
-	}
-	if *cert.Spec.Keystores.PKCS12.Password != pw {
-		t.Error("the cached Certificate's password was changed")
-	}
-	if sig.UID != "uid-1" || sig.Generation != 2 || sig.Revision != 3 || sig.ManualRenewToken != "token" || sig.Labels["app"] != "web" || sig.Spec.SecretName != "web-tls" {
-		t.Errorf("signal %+v", sig)
+	for _, id := range []string{"order/ns/web-1-42", "certificate/ns", "challenge/ns/a/b", ""} {
+		if _, _, _, ok := parseWorkflowID(id); ok {
+			t.Errorf("parseWorkflowID(%q) names an object", id)
+		}
 	}
 }

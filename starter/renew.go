@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/internal/entity"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -52,8 +53,9 @@ func newRenewCommand(g *globals) *cobra.Command {
 			}
 			// One workflow that cannot be signalled does not stop the others.
 			var errs []error
-			for _, cert := range targets {
-				if err := renew(ctx, c, cert.Namespace, cert.Name); err != nil {
+			for i := range targets {
+				cert := &targets[i]
+				if err := renew(ctx, c, cert); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -82,10 +84,9 @@ func checkRenewTargets(names []string, all, allNamespaces bool, selector string)
 	return nil
 }
 
-func renew(ctx context.Context, c *conn, ns, name string) error {
-	id := workflows.CertificateWorkflowID(ns, name)
-	if err := c.temporal.SignalWorkflow(ctx, id, "", workflows.SignalRenew, workflows.RenewSignal{Reason: "starter renew"}); err != nil {
-		return fmt.Errorf("signal %s to workflow %s: %w", workflows.SignalRenew, id, err)
-	}
-	return nil
+// renew signals the Certificate's workflow to issue now; a workflow that does not run
+// (terminated by hand, failed) is started from the Certificate with the renewal as its
+// first signal.
+func renew(ctx context.Context, c *conn, cert *cmapi.Certificate) error {
+	return entity.Certificate(ctx, c.temporal, c.taskQueue, cert, workflows.SignalRenew, workflows.RenewSignal{Reason: "starter renew"})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/workflows"
 )
 
 // globals are the connection flags every command shares.
@@ -23,6 +24,7 @@ type globals struct {
 	namespace         string
 	temporalAddress   string
 	temporalNamespace string
+	taskQueue         string
 }
 
 // NewRootCommand returns the `starter` command tree.
@@ -39,6 +41,7 @@ func NewRootCommand() *cobra.Command {
 	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's)")
 	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
 	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	pf.StringVar(&g.taskQueue, "task-queue", workflows.TaskQueue, "task queue of a workflow that has to be started (the worker's)")
 	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g))
 	return root
 }
@@ -49,6 +52,7 @@ type conn struct {
 	certflow  versioned.Interface
 	temporal  client.Client
 	namespace string
+	taskQueue string
 }
 
 // withConn connects for cmd, runs f with the connection and closes it: the body of
@@ -88,5 +92,5 @@ func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 			ns = n
 		}
 	}
-	return &conn{kube: kc, certflow: cf, temporal: tc, namespace: ns}, nil
+	return &conn{kube: kc, certflow: cf, temporal: tc, namespace: ns, taskQueue: g.taskQueue}, nil
 }

@@ -26,6 +26,7 @@ func main() {
 	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "hold a Lease so that only one replica signals")
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
+	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
 	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {

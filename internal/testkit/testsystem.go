@@ -59,6 +59,9 @@ type Options struct {
 	Namespaces []string
 	// NoWorker leaves the worker out (a test runs its own, e.g. as a child process).
 	NoWorker bool
+	// SweepInterval is how often the watcher restarts missing workflows (default
+	// DefaultSweepInterval: short, so that every suite runs with the sweep at work).
+	SweepInterval time.Duration
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
 }
@@ -74,6 +77,9 @@ type System struct {
 // DefaultSelfCheckTimeout is Options.SelfCheckTimeout's default: short, since on the
 // local stack a self check that fails for long will not start passing.
 const DefaultSelfCheckTimeout = 15 * time.Second
+
+// DefaultSweepInterval is the watcher's sweep interval in the suites.
+const DefaultSweepInterval = 5 * time.Second
 
 // Start brings the system up; on error everything started is stopped.
 func Start(ctx context.Context, o Options) (s *System, err error) {
@@ -104,6 +110,9 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	if o.SelfCheckTimeout <= 0 {
 		o.SelfCheckTimeout = DefaultSelfCheckTimeout
 	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	s.System, err = system.Start(startCtx, system.Config{
@@ -126,7 +135,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 			return nil
 		},
 		NoWorker: o.NoWorker,
-		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "certflow"},
+		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "certflow", SweepInterval: o.SweepInterval},
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		ErrLog:   os.Stderr,
 	})

@@ -1,0 +1,120 @@
+// Package entity delivers signals to the entity workflows of certflow's objects. Every
+// signal goes out as signal-with-start, carrying the object as it is now: a workflow
+// that does not run (terminated in the Temporal UI, failed, or never started) is
+// started from the object's current spec instead of the signal being dropped. The
+// watcher and the CLI both deliver through here.
+package entity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/certflow/certflow/activities/kube"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+	"github.com/certflow/certflow/workflows"
+)
+
+// Certificate sends the signal name with arg to cert's workflow, starting the workflow
+// from cert when it does not run (the signal is then the new run's first).
+func Certificate(ctx context.Context, tc client.Client, taskQueue string, cert *cmapi.Certificate, name string, arg any) error {
+	id := workflows.CertificateWorkflowID(cert.Namespace, cert.Name)
+	opts := client.StartWorkflowOptions{
+		ID: id, TaskQueue: taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrCertNamespace.ValueSet(cert.Namespace),
+			workflows.AttrCertName.ValueSet(cert.Name),
+			workflows.AttrIssuerName.ValueSet(cert.Spec.IssuerRef.Name),
+			workflows.AttrCertState.ValueSet("Pending"),
+		),
+		StaticSummary: fmt.Sprintf("Certificate %s/%s (secret %s, issuer %s)", cert.Namespace, cert.Name, cert.Spec.SecretName, cert.Spec.IssuerRef.Name),
+	}
+	in := workflows.NewCertificateInput(cert.Namespace, cert.Name, CertificateSpec(cert))
+	if _, err := tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflows.CertificateWorkflow, in); err != nil {
+		return fmt.Errorf("signal-with-start %s to %s: %w", name, id, err)
+	}
+	return nil
+}
+
+// CertificateSpec is what the workflow of a Certificate is told of it. Inline keystore
+// passwords stay out of it, and so out of Temporal's history: the activities that need
+// them read them from the Certificate.
+func CertificateSpec(cert *cmapi.Certificate) workflows.SpecSignal {
+	sig := workflows.SpecSignal{
+		UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec,
+		ManualRenewToken: ManualRenewToken(cert), Labels: cert.Labels,
+	}
+	sig.Spec.Keystores = kube.RedactKeystorePasswords(cert.Spec.Keystores)
+	if cert.Status.Revision != nil {
+		sig.Revision = *cert.Status.Revision
+	}
+	return sig
+}
+
+// ManualRenewToken identifies a manual renewal request (the Issuing=True condition
+// with reason ManuallyTriggered that cmctl renew sets), or is "".
+func ManualRenewToken(cert *cmapi.Certificate) string {
+	for _, c := range cert.Status.Conditions {
+		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == policy.ReasonManuallyTriggered {
+			return kube.ConditionToken(c.LastTransitionTime)
+		}
+	}
+	return ""
+}
+
+// Issuer is an Issuer or a ClusterIssuer (kind), as its workflow is told of it.
+type Issuer struct {
+	Kind, Namespace, Name string // Namespace is "" for a ClusterIssuer
+	UID                   string
+	Generation            int64
+	Spec                  cmapi.IssuerSpec
+}
+
+// IssuerOf is the Issuer or ClusterIssuer obj.
+func IssuerOf(obj any) (Issuer, bool) {
+	switch iss := obj.(type) {
+	case *cmapi.Issuer:
+		return Issuer{Kind: cmapi.IssuerKind, Namespace: iss.Namespace, Name: iss.Name, UID: string(iss.UID), Generation: iss.Generation, Spec: iss.Spec}, true
+	case *cmapi.ClusterIssuer:
+		return Issuer{Kind: cmapi.ClusterIssuerKind, Name: iss.Name, UID: string(iss.UID), Generation: iss.Generation, Spec: iss.Spec}, true
+	}
+	return Issuer{}, false
+}
+
+// SpecSignal is what the issuer's workflow is told of it.
+func (i Issuer) SpecSignal() workflows.IssuerSpecSignal {
+	return workflows.IssuerSpecSignal{UID: i.UID, Generation: i.Generation, Spec: i.Spec}
+}
+
+// WorkflowID is the ID of the issuer's workflow.
+func (i Issuer) WorkflowID() string { return workflows.IssuerWorkflowID(i.Namespace, i.Name) }
+
+// Signal sends the signal name with arg to the issuer's workflow, starting the workflow
+// from the issuer when it does not run.
+func (i Issuer) Signal(ctx context.Context, tc client.Client, taskQueue, name string, arg any) error {
+	id := i.WorkflowID()
+	opts := client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue, StaticSummary: i.Kind + " " + i.Name}
+	in := workflows.NewIssuerInput(i.Kind, i.Namespace, i.Name, i.SpecSignal())
+	if _, err := tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflows.IssuerWorkflow, in); err != nil {
+		return fmt.Errorf("signal-with-start %s to %s: %w", name, id, err)
+	}
+	return nil
+}
+
+// Delete tells the workflow id that the object with uid is gone. A workflow that does
+// not run has nothing to finish; one that runs for a newer object of the same name
+// (another UID) goes on.
+func Delete(ctx context.Context, tc client.Client, id, uid string) error {
+	err := tc.SignalWorkflow(ctx, id, "", workflows.SignalDelete, workflows.DeleteSignal{UID: uid})
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("signal %s to %s: %w", workflows.SignalDelete, id, err)
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/workflows"
+)
+
+// Every object always has its workflow: what people and tools do to workflows and
+// objects outside certflow never leaves a Certificate without one.
+
+// readyCertificate applies a self-signed Issuer and a Certificate in a new namespace and
+// waits for revision 1; it returns the workflow's run ID.
+func readyCertificate(t *testing.T, ns, name string) string {
+	t.Helper()
+	mustKubectl(t, nil, "create", "namespace", ns)
+	mustKubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"), testkit.Cert{
+		Name: name, DNSNames: []string{name + ".example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned",
+	}.String()), "apply", "-n", ns, "-f", "-")
+	waitRevision(t, ns, name, 1)
+	return describe(t, workflows.CertificateWorkflowID(ns, name)).runID
+}
+
+type execution struct {
+	runID  string
+	status enumspb.WorkflowExecutionStatus
+}
+
+func describe(t *testing.T, id string) execution {
+	t.Helper()
+	d, err := env.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatalf("describe %s: %v", id, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	return execution{runID: info.GetExecution().GetRunId(), status: info.GetStatus()}
+}
+
+func terminate(t *testing.T, id string) {
+	t.Helper()
+	if err := env.Temporal.TerminateWorkflow(context.Background(), id, "", "terminated by hand in the test, as from the Temporal UI"); err != nil {
+		t.Fatalf("terminate %s: %v", id, err)
+	}
+}
+
+// A workflow terminated by hand, with nothing else happening, is started again by the
+// watcher's sweep from the Certificate's spec.
+func TestTerminatedWorkflowRestartedBySweep(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ns, id := "swept", workflows.CertificateWorkflowID("swept", "web")
+	first := readyCertificate(t, ns, "web")
+	terminate(t, id)
+	eventually(t, 6*testkit.DefaultSweepInterval, "a new run of the terminated workflow", func() (bool, string) {
+		e := describe(t, id)
+		return e.runID != first && e.status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, fmt.Sprintf("run %s %s", e.runID, e.status)
+	})
+	// The new run found the certificate valid: no issuance.
+	time.Sleep(2 * time.Second)
+	if c := waitCertificateReady(t, ns, "web"); *c.Status.Revision != 1 {
+		t.Errorf("revision %d after the restart, want 1 (the Secret is valid)", *c.Status.Revision)
+	}
+}
+
+// The case: the workflow terminated, then the Secret deleted. The Secret comes
+// back, and the Certificate is not left saying Ready for a Secret that is gone.
+func TestTerminatedWorkflowThenSecretDeleted(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ns := "terminated"
+	readyCertificate(t, ns, "rr")
+	terminate(t, workflows.CertificateWorkflowID(ns, "rr"))
+	mustKubectl(t, nil, "delete", "secret", "rr-tls", "-n", ns)
+	waitRevision(t, ns, "rr", 2)
+	readTLSSecret(t, ns, "rr-tls")
+}
+
+// starter renew on a terminated workflow starts it again, with the renewal.
+func TestRenewRestartsTerminatedWorkflow(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ns := "renew-terminated"
+	readyCertificate(t, ns, "web")
+	terminate(t, workflows.CertificateWorkflowID(ns, "web"))
+	runStarter(t, "renew", "web", "-n", ns)
+	waitRevision(t, ns, "web", 2)
+}
+
+// Certificates and Issuers deleted and created again without a pause, 50 times (as
+// kubectl replace --force, Argo CD Replace and helm --force do): at the end each is
+// Ready, for its newest UID, and its workflow acts for that UID.
+func TestDeleteAndCreateAgain(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ctx := context.Background()
+	ns := "replaced"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	cm := env.CertFlow.CertmanagerV1()
+	var issuer cmapi.Issuer
+	mustUnmarshal(t, testkit.SelfSignedIssuer("selfsigned"), &issuer)
+	certs := make([]cmapi.Certificate, 2)
+	for i := range certs {
+		name := fmt.Sprintf("web%d", i)
+		mustUnmarshal(t, testkit.Cert{Name: name, DNSNames: []string{name + ".example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned"}.String(), &certs[i])
+	}
+	create := func() {
+		if _, err := cm.Issuers(ns).Create(ctx, issuer.DeepCopy(), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range certs {
+			if _, err := cm.Certificates(ns).Create(ctx, certs[i].DeepCopy(), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	del := func() {
+		if err := cm.Issuers(ns).Delete(ctx, issuer.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		for i := range certs {
+			if err := cm.Certificates(ns).Delete(ctx, certs[i].Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	create()
+	for i := range certs {
+		waitRevision(t, ns, certs[i].Name, 1)
+	}
+	for range 50 {
+		del()
+		create()
+	}
+
+	iss, err := cm.Issuers(ns).Get(ctx, issuer.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitIssuerReady(t, env.CertFlow, ns, issuer.Name, 60*time.Second)
+	actsFor(t, workflows.IssuerWorkflowID(ns, issuer.Name), string(iss.UID))
+	for i := range certs {
+		c := waitCertificateReady(t, ns, certs[i].Name)
+		actsFor(t, workflows.CertificateWorkflowID(ns, c.Name), string(c.UID))
+	}
+}
+
+// actsFor waits until the workflow id runs for the object uid.
+func actsFor(t *testing.T, id, uid string) {
+	t.Helper()
+	eventually(t, 30*time.Second, id+" acting for "+uid, func() (bool, string) {
+		v, err := env.Temporal.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+		if err != nil {
+			return false, err.Error()
+		}
+		var st workflows.Status
+		if err := v.Get(&st); err != nil {
+			return false, err.Error()
+		}
+		return st.UID == uid, "acts for " + st.UID
+	})
+}
+
+func mustUnmarshal(t *testing.T, manifest string, into any) {
+	t.Helper()
+	if err := yaml.Unmarshal([]byte(manifest), into); err != nil {
+		t.Fatal(err)
+	}
+}
