@@ -7,6 +7,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -172,4 +173,25 @@ func mustUnmarshal(t *testing.T, manifest string, into any) {
 	if err := yaml.Unmarshal([]byte(manifest), into); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A workflow whose Certificate is gone (deleted while the watcher was down, so no delete
+// signal ever came; here started by hand for an object that never existed) is ended by
+// the sweep, by the UID it acts for.
+func TestOrphanWorkflowEndedBySweep(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ns := "orphan"
+	mustKubectl(t, nil, "create", "namespace", ns)
+	id := workflows.CertificateWorkflowID(ns, "ghost")
+	var cert cmapi.Certificate
+	mustUnmarshal(t, testkit.Cert{Name: "ghost", DNSNames: []string{"ghost.example.com"}, Issuer: "nowhere"}.String(), &cert)
+	in := workflows.NewCertificateInput(ns, "ghost", workflows.SpecSignal{UID: "ghost-uid", Generation: 1, Spec: cert.Spec})
+	if _, err := env.Temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.CertificateWorkflow, in); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 6*testkit.DefaultSweepInterval, "the orphaned workflow ended", func() (bool, string) {
+		e := describe(t, id)
+		return e.status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, e.status.String()
+	})
 }
