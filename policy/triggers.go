@@ -56,6 +56,9 @@ type SecretState struct {
 	// secretTemplate metadata differ from the spec: the Secret needs rewriting, not a
 	// new certificate (upstream's SecretMismatch is handled without re-issuing).
 	OutputsUpToDate bool
+	// UsedBy names another Certificate that wrote the Secret and still names it as its
+	// secretName: this Certificate must neither issue into it nor rewrite it.
+	UsedBy string `json:",omitempty"`
 }
 
 // Desired is the part of a Certificate spec that an issued certificate must match.

@@ -115,6 +115,9 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	if secret.UsedBy != "" && c.changes.has(changeSecretInUse) {
+		return false, c.waitForOtherUser(secret.UsedBy)
+	}
 	c.adoptLostRevision(secret)
 	renewal := c.renewalTime(secret)
 	trig := c.evaluate(secret, renewal)

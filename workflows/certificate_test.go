@@ -1173,3 +1173,38 @@ func TestReplacedCertificateKeepsItsWorkflow(t *testing.T) {
 		})
 	}
 }
+
+// A Secret that another Certificate wrote and still names is left alone: Ready=False
+// DuplicateSecretName naming the other, no issuance, a look again on the re-check timer;
+// once the other lets it go, the Certificate issues into it.
+func TestSecretUsedByAnotherCertificateIsLeftAlone(t *testing.T) {
+	env := newEnv(t)
+	var statuses []kube.CertificateStatusInput
+	releasedAt := epoch.Add(time.Hour)
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+		other := validSecret(epoch)
+		other.Certificate.DNSNames, other.Certificate.CommonName = []string{"other.example.com"}, "other.example.com"
+		if env.Now().Before(releasedAt) {
+			other.UsedBy = "other"
+		}
+		return other, nil
+	})
+	var issued []time.Time
+	captureIssuance(env, &issued)
+	expectIssuance(env, &statuses)
+
+	env.ExecuteWorkflow(CertificateWorkflow, testInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
+	}
+	first := statuses[0].Ready
+	if first.Status != cmmeta.ConditionFalse || first.Reason != ReasonDuplicateSecretName || !strings.Contains(first.Message, `Certificate "other"`) {
+		t.Errorf("first status %+v, want Ready=False %s naming the other Certificate", first, ReasonDuplicateSecretName)
+	}
+	if len(issued) != 1 || issued[0].Before(releasedAt) || issued[0].After(releasedAt.Add(policy.SignalRecheck)) {
+		t.Errorf("issued at %v, want once, within a re-check of the Secret's release at %v", issued, releasedAt)
+	}
+}

@@ -94,3 +94,16 @@ func (c *certificateRun) inBackoff() bool {
 		c.st.FailedAttempts, until.UTC().Format(time.RFC3339), SignalRenew))
 	return true
 }
+
+// waitForOtherUser says that the target Secret belongs to another Certificate, which
+// wrote it first and still names it, and looks again after a while: neither overwrites
+// the other, and the Secret is this Certificate's once the other lets it go.
+func (c *certificateRun) waitForOtherUser(other string) error {
+	msg := fmt.Sprintf("Secret %q is used by Certificate %q, which wrote it first: certflow does not let two Certificates overwrite each other's Secret. Give one of them another spec.secretName",
+		c.st.Spec.SecretName, other)
+	if err := c.updateStatus(kube.Condition{Status: cmmeta.ConditionFalse, Reason: ReasonDuplicateSecretName, Message: msg}, nil); err != nil {
+		return err
+	}
+	c.wait(policy.SignalRecheck, PhaseSecretInUse, fmt.Sprintf("Certificate %s to release Secret %s, or a re-check", other, c.st.Spec.SecretName))
+	return nil
+}

@@ -159,6 +159,10 @@ type Status struct {
 	LastError      string
 }
 
+// ReasonDuplicateSecretName is Ready=False for a Certificate whose secretName another
+// Certificate uses.
+const ReasonDuplicateSecretName = "DuplicateSecretName"
+
 // Phases of a CertificateWorkflow, also the CertState search attribute.
 const (
 	PhaseEvaluating         = "Evaluating"
@@ -167,5 +171,6 @@ const (
 	PhaseWaitingForIssuer   = "WaitingForIssuer"
 	PhaseBackoff            = "Backoff"
 	PhaseWaitingForApproval = "WaitingForApproval"
+	PhaseSecretInUse        = "SecretInUse"
 	PhaseDeleted            = "Deleted"
 )

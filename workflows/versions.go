@@ -46,6 +46,7 @@ const (
 	changeIssuerRecheck       = "issuer-recheck"
 	changeObjectReplaced      = "object-replaced"
 	changeRecheckWaits        = "recheck-waits"
+	changeSecretInUse         = "secret-in-use"
 )
 
 var certificateChanges = changeTable{
@@ -71,6 +72,9 @@ var certificateChanges = changeTable{
 	{id: changeRecheckWaits, since: "2026-12-05 issue 11",
 		what: "waits for an issuer to become ready and for a person's approval re-check on a timer (policy.SignalRecheck), " +
 			"so none depends on one relayed signal (before: they waited for the signal only)"},
+	{id: changeSecretInUse, since: "2026-12-05 issue 11",
+		what: "a Secret that another Certificate wrote and still names is left alone: Ready=False DuplicateSecretName, " +
+			"looked at again every policy.SignalRecheck (before: the Certificate issued into it)"},
 }
 
 // Changes of the IssuerWorkflow (none live).

@@ -31,6 +31,9 @@ const (
 	// ErrTypeOrderConflict: an Order of the name exists and belongs to another
 	// CertificateRequest.
 	ErrTypeOrderConflict = "OrderConflict"
+	// ErrTypeSecretInUse: the target Secret was written by another Certificate that
+	// still names it as its secretName; it is not overwritten.
+	ErrTypeSecretInUse = "SecretInUse"
 	// ErrTypeChallengeConflict: a Challenge of the name exists and belongs to another
 	// Order.
 	ErrTypeChallengeConflict = "ChallengeConflict"

@@ -65,7 +65,10 @@ func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (
 		return policy.SecretState{}, fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
 	st := inspect(s)
-	if !st.KeyMatchesCertificate {
+	if st.UsedBy, err = a.otherUser(ctx, s, in.CertificateName); err != nil {
+		return policy.SecretState{}, err
+	}
+	if !st.KeyMatchesCertificate || st.UsedBy != "" {
 		return st, nil
 	}
 	m, err := newMaterial(s.Data[TLSKeyKey], s.Data[TLSCertKey], s.Data[CACertKey])
@@ -83,6 +86,35 @@ func (a *Activities) InspectSecret(ctx context.Context, in InspectSecretInput) (
 	}
 	st.OutputsUpToDate = outputsUpToDate(s, m, o, pw, in.SecretTemplate)
 	return st, nil
+}
+
+// otherUser names the Certificate other than certName that wrote Secret s (its
+// certificate-name annotation) if that Certificate still exists and names s as its
+// secretName; "" when s is certName's, or free to take over.
+func (a *Activities) otherUser(ctx context.Context, s *corev1.Secret, certName string) (string, error) {
+	other := s.Annotations[cmapi.CertificateNameKey]
+	if certName == "" || other == "" || other == certName {
+		return "", nil
+	}
+	c, err := a.CertFlow.CertmanagerV1().Certificates(s.Namespace).Get(ctx, other, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("get Certificate %s/%s that wrote Secret %s: %w", s.Namespace, other, s.Name, err)
+	case c.Spec.SecretName != s.Name:
+		return "", nil
+	}
+	return other, nil
+}
+
+// refuseOtherUsers fails, for good, a write into a Secret another Certificate uses.
+func (a *Activities) refuseOtherUsers(ctx context.Context, s *corev1.Secret, certName string) error {
+	other, err := a.otherUser(ctx, s, certName)
+	if err != nil || other == "" {
+		return err
+	}
+	return nonRetryable(ErrTypeSecretInUse, "Secret %s/%s is used by Certificate %s: it is not overwritten", s.Namespace, s.Name, other)
 }
 
 func inspect(s *corev1.Secret) policy.SecretState {
@@ -170,6 +202,18 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		return policy.IssuedFacts{}, nonRetryable(ErrTypeKeyMismatch, "private key in Secret %s/%s does not match the issued certificate", in.Key.Namespace, in.Key.SecretName)
 	}
 
+	cur, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		cur = nil
+	case err != nil:
+		return policy.IssuedFacts{}, fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+	default:
+		if err := a.refuseOtherUsers(ctx, cur, in.CertificateName); err != nil {
+			return policy.IssuedFacts{}, err
+		}
+	}
+
 	data := map[string][]byte{TLSCertKey: in.CertificatePEM, TLSKeyKey: keyPEM, CACertKey: in.CAPEM}
 	o := outputSpec{keystores: in.Keystores, formats: in.AdditionalOutputFormats}
 	if len(o.wanted(true)) > 0 {
@@ -182,14 +226,8 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 			return policy.IssuedFacts{}, err
 		}
 		var existing map[string][]byte
-		if o.jks() != nil || o.pkcs12() != nil {
-			cur, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
-			switch {
-			case err == nil:
-				existing = cur.Data
-			case !apierrors.IsNotFound(err):
-				return policy.IssuedFacts{}, fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
-			}
+		if cur != nil && (o.jks() != nil || o.pkcs12() != nil) {
+			existing = cur.Data
 		}
 		outputs, err := buildOutputs(m, o, pw, existing)
 		if err != nil {
@@ -212,6 +250,11 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 		WithLabels(secretLabels(in.SecretTemplate)).
 		WithAnnotations(annotations).
 		WithData(data)
+	if cur != nil {
+		// Only over the Secret just checked: another Certificate's write in between is
+		// a conflict, retried and then refused.
+		apply = apply.WithResourceVersion(cur.ResourceVersion)
+	}
 	if _, err := a.Kube.CoreV1().Secrets(in.Namespace).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: conventions.FieldManager, Force: true}); err != nil {
 		return policy.IssuedFacts{}, fmt.Errorf("apply Secret %s/%s: %w", in.Namespace, in.SecretName, err)
 	}
@@ -250,6 +293,9 @@ func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputs
 	}
 	if err != nil {
 		return fmt.Errorf("get Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+	}
+	if err := a.refuseOtherUsers(ctx, s, in.CertificateName); err != nil {
+		return err
 	}
 	m, err := newMaterial(s.Data[TLSKeyKey], s.Data[TLSCertKey], s.Data[CACertKey])
 	if err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +195,28 @@ func TestOrphanWorkflowEndedBySweep(t *testing.T) {
 		e := describe(t, id)
 		return e.status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, e.status.String()
 	})
+}
+
+// Two Certificates naming the same Secret: the one that comes second is Ready=False
+// DuplicateSecretName naming the other, and the Secret stays the first one's.
+func TestDuplicateSecretName(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ns := "duplicate"
+	readyCertificate(t, ns, "first")
+	_, before := readTLSSecret(t, ns, "first-tls")
+	mustKubectl(t, testkit.Manifest(testkit.Cert{
+		Name: "second", SecretName: "first-tls", DNSNames: []string{"second.example.com"}, PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned",
+	}.String()), "apply", "-n", ns, "-f", "-")
+	testkit.WaitCertificate(t, env.CertFlow, ns, "second", 60*time.Second, "Ready=False DuplicateSecretName naming first", func(c *cmapi.Certificate) bool {
+		r := testkit.CertificateCondition(c, cmapi.CertificateConditionReady)
+		return r != nil && r.Status == "False" && r.Reason == workflows.ReasonDuplicateSecretName && strings.Contains(r.Message, `"first"`)
+	})
+	time.Sleep(3 * time.Second)
+	s, after := readTLSSecret(t, ns, "first-tls")
+	if after.SerialNumber.Cmp(before.SerialNumber) != 0 || s.Annotations[cmapi.CertificateNameKey] != "first" {
+		t.Errorf("Secret first-tls rewritten (serial %v → %v, written for %q)", before.SerialNumber, after.SerialNumber, s.Annotations[cmapi.CertificateNameKey])
+	}
+	if c := waitCertificateReady(t, ns, "first"); *c.Status.Revision != 1 {
+		t.Errorf("first is at revision %d, want 1", *c.Status.Revision)
+	}
 }
