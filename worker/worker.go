@@ -162,9 +162,10 @@ func Register(r worker.Registry, c Config) {
 	r.RegisterWorkflowWithOptions(workflows.IssuerWorkflow, workflow.RegisterOptions{Name: "IssuerWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
+	kubeActivities := &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover}
 	workflows.RegisterActivities(r, workflows.Activities{
-		Kube: &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover},
-		Keys: &keys.Activities{Kube: c.Kube},
+		Kube: kubeActivities,
+		Keys: &keys.Activities{Kube: c.Kube, ConfirmOwner: kubeActivities.ConfirmOwner},
 		PKI:  &pki.Activities{Kube: c.Kube},
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout},

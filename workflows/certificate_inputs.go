@@ -29,7 +29,7 @@ func (c *certificateRun) inspectSecretInput() kube.InspectSecretInput {
 func (c *certificateRun) refreshOutputsInput() kube.RefreshOutputsInput {
 	spec := c.st.Spec
 	return kube.RefreshOutputsInput{
-		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName,
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName,
 		SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,
 	}
 }
@@ -89,7 +89,7 @@ func (c *certificateRun) caSignInput(issuer kube.IssuerInfo, csr []byte) pki.Sig
 func (c *certificateRun) writeSecretInput(key keys.KeyRef, signed pki.SignedCertificate, revision int) kube.WriteSecretInput {
 	spec := c.st.Spec
 	return kube.WriteSecretInput{
-		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName, Key: key,
+		Namespace: c.st.Namespace, CertificateName: c.st.Name, CertificateUID: c.st.UID, CertificateGeneration: c.st.Generation, SecretName: spec.SecretName, Key: key,
 		CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM, Revision: revision,
 		IssuerName: spec.IssuerRef.Name, IssuerKind: defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind), IssuerGroup: defaulted(spec.IssuerRef.Group, cmapi.SchemeGroupVersion.Group),
 		SecretTemplate: spec.SecretTemplate, Keystores: spec.Keystores, AdditionalOutputFormats: spec.AdditionalOutputFormats,

@@ -33,6 +33,9 @@ const maxWriteAttempts = 4
 // DeletePrivateKeySecret.
 type Activities struct {
 	Kube kubernetes.Interface
+	// ConfirmOwner, when set, confirms that the owner of a key Secret to write exists
+	// with the owner reference's UID before anything is written (kube.Activities does).
+	ConfirmOwner func(ctx context.Context, namespace string, owner metav1.OwnerReference) error
 }
 
 // GenerateKeyInput asks for a private key in a Secret.
@@ -97,6 +100,11 @@ func (a *Activities) GeneratePrivateKey(ctx context.Context, in GenerateKeyInput
 	spec, err := NormalizeKeySpec(in.Algorithm, in.Size, in.Encoding)
 	if err != nil {
 		return KeyRef{}, err
+	}
+	if in.OwnerReference != nil && a.ConfirmOwner != nil {
+		if err := a.ConfirmOwner(ctx, in.Namespace, *in.OwnerReference); err != nil {
+			return KeyRef{}, err
+		}
 	}
 	recent.forget(in.Namespace, in.SecretName) // whatever was cached for this name may be replaced now
 	secrets := a.Kube.CoreV1().Secrets(in.Namespace)

@@ -34,6 +34,9 @@ const (
 	// ErrTypeSecretInUse: the target Secret was written by another Certificate that
 	// still names it as its secretName; it is not overwritten.
 	ErrTypeSecretInUse = "SecretInUse"
+	// ErrTypeObjectGone: the object an activity was to write for does not exist, or is
+	// another object (another UID): nothing is written.
+	ErrTypeObjectGone = "ObjectGone"
 	// ErrTypeChallengeConflict: a Challenge of the name exists and belongs to another
 	// Order.
 	ErrTypeChallengeConflict = "ChallengeConflict"

@@ -50,6 +50,9 @@ type RequestRef struct {
 // one that failed, was denied, belongs to an older Certificate or holds another key is
 // replaced, so there is exactly one request per revision.
 func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
+	if _, err := a.confirmCertificate(ctx, in.Namespace, in.CertificateName, in.CertificateUID); err != nil {
+		return RequestRef{}, err
+	}
 	name := conventions.CertificateRequestName(in.CertificateName, in.Revision)
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)

@@ -72,12 +72,20 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The Certificate the requests are for: creating one confirms it first.
+	web, err := cf.CertmanagerV1().Certificates(testNS).Create(ctx, &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       cmapi.CertificateSpec{SecretName: testSecret, DNSNames: []string{"web.example.com"}, IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := &Activities{Kube: kc, CertFlow: cf}
 	pair := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
 	csr := csrFor(t, pair.key)
 	create := func(rev int) RequestRef {
 		ref, err := a.CreateCertificateRequest(ctx, CreateRequestInput{
-			Namespace: testNS, CertificateName: "web", CertificateUID: "uid-web", Revision: rev, CSRPEM: csr,
+			Namespace: testNS, CertificateName: "web", CertificateUID: string(web.UID), Revision: rev, CSRPEM: csr,
 			IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, PrivateKeySecretName: testKeyName,
 		})
 		if err != nil {

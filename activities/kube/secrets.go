@@ -159,6 +159,8 @@ func publicKeyKind(c *x509.Certificate) (string, int) {
 type WriteSecretInput struct {
 	Namespace       string
 	CertificateName string
+	// CertificateUID is the Certificate the workflow acts for (confirmed before writing).
+	CertificateUID string `json:",omitempty"`
 	// CertificateGeneration is the generation of the spec the outputs are from, for a
 	// redacted inline keystore password.
 	CertificateGeneration int64
@@ -189,6 +191,9 @@ type WriteSecretInput struct {
 // Certificate's namespace; a missing Secret or key is a non-retryable
 // "InvalidKeystorePassword" error.
 func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretInput) (policy.IssuedFacts, error) {
+	if err := a.confirmSecretOf(ctx, in.Namespace, in.CertificateName, in.CertificateUID, in.SecretName); err != nil {
+		return policy.IssuedFacts{}, err
+	}
 	cert, err := pki.FirstCertificate(in.CertificatePEM)
 	if err != nil {
 		return policy.IssuedFacts{}, nonRetryable(ErrTypeInvalidCertificate, "certificate for %s/%s: %v", in.Namespace, in.CertificateName, err)
@@ -266,7 +271,8 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 type RefreshOutputsInput struct {
 	Namespace               string
 	CertificateName         string
-	CertificateGeneration   int64 // for a redacted inline keystore password
+	CertificateUID          string `json:",omitempty"` // confirmed before writing
+	CertificateGeneration   int64  // for a redacted inline keystore password
 	SecretName              string
 	SecretTemplate          *cmapi.CertificateSecretTemplate
 	Keystores               *cmapi.CertificateKeystores
@@ -287,6 +293,9 @@ type RefreshOutputsInput struct {
 // "InvalidKeystorePassword" error. Neither the result nor any error holds key bytes or
 // passwords.
 func (a *Activities) RefreshSecretOutputs(ctx context.Context, in RefreshOutputsInput) error {
+	if err := a.confirmSecretOf(ctx, in.Namespace, in.CertificateName, in.CertificateUID, in.SecretName); err != nil {
+		return err
+	}
 	s, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nonRetryable(ErrTypeSecretNotReady, "Secret %s/%s does not exist", in.Namespace, in.SecretName)

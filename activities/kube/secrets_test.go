@@ -24,9 +24,9 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	cmfake "github.com/certflow/certflow/client/clientset/versioned/fake"
 	"github.com/certflow/certflow/pki"
 	"github.com/certflow/certflow/pki/keystores"
-
 	"github.com/certflow/certflow/pki/pkitest"
 )
 
@@ -81,9 +81,12 @@ func passwordSecret(data map[string][]byte) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "keystore-pw", Namespace: testNS}, Data: data}
 }
 
+// newActivities has objs in its Kubernetes client and Certificate "web", whose
+// secretName is testSecret, in its certflow client: the writes confirm it.
 func newActivities(objs ...runtime.Object) (*Activities, *fake.Clientset) {
 	cs := fake.NewClientset(objs...)
-	return &Activities{Kube: cs}, cs
+	web := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNS}, Spec: cmapi.CertificateSpec{SecretName: testSecret}}
+	return &Activities{Kube: cs, CertFlow: cmfake.NewSimpleClientset(web)}, cs
 }
 
 // allOutputs asks for every extra output: PKCS#12 with its password in a Secret, JKS with

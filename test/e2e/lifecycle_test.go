@@ -195,6 +195,16 @@ func TestOrphanWorkflowEndedBySweep(t *testing.T) {
 		e := describe(t, id)
 		return e.status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, e.status.String()
 	})
+	// Nothing was written for the Certificate that does not exist.
+	ctx := context.Background()
+	for _, secret := range []string{"ghost-tls", "ghost-next-key"} {
+		if _, err := env.Kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Secret %s written for a Certificate that does not exist (err %v)", secret, err)
+		}
+	}
+	if _, err := env.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(ctx, "ghost-1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("CertificateRequest ghost-1 created for a Certificate that does not exist (err %v)", err)
+	}
 }
 
 // Two Certificates naming the same Secret: the one that comes second is Ready=False
@@ -218,5 +228,56 @@ func TestDuplicateSecretName(t *testing.T) {
 	}
 	if c := waitCertificateReady(t, ns, "first"); *c.Status.Revision != 1 {
 		t.Errorf("first is at revision %d, want 1", *c.Status.Revision)
+	}
+}
+
+// Temporal is not a back door: a workflow started by hand with forged input, for an
+// existing Certificate under another UID and with names of the forger's choosing,
+// writes nothing: no key, no request, no Secret, no status.
+func TestForgedWorkflowInputWritesNothing(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ctx := context.Background()
+	ns := "forged"
+	readyCertificate(t, ns, "victim")
+	_, before := readTLSSecret(t, ns, "victim-tls")
+	victim, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(ctx, "victim", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := victim.Spec.DeepCopy()
+	spec.DNSNames = []string{"evil.example.com"}
+	id := "forged/" + ns + "/victim"
+	in := workflows.NewCertificateInput(ns, "victim", workflows.SpecSignal{UID: "forged-uid", Generation: 1, Spec: *spec})
+	if _, err := env.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.CertificateWorkflow, in); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Temporal.TerminateWorkflow(context.Background(), id, "", "end of test") })
+	eventually(t, 60*time.Second, "the forged workflow's issuance refused", func() (bool, string) {
+		v, err := env.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+		if err != nil {
+			return false, err.Error()
+		}
+		var st workflows.Status
+		if err := v.Get(&st); err != nil {
+			return false, err.Error()
+		}
+		return st.Phase == workflows.PhaseBackoff && strings.Contains(st.LastError, "nothing is written"), st.Phase + ": " + st.LastError
+	})
+
+	s, after := readTLSSecret(t, ns, "victim-tls")
+	if after.SerialNumber.Cmp(before.SerialNumber) != 0 || fmt.Sprint(after.DNSNames) != "[victim.example.com]" {
+		t.Errorf("victim-tls rewritten: serial %v → %v, names %v", before.SerialNumber, after.SerialNumber, after.DNSNames)
+	}
+	if s.Annotations[cmapi.CertificateNameKey] != "victim" {
+		t.Errorf("victim-tls written for %q", s.Annotations[cmapi.CertificateNameKey])
+	}
+	if _, err := env.Kube.CoreV1().Secrets(ns).Get(ctx, "victim-next-key", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("next-key Secret written for the forged input (err %v)", err)
+	}
+	if _, err := env.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(ctx, "victim-2", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("CertificateRequest victim-2 created for the forged input (err %v)", err)
+	}
+	if c := waitCertificateReady(t, ns, "victim"); *c.Status.Revision != 1 || c.UID != victim.UID {
+		t.Errorf("victim at revision %d, UID %s; want 1, %s", *c.Status.Revision, c.UID, victim.UID)
 	}
 }
