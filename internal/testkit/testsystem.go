@@ -135,7 +135,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 			return nil
 		},
 		NoWorker: o.NoWorker,
-		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "certflow", SweepInterval: o.SweepInterval},
+		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", SweepInterval: o.SweepInterval},
 		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		ErrLog:   os.Stderr,
 	})

@@ -251,7 +251,7 @@ func TestOutputsRefreshActivity(t *testing.T) {
 	}
 	formats := []cmapi.CertificateAdditionalOutputFormat{{Type: cmapi.CertificateOutputFormatDER}, {Type: cmapi.CertificateOutputFormatCombinedPEM}}
 	tmpl := &cmapi.CertificateSecretTemplate{Labels: map[string]string{"team": "web"}}
-	acts := &kube.Activities{Kube: env.Kube}
+	acts := &kube.Activities{Kube: env.Kube, CertFlow: env.CertFlow}
 	inspect := func(in kube.InspectSecretInput) bool {
 		t.Helper()
 		in.Namespace, in.SecretName = ns, "app-tls"
