@@ -61,7 +61,7 @@ func (w *Watcher) sweep(ctx context.Context) (missing, orphans int, err error) {
 			return
 		}
 		missing++
-		w.forget(k, "")
+		k.Restart = true
 		w.queue.Add(k)
 	}
 	for _, o := range w.certs.GetStore().List() {

@@ -54,6 +54,9 @@ const (
 type key struct {
 	Kind, Namespace, Name string
 	DeletedUID            string
+	// Restart: the sweep found no workflow for the object; signal it whatever the
+	// watcher remembers.
+	Restart bool
 }
 
 // Options configure a Watcher.
@@ -152,6 +155,11 @@ func New(o Options) (*Watcher, error) {
 			return nil, err
 		}
 	}
+	for kind, inf := range map[string]cache.SharedIndexInformer{kindIssuer: w.issuers, kindClusterIssuer: w.clusterIssuers} {
+		if _, err := inf.AddEventHandler(w.initialReadiness(kind)); err != nil {
+			return nil, err
+		}
+	}
 	// Managed Secrets only, and metadata only: memory does not grow with the cluster's
 	// Secrets (upstream pain point #9).
 	w.secrets = metadatainformer.NewFilteredSharedInformerFactory(o.Metadata, o.Resync, metav1.NamespaceAll,
@@ -192,6 +200,33 @@ func (w *Watcher) handler(kind string) cache.ResourceEventHandler {
 	}
 	return cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: deleted}
 }
+
+// initialReadiness remembers the readiness of the issuers a (re)started watcher finds:
+// it wakes a Certificate only for a change it sees, so a restart does not wake every
+// Certificate of every ready issuer. A wait for an issuer that became ready while no
+// watcher ran ends on the workflow's own re-check (policy.SignalRecheck).
+func (w *Watcher) initialReadiness(kind string) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerDetailedFuncs{AddFunc: func(obj any, isInInitialList bool) {
+		if !isInInitialList {
+			return
+		}
+		var conds []cmapi.IssuerCondition
+		switch iss := obj.(type) {
+		case *cmapi.Issuer:
+			conds = iss.Status.Conditions
+		case *cmapi.ClusterIssuer:
+			conds = iss.Status.Conditions
+		}
+		m, err := meta(obj)
+		if err != nil {
+			return
+		}
+		w.remember(readyKey(key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}), readyFingerprint(conds))
+	}}
+}
+
+// readyKey is the watcher's memory of an issuer's readiness.
+func readyKey(k key) key { return key{Kind: k.Kind + "/ready", Namespace: k.Namespace, Name: k.Name} }
 
 // Run starts the informers and workers and blocks until ctx is done.
 func (w *Watcher) Run(ctx context.Context) error {
@@ -270,6 +305,14 @@ func (w *Watcher) remember(k key, fp string) bool {
 	return true
 }
 
+// remembered is the fingerprint last signaled for k, if any.
+func (w *Watcher) remembered(k key) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fp, ok := w.seen[k]
+	return fp, ok
+}
+
 func (w *Watcher) forget(k key, fp string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -299,7 +342,15 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	}
 	sig := entity.CertificateSpec(cert)
 	fp := fmt.Sprintf("%s/%d/%s", cert.UID, cert.Generation, sig.ManualRenewToken)
-	if !w.remember(k, fp) {
+	restart := k.Restart
+	k.Restart = false
+	_, known := w.remembered(k)
+	if !w.remember(k, fp) && !restart {
+		return nil
+	}
+	if !known && !restart && statusCurrent(cert, sig.ManualRenewToken) {
+		// First sight (a watcher start): its workflow wrote this generation's status,
+		// so there is nothing new to tell it; a workflow that is gone is the sweep's.
 		return nil
 	}
 	if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, cert, workflows.SignalSpec, sig); err != nil {
@@ -307,6 +358,20 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 		return err
 	}
 	return nil
+}
+
+// statusCurrent says whether the Certificate's Ready condition was written for its
+// current generation, with no manual renewal asked for.
+func statusCurrent(cert *cmapi.Certificate, manualRenewToken string) bool {
+	if manualRenewToken != "" {
+		return false
+	}
+	for _, c := range cert.Status.Conditions {
+		if c.Type == cmapi.CertificateConditionReady {
+			return c.ObservedGeneration == cert.Generation
+		}
+	}
+	return false
 }
 
 // deleted tells the workflow id that the object of k.DeletedUID is gone. cachedUID is
@@ -318,7 +383,7 @@ func (w *Watcher) deleted(ctx context.Context, k key, id, cachedUID string) erro
 	}
 	if cachedUID == "" {
 		w.forget(key{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}, "")
-		w.forget(key{Kind: k.Kind + "/ready", Namespace: k.Namespace, Name: k.Name}, "")
+		w.forget(readyKey(k), "")
 	}
 	return entity.Delete(ctx, w.o.Temporal, id, k.DeletedUID)
 }
@@ -354,7 +419,9 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 	}
 	iss, _ := entity.IssuerOf(obj)
 	fp := fmt.Sprintf("%s/%d", iss.UID, iss.Generation)
-	if w.remember(k, fp) {
+	restart := k.Restart
+	k.Restart = false
+	if w.remember(k, fp) || restart {
 		if err := iss.Signal(ctx, w.o.Temporal, w.o.TaskQueue, workflows.SignalSpec, iss.SpecSignal()); err != nil {
 			w.forget(k, fp)
 			return err
@@ -362,7 +429,7 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 	}
 	// Wake the Certificates of this issuer when its readiness changes.
 	ready := readyFingerprint(conds)
-	rk := key{Kind: k.Kind + "/ready", Namespace: k.Namespace, Name: k.Name}
+	rk := readyKey(k)
 	if !w.remember(rk, ready) {
 		return nil
 	}

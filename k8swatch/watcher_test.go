@@ -95,3 +95,29 @@ func TestParseWorkflowIDNamesTheObject(t *testing.T) {
 		}
 	}
 }
+
+// A watcher that starts tells a Certificate's workflow nothing when the workflow already
+// wrote the status of the Certificate's generation and no manual renewal is asked for.
+func TestStatusCurrent(t *testing.T) {
+	ready := func(gen int64) []cmapi.CertificateCondition {
+		return []cmapi.CertificateCondition{{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue, ObservedGeneration: gen}}
+	}
+	for _, tc := range []struct {
+		name   string
+		gen    int64
+		conds  []cmapi.CertificateCondition
+		manual string
+		want   bool
+	}{
+		{"no status yet", 1, nil, "", false},
+		{"written for this generation", 3, ready(3), "", true},
+		{"spec changed while no watcher ran", 4, ready(3), "", false},
+		{"manual renewal asked", 3, ready(3), "2026-05-01T10:00:00Z", false},
+		{"not ready, for this generation", 2, []cmapi.CertificateCondition{{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionFalse, ObservedGeneration: 2}}, "", true},
+	} {
+		c := &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Generation: tc.gen}, Status: cmapi.CertificateStatus{Conditions: tc.conds}}
+		if got := statusCurrent(c, tc.manual); got != tc.want {
+			t.Errorf("%s: statusCurrent = %t, want %t", tc.name, got, tc.want)
+		}
+	}
+}
