@@ -52,7 +52,11 @@ type bench struct {
 	stack   *localstack.Stack
 	worker  *child
 	watcher *child
-	tc      client.Client
+	// watcherArgs start the watcher again (idle mode's restart).
+	watcherArgs []string
+	// cancel ends the bench with a cause (a child that exits).
+	cancel context.CancelCauseFunc
+	tc     client.Client
 
 	kc    kubernetes.Interface
 	cf    versioned.Interface
@@ -114,23 +118,15 @@ func (b *bench) run(ctx context.Context) error {
 	if hasFlag(watcherBin, "cluster-resource-namespace") {
 		watcherArgs = append(watcherArgs, "--cluster-resource-namespace", clusterResourceNS)
 	}
-	b.watcher, err = startChild(procWatcher, watcherBin, append(watcherArgs, strings.Fields(c.watcherArgs)...), r.StateDir)
+	b.watcherArgs = append(watcherArgs, strings.Fields(c.watcherArgs)...)
+	b.watcher, err = startChild(procWatcher, watcherBin, b.watcherArgs, r.StateDir)
 	if err != nil {
 		return err
 	}
-	// Either of them exiting ends the bench with its log.
-	go func() {
-		var ch *child
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.worker.Done():
-			ch = b.worker
-		case <-b.watcher.Done():
-			ch = b.watcher
-		}
-		cancel(fmt.Errorf("%s exited (%v); last lines of %s:\n%s", ch.Name, ch.Err(), ch.LogPath, ch.Tail(30)))
-	}()
+	// Either of them exiting ends the bench with its log, unless the bench stopped it.
+	b.cancel = cancel
+	go b.endOnExit(ctx, b.worker)
+	go b.endOnExit(ctx, b.watcher)
 	b.procs = watched{procWorker: b.worker.PID(), procWatcher: b.watcher.PID(), procBench: os.Getpid()}
 	maps.Copy(b.procs, stack.PIDs())
 
@@ -168,6 +164,18 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 // shutdown stops worker, watcher and the stack.
+// endOnExit ends the bench when ch exits on its own.
+func (b *bench) endOnExit(ctx context.Context, ch *child) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-ch.Done():
+	}
+	if !ch.stopped.Load() {
+		b.cancel(fmt.Errorf("%s exited (%v); last lines of %s:\n%s", ch.Name, ch.Err(), ch.LogPath, ch.Tail(30)))
+	}
+}
+
 func (b *bench) shutdown() {
 	if b.tc != nil {
 		b.tc.Close()
@@ -588,7 +596,7 @@ func (b *bench) idle(ctx context.Context) error {
 	r.line("idle RSS of the stack: %s", rssList(ph, false, stackProcs...))
 	r.Targets = append(r.Targets, target{Figure: "idle worker+watcher max RSS (MiB)", Want: fmt.Sprintf("< %.0f", targetIdleRSSMiB),
 		Value: f.WorkerPlusWatcherMaxRSSMiB, Met: f.WorkerPlusWatcherMaxRSSMiB < targetIdleRSSMiB})
-	return nil
+	return b.restartWatcher(ctx)
 }
 
 // slowHistory is the Temporal history of the slowest Certificate of a batch.

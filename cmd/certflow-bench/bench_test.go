@@ -150,3 +150,15 @@ func TestTrackerLatencies(t *testing.T) {
 func readyCondition() cmapi.CertificateCondition {
 	return cmapi.CertificateCondition{Type: cmapi.CertificateConditionReady, Status: cmmeta.ConditionTrue}
 }
+
+func TestParseCompletedWorkflowTasks(t *testing.T) {
+	metrics := []byte(`# TYPE service_requests counter
+service_requests{operation="RespondWorkflowTaskCompleted",service_name="frontend",namespace="default"} 120
+service_requests{operation="RespondWorkflowTaskCompleted",service_name="history",namespace="default"} 7
+service_requests{operation="SignalWithStartWorkflowExecution",service_name="frontend"} 50
+service_request{operation="RespondWorkflowTaskCompleted"} 1000
+`)
+	if got := parseCompletedWorkflowTasks(metrics); got != 120 {
+		t.Errorf("parseCompletedWorkflowTasks = %v, want 120 (the frontend's)", got)
+	}
+}

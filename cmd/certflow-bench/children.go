@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/certflow/certflow/internal/localstack/childproc"
@@ -14,7 +15,10 @@ import (
 
 // child is certflow-worker or certflow-k8swatch, run as a separate process so that its
 // memory and CPU can be read from /proc.
-type child struct{ *childproc.Proc }
+type child struct {
+	*childproc.Proc
+	stopped atomic.Bool // the bench stopped it: its exit is no failure
+}
 
 // startChild starts bin with args in its own process group, killed if the bench dies,
 // logging to dir/<name>.log.
@@ -26,7 +30,7 @@ func startChild(name, bin string, args []string, dir string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &child{p}, nil
+	return &child{Proc: p}, nil
 }
 
 // countInLog counts the log lines of the child that contain s.

@@ -162,9 +162,10 @@ type result struct {
 	Issuance   *issuanceFigures `json:"issuance,omitempty"`
 	History    *historyFigures  `json:"history,omitempty"`
 	// SlowestHistory is the history of the batch's slowest Certificate.
-	SlowestHistory *slowHistory `json:"slowest_history,omitempty"`
-	API            *apiFigures  `json:"api,omitempty"`
-	Idle           *idleFigures `json:"idle,omitempty"`
+	SlowestHistory *slowHistory    `json:"slowest_history,omitempty"`
+	API            *apiFigures     `json:"api,omitempty"`
+	Idle           *idleFigures    `json:"idle,omitempty"`
+	Restart        *restartFigures `json:"watcher_restart,omitempty"`
 	// ACME is what ACME mode leaves behind: Orders, Challenges, TXT records, workflows.
 	ACME    *acmeFigures `json:"acme,omitempty"`
 	Targets []target     `json:"targets,omitempty"`
