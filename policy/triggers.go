@@ -225,6 +225,14 @@ func namesMismatch(d Desired, c IssuedFacts) string {
 	if d.AnyCommonName {
 		wantCN, gotCN = "", ""
 	}
+	// A common name that is one of the IP addresses (promoted from them when a request
+	// has no DNS name) is judged with the addresses.
+	if slices.Contains(canonicalIPs(d.IPAddresses), canonicalIP(wantCN)) {
+		wantCN = ""
+	}
+	if slices.Contains(canonicalIPs(c.IPAddresses), canonicalIP(gotCN)) {
+		gotCN = ""
+	}
 	wantAll, gotAll := withName(want, wantCN), withName(got, gotCN)
 	if !slices.Equal(wantAll, gotAll) {
 		if (wantCN != "" && !slices.Contains(gotAll, wantCN)) || (gotCN != "" && !slices.Contains(wantAll, gotCN)) {
@@ -278,10 +286,17 @@ func sameSet(a, b []string) bool {
 func canonicalIPs(ips []string) []string {
 	out := make([]string, 0, len(ips))
 	for _, ip := range ips {
-		if a, err := netip.ParseAddr(ip); err == nil {
-			ip = a.Unmap().String()
-		}
-		out = append(out, ip)
+		out = append(out, canonicalIP(ip))
 	}
 	return out
+}
+
+// canonicalIP is canonicalIPs for one address; anything else is returned as it is.
+//
+//workflowcheck:ignore
+func canonicalIP(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.Unmap().String()
+	}
+	return ip
 }

@@ -150,6 +150,10 @@ func TestEvaluateRealCACertificates(t *testing.T) {
 		{"name added", func(*Desired) {}, secret("", "example.com", "www.example.com", "api.example.com"), ReasonIncorrectCertificate, "dnsNames"},
 		{"a name is no common name twice over", func(d *Desired) { d.DNSNames = []string{"example.com"} }, secret("example.com", "example.com", "www.example.com"), ReasonIncorrectCertificate, "dnsNames"},
 		{"literalSubject common name unreadable", func(d *Desired) { d.AnyCommonName = true }, secret("\x00", "example.com", "www.example.com"), "", ""},
+		{"common name promoted from an IP address", func(d *Desired) { d.DNSNames, d.IPAddresses = nil, []string{"::1"} },
+			func() SecretState { s := secret("0:0::1"); s.Certificate.IPAddresses = []string{"::1"}; return s }(), "", ""},
+		{"common name an IP address the certificate does not have", func(d *Desired) { d.DNSNames, d.IPAddresses = nil, []string{"::1"} },
+			func() SecretState { s := secret("127.0.0.1"); s.Certificate.IPAddresses = []string{"::1"}; return s }(), ReasonIncorrectCertificate, "commonName"},
 		{"isCA still checked", func(d *Desired) { d.IsCA = true }, secret("", "example.com", "www.example.com"), ReasonIncorrectCertificate, "isCA"},
 		{"key still checked", func(d *Desired) { d.KeySize = 384 }, secret("", "example.com", "www.example.com"), ReasonIncorrectCertificate, "size"},
 
