@@ -83,6 +83,11 @@ type Desired struct {
 	// the current certificate asked (nil when unknown: never issued by this workflow).
 	Request       RequestSpec
 	IssuedRequest *RequestSpec
+	// ExactNames compares the common name and the names of the certificate byte for
+	// byte with the spec, also when the request of the certificate is known: what
+	// certflow did before it accepted real CAs' certificates (workflows keep it for
+	// the runs an older certflow recorded).
+	ExactNames bool
 }
 
 // Trigger says whether a Certificate needs a new issuance, and why.
@@ -154,7 +159,31 @@ func defaulted(v, def string) string {
 }
 
 // specMismatch names the first field where the issued certificate differs from the spec.
+//
+// A CA does not copy the request into the certificate byte for byte: Let's Encrypt's
+// classic profile puts the first name into the common name when the request has none,
+// its tlsserver and shortlived profiles leave the common name out, and names come back
+// lower-cased. As upstream (CurrentCertificateRequestMismatchesSpec), when the request
+// of the current certificate is known, the request comparison decides about the
+// subject, the names and isCA, and the certificate is only checked for its key; when
+// it is unknown, the certificate's names are compared loosely (namesMismatch).
 func specMismatch(d Desired, c IssuedFacts) string {
+	if d.ExactNames {
+		return exactSpecMismatch(d, c)
+	}
+	if d.IssuedRequest == nil {
+		if diff := namesMismatch(d, c); diff != "" {
+			return diff
+		}
+		if d.IsCA != c.IsCA {
+			return fmt.Sprintf("isCA %t, want %t", c.IsCA, d.IsCA)
+		}
+	}
+	return keyMismatch(d, c)
+}
+
+// exactSpecMismatch is specMismatch with Desired.ExactNames.
+func exactSpecMismatch(d Desired, c IssuedFacts) string {
 	switch {
 	case !d.AnyCommonName && d.CommonName != c.CommonName:
 		return fmt.Sprintf("commonName %q, want %q", c.CommonName, d.CommonName)
@@ -168,12 +197,79 @@ func specMismatch(d Desired, c IssuedFacts) string {
 		return fmt.Sprintf("emailAddresses %v, want %v", c.EmailAddresses, d.EmailAddresses)
 	case d.IsCA != c.IsCA:
 		return fmt.Sprintf("isCA %t, want %t", c.IsCA, d.IsCA)
+	}
+	return keyMismatch(d, c)
+}
+
+// keyMismatch compares the certificate's public key with spec.privateKey.
+func keyMismatch(d Desired, c IssuedFacts) string {
+	switch {
 	case d.KeyAlgorithm != "" && !strings.EqualFold(d.KeyAlgorithm, c.KeyAlgorithm):
 		return fmt.Sprintf("private key algorithm %s, want %s", c.KeyAlgorithm, d.KeyAlgorithm)
 	case d.KeySize != 0 && d.KeySize != c.KeySize:
 		return fmt.Sprintf("private key size %d, want %d", c.KeySize, d.KeySize)
 	}
 	return ""
+}
+
+// namesMismatch compares the names of a certificate whose request is unknown with the
+// spec, as upstream's FuzzyX509AltNamesMatchSpec does, and with DNS names compared
+// case-insensitively: the common name and the DNS names of each side form one set, so
+// a common name promoted from the first DNS name (spec.commonName empty) or left out
+// (spec.commonName among spec.dnsNames) is no mismatch, while a common name that is
+// neither a name of the spec nor the spec's, or a DNS name missing or added, is. A
+// common name the spec cannot say as text (AnyCommonName) is left to the request.
+func namesMismatch(d Desired, c IssuedFacts) string {
+	want, got := dnsNameSet(d.DNSNames), dnsNameSet(c.DNSNames)
+	wantCN, gotCN := strings.ToLower(d.CommonName), strings.ToLower(c.CommonName)
+	if d.AnyCommonName {
+		wantCN, gotCN = "", ""
+	}
+	// A common name that is one of the IP addresses (promoted from them when a request
+	// has no DNS name) is judged with the addresses.
+	if slices.Contains(canonicalIPs(d.IPAddresses), canonicalIP(wantCN)) {
+		wantCN = ""
+	}
+	if slices.Contains(canonicalIPs(c.IPAddresses), canonicalIP(gotCN)) {
+		gotCN = ""
+	}
+	wantAll, gotAll := withName(want, wantCN), withName(got, gotCN)
+	if !slices.Equal(wantAll, gotAll) {
+		if (wantCN != "" && !slices.Contains(gotAll, wantCN)) || (gotCN != "" && !slices.Contains(wantAll, gotCN)) {
+			return fmt.Sprintf("commonName %q, want %q", c.CommonName, d.CommonName)
+		}
+		return fmt.Sprintf("dnsNames %v, want %v", c.DNSNames, d.DNSNames)
+	}
+	switch {
+	case !sameSet(canonicalIPs(d.IPAddresses), canonicalIPs(c.IPAddresses)):
+		return fmt.Sprintf("ipAddresses %v, want %v", c.IPAddresses, d.IPAddresses)
+	case !sameSet(d.URIs, c.URIs):
+		return fmt.Sprintf("uris %v, want %v", c.URIs, d.URIs)
+	case !sameSet(d.EmailAddresses, c.EmailAddresses):
+		return fmt.Sprintf("emailAddresses %v, want %v", c.EmailAddresses, d.EmailAddresses)
+	}
+	return ""
+}
+
+// dnsNameSet is a set of DNS names, lower-cased, sorted, without duplicates: DNS names
+// are case-insensitive, and CAs lower-case them.
+func dnsNameSet(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		out = append(out, strings.ToLower(n))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// withName is the sorted set with name added ("" adds nothing).
+func withName(set []string, name string) []string {
+	if name == "" || slices.Contains(set, name) {
+		return set
+	}
+	out := append(slices.Clone(set), name)
+	slices.Sort(out)
+	return out
 }
 
 func sameSet(a, b []string) bool {
@@ -190,10 +286,17 @@ func sameSet(a, b []string) bool {
 func canonicalIPs(ips []string) []string {
 	out := make([]string, 0, len(ips))
 	for _, ip := range ips {
-		if a, err := netip.ParseAddr(ip); err == nil {
-			ip = a.Unmap().String()
-		}
-		out = append(out, ip)
+		out = append(out, canonicalIP(ip))
 	}
 	return out
+}
+
+// canonicalIP is canonicalIPs for one address; anything else is returned as it is.
+//
+//workflowcheck:ignore
+func canonicalIP(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.Unmap().String()
+	}
+	return ip
 }

@@ -172,6 +172,7 @@ func (c *certificateRun) evaluate(secret policy.SecretState, renewal time.Time) 
 	if !c.changes.has(changeRequestTrigger) {
 		desired = desiredBefore(c.st.Spec, renewal)
 	}
+	desired.ExactNames = !c.changes.has(changeRealCANames)
 	return policy.Evaluate(workflow.Now(c.ctx), desired, secret, c.st.PendingRenew)
 }
 

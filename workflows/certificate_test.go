@@ -492,6 +492,48 @@ func TestLiteralSubjectCommonNameUpToDate(t *testing.T) {
 	}
 }
 
+// A certificate as a real CA issues it (the common name promoted from the first name
+// or left out, names lower-cased) is up to date: a Secret edit that wakes the workflow
+// issues nothing, whether the request of the certificate is known or not.
+func TestRealCACertificateNotReissued(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		commonName   string
+		certCN       string
+		knownRequest bool
+	}{
+		{"classic, request known", "", "web.example.com", true},
+		{"classic, request unknown", "", "web.example.com", false},
+		{"tlsserver, request known", "Web.Example.com", "", true},
+		{"tlsserver, request unknown", "Web.Example.com", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			secret := validSecret(epoch)
+			secret.Certificate.CommonName = tc.certCN
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			expectIssuance(env, &statuses)
+			in := testInput()
+			in.Changes = len(certificateChanges)
+			in.Spec.CommonName, in.Spec.DNSNames = tc.commonName, []string{"Web.Example.com"}
+			if tc.knownRequest {
+				issued := requestSpecOf(in.Spec)
+				in.IssuedRequest = &issued
+			}
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalSecretChanged, SecretChangedSignal{ResourceVersion: "2"}) }, time.Hour)
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, 2*time.Hour)
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			if msgs := issuingMessages(statuses); len(msgs) != 0 {
+				t.Fatalf("issuances = %q, want none", msgs)
+			}
+		})
+	}
+}
+
 // A spec changed after a failed issuance is tried at once, not after the backoff (the
 // change may be the fix); an unchanged spec waits the backoff out.
 func TestSpecChangeEndsBackoff(t *testing.T) {

@@ -47,6 +47,7 @@ const (
 	changeObjectReplaced      = "object-replaced"
 	changeRecheckWaits        = "recheck-waits"
 	changeSecretInUse         = "secret-in-use"
+	changeRealCANames         = "real-ca-names"
 )
 
 var certificateChanges = changeTable{
@@ -75,6 +76,10 @@ var certificateChanges = changeTable{
 	{id: changeSecretInUse, since: "2026-12-05 issue 11",
 		what: "a Secret that another Certificate wrote and still names is left alone: Ready=False DuplicateSecretName, " +
 			"looked at again every policy.SignalRecheck (before: the Certificate issued into it)"},
+	{id: changeRealCANames, since: "2026-12-05 issue 11",
+		what: "a certificate's common name and DNS names are judged as upstream does: by the request when it is known, " +
+			"otherwise case-insensitively with the common name promoted from or left among the DNS names (before: byte for " +
+			"byte, so a real CA's certificate was issued again at every evaluation)"},
 }
 
 // Changes of the IssuerWorkflow (none live).

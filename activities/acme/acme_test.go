@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,26 @@ func TestPreferredChain(t *testing.T) {
 		if got != all[tc.want] {
 			t.Errorf("%s: picked the wrong chain", tc.name)
 		}
+	}
+}
+
+// Identifiers go to the server as it writes them back (lower-cased DNS names, canonical
+// IP addresses, each once), or the client refuses the order as modified by the server.
+func TestOrderIdentifiers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in, want []string
+	}{
+		{"lower case unchanged", []string{"example.com", "*.example.com"}, []string{"example.com", "*.example.com"}},
+		{"mixed case lower-cased", []string{"Upper.Example.COM", "*.Example.com"}, []string{"upper.example.com", "*.example.com"}},
+		{"same name twice", []string{"Example.com", "example.COM", "www.example.com"}, []string{"example.com", "www.example.com"}},
+		{"IP addresses canonical", []string{"0:0::1", "::ffff:127.0.0.1", "2001:DB8::1", "127.0.0.1"}, []string{"::1", "127.0.0.1", "2001:db8::1"}},
+		{"none", nil, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := orderIdentifiers(tc.in); !slices.Equal(got, tc.want) {
+				t.Errorf("orderIdentifiers(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }

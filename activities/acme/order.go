@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/pem"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
@@ -76,7 +79,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 	if in.NotAfter != nil {
 		opts.NotAfter = *in.NotAfter
 	}
-	o, err := core.Orders.NewWithOptions(in.Identifiers, opts)
+	o, err := core.Orders.NewWithOptions(orderIdentifiers(in.Identifiers), opts)
 	if err != nil {
 		return OrderState{}, classify("create ACME order", err)
 	}
@@ -101,6 +104,28 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 		return OrderState{}, fmt.Errorf("record ACME order %s on Order %s/%s: %w", st.URL, in.Order.Namespace, in.Order.Name, err)
 	}
 	return st, nil
+}
+
+// orderIdentifiers are the identifiers to order as the server will write them back:
+// DNS names lower-cased (they are case-insensitive, and Let's Encrypt and Pebble
+// lower-case them; the client refuses an order whose identifiers came back changed),
+// IP addresses in their canonical form, each once, in their first order. The CSR and
+// the Order object keep the names as the spec says them: servers compare the CSR's
+// names with the order's case-insensitively, and the Challenges are named after the
+// server's authorizations.
+func orderIdentifiers(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if ip, err := netip.ParseAddr(n); err == nil && ip.Zone() == "" {
+			n = ip.Unmap().String()
+		} else {
+			n = strings.ToLower(n)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // profile is the issuer's profile or, when it names none and the server offers a

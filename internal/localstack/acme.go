@@ -37,6 +37,9 @@ type pebbleConfig struct {
 type pebbleProfile struct {
 	Description    string `json:"description"`
 	ValidityPeriod int64  `json:"validityPeriod"` // seconds
+	// PromoteCommonName puts the certificate's first DNS name (or IP address) into its
+	// common name; without it the certificate has none.
+	PromoteCommonName bool `json:"promoteCommonName"`
 }
 
 // The external account binding the local Pebble knows (bindings are optional there):
@@ -46,11 +49,22 @@ const (
 	PebbleEABHMACKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 )
 
-// ACME profiles offered by the local Pebble. Always send one in new orders: without a
-// profile Pebble picks a random one.
+// ACME profiles offered by the local Pebble, shaped like Let's Encrypt's
+// (https://letsencrypt.org/docs/profiles/). Always send one in new orders: without a
+// profile Pebble picks a random one (certflow sends "default" when the issuer names
+// none).
+//
+// What Pebble v2.10 cannot do as Let's Encrypt does: its classic profile promotes the
+// CSR's first DNS name to the common name even when the CSR asks for another common
+// name (Let's Encrypt keeps the requested one), and it writes DNS names into the
+// certificate as the CSR spells them (Let's Encrypt lower-cases them). Both are
+// covered by the trigger policy's table tests and by test/acme's profile tests, which
+// also put such a certificate into a Secret themselves.
 const (
-	ProfileDefault    = "default"    // 90 days
-	ProfileShortLived = "shortlived" // 6 days
+	ProfileDefault    = "default"    // as classic: what an order without a profile gets at Let's Encrypt
+	ProfileClassic    = "classic"    // 90 days, the first DNS name promoted to the common name
+	ProfileTLSServer  = "tlsserver"  // 90 days, no common name
+	ProfileShortLived = "shortlived" // 160 hours (Let's Encrypt's "six-day" certificates), no common name
 )
 
 // defaultPebbleEnv is the pebble environment unless Options.PebbleEnv overrides it.
@@ -196,9 +210,12 @@ func writePebbleConfig(path, pkiDir string, p *Ports) error {
 	c.Pebble.KeyAlgorithm = "ecdsa"
 	// Optional for accounts; an account that presents a binding must present this one.
 	c.Pebble.ExternalAccountMACKeys = map[string]string{PebbleEABKeyID: PebbleEABHMACKey}
+	const day = 24 * 3600
 	c.Pebble.Profiles = map[string]pebbleProfile{
-		ProfileDefault:    {Description: "90-day certificates", ValidityPeriod: 90 * 24 * 3600},
-		ProfileShortLived: {Description: "6-day certificates", ValidityPeriod: 6 * 24 * 3600},
+		ProfileDefault:    {Description: "90-day certificates, the first name as common name (classic)", ValidityPeriod: 90 * day, PromoteCommonName: true},
+		ProfileClassic:    {Description: "90-day certificates, the first name as common name", ValidityPeriod: 90 * day, PromoteCommonName: true},
+		ProfileTLSServer:  {Description: "90-day certificates without a common name", ValidityPeriod: 90 * day},
+		ProfileShortLived: {Description: "6-day (160-hour) certificates without a common name", ValidityPeriod: 160 * 3600},
 	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {

@@ -90,6 +90,20 @@ func TestPebbleConfig(t *testing.T) {
 	if bl, ok := pb["domainBlocklist"].([]any); !ok || len(bl) != 0 {
 		t.Errorf("domainBlocklist = %v", pb["domainBlocklist"])
 	}
+	// Let's Encrypt's profiles, in Pebble's words (ca.Profile).
+	profiles, _ := pb["profiles"].(map[string]any)
+	for name, want := range map[string]struct {
+		validity float64
+		cn       bool
+	}{
+		ProfileDefault: {90 * 86400, true}, ProfileClassic: {90 * 86400, true},
+		ProfileTLSServer: {90 * 86400, false}, ProfileShortLived: {160 * 3600, false},
+	} {
+		prof, _ := profiles[name].(map[string]any)
+		if prof["validityPeriod"] != want.validity || prof["promoteCommonName"] != want.cn {
+			t.Errorf("profile %s = %v, want validityPeriod %v, promoteCommonName %t", name, prof, want.validity, want.cn)
+		}
+	}
 }
 
 func TestRepoRoot(t *testing.T) {
