@@ -98,9 +98,12 @@ type limitedBody struct {
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// One byte more tells a body of exactly max bytes from a longer one.
+		// The body is closed at once: a caller that stops at the error (lego does not
+		// close a body it failed to read) must not keep the connection busy.
 		var one [1]byte
 		n, err := b.rc.Read(one[:])
 		if n > 0 {
+			b.rc.Close()
 			return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, b.max)
 		}
 		return 0, err
