@@ -873,3 +873,19 @@ func TestParseLiteralSubjectBounds(t *testing.T) {
 		t.Errorf("LiteralSubjectCommonName of %d attributes = %q, %v; want the answer it always gave", MaxLiteralSubjectAttributes+1, cn, ok)
 	}
 }
+
+// TestBuildCSRRefusesNonCanonicalURIs: a CA re-encodes a URI as crypto/x509 writes it
+// (" " becomes "%20", "HTTP:" "http:"), so a spec URI in another form would never
+// match its certificate and be re-issued at every check (found by FuzzSpecCSRTrigger).
+func TestBuildCSRRefusesNonCanonicalURIs(t *testing.T) {
+	key := testKey(t, cmapi.ECDSAKeyAlgorithm, 256)
+	for _, u := range []string{" ", "HTTP://example.com/x", "spiffe://a/b c"} {
+		_, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{u}}, key)
+		if err == nil || !strings.Contains(err.Error(), "canonical form") {
+			t.Errorf("URI %q: %v, want a canonical-form error", u, err)
+		}
+	}
+	if _, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{"spiffe://cluster.local/ns/a/sa/b", "https://example.com/a%20b?q=1"}}, key); err != nil {
+		t.Errorf("canonical URIs refused: %v", err)
+	}
+}
