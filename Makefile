@@ -48,7 +48,7 @@ lint: fmt-check vet workflowcheck
 FUZZ_TARGETS := ./pki:FuzzParseCertificates ./pki/keystores:FuzzDecodeJKS ./pki/keystores:FuzzDecodePKCS12 \
 	./activities/keys:FuzzParsePrivateKeyPEM ./activities/pki:FuzzParseCSRPEM ./activities/pki:FuzzParseLiteralSubject \
 	./activities/kube:FuzzSpecCSRTrigger
-FUZZ_TIME ?= 10s
+FUZZ_TIME ?= 8s
 
 ## fuzz-short: each fuzz target for FUZZ_TIME beyond its committed corpus (go test -fuzz takes one at a time)
 fuzz-short:
