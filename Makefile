@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 45m
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv
 DEV_TOOLS := controller-gen workflowcheck
 
-.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck clean
+.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck fuzz-short clean
 
 all: build
 
@@ -35,7 +35,7 @@ run: tools build
 	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools bind lint verify-generate
+test: tools bind lint verify-generate fuzz-short
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## unit: unit tests only (integration tests skip without CERTFLOW_INTEGRATION)
@@ -43,6 +43,19 @@ unit:
 	$(GO) test -count=1 ./...
 
 lint: fmt-check vet workflowcheck
+
+# Go fuzz targets of the parsers of tenant and server input, as package:target.
+FUZZ_TARGETS := ./pki:FuzzParseCertificates ./pki/keystores:FuzzDecodeJKS ./pki/keystores:FuzzDecodePKCS12 \
+	./activities/keys:FuzzParsePrivateKeyPEM ./activities/pki:FuzzParseCSRPEM ./activities/pki:FuzzParseLiteralSubject \
+	./activities/kube:FuzzSpecCSRTrigger
+FUZZ_TIME ?= 8s
+
+## fuzz-short: each fuzz target for FUZZ_TIME beyond its committed corpus (go test -fuzz takes one at a time)
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $(FUZZ_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZ_TIME) "$${t%%:*}"; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -9,8 +9,40 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 )
+
+// MaxInputSize bounds every PEM, DER or keystore input the parsers take: a Secret's
+// whole data is at most 1 MiB in Kubernetes, so no value read from one is larger, and
+// a CertificateRequest or a chain from a CA is far smaller.
+const MaxInputSize = 1 << 20
+
+// MaxCertificates bounds the certificates of one bundle (tls.crt, ca.crt, a CA's chain,
+// a keystore): a CA bundle of every public root holds about 150.
+const MaxCertificates = 1000
+
+// ErrTooLarge is returned (wrapped) for an input past MaxInputSize.
+var ErrTooLarge = fmt.Errorf("input larger than %d bytes", MaxInputSize)
+
+// CheckSize refuses data past MaxInputSize, naming what it is.
+func CheckSize(what string, data []byte) error {
+	if len(data) > MaxInputSize {
+		return fmt.Errorf("%s: %w (%d bytes)", what, ErrTooLarge, len(data))
+	}
+	return nil
+}
+
+// Recover turns a panic of a parser into an error: deferred as
+// defer pki.Recover("decoding JKS store", &err), it sets err to a message naming what
+// was parsed, so that hostile input that makes a third-party parser panic fails one
+// call instead of the worker. Only the panic's type is named, never its value (it may
+// quote the input).
+func Recover(what string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: malformed input (the parser failed with %T)", what, r)
+	}
+}
 
 // PEMTypeCertificate is the PEM block type of an X.509 certificate.
 const PEMTypeCertificate = "CERTIFICATE"
@@ -44,6 +76,9 @@ func CertificatesEqual(a, b []*x509.Certificate) bool {
 // FirstCertificate parses the leaf of a PEM bundle: its first block, which must be a
 // certificate.
 func FirstCertificate(data []byte) (*x509.Certificate, error) {
+	if err := CheckSize("PEM certificate", data); err != nil {
+		return nil, err
+	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != PEMTypeCertificate {
 		return nil, errors.New("no PEM CERTIFICATE block")
@@ -54,8 +89,12 @@ func FirstCertificate(data []byte) (*x509.Certificate, error) {
 // ParseCertificates parses every CERTIFICATE block of data, in order, skipping other
 // blocks; data without one gives none and no error. At a block that does not parse it
 // returns the certificates before it with the parser's error, so a caller can say which
-// one failed.
+// one failed. Data past MaxInputSize, or more than MaxCertificates certificates, is an
+// error.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	if err := CheckSize("PEM certificates", data); err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
 	for rest := data; ; {
 		var block *pem.Block
@@ -65,6 +104,9 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		}
 		if block.Type != PEMTypeCertificate {
 			continue
+		}
+		if len(certs) == MaxCertificates {
+			return certs, fmt.Errorf("more than %d certificates", MaxCertificates)
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {

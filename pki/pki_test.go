@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -55,5 +56,25 @@ func TestSafeErrorMessage(t *testing.T) {
 	}
 	if got := SafeErrorMessage(errors.New(strings.Repeat("x", 300))); got != strings.Repeat("x", 200)+"..." {
 		t.Errorf("got %d characters", len(got))
+	}
+}
+
+// TestParseCertificatesBounds: a bundle past 1 MiB or with more than MaxCertificates
+// certificates is refused without parsing all of it.
+func TestParseCertificatesBounds(t *testing.T) {
+	_, one := selfSigned(t, "a")
+	many := bytes.Repeat(one, MaxCertificates+1)
+	if len(many) > MaxInputSize {
+		t.Fatalf("test bundle of %d bytes is past the size bound", len(many))
+	}
+	certs, err := ParseCertificates(many)
+	if err == nil || !strings.Contains(err.Error(), "more than 1000 certificates") || len(certs) != MaxCertificates {
+		t.Fatalf("%d certificates: got %d, %v", MaxCertificates+1, len(certs), err)
+	}
+	if _, err := ParseCertificates(append(bytes.Repeat([]byte{'\n'}, MaxInputSize), one...)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a bundle past 1 MiB: %v", err)
+	}
+	if _, err := FirstCertificate(append(one, bytes.Repeat([]byte{'\n'}, MaxInputSize)...)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("FirstCertificate past 1 MiB: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/bounded"
 )
 
 // Activities talk to ACME servers on behalf of ACME issuers.
@@ -155,8 +156,17 @@ func httpClient(ref AccountRef) (*http.Client, error) {
 	if ref.SkipTLSVerify {
 		tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the issuer asked for it (spec.acme.skipTLSVerify)
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+	tr.MaxResponseHeaderBytes = maxResponseHeader
+	return &http.Client{Transport: bounded.Body(tr, maxResponseBody), Timeout: 30 * time.Second}, nil
 }
+
+// The ACME server is the one an issuer names: its responses are read within bounds.
+// lego reads bodies whole, and a certificate chain (the largest response) is at most
+// 1 MiB by its own limit.
+const (
+	maxResponseBody   = 1 << 20
+	maxResponseHeader = 64 << 10
+)
 
 // Settings are the worker's ACME settings a workflow needs to decide with.
 type Settings struct {

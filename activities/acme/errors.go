@@ -8,6 +8,8 @@ import (
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/acme/api"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/certflow/certflow/internal/bounded"
 )
 
 // Error types of non-retryable failures, for workflows to tell them apart.
@@ -46,21 +48,27 @@ func classify(op string, err error) error {
 		if perr != nil || delay <= 0 {
 			delay = defaultRateLimitDelay
 		}
-		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited by the ACME server, retrying after %s: %s", op, delay, rl.Detail),
+		return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: rate limited by the ACME server, retrying after %s: %s", op, delay, bounded.Excerpt(rl.Detail, 0)),
 			ErrTypeRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	}
 	var pd *legoacme.ProblemDetails
 	if errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500 {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", op, problemMessage(pd)), ErrTypeProblem, nil)
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return bounded.Error(op, err) // lego's text may quote a whole response body
 }
 
-// problemMessage is the server's own words: detail, type and sub-problems.
+// problemMessage is the server's own words: detail, type and sub-problems, each an
+// excerpt (the server is the one an issuer names, and the message goes into statuses).
 func problemMessage(pd *legoacme.ProblemDetails) string {
-	msg := fmt.Sprintf("%s (%s, HTTP %d)", pd.Detail, pd.Type, pd.HTTPStatus)
-	for _, sub := range pd.SubProblems {
-		msg += fmt.Sprintf("; %s: %s (%s)", sub.Identifier.Value, sub.Detail, sub.Type)
+	const maxSubProblems = 10
+	msg := fmt.Sprintf("%s (%s, HTTP %d)", bounded.Excerpt(pd.Detail, 0), bounded.Excerpt(pd.Type, 128), pd.HTTPStatus)
+	for i, sub := range pd.SubProblems {
+		if i == maxSubProblems {
+			msg += fmt.Sprintf("; and %d more", len(pd.SubProblems)-i)
+			break
+		}
+		msg += fmt.Sprintf("; %s: %s (%s)", bounded.Excerpt(sub.Identifier.Value, 128), bounded.Excerpt(sub.Detail, 0), bounded.Excerpt(sub.Type, 128))
 	}
 	return msg
 }

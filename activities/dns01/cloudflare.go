@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cloudflare/cloudflare-go"
+
+	"github.com/certflow/certflow/internal/bounded"
 )
 
 // CloudflareConfig holds the credentials and endpoint of a Cloudflare account.
@@ -57,7 +59,9 @@ func NewCloudflare(cfg CloudflareConfig) (Provider, error) {
 
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		// cloudflare-go reads bodies whole; a page of DNS records or zones is far below
+		// this.
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: bounded.Body(nil, 8<<20)}
 	}
 	opts := []cloudflare.Option{cloudflare.HTTPClient(hc), cloudflare.UserAgent("certflow")}
 	if cfg.BaseURL != "" {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/certflow/certflow/internal/bounded"
 )
 
 // CheckOptions configures one pass of CheckTXT.
@@ -222,7 +224,7 @@ func dqAskTXT(ctx context.Context, label, addr, name, value string, recursive bo
 	}
 	switch {
 	case len(values) > 0:
-		return fmt.Sprintf("%s returned %d TXT value(s) at %s, not the expected one: got %q, want %q", label, len(values), name, values, value)
+		return fmt.Sprintf("%s returned %d TXT value(s) at %s, not the expected one: got %s, want %q", label, len(values), name, bounded.Excerpt(fmt.Sprintf("%q", values), 0), value)
 	case cname != "":
 		return fmt.Sprintf("%s has no TXT at %s: it is a CNAME to %s (set FollowCNAME to follow it)", label, name, cname)
 	case r.Rcode == dns.RcodeNameError:

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/certflow/certflow/internal/bounded"
 )
 
 // DefaultSelfCheckTimeout bounds one self-check request (dial, redirects and
@@ -27,6 +29,14 @@ const maxBodyExcerpt = 100
 // maxBodyRead bounds how much of a response body a self-check reads. Key
 // authorizations are well under 1 KiB.
 const maxBodyRead = 64 << 10
+
+// maxHeaderRead bounds the status line and headers of a self-check response (Go's
+// default is 1 MiB). The server is whatever the challenge's name points at.
+const maxHeaderRead = 16 << 10
+
+// maxDetail bounds a Detail as a whole: each part the server controls (status, redirect
+// target, body) is an excerpt already.
+const maxDetail = 1 << 10
 
 // SelfCheckResult is the outcome of one self-check request.
 type SelfCheckResult struct {
@@ -92,10 +102,11 @@ func NewSelfCheckClient(o SelfCheckOptions) *http.Client {
 			}
 			return conn, err
 		},
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // redirect targets may lack a valid certificate yet, as ACME servers allow
-		DisableKeepAlives:     true,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // redirect targets may lack a valid certificate yet, as ACME servers allow
+		DisableKeepAlives:      true,
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: maxHeaderRead,
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}
 }
@@ -118,6 +129,14 @@ func SelfCheckURL(dnsName, token string) string {
 // expectedKeyAuth. It never sleeps or retries: callers retry on their own
 // (durable) timers. A nil client uses NewSelfCheckClient(SelfCheckOptions{}).
 func SelfCheck(ctx context.Context, client *http.Client, url, expectedKeyAuth string) SelfCheckResult {
+	res := selfCheck(ctx, client, url, expectedKeyAuth)
+	if len(res.Detail) > maxDetail {
+		res.Detail = bounded.Excerpt(res.Detail, maxDetail)
+	}
+	return res
+}
+
+func selfCheck(ctx context.Context, client *http.Client, url, expectedKeyAuth string) SelfCheckResult {
 	if client == nil {
 		client = NewSelfCheckClient(SelfCheckOptions{})
 	}
@@ -134,11 +153,11 @@ func SelfCheck(ctx context.Context, client *http.Client, url, expectedKeyAuth st
 	defer resp.Body.Close()
 	where := "GET " + url
 	if final := resp.Request.URL.String(); final != url {
-		where += " (redirected to " + final + ")"
+		where += " (redirected to " + bounded.Excerpt(final, bounded.ExcerptLen) + ")"
 	}
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
 	if resp.StatusCode != http.StatusOK {
-		d := fmt.Sprintf("self check %s: got HTTP %s, want 200 with the key authorization", where, resp.Status)
+		d := fmt.Sprintf("self check %s: got HTTP %s, want 200 with the key authorization", where, bounded.Excerpt(resp.Status, 64))
 		if len(body) > 0 {
 			d += "; body: " + excerpt(body)
 		}
@@ -152,7 +171,11 @@ func SelfCheck(ctx context.Context, client *http.Client, url, expectedKeyAuth st
 		if len(body) == 0 {
 			return SelfCheckResult{Detail: fmt.Sprintf("self check %s: HTTP 200 but the body is empty, want the key authorization %q", where, expectedKeyAuth)}
 		}
-		return SelfCheckResult{Detail: fmt.Sprintf("self check %s: HTTP 200 but the body is not the key authorization: got %s (%d bytes), want %q", where, excerpt(body), len(body), expectedKeyAuth)}
+		size := fmt.Sprintf("%d bytes", len(body))
+		if len(body) == maxBodyRead {
+			size = fmt.Sprintf("at least %d bytes", len(body))
+		}
+		return SelfCheckResult{Detail: fmt.Sprintf("self check %s: HTTP 200 but the body is not the key authorization: got %s (%s), want %q", where, excerpt(body), size, expectedKeyAuth)}
 	}
 	return SelfCheckResult{OK: true, Detail: fmt.Sprintf("self check %s: HTTP 200 with the expected key authorization", where)}
 }

@@ -210,6 +210,9 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 // parsePrivateKeyPEM is ParsePrivateKeyPEM that also reports the encoding
 // found (PKCS1 for "RSA PRIVATE KEY" and "EC PRIVATE KEY" blocks).
 func parsePrivateKeyPEM(data []byte) (crypto.Signer, cmapi.PrivateKeyEncoding, error) {
+	if err := pki.CheckSize("PEM private key", data); err != nil {
+		return nil, "", invalidKey(err.Error())
+	}
 	rest := data
 	for {
 		var block *pem.Block

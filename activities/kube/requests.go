@@ -19,6 +19,7 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/pki"
 )
 
 // CreateRequestInput is the CertificateRequest of one revision.
@@ -136,6 +137,9 @@ func requestFinishedBadly(cr *cmapi.CertificateRequest) bool {
 }
 
 func csrPublicKeyHash(csrPEM []byte) (string, error) {
+	if err := pki.CheckSize("certificate request", csrPEM); err != nil {
+		return "", err
+	}
 	block, _ := pem.Decode(csrPEM)
 	if block == nil {
 		return "", fmt.Errorf("no PEM block")

@@ -115,7 +115,7 @@ func SubjectForSpec(spec cmapi.CertificateSpec) (der []byte, commonName string, 
 		}
 		der, err := asn1.Marshal(seq)
 		if err != nil {
-			return nil, "", specErrorf("literalSubject %q cannot be encoded: %v", spec.LiteralSubject, err)
+			return nil, "", specErrorf("literalSubject %s cannot be encoded: %v", quoteExcerpt(spec.LiteralSubject), err)
 		}
 		return der, CommonNameFromRDNSequence(seq), nil
 	}
@@ -288,6 +288,9 @@ func BuildCSR(spec cmapi.CertificateSpec, signer crypto.Signer) ([]byte, error) 
 // ParseCSRPEM decodes and parses a PEM certificate request and checks its
 // signature. Errors are non-retryable "InvalidCSR" errors.
 func ParseCSRPEM(csrPEM []byte) (*x509.CertificateRequest, error) {
+	if err := sharedpki.CheckSize("certificate request", csrPEM); err != nil {
+		return nil, csrErrorf("%v", err)
+	}
 	block, _ := pem.Decode(csrPEM)
 	if block == nil || (block.Type != PEMTypeCertificateRequest && block.Type != "NEW CERTIFICATE REQUEST") {
 		return nil, csrErrorf("no PEM %q block found", PEMTypeCertificateRequest)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -847,5 +848,44 @@ func TestDescribeCertificate(t *testing.T) {
 		if _, err := DescribeCertificate(bad); err == nil {
 			t.Errorf("DescribeCertificate(%q) accepted", bad)
 		}
+	}
+}
+
+// TestParseLiteralSubjectBounds: a literalSubject past its bounds is refused with a
+// short message (it goes into the Certificate's status), and LiteralSubjectCommonName,
+// which workflows decide with, still answers as before.
+func TestParseLiteralSubjectBounds(t *testing.T) {
+	many := strings.Repeat("O=o,", MaxLiteralSubjectAttributes) + "CN=last"
+	long := "CN=" + strings.Repeat("x", MaxLiteralSubjectLen)
+	for name, s := range map[string]string{"attributes": many, "length": long} {
+		_, err := ParseLiteralSubject(s)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		if len(err.Error()) > 512 {
+			t.Errorf("%s: error of %d bytes", name, len(err.Error()))
+		}
+		if _, err := BuildCSR(cmapi.CertificateSpec{LiteralSubject: s}, testKey(t, cmapi.ECDSAKeyAlgorithm, 256)); err == nil {
+			t.Errorf("%s: a CSR was built", name)
+		}
+	}
+	if cn, ok := LiteralSubjectCommonName(many); !ok || cn != "last" {
+		t.Errorf("LiteralSubjectCommonName of %d attributes = %q, %v; want the answer it always gave", MaxLiteralSubjectAttributes+1, cn, ok)
+	}
+}
+
+// TestBuildCSRRefusesNonCanonicalURIs: a CA re-encodes a URI as crypto/x509 writes it
+// (" " becomes "%20", "HTTP:" "http:"), so a spec URI in another form would never
+// match its certificate and be re-issued at every check (found by FuzzSpecCSRTrigger).
+func TestBuildCSRRefusesNonCanonicalURIs(t *testing.T) {
+	key := testKey(t, cmapi.ECDSAKeyAlgorithm, 256)
+	for _, u := range []string{" ", "HTTP://example.com/x", "spiffe://a/b c"} {
+		_, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{u}}, key)
+		if err == nil || !strings.Contains(err.Error(), "canonical form") {
+			t.Errorf("URI %q: %v, want a canonical-form error", u, err)
+		}
+	}
+	if _, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{"spiffe://cluster.local/ns/a/sa/b", "https://example.com/a%20b?q=1"}}, key); err != nil {
+		t.Errorf("canonical URIs refused: %v", err)
 	}
 }

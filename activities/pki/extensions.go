@@ -122,8 +122,15 @@ func MarshalSANs(names GeneralNames, subjectEmpty bool) (pkix.Extension, error) 
 		if u == "" || !isIA5(u) {
 			return pkix.Extension{}, specErrorf("invalid URI %q: must be non-empty ASCII", u)
 		}
-		if _, err := url.Parse(u); err != nil {
+		parsed, err := url.Parse(u)
+		if err != nil {
 			return pkix.Extension{}, specErrorf("invalid URI %q: %v", u, err)
+		}
+		// Certificates carry a URI as crypto/x509 writes it back (a CA that parses the
+		// CSR re-encodes it): one in another form would never match the spec, and the
+		// Certificate would be re-issued at every check.
+		if c := parsed.String(); c != u {
+			return pkix.Extension{}, specErrorf("invalid URI %q: not in canonical form, write it as %q", u, c)
 		}
 		raw = append(raw, contextString(tagURI, u))
 	}

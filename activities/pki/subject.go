@@ -7,6 +7,18 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/certflow/certflow/internal/bounded"
+)
+
+// Bounds of a literalSubject: real subjects are a few attributes and well under a
+// kilobyte; the spec is the tenant's, and the parsed subject goes into every CSR and
+// certificate.
+const (
+	// MaxLiteralSubjectLen is the longest literalSubject accepted, in bytes.
+	MaxLiteralSubjectLen = 8 << 10
+	// MaxLiteralSubjectAttributes is the most attributes (over all RDNs) accepted.
+	MaxLiteralSubjectAttributes = 128
 )
 
 // attributeTypes maps RFC 4514 / common attribute type names (upper case) to
@@ -52,9 +64,19 @@ var (
 // (case-insensitive) and dotted OIDs are supported; ";" is accepted as an
 // RDN separator as in RFC 2253. Values of C and SERIALNUMBER are encoded as
 // PrintableString, DC and emailAddress as IA5String, others as
-// PrintableString when possible and UTF8String otherwise.
+// PrintableString when possible and UTF8String otherwise. A string longer than
+// MaxLiteralSubjectLen or with more than MaxLiteralSubjectAttributes attributes is an
+// error.
 func ParseLiteralSubject(s string) (pkix.RDNSequence, error) {
-	p := &dnParser{s: s}
+	if len(s) > MaxLiteralSubjectLen {
+		return nil, specErrorf("invalid literalSubject %s: %d bytes, at most %d accepted", quoteExcerpt(s), len(s), MaxLiteralSubjectLen)
+	}
+	return parseLiteralSubject(s, MaxLiteralSubjectAttributes)
+}
+
+// parseLiteralSubject parses s with at most maxATVs attributes (0: no bound).
+func parseLiteralSubject(s string, maxATVs int) (pkix.RDNSequence, error) {
+	p := &dnParser{s: s, maxATVs: maxATVs}
 	rdns, err := p.parse()
 	if err != nil {
 		return nil, err
@@ -75,7 +97,7 @@ func MarshalLiteralSubject(s string) ([]byte, error) {
 	}
 	der, err := asn1.Marshal(seq)
 	if err != nil {
-		return nil, specErrorf("literalSubject %q cannot be encoded: %v", s, err)
+		return nil, specErrorf("literalSubject %s cannot be encoded: %v", quoteExcerpt(s), err)
 	}
 	return der, nil
 }
@@ -97,8 +119,12 @@ func CommonNameFromRDNSequence(seq pkix.RDNSequence) string {
 // LiteralSubjectCommonName is the common name a certificate with literalSubject s
 // carries: its last CN, as crypto/x509 reads a subject ("" when there is none). ok is
 // false when s does not parse or a CN is not text.
+//
+// Workflows decide with it, so its answer for a given s never changes: it applies no
+// bound of ParseLiteralSubject (the parse is linear in s, which the API server bounds),
+// and a subject past them fails when its CSR is built.
 func LiteralSubjectCommonName(s string) (cn string, ok bool) {
-	seq, err := ParseLiteralSubject(s)
+	seq, err := parseLiteralSubject(s, 0)
 	if err != nil {
 		return "", false
 	}
@@ -131,13 +157,24 @@ func attributeText(v any) (string, bool) {
 }
 
 type dnParser struct {
-	s   string
-	pos int
+	s       string
+	pos     int
+	atvs    int
+	maxATVs int // 0: no bound
+}
+
+// quoteExcerpt quotes s, or its start when it is long: an error message goes into the
+// Certificate's status.
+func quoteExcerpt(s string) string {
+	if len(s) <= bounded.ExcerptLen {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(bounded.Excerpt(s, bounded.ExcerptLen))
 }
 
 func (p *dnParser) errorf(format string, args ...any) error {
-	args = append([]any{p.s}, args...)
-	return specErrorf("invalid literalSubject %q: "+format, args...)
+	args = append([]any{quoteExcerpt(p.s)}, args...)
+	return specErrorf("invalid literalSubject %s: "+format, args...)
 }
 
 func (p *dnParser) skipSpaces() {
@@ -156,6 +193,9 @@ func (p *dnParser) parse() ([]pkix.RelativeDistinguishedNameSET, error) {
 	var rdns []pkix.RelativeDistinguishedNameSET
 	var rdn pkix.RelativeDistinguishedNameSET
 	for {
+		if p.atvs++; p.maxATVs > 0 && p.atvs > p.maxATVs {
+			return nil, p.errorf("more than %d attributes", p.maxATVs)
+		}
 		atv, err := p.parseATV()
 		if err != nil {
 			return nil, err

@@ -149,8 +149,13 @@ func PKCS12Truststore(cas []*x509.Certificate, password string, profile cmapi.PK
 }
 
 // DecodePKCS12 reads a PKCS#12 keystore back: its key and chain (certificate of the
-// key first). A wrong password is an error.
-func DecodePKCS12(data []byte, password string) (crypto.Signer, []*x509.Certificate, error) {
+// key first). A wrong password is an error. The file is bounded first (size, key
+// derivation iterations), and a panic of the decoder is an error.
+func DecodePKCS12(data []byte, password string) (_ crypto.Signer, _ []*x509.Certificate, err error) {
+	defer pki.Recover("decoding PKCS#12 keystore", &err)
+	if err := checkPKCS12(data); err != nil {
+		return nil, nil, fmt.Errorf("decoding PKCS#12 keystore: %w", err)
+	}
 	key, cert, cas, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decoding PKCS#12 keystore: %s", pki.SafeErrorMessage(err))
@@ -163,7 +168,11 @@ func DecodePKCS12(data []byte, password string) (crypto.Signer, []*x509.Certific
 }
 
 // DecodePKCS12Truststore reads the certificates of a PKCS#12 truststore.
-func DecodePKCS12Truststore(data []byte, password string) ([]*x509.Certificate, error) {
+func DecodePKCS12Truststore(data []byte, password string) (_ []*x509.Certificate, err error) {
+	defer pki.Recover("decoding PKCS#12 truststore", &err)
+	if err := checkPKCS12(data); err != nil {
+		return nil, fmt.Errorf("decoding PKCS#12 truststore: %w", err)
+	}
 	certs, err := pkcs12.DecodeTrustStore(data, password)
 	if err != nil {
 		return nil, fmt.Errorf("decoding PKCS#12 truststore: %s", pki.SafeErrorMessage(err))
@@ -175,6 +184,9 @@ func DecodePKCS12Truststore(data []byte, password string) ([]*x509.Certificate, 
 // PKCS12Truststore, from its MAC and certificate encryption algorithms. It needs no
 // password. A file of another make gives an error.
 func PKCS12ProfileOf(data []byte) (cmapi.PKCS12Profile, error) {
+	if err := pki.CheckSize("PKCS#12 file", data); err != nil {
+		return "", err
+	}
 	var pfx struct {
 		Version  int
 		AuthSafe struct {
@@ -360,13 +372,19 @@ type JKSContents struct {
 
 // DecodeJKS reads a JKS keystore or truststore, checking its integrity with password,
 // and decrypts the private key entry under alias (empty means "certificate") if there
-// is one.
-func DecodeJKS(data []byte, alias, password string) (JKSContents, error) {
+// is one. The file's structure, length fields and digest are checked before
+// keystore-go, which allocates from the length fields as it reads them, decodes it;
+// a panic of the decoder is an error.
+func DecodeJKS(data []byte, alias, password string) (_ JKSContents, err error) {
+	defer pki.Recover("decoding JKS store", &err)
 	if alias == "" {
 		alias = cmapi.DefaultKeystoreAlias
 	}
 	pw := []byte(password)
 	defer clear(pw)
+	if err := checkJKS(data, pw); err != nil {
+		return JKSContents{}, fmt.Errorf("decoding JKS store: %w", err)
+	}
 	ks := jks.New(jks.WithOrderedAliases())
 	if err := ks.Load(bytes.NewReader(data), pw); err != nil {
 		return JKSContents{}, fmt.Errorf("decoding JKS store: %s", pki.SafeErrorMessage(err))
