@@ -55,6 +55,9 @@ type issuerRun struct {
 	// notReadyChecks counts the re-checks of an issuer that stays not ready, for the
 	// re-check backoff.
 	notReadyChecks int
+	// accountRecheck is when a Ready ACME issuer verifies its account again (from the
+	// last registration; 0: never).
+	accountRecheck time.Duration
 }
 
 func (r *issuerRun) run() error {
@@ -69,7 +72,8 @@ func (r *issuerRun) run() error {
 			next.Changes = len(issuerChanges)
 			return workflow.NewContinueAsNewError(r.ctx, IssuerWorkflow, next)
 		}
-		ready, acmeStatus := r.check()
+		ready, acmeStatus, accountRecheck := r.check()
+		r.accountRecheck = accountRecheck
 		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason),
 			actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
 		r.waitForChange(r.recheckDelay(ready, err))
@@ -78,11 +82,12 @@ func (r *issuerRun) run() error {
 
 // check decides the Ready condition for the issuer's configuration (and, for ACME,
 // the account status).
-func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus) {
+// A registered account is verified again after the returned delay (0: not).
+func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	if r.in.Spec.ACME != nil {
 		return registerACMEAccount(r.ctx, r.in)
 	}
-	return checkNonACMEIssuer(r.ctx, r.in), nil
+	return checkNonACMEIssuer(r.ctx, r.in), nil, 0
 }
 
 func (r *issuerRun) statusInput(ready kube.Condition, acmeStatus *acmev1.ACMEIssuerStatus) kube.IssuerStatusInput {
@@ -112,6 +117,12 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 		}
 	default:
 		r.notReadyChecks = 0
+		// A server may forget the account (a restarted Pebble) or deactivate it: a
+		// Ready "registered" must not stay a lie for long. Registering again finds the
+		// account the server knows for the key, or makes one.
+		if r.accountRecheck > 0 && r.changes.has(changeACMEAccountRecheck) {
+			return r.accountRecheck
+		}
 	}
 	return 0
 }
@@ -124,8 +135,12 @@ func (r *issuerRun) waitForChange(retry time.Duration) {
 	if retry > 0 {
 		until := workflow.Now(r.ctx).Add(retry)
 		r.status.Until = &until
+		summary := "re-check: " + r.status.LastError
+		if r.status.LastError == "" {
+			summary = "verify the ACME account again"
+		}
 		r.status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
-		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: "re-check: " + r.status.LastError}), func(workflow.Future) { woke = true })
+		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: summary}), func(workflow.Future) { woke = true })
 	}
 	receive(r.ctx, sel, r.spec, &woke, func(s IssuerSpecSignal) bool {
 		if !r.onSpec(s) {
@@ -177,25 +192,33 @@ func (r *issuerRun) onDelete(s DeleteSignal) bool {
 
 // registerACMEAccount registers (or recovers) the issuer's ACME account; the key is
 // generated into privateKeySecretRef when missing and never leaves that Secret.
-func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus) {
+func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	spec := in.Spec.ACME
+	var res acme.AccountResult
+	err := step(ctx, accountStep, "register ACME account at "+spec.Server, actRegisterAccount,
+		acmeRegisterInput(spec, issuerResourceNamespace(in))).Get(ctx, &res)
+	if err != nil {
+		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
+			Message: "Failed to register ACME account: " + errorMessage(err)}, nil, 0
+	}
+	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
+			Message: "The ACME account was registered with the ACME server"},
+		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}, res.RecheckAfter
+}
+
+// acmeRegisterInput is the registration of an ACME issuer's account, as its spec
+// describes it (keyNamespace "" for a ClusterIssuer: the activity substitutes the
+// cluster resource namespace).
+func acmeRegisterInput(spec *acmev1.ACMEIssuer, keyNamespace string) acme.RegisterInput {
 	reg := acme.RegisterInput{
-		Account:                     acmeAccountRef(spec, issuerResourceNamespace(in), ""),
+		Account:                     acmeAccountRef(spec, keyNamespace, ""),
 		Email:                       spec.Email,
 		DisableAccountKeyGeneration: spec.DisableAccountKeyGeneration,
 	}
 	if eab := spec.ExternalAccountBinding; eab != nil {
 		reg.EAB = &acme.EABRef{KeyID: eab.KeyID, SecretName: eab.KeySecretRef.Name, SecretKey: eab.KeySecretRef.Key}
 	}
-	var res acme.AccountResult
-	err := step(ctx, accountStep, "register ACME account at "+spec.Server, actRegisterAccount, reg).Get(ctx, &res)
-	if err != nil {
-		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
-			Message: "Failed to register ACME account: " + errorMessage(err)}, nil
-	}
-	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
-			Message: "The ACME account was registered with the ACME server"},
-		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}
+	return reg
 }
 
 func checkNonACMEIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/acme/api"
@@ -42,6 +43,11 @@ type AccountResult struct {
 	KeyHash string
 	// GeneratedKey: the account key Secret was created by this call.
 	GeneratedKey bool
+	// RecheckAfter is when the issuer verifies its account again (the worker's
+	// setting, recorded here so that a replay waits the same): a server may forget
+	// an account or deactivate it, and a Ready issuer must not say "registered" for
+	// long after that. Zero in results recorded before the setting existed.
+	RecheckAfter time.Duration `json:",omitempty"`
 }
 
 // RegisterAccount makes sure the issuer has an account key (generating one into
@@ -101,6 +107,10 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 		}
 	}
 	res.URI, res.Email, res.KeyHash = acct.Location, in.Email, keys.PublicKeySHA256(key.Public())
+	res.RecheckAfter = a.AccountRecheckInterval
+	if res.RecheckAfter <= 0 {
+		res.RecheckAfter = DefaultAccountRecheckInterval
+	}
 	return res, nil
 }
 
