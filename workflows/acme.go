@@ -245,6 +245,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}
 	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
 	var failures []string
+	errType := ErrTypeOrderFailed
 	for _, c := range children {
 		var res ChallengeResult
 		if err := c.future.Get(ctx, &res); err != nil {
@@ -254,9 +255,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		if res.State != acmev1.Valid {
 			failures = append(failures, fmt.Sprintf("%s: %s", c.name, res.Reason))
 		}
+		if res.AccountUnknown {
+			// Not the names' fault: the Certificate registers again and orders anew.
+			errType = acme.ErrTypeAccountUnknown
+		}
 	}
 	if len(failures) > 0 {
-		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), ErrTypeOrderFailed, nil)
+		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), errType, nil)
 	}
 	return nil
 }

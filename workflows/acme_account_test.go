@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/dns01"
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
@@ -182,5 +184,48 @@ func TestACMEIssuerReverifiesItsAccount(t *testing.T) {
 	}
 	if len(written) == 0 || written[len(written)-1] != "https://acme/my-account/2" {
 		t.Errorf("status URIs written %v, want the last to be the new account", written)
+	}
+}
+
+// A challenge that the server refuses for the unknown account (a server restarted
+// mid-order) fails the order with that type too.
+func TestOrderFailsWithAccountUnknownFromAChallenge(t *testing.T) {
+	env := newACMEEnv(t)
+	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+	env.OnActivity(actGetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+	env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+		Challenges: []acme.ChallengeInfo{{Type: "dns-01", URL: "https://acme/chall/1", Token: "tok", KeyAuthorization: "tok.thumb", Status: "pending"}}}, nil).Once()
+	env.OnActivity(actCreateChallenge, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "ch", UID: "ch-uid"}, nil)
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actDeleteChallenge, mock.Anything, mock.Anything).Return(nil)
+	env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Errored,
+		Reason: "Error accepting challenge: " + errAccountUnknown.Error(), AccountUnknown: true}, nil)
+
+	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
+
+	var appErr *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != acme.ErrTypeAccountUnknown || !strings.Contains(appErr.Message(), "accountDoesNotExist") {
+		t.Fatalf("order error %v, want type %s with the server's words", err, acme.ErrTypeAccountUnknown)
+	}
+}
+
+// The challenge says so when the server refuses the account while it accepts.
+func TestChallengeReportsAccountUnknown(t *testing.T) {
+	env := newACMEEnv(t)
+	recordChallengeStatus(env)
+	env.OnActivity(actPresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{FQDN: "_acme-challenge.example.com.", Value: "v"}, nil)
+	env.OnActivity(actCheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Ready: true}, nil)
+	env.OnActivity(actAcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{}, errAccountUnknown)
+	env.OnActivity(actCleanUpDNS01, mock.Anything, mock.Anything).Return(nil)
+
+	env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
+
+	var res ChallengeResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.State != acmev1.Errored || !res.AccountUnknown {
+		t.Errorf("result %+v, want errored with AccountUnknown", res)
 	}
 }
