@@ -160,9 +160,11 @@ func newIssuerEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 func TestACMEIssuerReverifiesItsAccount(t *testing.T) {
 	env := newIssuerEnv(t)
 	var at []time.Time
+	var known []string
 	uris := []string{"https://acme/my-account/1", "https://acme/my-account/1", "https://acme/my-account/2"}
-	env.OnActivity(actRegisterAccount, mock.Anything, mock.Anything).Return(func(context.Context, acme.RegisterInput) (acme.AccountResult, error) {
+	env.OnActivity(actRegisterAccount, mock.Anything, mock.Anything).Return(func(_ context.Context, in acme.RegisterInput) (acme.AccountResult, error) {
 		at = append(at, env.Now())
+		known = append(known, in.Account.URL)
 		return acme.AccountResult{URI: uris[min(len(at), len(uris))-1], RecheckAfter: 15 * time.Minute}, nil
 	})
 	var written []string
@@ -181,6 +183,10 @@ func TestACMEIssuerReverifiesItsAccount(t *testing.T) {
 	want := []time.Time{epoch, epoch.Add(15 * time.Minute), epoch.Add(30 * time.Minute)}
 	if !slices.EqualFunc(at, want, time.Time.Equal) {
 		t.Errorf("registered at %v, want %v", at, want)
+	}
+	// The re-checks look up the account registered before; the first registers.
+	if want := []string{"", "https://acme/my-account/1", "https://acme/my-account/1"}; !slices.Equal(known, want) {
+		t.Errorf("registrations knew accounts %q, want %q", known, want)
 	}
 	if len(written) == 0 || written[len(written)-1] != "https://acme/my-account/2" {
 		t.Errorf("status URIs written %v, want the last to be the new account", written)

@@ -58,6 +58,9 @@ type issuerRun struct {
 	// accountRecheck is when a Ready ACME issuer verifies its account again (from the
 	// last registration; 0: never).
 	accountRecheck time.Duration
+	// accountURL is the account this run registered, while nothing but the re-check
+	// timer woke it since: the re-check looks that account up before registering.
+	accountURL string
 }
 
 func (r *issuerRun) run() error {
@@ -73,7 +76,10 @@ func (r *issuerRun) run() error {
 			return workflow.NewContinueAsNewError(r.ctx, IssuerWorkflow, next)
 		}
 		ready, acmeStatus, accountRecheck := r.check()
-		r.accountRecheck = accountRecheck
+		r.accountRecheck, r.accountURL = accountRecheck, ""
+		if acmeStatus != nil {
+			r.accountURL = acmeStatus.URI
+		}
 		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason),
 			actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
 		r.waitForChange(r.recheckDelay(ready, err))
@@ -85,7 +91,11 @@ func (r *issuerRun) run() error {
 // A registered account is verified again after the returned delay (0: not).
 func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	if r.in.Spec.ACME != nil {
-		return registerACMEAccount(r.ctx, r.in)
+		known := ""
+		if r.accountURL != "" && r.changes.has(changeACMEAccountRecheck) {
+			known = r.accountURL
+		}
+		return registerACMEAccount(r.ctx, r.in, known)
 	}
 	return checkNonACMEIssuer(r.ctx, r.in), nil, 0
 }
@@ -132,6 +142,14 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 func (r *issuerRun) waitForChange(retry time.Duration) {
 	woke := false
 	sel := workflow.NewSelector(r.ctx)
+	tctx, cancelTimer := workflow.WithCancel(r.ctx)
+	defer func() {
+		// A timer that a signal made moot is cancelled, instead of firing later for
+		// nothing (a workflow task each; a Ready ACME issuer always has one).
+		if retry > 0 && r.changes.has(changeACMEAccountRecheck) {
+			cancelTimer()
+		}
+	}()
 	if retry > 0 {
 		until := workflow.Now(r.ctx).Add(retry)
 		r.status.Until = &until
@@ -140,7 +158,7 @@ func (r *issuerRun) waitForChange(retry time.Duration) {
 			summary = "verify the ACME account again"
 		}
 		r.status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
-		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: summary}), func(workflow.Future) { woke = true })
+		sel.AddFuture(workflow.NewTimerWithOptions(tctx, retry, workflow.TimerOptions{Summary: summary}), func(workflow.Future) { woke = true })
 	}
 	receive(r.ctx, sel, r.spec, &woke, func(s IssuerSpecSignal) bool {
 		if !r.onSpec(s) {
@@ -149,7 +167,7 @@ func (r *issuerRun) waitForChange(retry time.Duration) {
 		r.notReadyChecks = 0
 		return true
 	})
-	receive(r.ctx, sel, r.secret, &woke, func(SecretChangedSignal) bool { return true })
+	receive(r.ctx, sel, r.secret, &woke, func(SecretChangedSignal) bool { r.accountURL = ""; return true })
 	receive(r.ctx, sel, r.delete, &woke, r.onDelete)
 	for !woke {
 		sel.Select(r.ctx)
@@ -166,6 +184,7 @@ func (r *issuerRun) drainSignals() {
 		case r.spec.ReceiveAsync(&spec):
 			r.onSpec(spec)
 		case r.secret.ReceiveAsync(&secret):
+			r.accountURL = ""
 		case r.delete.ReceiveAsync(&del):
 			r.onDelete(del)
 		default:
@@ -182,6 +201,7 @@ func (r *issuerRun) onSpec(s IssuerSpecSignal) bool {
 	}
 	r.in.UID, r.in.Generation, r.in.Spec = s.UID, s.Generation, s.Spec
 	r.status.Generation = s.Generation
+	r.accountURL = ""
 	return true
 }
 
@@ -191,12 +211,19 @@ func (r *issuerRun) onDelete(s DeleteSignal) bool {
 }
 
 // registerACMEAccount registers (or recovers) the issuer's ACME account; the key is
-// generated into privateKeySecretRef when missing and never leaves that Secret.
-func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
+// generated into privateKeySecretRef when missing and never leaves that Secret. With
+// the URL of the account registered before (known), the server is asked for that
+// account first.
+func registerACMEAccount(ctx workflow.Context, in IssuerInput, known string) (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	spec := in.Spec.ACME
+	reg := acmeRegisterInput(spec, issuerResourceNamespace(in))
+	summary := "register ACME account at " + spec.Server
+	if known != "" {
+		reg.Account.URL = known
+		summary = "verify ACME account " + known
+	}
 	var res acme.AccountResult
-	err := step(ctx, accountStep, "register ACME account at "+spec.Server, actRegisterAccount,
-		acmeRegisterInput(spec, issuerResourceNamespace(in))).Get(ctx, &res)
+	err := step(ctx, accountStep, summary, actRegisterAccount, reg).Get(ctx, &res)
 	if err != nil {
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
 			Message: "Failed to register ACME account: " + errorMessage(err)}, nil, 0
