@@ -50,6 +50,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.IntVar(&f.ACME.HTTP01SelfCheck.Port, "http01-self-check-port", 80, "port the HTTP-01 self check connects to instead of 80")
 	fs.StringVar(&f.ACME.HTTP01SolverImage, "http01-solver-image", DefaultHTTP01SolverImage, "image of HTTP-01 solver Pods (they run certflow-worker "+http01.SolverSubcommand+")")
 	fs.DurationVar(&f.ACME.SelfCheckTimeout, "acme-self-check-timeout", DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before the ACME server is asked to validate anyway")
+	fs.DurationVar(&f.ACME.AccountRecheckInterval, "acme-account-recheck-interval", DefaultACMEAccountRecheckInterval, "how often a Ready ACME issuer verifies that the server still knows its account (and registers again when it does not)")
 }
 
 // Check validates the parsed flags and normalizes the nameservers (an entry without a
@@ -81,6 +82,9 @@ func (f *Flags) Check() error {
 	}
 	if f.ACME.SelfCheckTimeout <= 0 {
 		return errors.New("--acme-self-check-timeout must be positive")
+	}
+	if f.ACME.AccountRecheckInterval <= 0 {
+		return errors.New("--acme-account-recheck-interval must be positive")
 	}
 	return nil
 }
@@ -120,6 +124,9 @@ func (f Flags) Args() []string {
 	str("http01-solver-image", c.HTTP01SolverImage)
 	if c.SelfCheckTimeout > 0 {
 		a = append(a, "--acme-self-check-timeout", c.SelfCheckTimeout.String())
+	}
+	if c.AccountRecheckInterval > 0 {
+		a = append(a, "--acme-account-recheck-interval", c.AccountRecheckInterval.String())
 	}
 	return a
 }

@@ -22,6 +22,7 @@ func TestFlagsArgs(t *testing.T) {
 			HTTP01SolverListen:        "127.0.0.1:5002",
 			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
 			SelfCheckTimeout:          90 * time.Second,
+			AccountRecheckInterval:    time.Minute,
 		},
 	}
 	got := f.Args()
@@ -34,6 +35,7 @@ func TestFlagsArgs(t *testing.T) {
 		"--http01-self-check-nameserver", "127.0.0.1:8053",
 		"--http01-self-check-port", "5002",
 		"--acme-self-check-timeout", "1m30s",
+		"--acme-account-recheck-interval", "1m0s",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)

@@ -75,6 +75,9 @@ type ACMEConfig struct {
 	// SelfCheckTimeout is how long a challenge's self check may fail before the ACME
 	// server is asked to validate anyway (default DefaultACMESelfCheckTimeout).
 	SelfCheckTimeout time.Duration
+	// AccountRecheckInterval is how often a Ready ACME issuer verifies that the server
+	// still knows its account (default DefaultACMEAccountRecheckInterval).
+	AccountRecheckInterval time.Duration
 }
 
 // Defaults of ACMEConfig.
@@ -83,6 +86,8 @@ const (
 	DefaultHTTP01SolverImage = "certflow:latest"
 	// DefaultACMESelfCheckTimeout is ACMEConfig.SelfCheckTimeout's default.
 	DefaultACMESelfCheckTimeout = 2 * time.Minute
+	// DefaultACMEAccountRecheckInterval is ACMEConfig.AccountRecheckInterval's default.
+	DefaultACMEAccountRecheckInterval = acme.DefaultAccountRecheckInterval
 )
 
 // WithDefaults returns c with the defaults filled in for zero fields.
@@ -92,6 +97,9 @@ func (c ACMEConfig) WithDefaults() ACMEConfig {
 	}
 	if c.SelfCheckTimeout <= 0 {
 		c.SelfCheckTimeout = DefaultACMESelfCheckTimeout
+	}
+	if c.AccountRecheckInterval <= 0 {
+		c.AccountRecheckInterval = DefaultACMEAccountRecheckInterval
 	}
 	return c
 }
@@ -168,7 +176,7 @@ func Register(r worker.Registry, c Config) {
 		Keys: &keys.Activities{Kube: c.Kube, ConfirmOwner: kubeActivities.ConfirmOwner},
 		PKI:  &pki.Activities{Kube: c.Kube},
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
-			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout},
+			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage,

@@ -55,6 +55,13 @@ type OrderResult struct {
 // revision; the Certificate backs off and the next attempt is a new revision.
 const ErrTypeOrderFailed = "ACMEOrderFailed"
 
+// acmeAccountUnknown reports whether err (an activity's, or an order's that failed
+// for it) says that the ACME server does not know the account, or no longer accepts it.
+func acmeAccountUnknown(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == acme.ErrTypeAccountUnknown
+}
+
 // OrderName is the Order object of a request, as upstream names it: the request's
 // name and a hash of what is ordered.
 func OrderName(requestName string, spec acmev1.OrderSpec) string {
@@ -84,13 +91,20 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 	}).Get(ctx, &order); err != nil {
 		return OrderResult{}, err
 	}
-	fail := func(state acmev1.State, reason string) error {
+	// fail records the Order's end. The order fails with ErrTypeOrderFailed, or with
+	// acme.ErrTypeAccountUnknown when the server no longer knows the account (cause):
+	// the Certificate then registers again and retries at once.
+	fail := func(state acmev1.State, reason string, cause error) error {
 		status.Phase, status.LastError = string(state), reason
 		// A disconnected context: the Order records its end even when cancelled.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		_ = step(dctx, kubeStep, "mark Order "+string(state),
 			actSetOrderStatus, kube.OrderStatusInput{Order: order, State: state, Reason: reason}).Get(dctx, nil)
-		return temporal.NewNonRetryableApplicationError(reason, ErrTypeOrderFailed, nil)
+		errType := ErrTypeOrderFailed
+		if acmeAccountUnknown(cause) {
+			errType = acme.ErrTypeAccountUnknown
+		}
+		return temporal.NewNonRetryableApplicationError(reason, errType, nil)
 	}
 
 	identifiers := append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...)
@@ -99,7 +113,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
 		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
 	}).Get(ctx, &st); err != nil {
-		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err))
+		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err), err)
 	}
 	status.Phase, status.WaitingFor = st.Status, "authorizations"
 
@@ -107,16 +121,16 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		if err := solveAuthorizations(ctx, in, order, st, &status); err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
-				return OrderResult{}, fail(acmev1.Invalid, appErr.Message())
+				return OrderResult{}, fail(acmev1.Invalid, appErr.Message(), nil)
 			}
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 		}
 	}
 
 	// The server moves the order to ready once every authorization is valid.
 	var err error
 	if st, err = pollOrder(ctx, in.Account, st.URL, &status, "ready"); err != nil {
-		return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+		return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 	}
 	if st.Status == "ready" {
 		_ = step(ctx, kubeStep, "mark Order ready",
@@ -124,15 +138,15 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		if err := step(ctx, acmeStep, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
 			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
 		}).Get(ctx, &st); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err))
+			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err), err)
 		}
 		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 		}
 	} else if st.Status == "processing" {
 		// Resumed after the CSR went in (a worker lost after finalizing): wait for it.
 		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err))
+			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 		}
 	}
 	if st.Status != "valid" {
@@ -140,13 +154,13 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		if st.Error != "" {
 			reason += ": " + st.Error
 		}
-		return OrderResult{}, fail(acmev1.Invalid, reason)
+		return OrderResult{}, fail(acmev1.Invalid, reason, nil)
 	}
 	var chain acme.Chain
 	if err := step(ctx, acmeStep, "download the certificate", actFetchCertificate, acme.FetchInput{
 		Account: in.Account, CertificateURL: st.CertificateURL, PreferredChain: in.PreferredChain,
 	}).Get(ctx, &chain); err != nil {
-		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err))
+		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err), err)
 	}
 	if err := step(ctx, kubeStep, "mark Order valid", actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Valid, Certificate: chain.CertificatePEM,
@@ -231,6 +245,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}
 	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
 	var failures []string
+	errType := ErrTypeOrderFailed
 	for _, c := range children {
 		var res ChallengeResult
 		if err := c.future.Get(ctx, &res); err != nil {
@@ -240,9 +255,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		if res.State != acmev1.Valid {
 			failures = append(failures, fmt.Sprintf("%s: %s", c.name, res.Reason))
 		}
+		if res.AccountUnknown {
+			// Not the names' fault: the Certificate registers again and orders anew.
+			errType = acme.ErrTypeAccountUnknown
+		}
 	}
 	if len(failures) > 0 {
-		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), ErrTypeOrderFailed, nil)
+		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), errType, nil)
 	}
 	return nil
 }

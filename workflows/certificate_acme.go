@@ -5,8 +5,10 @@ import (
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
@@ -48,6 +50,28 @@ func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req k
 		return pki.SignedCertificate{}, err
 	}
 	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
+}
+
+// orderWithAccountRegisteredAgain follows an order the ACME server refused because it
+// does not know the issuer's account (a server that lost its accounts, as a restarted
+// Pebble does, or an account deactivated since): the account is registered again with
+// its key (the server returns the account it knows for the key, or a new one), the
+// IssuerWorkflow is asked to check again (its status then names that account), and
+// the order runs once more, at once, as that account. Its Order object replaces the
+// failed one (kube.CreateOrder). No backoff for what registering fixes; a second
+// refusal, or a registration the server refuses, fails the attempt as usual.
+func (c *certificateRun) orderWithAccountRegisteredAgain(issuer kube.IssuerInfo, csr []byte, req kube.RequestRef, orderErr error) (pki.SignedCertificate, error) {
+	spec := issuer.Spec.ACME
+	var res acme.AccountResult
+	err := step(c.ctx, accountStep, "register ACME account again at "+spec.Server, actRegisterAccount,
+		acmeRegisterInput(spec, issuer.ResourceNamespace)).Get(c.ctx, &res)
+	c.askIssuerToRecheck()
+	if err != nil {
+		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(
+			errorMessage(orderErr)+"; registering the ACME account again failed: "+errorMessage(err), ErrTypeOrderFailed, nil)
+	}
+	issuer.ACMEAccountURL = res.URI
+	return c.orderFromACME(issuer, csr, req)
 }
 
 // orderInput is the OrderWorkflow's input for the request: the Order object's spec,

@@ -222,7 +222,11 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 		}
 		return signed, err
 	case kube.IssuerTypeACME:
-		return c.orderFromACME(issuer, csr, req)
+		signed, err := c.orderFromACME(issuer, csr, req)
+		if acmeAccountUnknown(err) && c.changes.has(changeACMEAccountRecovery) {
+			return c.orderWithAccountRegisteredAgain(issuer, csr, req, err)
+		}
+		return signed, err
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", c.st.Spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)

@@ -29,6 +29,9 @@ type ChallengeInput struct {
 type ChallengeResult struct {
 	State  acmev1.State
 	Reason string
+	// AccountUnknown: the server refused the account (acme.ErrTypeAccountUnknown);
+	// the order fails so that the Certificate registers again and retries.
+	AccountUnknown bool `json:",omitempty"`
 }
 
 // Self-check retries: 2 s doubling to 30 s, on durable timers.
@@ -144,7 +147,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	var accepted acme.ChallengeInfo
 	if err := step(ctx, acmeStep, "ask the ACME server to validate",
 		actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
-		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err)}, nil
+		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 	}
 	setStatus(ctx, true, true, acmev1.Processing, "Waiting for the ACME server to validate")
 	status.WaitingFor = "the ACME server's validation"
@@ -153,7 +156,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		var az acme.Authorization
 		if err := step(ctx, acmeStep, "get authorization",
 			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err)}, nil
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 		}
 		switch az.Status {
 		case "valid":

@@ -55,6 +55,12 @@ type issuerRun struct {
 	// notReadyChecks counts the re-checks of an issuer that stays not ready, for the
 	// re-check backoff.
 	notReadyChecks int
+	// accountRecheck is when a Ready ACME issuer verifies its account again (from the
+	// last registration; 0: never).
+	accountRecheck time.Duration
+	// accountURL is the account this run registered, while nothing but the re-check
+	// timer woke it since: the re-check looks that account up before registering.
+	accountURL string
 }
 
 func (r *issuerRun) run() error {
@@ -69,7 +75,11 @@ func (r *issuerRun) run() error {
 			next.Changes = len(issuerChanges)
 			return workflow.NewContinueAsNewError(r.ctx, IssuerWorkflow, next)
 		}
-		ready, acmeStatus := r.check()
+		ready, acmeStatus, accountRecheck := r.check()
+		r.accountRecheck, r.accountURL = accountRecheck, ""
+		if acmeStatus != nil {
+			r.accountURL = acmeStatus.URI
+		}
 		err := step(r.ctx, issuerStep, fmt.Sprintf("set %s Ready=%s (%s)", r.in.Kind, ready.Status, ready.Reason),
 			actSetIssuerStatus, r.statusInput(ready, acmeStatus)).Get(r.ctx, nil)
 		r.waitForChange(r.recheckDelay(ready, err))
@@ -78,11 +88,16 @@ func (r *issuerRun) run() error {
 
 // check decides the Ready condition for the issuer's configuration (and, for ACME,
 // the account status).
-func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus) {
+// A registered account is verified again after the returned delay (0: not).
+func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	if r.in.Spec.ACME != nil {
-		return registerACMEAccount(r.ctx, r.in)
+		known := ""
+		if r.accountURL != "" && r.changes.has(changeACMEAccountRecheck) {
+			known = r.accountURL
+		}
+		return registerACMEAccount(r.ctx, r.in, known)
 	}
-	return checkNonACMEIssuer(r.ctx, r.in), nil
+	return checkNonACMEIssuer(r.ctx, r.in), nil, 0
 }
 
 func (r *issuerRun) statusInput(ready kube.Condition, acmeStatus *acmev1.ACMEIssuerStatus) kube.IssuerStatusInput {
@@ -112,6 +127,12 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 		}
 	default:
 		r.notReadyChecks = 0
+		// A server may forget the account (a restarted Pebble) or deactivate it: a
+		// Ready "registered" must not stay a lie for long. Registering again finds the
+		// account the server knows for the key, or makes one.
+		if r.accountRecheck > 0 && r.changes.has(changeACMEAccountRecheck) {
+			return r.accountRecheck
+		}
 	}
 	return 0
 }
@@ -121,11 +142,23 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 func (r *issuerRun) waitForChange(retry time.Duration) {
 	woke := false
 	sel := workflow.NewSelector(r.ctx)
+	tctx, cancelTimer := workflow.WithCancel(r.ctx)
+	defer func() {
+		// A timer that a signal made moot is cancelled, instead of firing later for
+		// nothing (a workflow task each; a Ready ACME issuer always has one).
+		if retry > 0 && r.changes.has(changeACMEAccountRecheck) {
+			cancelTimer()
+		}
+	}()
 	if retry > 0 {
 		until := workflow.Now(r.ctx).Add(retry)
 		r.status.Until = &until
+		summary := "re-check: " + r.status.LastError
+		if r.status.LastError == "" {
+			summary = "verify the ACME account again"
+		}
 		r.status.WaitingFor = "the issuer's Secret (signal " + SignalSecretChanged + "), a new generation, or the re-check timer"
-		sel.AddFuture(workflow.NewTimerWithOptions(r.ctx, retry, workflow.TimerOptions{Summary: "re-check: " + r.status.LastError}), func(workflow.Future) { woke = true })
+		sel.AddFuture(workflow.NewTimerWithOptions(tctx, retry, workflow.TimerOptions{Summary: summary}), func(workflow.Future) { woke = true })
 	}
 	receive(r.ctx, sel, r.spec, &woke, func(s IssuerSpecSignal) bool {
 		if !r.onSpec(s) {
@@ -134,7 +167,7 @@ func (r *issuerRun) waitForChange(retry time.Duration) {
 		r.notReadyChecks = 0
 		return true
 	})
-	receive(r.ctx, sel, r.secret, &woke, func(SecretChangedSignal) bool { return true })
+	receive(r.ctx, sel, r.secret, &woke, func(SecretChangedSignal) bool { r.accountURL = ""; return true })
 	receive(r.ctx, sel, r.delete, &woke, r.onDelete)
 	for !woke {
 		sel.Select(r.ctx)
@@ -151,6 +184,7 @@ func (r *issuerRun) drainSignals() {
 		case r.spec.ReceiveAsync(&spec):
 			r.onSpec(spec)
 		case r.secret.ReceiveAsync(&secret):
+			r.accountURL = ""
 		case r.delete.ReceiveAsync(&del):
 			r.onDelete(del)
 		default:
@@ -167,6 +201,7 @@ func (r *issuerRun) onSpec(s IssuerSpecSignal) bool {
 	}
 	r.in.UID, r.in.Generation, r.in.Spec = s.UID, s.Generation, s.Spec
 	r.status.Generation = s.Generation
+	r.accountURL = ""
 	return true
 }
 
@@ -176,26 +211,41 @@ func (r *issuerRun) onDelete(s DeleteSignal) bool {
 }
 
 // registerACMEAccount registers (or recovers) the issuer's ACME account; the key is
-// generated into privateKeySecretRef when missing and never leaves that Secret.
-func registerACMEAccount(ctx workflow.Context, in IssuerInput) (kube.Condition, *acmev1.ACMEIssuerStatus) {
+// generated into privateKeySecretRef when missing and never leaves that Secret. With
+// the URL of the account registered before (known), the server is asked for that
+// account first.
+func registerACMEAccount(ctx workflow.Context, in IssuerInput, known string) (kube.Condition, *acmev1.ACMEIssuerStatus, time.Duration) {
 	spec := in.Spec.ACME
+	reg := acmeRegisterInput(spec, issuerResourceNamespace(in))
+	summary := "register ACME account at " + spec.Server
+	if known != "" {
+		reg.Account.URL = known
+		summary = "verify ACME account " + known
+	}
+	var res acme.AccountResult
+	err := step(ctx, accountStep, summary, actRegisterAccount, reg).Get(ctx, &res)
+	if err != nil {
+		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
+			Message: "Failed to register ACME account: " + errorMessage(err)}, nil, 0
+	}
+	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
+			Message: "The ACME account was registered with the ACME server"},
+		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}, res.RecheckAfter
+}
+
+// acmeRegisterInput is the registration of an ACME issuer's account, as its spec
+// describes it (keyNamespace "" for a ClusterIssuer: the activity substitutes the
+// cluster resource namespace).
+func acmeRegisterInput(spec *acmev1.ACMEIssuer, keyNamespace string) acme.RegisterInput {
 	reg := acme.RegisterInput{
-		Account:                     acmeAccountRef(spec, issuerResourceNamespace(in), ""),
+		Account:                     acmeAccountRef(spec, keyNamespace, ""),
 		Email:                       spec.Email,
 		DisableAccountKeyGeneration: spec.DisableAccountKeyGeneration,
 	}
 	if eab := spec.ExternalAccountBinding; eab != nil {
 		reg.EAB = &acme.EABRef{KeyID: eab.KeyID, SecretName: eab.KeySecretRef.Name, SecretKey: eab.KeySecretRef.Key}
 	}
-	var res acme.AccountResult
-	err := step(ctx, accountStep, "register ACME account at "+spec.Server, actRegisterAccount, reg).Get(ctx, &res)
-	if err != nil {
-		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
-			Message: "Failed to register ACME account: " + errorMessage(err)}, nil
-	}
-	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
-			Message: "The ACME account was registered with the ACME server"},
-		&acmev1.ACMEIssuerStatus{URI: res.URI, LastRegisteredEmail: res.Email, LastPrivateKeyHash: res.KeyHash}
+	return reg
 }
 
 func checkNonACMEIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {

@@ -48,6 +48,7 @@ const (
 	changeRecheckWaits        = "recheck-waits"
 	changeSecretInUse         = "secret-in-use"
 	changeRealCANames         = "real-ca-names"
+	changeACMEAccountRecovery = "acme-account-recovery"
 )
 
 var certificateChanges = changeTable{
@@ -80,12 +81,23 @@ var certificateChanges = changeTable{
 		what: "a certificate's common name and DNS names are judged as upstream does: by the request when it is known, " +
 			"otherwise case-insensitively with the common name promoted from or left among the DNS names (before: byte for " +
 			"byte, so a real CA's certificate was issued again at every evaluation)"},
+	{id: changeACMEAccountRecovery, since: "2026-12-05 issue 11",
+		what: "an ACME order refused because the server does not know the account (accountDoesNotExist, deactivated) " +
+			"registers the account again, asks the IssuerWorkflow to check again, and orders once more at once " +
+			"(before: the attempt failed into the backoff)"},
 }
 
-// Changes of the IssuerWorkflow (none live).
+// Changes of the IssuerWorkflow.
+const (
+	changeACMEAccountRecheck = "acme-account-recheck"
+)
+
 var issuerChanges = changeTable{
 	{id: "acme-issuers", since: "2026-11-28 70e6873", retired: "2026-12-05",
 		what: "ACME issuers register their account (before: Ready=False Unsupported)"},
+	{id: changeACMEAccountRecheck, since: "2026-12-05 issue 11",
+		what: "a Ready ACME issuer registers its account again on a timer (the worker's --acme-account-recheck-interval), " +
+			"so a server that forgot the account is noticed (before: only a signal woke a Ready issuer)"},
 }
 
 // changeSet is which changes of a table one run has in effect.

@@ -2,9 +2,13 @@ package acme
 
 import (
 	"context"
+	"crypto"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/acme/api"
@@ -42,12 +46,21 @@ type AccountResult struct {
 	KeyHash string
 	// GeneratedKey: the account key Secret was created by this call.
 	GeneratedKey bool
+	// RecheckAfter is when the issuer verifies its account again (the worker's
+	// setting, recorded here so that a replay waits the same): a server may forget
+	// an account or deactivate it, and a Ready issuer must not say "registered" for
+	// long after that. Zero in results recorded before the setting existed.
+	RecheckAfter time.Duration `json:",omitempty"`
 }
 
 // RegisterAccount makes sure the issuer has an account key (generating one into
 // privateKeySecretRef when missing, as upstream does) and an account at the server:
 // registering with a key the server knows returns the existing account, so this also
 // recovers an account whose URL was lost. A changed email is updated at the server.
+// With in.Account.URL set (an issuer verifying the account it registered), the
+// account is looked up first and registered only when the server no longer knows it
+// or refuses it: a server that binds accounts to an external account binding need not
+// see the binding again.
 func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (AccountResult, error) {
 	var res AccountResult
 	generated, err := a.ensureAccountKey(ctx, in)
@@ -63,28 +76,19 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 	if err != nil {
 		return res, err
 	}
-	core, err := api.New(hc, a.userAgent(), in.Account.Server, "", key)
-	if err != nil {
-		return res, classify("read the ACME directory "+in.Account.Server, err)
-	}
 	msg := legoacme.Account{TermsOfServiceAgreed: true}
 	if in.Email != "" {
 		msg.Contact = []string{"mailto:" + in.Email}
 	}
 	var acct legoacme.ExtendedAccount
-	if in.EAB != nil {
-		hmacKey, err := a.eabKey(ctx, in)
-		if err != nil {
+	if in.Account.URL != "" && !generated {
+		if acct, err = a.existingAccount(hc, in.Account, key); err != nil {
 			return res, err
 		}
-		acct, err = core.Accounts.NewEAB(msg, in.EAB.KeyID, hmacKey)
-		if err != nil {
-			return res, classify("register ACME account with external account binding", err)
-		}
-	} else {
-		acct, err = core.Accounts.New(msg)
-		if err != nil {
-			return res, classify("register ACME account", err)
+	}
+	if acct.Location == "" {
+		if acct, err = a.newAccount(ctx, hc, in, key, msg); err != nil {
+			return res, err
 		}
 	}
 	if acct.Location == "" {
@@ -101,7 +105,57 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 		}
 	}
 	res.URI, res.Email, res.KeyHash = acct.Location, in.Email, keys.PublicKeySHA256(key.Public())
+	res.RecheckAfter = a.AccountRecheckInterval
+	if res.RecheckAfter <= 0 {
+		res.RecheckAfter = DefaultAccountRecheckInterval
+	}
 	return res, nil
+}
+
+// existingAccount looks the account up at ref.URL. An account the server does not
+// know there, or no longer accepts (deactivated, another key, another server's URL),
+// comes back empty, for a registration; a rate limit, a network error or a 5xx answer
+// is an error.
+func (a *Activities) existingAccount(hc *http.Client, ref AccountRef, key crypto.Signer) (legoacme.ExtendedAccount, error) {
+	core, err := api.New(hc, a.userAgent(), ref.Server, ref.URL, key)
+	if err != nil {
+		return legoacme.ExtendedAccount{}, classify("read the ACME directory "+ref.Server, err)
+	}
+	got, err := core.Accounts.Get(ref.URL)
+	var rl *legoacme.RateLimitedError
+	var pd *legoacme.ProblemDetails
+	switch {
+	case err == nil && got.Status == legoacme.StatusValid:
+		return legoacme.ExtendedAccount{Account: got, Location: ref.URL}, nil
+	case err == nil, !errors.As(err, &rl) && errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500:
+		return legoacme.ExtendedAccount{}, nil
+	}
+	return legoacme.ExtendedAccount{}, classify("look up the ACME account "+ref.URL, err)
+}
+
+// newAccount registers the account (newAccount with the key: the server answers with
+// the account it knows for the key, or makes one).
+func (a *Activities) newAccount(ctx context.Context, hc *http.Client, in RegisterInput, key crypto.Signer, msg legoacme.Account) (legoacme.ExtendedAccount, error) {
+	core, err := api.New(hc, a.userAgent(), in.Account.Server, "", key)
+	if err != nil {
+		return legoacme.ExtendedAccount{}, classify("read the ACME directory "+in.Account.Server, err)
+	}
+	if in.EAB != nil {
+		hmacKey, err := a.eabKey(ctx, in)
+		if err != nil {
+			return legoacme.ExtendedAccount{}, err
+		}
+		acct, err := core.Accounts.NewEAB(msg, in.EAB.KeyID, hmacKey)
+		if err != nil {
+			return acct, classify("register ACME account with external account binding", err)
+		}
+		return acct, nil
+	}
+	acct, err := core.Accounts.New(msg)
+	if err != nil {
+		return acct, classify("register ACME account", err)
+	}
+	return acct, nil
 }
 
 // ensureAccountKey creates the account key Secret when it does not exist.

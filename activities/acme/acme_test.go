@@ -32,6 +32,12 @@ func TestClassify(t *testing.T) {
 		{name: "server refusal is final with the server's words", err: &legoacme.ProblemDetails{Type: "urn:ietf:params:acme:error:rejectedIdentifier", Detail: "example.invalid is forbidden", HTTPStatus: 400,
 			SubProblems: []legoacme.SubProblem{{Type: "urn:ietf:params:acme:error:malformed", Detail: "bad name", Identifier: legoacme.Identifier{Value: "x.invalid"}}}},
 			wantType: ErrTypeProblem, nonRetryable: true, wantIn: "example.invalid is forbidden (urn:ietf:params:acme:error:rejectedIdentifier, HTTP 400); x.invalid: bad name"},
+		{name: "an account the server does not know", err: &legoacme.ProblemDetails{Type: "urn:ietf:params:acme:error:accountDoesNotExist", Detail: "Account https://127.0.0.1:14000/my-account/1 not found.", HTTPStatus: 400},
+			wantType: ErrTypeAccountUnknown, nonRetryable: true, wantIn: "my-account/1 not found. (urn:ietf:params:acme:error:accountDoesNotExist, HTTP 400)"},
+		{name: "a deactivated account", err: &legoacme.ProblemDetails{Type: "urn:ietf:params:acme:error:unauthorized", Detail: "Account has been deactivated", HTTPStatus: 403},
+			wantType: ErrTypeAccountUnknown, nonRetryable: true, wantIn: "deactivated"},
+		{name: "another refusal of the account's request is a problem", err: &legoacme.ProblemDetails{Type: "urn:ietf:params:acme:error:unauthorized", Detail: "Correct value not found for DNS challenge", HTTPStatus: 403},
+			wantType: ErrTypeProblem, nonRetryable: true, wantIn: "Correct value not found"},
 		{name: "5xx is retried", err: &legoacme.ProblemDetails{Detail: "oops", HTTPStatus: 503}},
 		{name: "network error is retried", err: errors.New("dial tcp: connection refused")},
 	} {

@@ -36,6 +36,9 @@ type Activities struct {
 	UserAgent string
 	// SelfCheckTimeout: see Settings (0 = DefaultSelfCheckTimeout).
 	SelfCheckTimeout time.Duration
+	// AccountRecheckInterval: see AccountResult.RecheckAfter (0 =
+	// DefaultAccountRecheckInterval).
+	AccountRecheckInterval time.Duration
 
 	mu    sync.Mutex
 	cores map[string]*api.Core // by coreKey: a client per account, server and key version
@@ -177,6 +180,11 @@ type Settings struct {
 
 // DefaultSelfCheckTimeout is the worker's default for Settings.SelfCheckTimeout.
 const DefaultSelfCheckTimeout = 2 * time.Minute
+
+// DefaultAccountRecheckInterval is the worker's default for
+// AccountResult.RecheckAfter: one registration request (which finds the existing
+// account) per issuer every quarter of an hour.
+const DefaultAccountRecheckInterval = 15 * time.Minute
 
 // GetSettings returns the worker's ACME settings (recorded in the history, so a replay
 // decides the same way even if the worker's flags changed since).

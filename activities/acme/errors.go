@@ -3,6 +3,7 @@ package acme
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
@@ -25,7 +26,25 @@ const (
 	ErrTypeConfig = "ACMEConfig"
 	// ErrTypeOrderGone: the Order object was deleted or replaced (another UID).
 	ErrTypeOrderGone = "OrderGone"
+	// ErrTypeAccountUnknown: the server does not know the account the request was
+	// signed as (accountDoesNotExist: a server that lost its accounts, such as a
+	// restarted Pebble) or refuses it as deactivated. Registering again is the fix.
+	ErrTypeAccountUnknown = "ACMEAccountUnknown"
 )
+
+// ACME problem types (RFC 8555 section 6.7) the activities tell apart.
+const (
+	problemAccountDoesNotExist = "urn:ietf:params:acme:error:accountDoesNotExist"
+	problemUnauthorized        = "urn:ietf:params:acme:error:unauthorized"
+)
+
+// accountUnknown reports whether a problem says the account is gone: it does not
+// exist, or it is deactivated (RFC 8555 section 7.3.6 has the server answer
+// unauthorized then; Pebble and Boulder say "deactivated" in the detail).
+func accountUnknown(pd *legoacme.ProblemDetails) bool {
+	return pd.Type == problemAccountDoesNotExist ||
+		(pd.Type == problemUnauthorized && strings.Contains(strings.ToLower(pd.Detail), "deactivated"))
+}
 
 // defaultRateLimitDelay is the wait after a rate-limit answer without Retry-After.
 const defaultRateLimitDelay = time.Minute
@@ -37,7 +56,9 @@ func nonRetryable(errType, format string, args ...any) error {
 // classify turns a lego error into what Temporal should do with it: a rate limit is
 // retried after the server's Retry-After, a problem the server answered with (4xx) is
 // final for this step and carries the server's message, anything else (network, 5xx)
-// is retried by the activity's retry policy. badNonce never gets here: lego retries it.
+// is retried by the activity's retry policy. An account the server does not know (or
+// no longer accepts) has a type of its own: the workflow registers again and retries.
+// badNonce never gets here: lego retries it.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
@@ -52,6 +73,9 @@ func classify(op string, err error) error {
 			ErrTypeRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	}
 	var pd *legoacme.ProblemDetails
+	if errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500 && accountUnknown(pd) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", op, problemMessage(pd)), ErrTypeAccountUnknown, nil)
+	}
 	if errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500 {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", op, problemMessage(pd)), ErrTypeProblem, nil)
 	}

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -27,8 +28,13 @@ type CreateOrderInput struct {
 	Spec    acmev1.OrderSpec
 }
 
-// CreateOrder makes sure the Order object exists (create-first: a retried step finds
-// the one it made). An Order of that name owned by another request is an error.
+// CreateOrder makes sure the Order object of this request exists (create-first: a
+// retried step finds the one it made, and a worker killed after the create resumes
+// that Order). An Order of the name left by a previous attempt (its request was
+// replaced, so the owner's UID is another; or it is this request's but failed or
+// holds another CSR) is deleted, with its UID as precondition, and created afresh,
+// whether or not a garbage collector would have removed it later. An Order of the
+// name that belongs to anything else is an error.
 func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (ObjectRef, error) {
 	orders := a.CertFlow.AcmeV1().Orders(in.Request.Namespace)
 	t := true
@@ -42,20 +48,88 @@ func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (Obje
 		},
 		Spec: in.Spec,
 	}
-	created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: conventions.FieldManager})
-	if apierrors.IsAlreadyExists(err) {
-		cur, gerr := orders.Get(ctx, in.Name, metav1.GetOptions{})
-		if gerr != nil {
-			return ObjectRef{}, gerr
+	for attempt := 0; attempt < 3; attempt++ {
+		created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: conventions.FieldManager})
+		if err == nil {
+			return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
 		}
-		if !ownedBy(cur.OwnerReferences, in.Request.UID) {
+		if !apierrors.IsAlreadyExists(err) {
+			return ObjectRef{}, fmt.Errorf("create Order %s/%s: %w", in.Request.Namespace, in.Name, err)
+		}
+		cur, err := orders.Get(ctx, in.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // deleted meanwhile: create again
+		}
+		if err != nil {
+			return ObjectRef{}, fmt.Errorf("get Order %s/%s: %w", in.Request.Namespace, in.Name, err)
+		}
+		switch existingOrder(cur, in) {
+		case existingOwn:
+			return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
+		case existingForeign:
 			return ObjectRef{}, nonRetryable(ErrTypeOrderConflict, "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
 		}
-		created = cur
-	} else if err != nil {
-		return ObjectRef{}, fmt.Errorf("create Order %s/%s: %w", in.Request.Namespace, in.Name, err)
+		if err := deleteStale(ctx, orders.Delete, cur.ObjectMeta, "Order"); err != nil {
+			return ObjectRef{}, err
+		}
 	}
-	return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
+	return ObjectRef{}, fmt.Errorf("Order %s/%s of a previous attempt is still being deleted", in.Request.Namespace, in.Name)
+}
+
+// existing says whose an object found under the name an activity creates is.
+type existing int
+
+const (
+	// existingOwn: made by this very attempt (the step ran before), to be resumed.
+	existingOwn existing = iota
+	// existingStale: left by a previous attempt for the same owner name, to be
+	// replaced.
+	existingStale
+	// existingForeign: someone else's, to be left alone.
+	existingForeign
+)
+
+// existingOrder tells an Order of this attempt from one of a previous attempt: the
+// request of the name was replaced since (another owner UID), or the Order is this
+// request's but ended failed or holds another CSR (an attempt that was cancelled or
+// given up, whose request was reused). Only the current attempt's Order is resumed.
+func existingOrder(cur *acmev1.Order, in CreateOrderInput) existing {
+	if ownedBy(cur.OwnerReferences, in.Request.UID) {
+		if orderFailed(cur.Status.State) || !bytes.Equal(cur.Spec.Request, in.Spec.Request) {
+			return existingStale
+		}
+		return existingOwn
+	}
+	if controlledByName(cur.OwnerReferences, cmapi.CertificateRequestKind, in.Request.Name) {
+		return existingStale
+	}
+	return existingForeign
+}
+
+func orderFailed(s acmev1.State) bool {
+	return s == acmev1.Invalid || s == acmev1.Errored || s == acmev1.Expired
+}
+
+// controlledByName reports whether an object's controller is a kind of the name: an
+// owner that, under a UID that is not the current one, no longer exists.
+func controlledByName(refs []metav1.OwnerReference, kind, name string) bool {
+	ref := metav1.GetControllerOfNoCopy(&metav1.ObjectMeta{OwnerReferences: refs})
+	return ref != nil && ref.Kind == kind && ref.Name == name
+}
+
+// deleteStale deletes an object a previous attempt left, guarded by its UID (a
+// newer object of the name is never deleted). Gone or replaced already is fine; one
+// whose deletion waits on finalizers is a retryable error.
+func deleteStale(ctx context.Context, del func(context.Context, string, metav1.DeleteOptions) error, meta metav1.ObjectMeta, kind string) error {
+	if meta.DeletionTimestamp != nil {
+		return fmt.Errorf("%s %s/%s of a previous attempt is still being deleted", kind, meta.Namespace, meta.Name)
+	}
+	uid := meta.UID
+	err := del(ctx, meta.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete %s %s/%s of a previous attempt: %w", kind, meta.Namespace, meta.Name, err)
+	}
+	return nil
 }
 
 // OrderStatusInput is the state the workflow records on an Order.
@@ -112,7 +186,9 @@ type CreateChallengeInput struct {
 	Spec  acmev1.ChallengeSpec
 }
 
-// CreateChallenge makes sure the Challenge object exists (create-first).
+// CreateChallenge makes sure the Challenge object exists (create-first). A Challenge
+// of the name left by a previous attempt's Order (an Order of the same name, another
+// UID) is deleted and created afresh; one of anything else is an error.
 func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInput) (ObjectRef, error) {
 	chs := a.CertFlow.AcmeV1().Challenges(in.Order.Namespace)
 	t := true
@@ -126,20 +202,32 @@ func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInpu
 		},
 		Spec: in.Spec,
 	}
-	created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: conventions.FieldManager})
-	if apierrors.IsAlreadyExists(err) {
-		cur, gerr := chs.Get(ctx, in.Name, metav1.GetOptions{})
-		if gerr != nil {
-			return ObjectRef{}, gerr
+	for attempt := 0; attempt < 3; attempt++ {
+		created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: conventions.FieldManager})
+		if err == nil {
+			return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
 		}
-		if !ownedBy(cur.OwnerReferences, in.Order.UID) {
+		if !apierrors.IsAlreadyExists(err) {
+			return ObjectRef{}, fmt.Errorf("create Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
+		}
+		cur, err := chs.Get(ctx, in.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return ObjectRef{}, fmt.Errorf("get Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
+		}
+		switch {
+		case ownedBy(cur.OwnerReferences, in.Order.UID):
+			return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
+		case !controlledByName(cur.OwnerReferences, acmev1.OrderKind, in.Order.Name):
 			return ObjectRef{}, nonRetryable(ErrTypeChallengeConflict, "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
 		}
-		created = cur
-	} else if err != nil {
-		return ObjectRef{}, fmt.Errorf("create Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
+		if err := deleteStale(ctx, chs.Delete, cur.ObjectMeta, "Challenge"); err != nil {
+			return ObjectRef{}, err
+		}
 	}
-	return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
+	return ObjectRef{}, fmt.Errorf("Challenge %s/%s of a previous attempt is still being deleted", in.Order.Namespace, in.Name)
 }
 
 // ChallengeStatusInput is what the workflow records on a Challenge.

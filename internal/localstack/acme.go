@@ -137,7 +137,7 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	maps.Copy(env, o.PebbleEnv)
 	cfgPath := filepath.Join(o.StateDir, "pebble-config.json")
 	dirURL := func() string { return "https://127.0.0.1:" + strconv.Itoa(p.ACME) + "/dir" }
-	err = s.runComponent(ctx, o, component{
+	pebble := component{
 		name: "pebble", bin: "pebble", chain: "acme", timeout: 30 * time.Second, env: env,
 		reset: func() {
 			p.ACME, p.PebbleManagement, p.HTTP01, p.TLSALPN01 =
@@ -182,10 +182,11 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 			}
 			return nil
 		},
-	})
-	if err != nil {
+	}
+	if err := s.runComponent(ctx, o, pebble); err != nil {
 		return err
 	}
+	s.rememberPebble(pebble, o)
 	s.ACMEDirectoryURL = dirURL()
 	s.ACMECABundlePEM = ca.certPEM
 	s.ACMECABundleFile = filepath.Join(dir, "acme-ca.crt")

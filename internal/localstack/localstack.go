@@ -134,6 +134,7 @@ type Stack struct {
 	cloudflare    *fakecloudflare.Server
 	cloudflareURL string
 	cloudflareTXT *txtInterceptor // between the fake Cloudflare and challtestsrv
+	pebble        *pebbleRun      // how Pebble was started, for RestartPebble
 	stopped       bool
 	log           *lineWriter
 }

@@ -57,6 +57,9 @@ type Options struct {
 	DNS01RecursiveNameservers []string
 	// Namespaces to create up front (cert-manager, the cluster resource namespace, always).
 	Namespaces []string
+	// ACMEAccountRecheck is how often a Ready ACME issuer verifies its account (the
+	// worker's --acme-account-recheck-interval; 0: its default).
+	ACMEAccountRecheck time.Duration
 	// NoWorker leaves the worker out (a test runs its own, e.g. as a child process).
 	NoWorker bool
 	// SweepInterval is how often the watcher restarts missing workflows (default
@@ -128,6 +131,9 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		Setup: func(_ context.Context, sys *system.System) error {
 			if o.DNS01RecursiveNameservers != nil {
 				sys.ACME.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)
+			}
+			if o.ACMEAccountRecheck > 0 {
+				sys.ACME.AccountRecheckInterval = o.ACMEAccountRecheck
 			}
 			if out, err := kubectl(s.Root, sys.Stack.Kubeconfig, nil, "apply", "-f", filepath.Join(s.Root, "deploy", "rbac", "rbac.yaml")); err != nil {
 				return fmt.Errorf("apply RBAC: %v\n%s", err, out)

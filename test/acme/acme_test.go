@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
-	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, Namespaces: []string{"http01", "ingress", "dns01"}})
+	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, Namespaces: []string{"http01", "ingress", "dns01"},
+		ACMEAccountRecheck: accountRecheck})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acme setup:", err)
 		os.Exit(1)

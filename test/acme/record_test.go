@@ -18,9 +18,12 @@ import (
 // TestRecordACMEHistories records the ACME workflows' histories that
 // workflows/replay_test.go replays (workflows/testdata/histories-acme): the DNS-01
 // issuer's account registration, the Certificate run that ran an order, the order and
-// its two challenges (wildcard + apex). It replaces that folder's *.json.
+// its two challenges (wildcard + apex); from TestPebbleRestartedCertificatesRenewAtOnce
+// the Certificate run that registered the account again and ordered twice, and the
+// ClusterIssuer that verified its account on its timer. It replaces that folder's
+// *.json.
 //
-//	CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run 'TestSeedDNS01CloudflareWildcard|TestRecordACMEHistories' ./test/acme/
+//	CERTFLOW_INTEGRATION=1 CERTFLOW_RECORD_HISTORIES=1 go test -count=1 -v -run 'TestPebbleRestartedCertificatesRenewAtOnce|TestSeedDNS01CloudflareWildcard|TestRecordACMEHistories' ./test/acme/
 func TestRecordACMEHistories(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	if os.Getenv("CERTFLOW_RECORD_HISTORIES") != "1" {
@@ -80,30 +83,39 @@ func TestRecordACMEHistories(t *testing.T) {
 		}
 	}
 	// The Certificate's run that started the order (child workflow events).
-	d, err := env.Temporal.DescribeWorkflowExecution(ctx, "certificate/dns01/wildcard", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for runID := d.WorkflowExecutionInfo.Execution.RunId; runID != ""; {
-		var events []*historypb.HistoryEvent
-		it := env.Temporal.GetWorkflowHistory(ctx, "certificate/dns01/wildcard", runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
+	addRun := func(name, id string, want func(*historypb.History) bool) {
+		t.Helper()
+		d, err := env.Temporal.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for runID := d.WorkflowExecutionInfo.Execution.RunId; runID != ""; {
+			var events []*historypb.HistoryEvent
+			it := env.Temporal.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				events = append(events, ev)
 			}
-			events = append(events, ev)
+			h := &historypb.History{Events: events}
+			if want(h) {
+				recorded[name] = h
+				return
+			}
+			runID = events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
 		}
-		h := &historypb.History{Events: events}
-		if hasEvent(enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED)(h) {
-			recorded["certificate-acme-order"] = h
-			break
-		}
-		runID = events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+		t.Fatalf("no run of %s shows what %s is named after", id, name)
 	}
-	if recorded["certificate-acme-order"] == nil {
-		t.Fatal("no run of certificate/dns01/wildcard ran an order")
-	}
+	addRun("certificate-acme-order", "certificate/dns01/wildcard", hasEvent(enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED))
+	// After TestPebbleRestartedCertificatesRenewAtOnce: the order refused for the
+	// unknown account, the registration, the second order.
+	addRun("certificate-acme-account-registered-again", "certificate/pebble-restart/one", func(h *historypb.History) bool {
+		return hasEvent(enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)(h) && hasEvent(enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED)(h) &&
+			hasEvent(enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED)(h)
+	})
+	add("clusterissuer-acme-account-recheck", "clusterissuer/restart-dns01", hasEvent(enums.EVENT_TYPE_TIMER_FIRED))
 
 	dir := filepath.Join(env.Root, "workflows", "testdata", "histories-acme")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
