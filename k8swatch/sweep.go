@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	workflowservice "go.temporal.io/api/workflowservice/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,11 +54,16 @@ func (w *Watcher) sweep(ctx context.Context) (missing, orphans int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	// A workflow started after the listing is missing from it; restarting what runs
-	// costs a spec signal it ignores, never a second workflow.
+	// Visibility lags behind: a workflow that just started or continued as new may be
+	// missing from the listing, so one that seems missing is described before it is
+	// restarted (restarting one that runs would only cost a signal it ignores).
 	restart := func(k key, id string) {
 		if running[id] {
 			delete(running, id)
+			return
+		}
+		if d, err := w.o.Temporal.DescribeWorkflowExecution(ctx, id, ""); err == nil &&
+			d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return
 		}
 		missing++

@@ -114,6 +114,13 @@ func Evaluate(now time.Time, d Desired, s SecretState, manual bool) Trigger {
 	case !issuerMatches(d, s):
 		return issue(ReasonIncorrectIssuer, fmt.Sprintf("Issuing certificate as Secret was previously issued by %s", issuerString(s.IssuerKind, s.IssuerGroup, s.IssuerName)))
 	}
+	if d.IssuedRequest != nil && !d.ExactNames {
+		// The request of the current certificate is known: a spec that changed since
+		// says so first, in the request's words.
+		if fields := d.IssuedRequest.ChangedFields(d.Request); len(fields) > 0 {
+			return issue(ReasonRequestChanged, RequestChangedMessage(fields))
+		}
+	}
 	if diff := specMismatch(d, s.Certificate); diff != "" {
 		return issue(ReasonIncorrectCertificate, "Issuing certificate as Secret was previously issued with a different spec: "+diff)
 	}
@@ -165,21 +172,60 @@ func defaulted(v, def string) string {
 // its tlsserver and shortlived profiles leave the common name out, and names come back
 // lower-cased. As upstream (CurrentCertificateRequestMismatchesSpec), when the request
 // of the current certificate is known, the request comparison decides about the
-// subject, the names and isCA, and the certificate is only checked for its key; when
-// it is unknown, the certificate's names are compared loosely (namesMismatch).
+// subject, the names and isCA; the certificate must still carry every name the spec
+// asks for (namesMissing: a CA may add names or leave the common name out), so that a
+// certificate and key written over the Secret by someone else are noticed although
+// they match each other. When the request is unknown, the certificate's names are
+// compared loosely (namesMismatch).
 func specMismatch(d Desired, c IssuedFacts) string {
 	if d.ExactNames {
 		return exactSpecMismatch(d, c)
 	}
-	if d.IssuedRequest == nil {
-		if diff := namesMismatch(d, c); diff != "" {
+	if d.IssuedRequest != nil {
+		if diff := namesMissing(d, c); diff != "" {
 			return diff
 		}
-		if d.IsCA != c.IsCA {
-			return fmt.Sprintf("isCA %t, want %t", c.IsCA, d.IsCA)
-		}
+		return keyMismatch(d, c)
+	}
+	if diff := namesMismatch(d, c); diff != "" {
+		return diff
+	}
+	if d.IsCA != c.IsCA {
+		return fmt.Sprintf("isCA %t, want %t", c.IsCA, d.IsCA)
 	}
 	return keyMismatch(d, c)
+}
+
+// namesMissing names the spec's DNS names, addresses, URIs and emails that the
+// certificate does not carry (a DNS name may stand in its common name), case-insensitively.
+func namesMissing(d Desired, c IssuedFacts) string {
+	got := withName(dnsNameSet(c.DNSNames), strings.ToLower(c.CommonName))
+	var missing []string
+	for _, n := range dnsNameSet(d.DNSNames) {
+		if !slices.Contains(got, n) {
+			missing = append(missing, n)
+		}
+	}
+	gotIPs := canonicalIPs(c.IPAddresses)
+	for _, ip := range canonicalIPs(d.IPAddresses) {
+		if !slices.Contains(gotIPs, ip) {
+			missing = append(missing, ip)
+		}
+	}
+	for _, u := range d.URIs {
+		if !slices.Contains(c.URIs, u) {
+			missing = append(missing, u)
+		}
+	}
+	for _, e := range d.EmailAddresses {
+		if !slices.Contains(c.EmailAddresses, e) {
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the certificate lacks %v (it has dnsNames %v, ipAddresses %v)", missing, c.DNSNames, c.IPAddresses)
 }
 
 // exactSpecMismatch is specMismatch with Desired.ExactNames.

@@ -164,6 +164,9 @@ func TestEvaluateRealCACertificates(t *testing.T) {
 		{"known request: a name the CA added", func(d *Desired) { known(d) }, secret("", "example.com", "www.example.com", "mail.example.com"), "", ""},
 		{"known request: spec names changed", func(d *Desired) { known(d); d.Request.DNSNames = []string{"example.com"} },
 			secret("", "example.com", "www.example.com"), ReasonRequestChanged, "spec.dnsNames"},
+		{"known request: another certificate written over the Secret", func(d *Desired) { known(d) },
+			secret("other.example.com", "other.example.com"), ReasonIncorrectCertificate, "lacks [example.com www.example.com]"},
+		{"known request: a name missing", func(d *Desired) { known(d) }, secret("", "example.com"), ReasonIncorrectCertificate, "lacks [www.example.com]"},
 		{"known request: key still checked", func(d *Desired) { known(d); d.KeyAlgorithm, d.KeySize = "RSA", 2048 },
 			secret("", "example.com", "www.example.com"), ReasonIncorrectCertificate, "algorithm"},
 
