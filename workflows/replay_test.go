@@ -58,7 +58,7 @@ var currentHistoriesDirs = []string{historiesDir, "testdata/histories-acme"}
 // code knew, recorded by the code before the fence (de771b9), which asked GetVersion
 // where a change was used: their markers stand in later workflow tasks, where a
 // reading of the change must still find them.
-var olderHistoriesDirs = []string{"testdata/histories-before-carried-changes", "testdata/histories-before-secret-first", "testdata/histories-point-of-use",
+var olderHistoriesDirs = []string{"testdata/histories-before-object-replaced", "testdata/histories-before-carried-changes", "testdata/histories-before-secret-first", "testdata/histories-point-of-use",
 	"testdata/histories-before-acme-account-recovery"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least

@@ -222,7 +222,8 @@ func blocked(events []*historypb.HistoryEvent) error {
 	}
 	for _, ev := range events[last+1:] {
 		switch ev.GetEventType() {
-		case enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, enumspb.EVENT_TYPE_MARKER_RECORDED:
+		case enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_TIMER_CANCELED, // a re-check timer a signal made moot
+			enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, enumspb.EVENT_TYPE_MARKER_RECORDED:
 		default:
 			return fmt.Errorf("event %d %s after the last completed workflow task", ev.GetEventId(), ev.GetEventType())
 		}
