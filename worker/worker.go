@@ -179,7 +179,7 @@ func Register(r worker.Registry, c Config) {
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers},
-		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage,
+		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 	})
 }

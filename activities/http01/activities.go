@@ -42,6 +42,9 @@ type Activities struct {
 	Local *Registry
 	// SelfCheck tunes the self-check client (DNS server, port, timeout).
 	SelfCheck SelfCheckOptions
+	// ConfirmChallenge, when set, confirms that the Challenge a solver is set up for
+	// exists with the input's UID before anything is created (kube.Activities does).
+	ConfirmChallenge func(ctx context.Context, namespace, name, uid string) error
 }
 
 // SolverResult names what EnsureHTTP01Solver made sure of.
@@ -146,6 +149,11 @@ func (a *Activities) EnsureHTTP01Solver(ctx context.Context, in SolverInput) (So
 	}
 	if a.Local == nil && a.Image == "" {
 		return SolverResult{}, notConfigured("http01 solver: no solver image configured")
+	}
+	if a.ConfirmChallenge != nil {
+		if err := a.ConfirmChallenge(ctx, in.Namespace, in.Name, in.UID); err != nil {
+			return SolverResult{}, err
+		}
 	}
 	name := SolverName(in.Name)
 	res := SolverResult{ServiceName: name, URL: SelfCheckURL(in.DNSName, in.Token)}

@@ -36,6 +36,9 @@ type CreateOrderInput struct {
 // whether or not a garbage collector would have removed it later. An Order of the
 // name that belongs to anything else is an error.
 func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (ObjectRef, error) {
+	if err := a.confirmRequest(ctx, in.Request); err != nil {
+		return ObjectRef{}, err
+	}
 	orders := a.CertFlow.AcmeV1().Orders(in.Request.Namespace)
 	t := true
 	o := &acmev1.Order{
@@ -190,6 +193,9 @@ type CreateChallengeInput struct {
 // of the name left by a previous attempt's Order (an Order of the same name, another
 // UID) is deleted and created afresh; one of anything else is an error.
 func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInput) (ObjectRef, error) {
+	if err := a.confirmOrder(ctx, in.Order); err != nil {
+		return ObjectRef{}, err
+	}
 	chs := a.CertFlow.AcmeV1().Challenges(in.Order.Namespace)
 	t := true
 	ch := &acmev1.Challenge{

@@ -9,10 +9,12 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/localstack"
@@ -40,6 +42,23 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 	}
 	a := &Activities{Kube: kc, CertFlow: cf}
 	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
+	// request makes the CertificateRequest name anew (a replaced request has another
+	// UID): creating an Order confirms its request first.
+	csr := csrFor(t, newKeyPair(t, cmapi.ECDSAKeyAlgorithm).key)
+	request := func(name string) string {
+		t.Helper()
+		crs := cf.CertmanagerV1().CertificateRequests(testNS)
+		if err := crs.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		cr, err := crs.Create(ctx, &cmapi.CertificateRequest{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: cmapi.CertificateRequestSpec{Request: csr, IssuerRef: issuerRef}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(cr.UID)
+	}
+	cr1 := request("web-1")
 	orderIn := func(requestUID string) CreateOrderInput {
 		return CreateOrderInput{Request: RequestRef{Namespace: testNS, Name: "web-1", UID: requestUID}, Name: "web-1-42",
 			Spec: acmev1.OrderSpec{Request: []byte("csr"), DNSNames: []string{"web.example.com"}, IssuerRef: issuerRef}}
@@ -53,8 +72,8 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 		return ref
 	}
 
-	first := create(orderIn("cr-1"))
-	if again := create(orderIn("cr-1")); again.UID != first.UID {
+	first := create(orderIn(cr1))
+	if again := create(orderIn(cr1)); again.UID != first.UID {
 		t.Fatalf("a retried step got Order %s, want the one it made (%s)", again.UID, first.UID)
 	}
 	ch := CreateChallengeInput{Order: first, Name: "web-1-42-7", Spec: acmev1.ChallengeSpec{
@@ -69,14 +88,15 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The request was replaced (cr-2): the failed Order and its Challenge make way.
-	second := create(orderIn("cr-2"))
+	// The request was replaced (cr2): the failed Order and its Challenge make way.
+	cr2 := request("web-1")
+	second := create(orderIn(cr2))
 	if second.UID == first.UID {
 		t.Fatalf("the retry resumed the failed Order %s", first.UID)
 	}
 	o, err := cf.AcmeV1().Orders(testNS).Get(ctx, second.Name, metav1.GetOptions{})
-	if err != nil || o.Status.State != "" || o.OwnerReferences[0].UID != "cr-2" {
-		t.Fatalf("Order after the retry: %+v %v, want a fresh one owned by cr-2", o, err)
+	if err != nil || o.Status.State != "" || string(o.OwnerReferences[0].UID) != cr2 {
+		t.Fatalf("Order after the retry: %+v %v, want a fresh one owned by %s", o, err, cr2)
 	}
 	ch.Order = second
 	secondCh, err := a.CreateChallenge(ctx, ch)
@@ -88,16 +108,56 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 	if err := a.SetOrderStatus(ctx, OrderStatusInput{Order: second, State: acmev1.Errored, Reason: "accountDoesNotExist"}); err != nil {
 		t.Fatal(err)
 	}
-	if third := create(orderIn("cr-2")); third.UID == second.UID {
+	if third := create(orderIn(cr2)); third.UID == second.UID {
 		t.Errorf("the errored Order %s was resumed", second.UID)
 	}
 
 	// Someone else's Order under the name is never touched.
-	other := orderIn("cr-3")
+	other := orderIn(request("another-request"))
 	other.Request.Name = "another-request"
 	_, err = a.CreateOrder(ctx, other)
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeOrderConflict {
 		t.Errorf("an Order of another request's name: %v, want %s", err, ErrTypeOrderConflict)
+	}
+}
+
+// Temporal is not a back door: an Order for a request that does not exist (or was
+// replaced), or a Challenge for an Order that is gone, is not created.
+func TestCreateOrderAndChallengeConfirmTheirOwner(t *testing.T) {
+	stack := integration.StartStack(t, localstack.Options{Kube: true})
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
+		t.Fatal(err)
+	}
+	kc := kubernetes.NewForConfigOrDie(stack.RESTConfig)
+	cf := versioned.NewForConfigOrDie(stack.RESTConfig)
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{Kube: kc, CertFlow: cf}
+	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
+	_, err = a.CreateOrder(ctx, CreateOrderInput{Request: RequestRef{Namespace: testNS, Name: "forged-1", UID: "forged-uid"}, Name: "forged-1-42",
+		Spec: acmev1.OrderSpec{Request: []byte("csr"), DNSNames: []string{"evil.example.com"}, IssuerRef: issuerRef}})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeObjectGone {
+		t.Errorf("an Order for a request that does not exist: %v, want %s", err, ErrTypeObjectGone)
+	}
+	_, err = a.CreateChallenge(ctx, CreateChallengeInput{Order: ObjectRef{Namespace: testNS, Name: "forged-1-42", UID: "forged-order"}, Name: "forged-1-42-1",
+		Spec: acmev1.ChallengeSpec{URL: "https://acme/chall/1", AuthorizationURL: "https://acme/authz/1", DNSName: "evil.example.com", Type: acmev1.ACMEChallengeTypeDNS01,
+			Token: "tok", Key: "tok.thumb", IssuerRef: issuerRef}})
+	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeObjectGone {
+		t.Errorf("a Challenge for an Order that does not exist: %v, want %s", err, ErrTypeObjectGone)
+	}
+	if l, err := cf.AcmeV1().Orders(testNS).List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
+		t.Errorf("Orders written for forged input: %v %v", l, err)
+	}
+	if l, err := cf.AcmeV1().Challenges(testNS).List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
+		t.Errorf("Challenges written for forged input: %v %v", l, err)
 	}
 }
