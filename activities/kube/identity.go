@@ -19,7 +19,13 @@ import (
 // confirmCertificate returns the Certificate namespace/name if it exists with uid ("" is
 // accepted for inputs recorded before activities carried the UID: the name must match).
 func (a *Activities) confirmCertificate(ctx context.Context, namespace, name, uid string) (*cmapi.Certificate, error) {
-	c, err := a.CertFlow.CertmanagerV1().Certificates(namespace).Get(ctx, name, metav1.GetOptions{})
+	certs := a.CertFlow.CertmanagerV1().Certificates(namespace)
+	// The watch cache spares etcd a read per write; "not found" and another UID are
+	// only concluded from etcd, since the cache may be behind a create or a re-creation.
+	c, err := cachedGet(ctx, fromWatchCache, certs.Get, name)
+	if err == nil && uid != "" && string(c.UID) != uid {
+		c, err = certs.Get(ctx, name, metav1.GetOptions{})
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nonRetryable(ErrTypeObjectGone, "Certificate %s/%s does not exist: nothing is written for it", namespace, name)
