@@ -4,6 +4,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -371,13 +372,18 @@ func ParseOID(s string) (asn1.ObjectIdentifier, error) {
 			return nil, specErrorf("invalid OID %q", s)
 		}
 		n, err := strconv.Atoi(part)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > math.MaxInt32 {
 			return nil, specErrorf("invalid OID %q", s)
 		}
 		oid[i] = n
 	}
 	if oid[0] > 2 || (oid[0] < 2 && oid[1] >= 40) {
 		return nil, specErrorf("invalid OID %q", s)
+	}
+	// Go's DER decoder (and so every certificate parser of this worker) reads each
+	// sub-identifier into 31 bits; the first one is 40*first + second.
+	if 40*oid[0]+oid[1] > math.MaxInt32 {
+		return nil, specErrorf("invalid OID %q: arcs too large", s)
 	}
 	return oid, nil
 }
