@@ -1,14 +1,10 @@
 package kube
 
 import (
-	"context"
 	"errors"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -17,29 +13,15 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/localstack"
-	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // Orders and Challenges on a real kube-apiserver without a garbage collector: a
 // retried step resumes the object it made; an object left under the name by a previous
 // attempt (its owner replaced, or failed) is replaced; anyone else's is left alone.
 func TestCreateOrderAndChallengeStartClean(t *testing.T) {
-	stack := integration.StartStack(t, localstack.Options{Kube: true})
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
-		t.Fatal(err)
-	}
-	kc := kubernetes.NewForConfigOrDie(stack.RESTConfig)
-	cf := versioned.NewForConfigOrDie(stack.RESTConfig)
-	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, cfg := kubeWithCRDs(t)
+	kc := kubernetes.NewForConfigOrDie(cfg)
+	cf := versioned.NewForConfigOrDie(cfg)
 	a := &Activities{Kube: kc, CertFlow: cf}
 	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
 	// request makes the CertificateRequest name anew (a replaced request has another
@@ -125,24 +107,12 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 // Temporal is not a back door: an Order for a request that does not exist (or was
 // replaced), or a Challenge for an Order that is gone, is not created.
 func TestCreateOrderAndChallengeConfirmTheirOwner(t *testing.T) {
-	stack := integration.StartStack(t, localstack.Options{Kube: true})
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
-		t.Fatal(err)
-	}
-	kc := kubernetes.NewForConfigOrDie(stack.RESTConfig)
-	cf := versioned.NewForConfigOrDie(stack.RESTConfig)
-	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, cfg := kubeWithCRDs(t)
+	kc := kubernetes.NewForConfigOrDie(cfg)
+	cf := versioned.NewForConfigOrDie(cfg)
 	a := &Activities{Kube: kc, CertFlow: cf}
 	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
-	_, err = a.CreateOrder(ctx, CreateOrderInput{Request: RequestRef{Namespace: testNS, Name: "forged-1", UID: "forged-uid"}, Name: "forged-1-42",
+	_, err := a.CreateOrder(ctx, CreateOrderInput{Request: RequestRef{Namespace: testNS, Name: "forged-1", UID: "forged-uid"}, Name: "forged-1-42",
 		Spec: acmev1.OrderSpec{Request: []byte("csr"), DNSNames: []string{"evil.example.com"}, IssuerRef: issuerRef}})
 	var appErr *temporal.ApplicationError
 	if !errors.As(err, &appErr) || appErr.Type() != ErrTypeObjectGone {

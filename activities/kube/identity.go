@@ -61,48 +61,36 @@ func (a *Activities) ConfirmOwner(ctx context.Context, namespace string, owner m
 	return err
 }
 
+// confirmUID fails, for good, when get finds no kind namespace/name or one with
+// another UID than uid.
+func confirmUID[T metav1.Object](ctx context.Context, kind, namespace, name, uid string, get func(context.Context, string, metav1.GetOptions) (T, error)) error {
+	obj, err := get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nonRetryable(ErrTypeObjectGone, "%s %s/%s does not exist: nothing is written for it", kind, namespace, name)
+	case err != nil:
+		return fmt.Errorf("get %s %s/%s: %w", kind, namespace, name, err)
+	case string(obj.GetUID()) != uid:
+		return nonRetryable(ErrTypeObjectGone, "%s %s/%s is another object now (UID %s, not %s): nothing is written for the old one", kind, namespace, name, obj.GetUID(), uid)
+	}
+	return nil
+}
+
 // confirmRequest confirms that the CertificateRequest an Order is created for exists
 // with the UID in the activity's input.
 func (a *Activities) confirmRequest(ctx context.Context, ref RequestRef) error {
-	cr, err := a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nonRetryable(ErrTypeObjectGone, "CertificateRequest %s/%s does not exist: nothing is written for it", ref.Namespace, ref.Name)
-	case err != nil:
-		return fmt.Errorf("get CertificateRequest %s/%s: %w", ref.Namespace, ref.Name, err)
-	case string(cr.UID) != ref.UID:
-		return nonRetryable(ErrTypeObjectGone, "CertificateRequest %s/%s is another object now (UID %s, not %s): nothing is written for the old one", ref.Namespace, ref.Name, cr.UID, ref.UID)
-	}
-	return nil
+	return confirmUID(ctx, "CertificateRequest", ref.Namespace, ref.Name, ref.UID, a.CertFlow.CertmanagerV1().CertificateRequests(ref.Namespace).Get)
 }
 
 // confirmOrder confirms that the Order a Challenge is created for exists with the UID
 // in the activity's input.
 func (a *Activities) confirmOrder(ctx context.Context, ref ObjectRef) error {
-	o, err := a.CertFlow.AcmeV1().Orders(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nonRetryable(ErrTypeObjectGone, "Order %s/%s does not exist: nothing is written for it", ref.Namespace, ref.Name)
-	case err != nil:
-		return fmt.Errorf("get Order %s/%s: %w", ref.Namespace, ref.Name, err)
-	case string(o.UID) != ref.UID:
-		return nonRetryable(ErrTypeObjectGone, "Order %s/%s is another object now (UID %s, not %s): nothing is written for the old one", ref.Namespace, ref.Name, o.UID, ref.UID)
-	}
-	return nil
+	return confirmUID(ctx, "Order", ref.Namespace, ref.Name, ref.UID, a.CertFlow.AcmeV1().Orders(ref.Namespace).Get)
 }
 
 // ConfirmChallenge confirms that the Challenge a solver acts for exists with uid: the
 // HTTP-01 solver's objects are created for a Challenge that is there, never for forged
 // input.
 func (a *Activities) ConfirmChallenge(ctx context.Context, namespace, name, uid string) error {
-	ch, err := a.CertFlow.AcmeV1().Challenges(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nonRetryable(ErrTypeObjectGone, "Challenge %s/%s does not exist: nothing is written for it", namespace, name)
-	case err != nil:
-		return fmt.Errorf("get Challenge %s/%s: %w", namespace, name, err)
-	case string(ch.UID) != uid:
-		return nonRetryable(ErrTypeObjectGone, "Challenge %s/%s is another object now (UID %s, not %s): nothing is written for the old one", namespace, name, ch.UID, uid)
-	}
-	return nil
+	return confirmUID(ctx, "Challenge", namespace, name, uid, a.CertFlow.AcmeV1().Challenges(namespace).Get)
 }

@@ -50,28 +50,37 @@ func (c *requestCounter) take() []string {
 	return out
 }
 
-// A CertificateRequest's status on a real kube-apiserver: the first write to a request
-// just created goes out without reading it, and a person's decision in between is
-// noticed (the write conflicts, the retry reads the request).
-func TestRequestStatusAfterCreate(t *testing.T) {
+// kubeWithCRDs starts a kube-apiserver (with etcd) holding certflow's CRDs and namespace
+// testNS; the context ends with the test.
+func kubeWithCRDs(t *testing.T) (context.Context, *rest.Config) {
+	t.Helper()
 	stack := integration.StartStack(t, localstack.Options{Kube: true})
 	root, err := localstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
 		t.Fatal(err)
 	}
-	counter := &requestCounter{}
-	cfg := rest.CopyConfig(stack.RESTConfig)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
-	kc := kubernetes.NewForConfigOrDie(cfg)
-	cf := versioned.NewForConfigOrDie(cfg)
+	kc := kubernetes.NewForConfigOrDie(stack.RESTConfig)
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, stack.RESTConfig
+}
+
+// A CertificateRequest's status on a real kube-apiserver: the first write to a request
+// just created goes out without reading it, and a person's decision in between is
+// noticed (the write conflicts, the retry reads the request).
+func TestRequestStatusAfterCreate(t *testing.T) {
+	ctx, stackCfg := kubeWithCRDs(t)
+	counter := &requestCounter{}
+	cfg := rest.CopyConfig(stackCfg)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	kc := kubernetes.NewForConfigOrDie(cfg)
+	cf := versioned.NewForConfigOrDie(cfg)
 	// The Certificate the requests are for: creating one confirms it first.
 	web, err := cf.CertmanagerV1().Certificates(testNS).Create(ctx, &cmapi.Certificate{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},

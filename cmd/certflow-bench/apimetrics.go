@@ -27,13 +27,26 @@ func scrapeRequests(ctx context.Context, kc kubernetes.Interface) (requestCounts
 
 // parseRequests picks apiserver_request_total out of the Prometheus text format.
 func parseRequests(b []byte) requestCounts {
-	const metric = "apiserver_request_total{"
 	out := requestCounts{}
+	eachSample(b, "apiserver_request_total", func(labels map[string]string, v float64) {
+		key := labels["verb"] + " " + labels["resource"]
+		if sub := labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += v
+	})
+	return out
+}
+
+// eachSample calls f with the labels and value of every sample of metric in the
+// Prometheus text format b.
+func eachSample(b []byte, metric string, f func(labels map[string]string, v float64)) {
+	prefix := metric + "{"
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, metric) {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
 		end := strings.LastIndexByte(line, '}')
@@ -44,14 +57,8 @@ func parseRequests(b []byte) requestCounts {
 		if err != nil {
 			continue
 		}
-		labels := parseLabels(line[len(metric):end])
-		key := labels["verb"] + " " + labels["resource"]
-		if sub := labels["subresource"]; sub != "" {
-			key += "/" + sub
-		}
-		out[key] += v
+		f(parseLabels(line[len(prefix):end]), v)
 	}
-	return out
 }
 
 // parseLabels parses `a="x",b="y"` (label values here hold no quotes or commas).

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,26 +150,12 @@ func completedWorkflowTasks(ctx context.Context, url string) (float64, error) {
 // parseCompletedWorkflowTasks sums the frontend's service_requests of operation
 // RespondWorkflowTaskCompleted in the Prometheus text format.
 func parseCompletedWorkflowTasks(b []byte) float64 {
-	const metric = "service_requests{"
 	var sum float64
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, metric) {
-			continue
-		}
-		end := strings.LastIndexByte(line, '}')
-		if end < 0 {
-			continue
-		}
-		labels := parseLabels(line[len(metric):end])
-		if labels["operation"] != "RespondWorkflowTaskCompleted" || (labels["service_name"] != "" && labels["service_name"] != "frontend") {
-			continue // the history service counts the same calls again
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64); err == nil {
+	eachSample(b, "service_requests", func(labels map[string]string, v float64) {
+		// The history service counts the same calls again.
+		if labels["operation"] == "RespondWorkflowTaskCompleted" && (labels["service_name"] == "" || labels["service_name"] == "frontend") {
 			sum += v
 		}
-	}
+	})
 	return sum
 }
