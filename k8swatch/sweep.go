@@ -67,7 +67,9 @@ func (w *Watcher) sweep(ctx context.Context) (missing, orphans int, err error) {
 			return
 		}
 		missing++
-		k.Restart = true
+		w.mu.Lock()
+		w.restart[k] = true
+		w.mu.Unlock()
 		w.queue.Add(k)
 	}
 	for _, o := range w.certs.GetStore().List() {

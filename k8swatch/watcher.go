@@ -54,9 +54,6 @@ const (
 type key struct {
 	Kind, Namespace, Name string
 	DeletedUID            string
-	// Restart: the sweep found no workflow for the object; signal it whatever the
-	// watcher remembers.
-	Restart bool
 }
 
 // Options configure a Watcher.
@@ -94,6 +91,10 @@ type Watcher struct {
 
 	mu   sync.Mutex
 	seen map[key]string // last fingerprint signaled per object
+	// restart holds the objects the sweep found without a workflow: their next sync
+	// signals whatever seen says. Not a key of its own, so that the queue never syncs
+	// one object on two workers at once (a late signal of an older UID would win).
+	restart map[key]bool
 }
 
 // New wires the informers; nothing runs until Run.
@@ -119,6 +120,7 @@ func New(o Options) (*Watcher, error) {
 			workqueue.TypedRateLimitingQueueConfig[key]{Name: "k8swatch"}),
 		factory: externalversions.NewSharedInformerFactoryWithOptions(o.CertFlow, o.Resync, externalversions.WithTransform(leanCache)),
 		seen:    map[key]string{},
+		restart: map[key]bool{},
 	}
 	cm := w.factory.Certmanager().V1()
 	w.certs = cm.Certificates().Informer()
@@ -305,6 +307,15 @@ func (w *Watcher) remember(k key, fp string) bool {
 	return true
 }
 
+// takeRestart says whether the sweep asked for k to be signaled, and clears that.
+func (w *Watcher) takeRestart(k key) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.restart[k]
+	delete(w.restart, k)
+	return r
+}
+
 // remembered is the fingerprint last signaled for k, if any.
 func (w *Watcher) remembered(k key) (string, bool) {
 	w.mu.Lock()
@@ -342,8 +353,7 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	}
 	sig := entity.CertificateSpec(cert)
 	fp := fmt.Sprintf("%s/%d/%s", cert.UID, cert.Generation, sig.ManualRenewToken)
-	restart := k.Restart
-	k.Restart = false
+	restart := w.takeRestart(k)
 	_, known := w.remembered(k)
 	if !w.remember(k, fp) && !restart {
 		return nil
@@ -419,9 +429,7 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 	}
 	iss, _ := entity.IssuerOf(obj)
 	fp := fmt.Sprintf("%s/%d", iss.UID, iss.Generation)
-	restart := k.Restart
-	k.Restart = false
-	if w.remember(k, fp) || restart {
+	if restart := w.takeRestart(k); w.remember(k, fp) || restart {
 		if err := iss.Signal(ctx, w.o.Temporal, w.o.TaskQueue, workflows.SignalSpec, iss.SpecSignal()); err != nil {
 			w.forget(k, fp)
 			return err
