@@ -889,3 +889,24 @@ func TestBuildCSRRefusesNonCanonicalURIs(t *testing.T) {
 		t.Errorf("canonical URIs refused: %v", err)
 	}
 }
+
+// TestBuildCSRRefusesURIHostsX509Refuses: crypto/x509 (a Go CA parsing the CSR) refuses
+// a URI whose host has an empty label or a byte outside printable ASCII, so the spec is
+// refused with the reason instead of a CSR the signer refuses for good (found by
+// FuzzSpecCSRTrigger: "a00000://cluster.").
+func TestBuildCSRRefusesURIHostsX509Refuses(t *testing.T) {
+	key := testKey(t, cmapi.ECDSAKeyAlgorithm, 256)
+	for _, u := range []string{"spiffe://cluster./ns", "spiffe://a..b/x", "https://.example.com/"} {
+		_, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{u}}, key)
+		if err == nil || !strings.Contains(err.Error(), "host") {
+			t.Errorf("URI %q: %v, want an error naming its host", u, err)
+		}
+	}
+	csrPEM, err := BuildCSR(cmapi.CertificateSpec{URIs: []string{"spiffe://cluster.local/ns/a", "https://127.0.0.1:8443/x", "urn:example:a"}}, key)
+	if err != nil {
+		t.Fatalf("good URIs refused: %v", err)
+	}
+	if _, err := ParseCSRPEM(csrPEM); err != nil {
+		t.Errorf("the CSR of good URIs does not parse: %v", err)
+	}
+}

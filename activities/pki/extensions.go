@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -131,6 +132,9 @@ func MarshalSANs(names GeneralNames, subjectEmpty bool) (pkix.Extension, error) 
 		// Certificate would be re-issued at every check.
 		if c := parsed.String(); c != u {
 			return pkix.Extension{}, specErrorf("invalid URI %q: not in canonical form, write it as %q", u, c)
+		}
+		if parsed.Host != "" && !uriHostParses(parsed.Host) {
+			return pkix.Extension{}, specErrorf("invalid URI %q: its host %q must be dot-separated non-empty labels of printable ASCII without a trailing dot", u, parsed.Host)
 		}
 		raw = append(raw, contextString(tagURI, u))
 	}
@@ -533,4 +537,21 @@ func isSubjectEmpty(der []byte) bool {
 	var seq pkix.RDNSequence
 	rest, err := asn1.Unmarshal(der, &seq)
 	return err == nil && len(rest) == 0 && len(seq) == 0
+}
+
+// uriHostParses reports whether crypto/x509, and so a Go CA that parses the CSR,
+// accepts host as a URI SAN's host: non-empty labels (no trailing dot) of printable
+// ASCII. A CSR with another host would be refused by the signer for good.
+func uriHostParses(host string) bool {
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if label[i] < 33 || label[i] > 126 {
+				return false
+			}
+		}
+	}
+	return true
 }
