@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 45m
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv
 DEV_TOOLS := controller-gen workflowcheck
 
-.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck fuzz-short clean
+.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -37,6 +37,14 @@ run: tools build
 ## test: static checks, unit tests and integration tests on the real local stack
 test: tools bind lint verify-generate fuzz-short
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## chaos: 1,000 CA and 50 ACME DNS-01 Certificates issued while the worker, the watcher,
+## Temporal and kube-apiserver fail (test/chaos); prints its report. make test runs 100 + 10.
+CHAOS_CA ?= 1000
+CHAOS_ACME ?= 50
+chaos: tools
+	CERTFLOW_INTEGRATION=1 CERTFLOW_CHAOS_CA=$(CHAOS_CA) CERTFLOW_CHAOS_ACME=$(CHAOS_ACME) \
+		$(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./test/chaos/
 
 ## unit: unit tests only (integration tests skip without CERTFLOW_INTEGRATION)
 unit:

@@ -186,7 +186,6 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err := s.runComponent(ctx, o, pebble); err != nil {
 		return err
 	}
-	s.rememberPebble(pebble, o)
 	s.ACMEDirectoryURL = dirURL()
 	s.ACMECABundlePEM = ca.certPEM
 	s.ACMECABundleFile = filepath.Join(dir, "acme-ca.crt")

@@ -133,8 +133,8 @@ type Stack struct {
 	closers       []closer // in-process servers
 	cloudflare    *fakecloudflare.Server
 	cloudflareURL string
-	cloudflareTXT *txtInterceptor // between the fake Cloudflare and challtestsrv
-	pebble        *pebbleRun      // how Pebble was started, for RestartPebble
+	cloudflareTXT *txtInterceptor          // between the fake Cloudflare and challtestsrv
+	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter
 }
@@ -323,6 +323,8 @@ type component struct {
 	args  func() []string
 	addr  func() string // shown in progress lines
 	ready func(context.Context) error
+	// appendLog keeps the component's earlier log (a restart).
+	appendLog bool
 }
 
 // runComponent starts c, waits until ready, and retries once with fresh ports if the
@@ -339,7 +341,7 @@ func (s *Stack) runComponent(ctx context.Context, o *Options, c component) error
 		}
 		t := time.Now()
 		s.log.printf("starting %s on %s", c.name, c.addr())
-		p, err := startProc(c.name, filepath.Join(o.BinDir, c.bin), c.args(), o.StateDir, c.env)
+		p, err := startProc(c.name, filepath.Join(o.BinDir, c.bin), c.args(), o.StateDir, c.env, c.appendLog)
 		if err != nil {
 			return err
 		}
@@ -350,6 +352,7 @@ func (s *Stack) runComponent(ctx context.Context, o *Options, c component) error
 		err = waitReady(ctx, p, c.timeout, c.ready)
 		if err == nil {
 			s.recordTime(c.name, time.Since(t))
+			s.remember(c, o)
 			return nil
 		}
 		retry := attempt == 1 && addrInUse(p) && ctx.Err() == nil

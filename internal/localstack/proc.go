@@ -26,8 +26,9 @@ type proc struct {
 func (p *proc) stop(grace time.Duration) error { return p.Stop(grace) }
 func (p *proc) tail(n int) string              { return p.Tail(n) }
 
-// startProc starts bin with args, logging to stateDir/<name>.log.
-func startProc(name, bin string, args []string, stateDir string, env map[string]string) (*proc, error) {
+// startProc starts bin with args, logging to stateDir/<name>.log (appending with
+// appendLog, as a restart does).
+func startProc(name, bin string, args []string, stateDir string, env map[string]string, appendLog bool) (*proc, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s: binary %s not found (build it with hack/build-tools.sh): %w", name, bin, err)
 	}
@@ -35,7 +36,7 @@ func startProc(name, bin string, args []string, stateDir string, env map[string]
 	for k, v := range env {
 		kv = append(kv, k+"="+v)
 	}
-	cp, err := childproc.Start(name, bin, args, filepath.Join(stateDir, name+".log"), childproc.Options{Dir: stateDir, Env: kv})
+	cp, err := childproc.Start(name, bin, args, filepath.Join(stateDir, name+".log"), childproc.Options{Dir: stateDir, Env: kv, AppendLog: appendLog})
 	if err != nil {
 		return nil, err
 	}

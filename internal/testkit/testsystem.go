@@ -62,6 +62,8 @@ type Options struct {
 	ACMEAccountRecheck time.Duration
 	// NoWorker leaves the worker out (a test runs its own, e.g. as a child process).
 	NoWorker bool
+	// NoWatcher leaves the watcher out (a test runs its own, e.g. as a child process).
+	NoWatcher bool
 	// SweepInterval is how often the watcher restarts missing workflows (default
 	// DefaultSweepInterval: short, so that every suite runs with the sweep at work).
 	SweepInterval time.Duration
@@ -140,10 +142,11 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 			}
 			return nil
 		},
-		NoWorker: o.NoWorker,
-		Watcher:  k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", SweepInterval: o.SweepInterval},
-		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		ErrLog:   os.Stderr,
+		NoWorker:  o.NoWorker,
+		NoWatcher: o.NoWatcher,
+		Watcher:   k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", SweepInterval: o.SweepInterval},
+		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ErrLog:    os.Stderr,
 	})
 	return s, err
 }

@@ -28,25 +28,43 @@ type WorkerProcess struct {
 // until it polls the task queue. It is stopped when the test ends, whatever happens.
 func StartWorkerProcess(t *testing.T, name, bin, logPath string, args []string) *WorkerProcess {
 	t.Helper()
-	cp, err := childproc.Start(name, bin, args, logPath, childproc.Options{})
+	p, err := StartProcess(name, bin, logPath, args, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &WorkerProcess{Proc: cp}
 	t.Cleanup(func() { p.Stop(t) })
-	deadline := time.Now().Add(30 * time.Second)
+	t.Logf("%s (pid %d) polling; log %s", name, p.PID(), logPath)
+	return p
+}
+
+// WorkerPolling is the line a worker logs once it polls its task queue.
+const WorkerPolling = "certflow-worker polling"
+
+// StartProcess runs bin with args, logging to logPath, and waits until the log has
+// WorkerPolling (readyTimeout > 0; a watcher has no such line: pass 0 not to wait). On
+// error the process is gone. The caller stops it.
+func StartProcess(name, bin, logPath string, args []string, readyTimeout time.Duration) (*WorkerProcess, error) {
+	cp, err := childproc.Start(name, bin, args, logPath, childproc.Options{})
+	if err != nil {
+		return nil, err
+	}
+	p := &WorkerProcess{Proc: cp}
+	if readyTimeout <= 0 {
+		return p, nil
+	}
+	deadline := time.Now().Add(readyTimeout)
 	for {
-		if log, _ := os.ReadFile(logPath); bytes.Contains(log, []byte("certflow-worker polling")) {
-			t.Logf("%s (pid %d) polling; log %s", name, p.PID(), logPath)
-			return p
+		if log, _ := os.ReadFile(logPath); bytes.Contains(log, []byte(WorkerPolling)) {
+			return p, nil
 		}
 		select {
 		case <-p.Done():
-			t.Fatalf("%s exited before polling: %v\n%s", name, p.Err(), p.Tail(40))
+			return nil, fmt.Errorf("%s exited before polling: %v\n%s", name, p.Err(), p.Tail(40))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not polling after 30s\n%s", name, p.Tail(40))
+			_ = p.Proc.Kill()
+			return nil, fmt.Errorf("%s not polling after %s\n%s", name, readyTimeout, p.Tail(40))
 		}
 	}
 }
@@ -96,15 +114,15 @@ func (p *WorkerProcess) assertGroupGone(t *testing.T) {
 	}
 }
 
-// BuildWorker builds bin/certflow-worker's source from the repository at root into dir
-// and returns its path: a crash test kills the binary of this tree, not an older build.
-func BuildWorker(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "certflow-worker")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/certflow-worker")
+// BuildBinary builds ./cmd/<name> of the repository at root into dir and returns its
+// path: a crash test kills the binary of this tree, not an older build.
+func BuildBinary(root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 	build.Dir = root
 	build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/certflow-worker: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
 	return bin, nil
 }

@@ -84,7 +84,7 @@ func restartPebble(t *testing.T) {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := env.Stack.RestartPebble(rctx); err != nil {
+	if err := env.Stack.Restart(rctx, "pebble"); err != nil {
 		t.Fatal(err)
 	}
 }

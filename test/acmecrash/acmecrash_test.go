@@ -69,7 +69,7 @@ func runWithSystem(m *testing.M) (code int, err error) {
 	env.state = state
 	code = 1
 	defer func() { cleanup(code) }()
-	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
+	if env.workerBin, err = testkit.BuildBinary(root, state, "certflow-worker"); err != nil {
 		return 0, err
 	}
 	sys, err := testkit.Start(context.Background(), testkit.Options{

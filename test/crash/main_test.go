@@ -86,7 +86,7 @@ func runWithSystem(m *testing.M) (int, error) {
 	code := 1
 	defer func() { cleanup(code) }()
 
-	if env.workerBin, err = testkit.BuildWorker(root, state); err != nil {
+	if env.workerBin, err = testkit.BuildBinary(root, state, "certflow-worker"); err != nil {
 		return 0, err
 	}
 

@@ -31,12 +31,19 @@ type Proc struct {
 type Options struct {
 	Dir string
 	Env []string
+	// AppendLog keeps what logPath holds (a restarted server's earlier runs) instead
+	// of truncating it.
+	AppendLog bool
 }
 
-// Start runs bin with args, stdout and stderr appended to logPath (truncated first,
-// with a header naming the command).
+// Start runs bin with args, stdout and stderr appended to logPath (truncated first
+// unless o.AppendLog, with a header naming the command).
 func Start(name, bin string, args []string, logPath string, o Options) (*Proc, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	mode := os.O_TRUNC
+	if o.AppendLog {
+		mode = os.O_APPEND
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|mode, 0o644)
 	if err != nil {
 		return nil, err
 	}

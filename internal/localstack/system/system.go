@@ -142,6 +142,8 @@ type Config struct {
 	Setup func(context.Context, *System) error
 	// NoWorker leaves the worker out (a test runs its own).
 	NoWorker bool
+	// NoWatcher leaves the watcher out (a test runs its own).
+	NoWatcher bool
 	// Watcher is the watcher's configuration besides its clients.
 	Watcher k8swatch.Flags
 	// Log receives the Temporal client's and the watcher's log lines.
@@ -214,6 +216,9 @@ func Start(ctx context.Context, c Config) (s *System, err error) {
 			return s, fmt.Errorf("start the worker: %w", err)
 		}
 		s.cleanups = append(s.cleanups, w.Stop)
+	}
+	if c.NoWatcher {
+		return s, nil
 	}
 	wf := c.Watcher
 	wf.RESTConfig, wf.Temporal = s.identity("certflow-k8swatch"), s.Temporal
