@@ -232,8 +232,11 @@ func checkOutcome(t *testing.T, nCA, nACME int, acmeNames []string, running map[
 	return checks
 }
 
-// panicRE matches a Go panic or fatal error, or a recovered panic logged by a server.
-var panicRE = regexp.MustCompile(`(?i)\bpanic\b|fatal error:`)
+// panicRE matches a Go panic or fatal error, a panic client-go or kube-apiserver
+// recovered ("Observed a panic", "apiserver panic'd", "panicked: true"; the apiserver's
+// timeout lines say "panicked: false" and are none), and one the Temporal SDK caught
+// in a workflow or an activity.
+var panicRE = regexp.MustCompile(`^panic: |^fatal error: |Observed a panic|panic'd|panicked: true|(?i:workflow panic|activity panic)|PanicError`)
 
 // panicsInLogs scans the logs of every process of the run (the worker and watcher
 // processes and the servers of the stack) and returns the lines that report a panic,
@@ -292,4 +295,22 @@ func deref(p *int) any {
 		return nil
 	}
 	return *p
+}
+
+// TestPanicRE: the log scan finds the panics each process reports, not the
+// apiserver's "panicked: false" lines of requests cut by its restart.
+func TestPanicRE(t *testing.T) {
+	for line, want := range map[string]bool{
+		"panic: runtime error: invalid memory address or nil pointer dereference": true,
+		"fatal error: concurrent map writes":                                      true,
+		`time=2026-12-05T13:56:25.027Z level=ERROR msg="Workflow panic" Namespace=default TaskQueue=certflow WorkerID=1@vm WorkflowType=CertificateWorkflow`:                                   true,
+		`time=2026-12-05T13:56:25.027Z level=ERROR msg="Activity panic." ActivityType=WriteSecret`:                                                                                             true,
+		`E1205 13:56:25.027201 14159 runtime.go:79] Observed a panic: "invalid memory address or nil pointer dereference"`:                                                                     true,
+		`E1205 13:56:25.027201 14159 finisher.go:175] "Unhandled Error" err="FinishRequest: post-timeout activity - time-elapsed: 54.603µs, panicked: false, err: <nil>, panic-reason: <nil>"`: false,
+		`time=2026-12-05T13:56:25.027Z level=INFO msg="k8swatch caches synced" workers=8`:                                                                                                      false,
+	} {
+		if got := panicRE.MatchString(line); got != want {
+			t.Errorf("panicRE.MatchString(%q) = %v, want %v", line, got, want)
+		}
+	}
 }
