@@ -178,7 +178,8 @@ func Register(r worker.Registry, c Config) {
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
-			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers},
+			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 	})

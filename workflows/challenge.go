@@ -58,7 +58,8 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 				Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
 			}).Get(ctx, nil)
 	}
-	dnsIn := dns01.DNS01Input{IssuerNamespace: in.IssuerNamespace, DNSName: spec.DNSName, KeyAuthorization: spec.Key}
+	dnsIn := dns01.DNS01Input{Challenge: dns01.ChallengeRef{Namespace: in.Challenge.Namespace, Name: in.Challenge.Name, UID: in.Challenge.UID},
+		IssuerNamespace: in.IssuerNamespace, DNSName: spec.DNSName, KeyAuthorization: spec.Key}
 	if spec.Solver.DNS01 != nil {
 		dnsIn.Solver = *spec.Solver.DNS01
 	}

@@ -43,10 +43,27 @@ type Activities struct {
 	// CNAMEs. When empty, /etc/resolv.conf's nameservers follow CNAMEs and the
 	// check asks the authoritative nameservers.
 	RecursiveNameservers []string
+	// LoadChallenge, when set, returns the Challenge an input names, failing for good
+	// when it is gone or has another UID. The solver, the issuer's namespace (whose
+	// Secrets hold the credentials), the DNS name and the key are then the Challenge's,
+	// whatever the input says: a workflow started by hand with forged input cannot
+	// present records with another issuer's credentials. The worker sets it.
+	LoadChallenge func(ctx context.Context, namespace, name, uid string) (*acmev1.Challenge, error)
 }
 
-// DNS01Input names one DNS-01 challenge and the solver that answers it.
+// ChallengeRef names the Challenge object a DNS-01 input acts for.
+type ChallengeRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+// DNS01Input names one DNS-01 challenge and the solver that answers it. With
+// Activities.LoadChallenge, Challenge decides and the other fields are what the
+// workflow believes (shown in its history); see there.
 type DNS01Input struct {
+	// Challenge is the Challenge object (its UID included) the record is for.
+	Challenge ChallengeRef `json:"challenge"`
 	// IssuerNamespace is the Issuer's namespace, "" for a ClusterIssuer (then
 	// ClusterResourceNamespace is used to read Secrets).
 	IssuerNamespace string `json:"issuerNamespace,omitempty"`
@@ -91,6 +108,10 @@ func ChallengeFQDN(dnsName string) string {
 // provider. With cnameStrategy Follow the record is written at the end of the
 // CNAME chain of ChallengeFQDN(DNSName). It is idempotent.
 func (a *Activities) PresentDNS01(ctx context.Context, in DNS01Input) (DNS01Record, error) {
+	in, err := a.fromChallenge(ctx, in)
+	if err != nil {
+		return DNS01Record{}, err
+	}
 	rec, p, err := a.prepare(ctx, in)
 	if err != nil {
 		return DNS01Record{}, err
@@ -104,7 +125,17 @@ func (a *Activities) PresentDNS01(ctx context.Context, in DNS01Input) (DNS01Reco
 // CleanUpDNS01 removes the challenge's TXT record (the value of this key
 // authorization only) from the solver's DNS provider. A record that is already
 // gone is not an error.
+//
+// A Challenge that is still there decides, as for PresentDNS01. One that is gone
+// (deleted, or garbage-collected with its Order, before its workflow cleaned up) no
+// longer can, and the input's solver removes the record: a cleanup only ever removes
+// the one value of the input's key authorization, so the record is not left behind.
 func (a *Activities) CleanUpDNS01(ctx context.Context, in DNS01Input) error {
+	if from, err := a.fromChallenge(ctx, in); err == nil {
+		in = from
+	} else if !isObjectGone(err) {
+		return err
+	}
 	rec, p, err := a.prepare(ctx, in)
 	if err != nil {
 		return err
@@ -137,6 +168,31 @@ func (a *Activities) CheckDNS01Propagation(ctx context.Context, in DNS01Input) (
 		return CheckResult{}, err
 	}
 	return res, nil
+}
+
+// fromChallenge returns the input with the solver, issuer namespace, DNS name and
+// key of the Challenge it names, read now (with LoadChallenge; without, the input).
+func (a *Activities) fromChallenge(ctx context.Context, in DNS01Input) (DNS01Input, error) {
+	if a.LoadChallenge == nil {
+		return in, nil
+	}
+	ref := in.Challenge
+	if ref.Name == "" || ref.UID == "" {
+		return in, objectGone("dns01: the input names no Challenge (namespace, name and UID): nothing is presented for it")
+	}
+	ch, err := a.LoadChallenge(ctx, ref.Namespace, ref.Name, ref.UID)
+	if err != nil {
+		return in, err
+	}
+	if ch.Spec.Solver.DNS01 == nil {
+		return in, configError("dns01: Challenge %s/%s has no dns01 solver", ref.Namespace, ref.Name)
+	}
+	out := DNS01Input{Challenge: ref, IssuerNamespace: ch.Namespace, Solver: *ch.Spec.Solver.DNS01,
+		DNSName: ch.Spec.DNSName, KeyAuthorization: ch.Spec.Key}
+	if ch.Spec.IssuerRef.Kind == "ClusterIssuer" {
+		out.IssuerNamespace = ""
+	}
+	return out, nil
 }
 
 // prepare validates the input, builds the provider with credentials read now,

@@ -649,3 +649,68 @@ func TestActivitiesRFC2136Integration(t *testing.T) {
 	})
 	actWantRetryable(t, err, "rfc2136")
 }
+
+// With LoadChallenge (as the worker runs), the Challenge object decides the solver, the
+// namespace of its credentials, the name and the key: input naming another issuer's
+// Secret and another name presents the Challenge's record with the Challenge's
+// credentials; input naming no Challenge, or one that is gone, presents nothing; the
+// cleanup of a Challenge deleted meanwhile still removes its record.
+func TestChallengeDecidesWhatIsPresented(t *testing.T) {
+	f := newActFixture(t, nil, actSecret(actIssuerNS, "cf-token", "api-token", actToken))
+	ctx := actCtx(t)
+	ch := &acmev1.Challenge{
+		ObjectMeta: metav1.ObjectMeta{Namespace: actIssuerNS, Name: "www-1", UID: "uid-1"},
+		Spec: acmev1.ChallengeSpec{DNSName: "www.example.test", Key: actKeyAuth,
+			IssuerRef: cmmeta.ObjectReference{Name: "acme", Kind: "Issuer"},
+			Solver: acmev1.ACMEChallengeSolver{DNS01: &acmev1.ACMEChallengeSolverDNS01{
+				Cloudflare: &acmev1.ACMEIssuerDNS01ProviderCloudflare{APIToken: actSelPtr("cf-token", "api-token")}}}},
+	}
+	gone := false
+	f.act.LoadChallenge = func(_ context.Context, ns, name, uid string) (*acmev1.Challenge, error) {
+		if gone || ns != ch.Namespace || name != ch.Name || uid != string(ch.UID) {
+			return nil, temporal.NewNonRetryableApplicationError("Challenge "+ns+"/"+name+" does not exist", "ObjectGone", nil)
+		}
+		return ch, nil
+	}
+	forged := DNS01Input{
+		Challenge:        ChallengeRef{Namespace: actIssuerNS, Name: "www-1", UID: "uid-1"},
+		IssuerNamespace:  actClusterNS, // another namespace's Secret, which the Challenge does not name
+		Solver:           acmev1.ACMEChallengeSolverDNS01{Cloudflare: &acmev1.ACMEIssuerDNS01ProviderCloudflare{APIToken: actSelPtr("other", "api-token")}},
+		DNSName:          "victim.example.test",
+		KeyAuthorization: "forged",
+	}
+	rec, err := f.act.PresentDNS01(ctx, forged)
+	if err != nil {
+		t.Fatalf("present for a Challenge that exists: %v", err)
+	}
+	if want := (DNS01Record{FQDN: "_acme-challenge.www.example.test.", Value: TXTValue(actKeyAuth), Provider: ProviderCloudflare}); rec != want {
+		t.Errorf("presented %+v, want the Challenge's record %+v", rec, want)
+	}
+	if v := f.fake.TXT("_acme-challenge.victim.example.test."); len(v) > 0 {
+		t.Errorf("the input's name got a record: %q", v)
+	}
+
+	requests := f.requestCount()
+	for _, in := range []DNS01Input{
+		{IssuerNamespace: actIssuerNS, Solver: *ch.Spec.Solver.DNS01, DNSName: "victim.example.test", KeyAuthorization: "forged"},
+		{Challenge: ChallengeRef{Namespace: actIssuerNS, Name: "www-1", UID: "other-uid"}, IssuerNamespace: actIssuerNS,
+			Solver: *ch.Spec.Solver.DNS01, DNSName: "victim.example.test", KeyAuthorization: "forged"},
+	} {
+		_, err := f.act.PresentDNS01(ctx, in)
+		actWantNonRetryable(t, err, "ObjectGone")
+	}
+	if n := f.requestCount(); n != requests {
+		t.Errorf("%d Cloudflare API requests for inputs naming no Challenge that exists", n-requests)
+	}
+
+	// The Challenge is deleted before its workflow cleans up: the input's record goes.
+	gone = true
+	in := DNS01Input{Challenge: forged.Challenge, IssuerNamespace: actIssuerNS, Solver: *ch.Spec.Solver.DNS01,
+		DNSName: ch.Spec.DNSName, KeyAuthorization: actKeyAuth}
+	if err := f.act.CleanUpDNS01(ctx, in); err != nil {
+		t.Fatalf("clean up after the Challenge was deleted: %v", err)
+	}
+	if v := f.fake.TXT("_acme-challenge.www.example.test."); len(v) > 0 {
+		t.Errorf("record left after the cleanup: %q", v)
+	}
+}

@@ -1,9 +1,12 @@
 package dns01
 
 import (
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/certflow/certflow/activities/kube"
 )
 
 // Types of the non-retryable errors the activities return.
@@ -21,4 +24,15 @@ const (
 
 func configError(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConfig, nil)
+}
+
+// objectGone is kube.ErrTypeObjectGone: the input names no Challenge that exists.
+func objectGone(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), kube.ErrTypeObjectGone, nil)
+}
+
+// isObjectGone reports whether err says the Challenge is gone or another object now.
+func isObjectGone(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == kube.ErrTypeObjectGone
 }

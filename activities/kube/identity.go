@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 )
 
@@ -64,16 +65,23 @@ func (a *Activities) ConfirmOwner(ctx context.Context, namespace string, owner m
 // confirmUID fails, for good, when get finds no kind namespace/name or one with
 // another UID than uid.
 func confirmUID[T metav1.Object](ctx context.Context, kind, namespace, name, uid string, get func(context.Context, string, metav1.GetOptions) (T, error)) error {
+	_, err := getConfirmed(ctx, kind, namespace, name, uid, get)
+	return err
+}
+
+// getConfirmed returns kind namespace/name when it exists with uid, and fails for good
+// when it does not.
+func getConfirmed[T metav1.Object](ctx context.Context, kind, namespace, name, uid string, get func(context.Context, string, metav1.GetOptions) (T, error)) (T, error) {
 	obj, err := get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return nonRetryable(ErrTypeObjectGone, "%s %s/%s does not exist: nothing is written for it", kind, namespace, name)
+		return obj, nonRetryable(ErrTypeObjectGone, "%s %s/%s does not exist: nothing is written for it", kind, namespace, name)
 	case err != nil:
-		return fmt.Errorf("get %s %s/%s: %w", kind, namespace, name, err)
+		return obj, fmt.Errorf("get %s %s/%s: %w", kind, namespace, name, err)
 	case string(obj.GetUID()) != uid:
-		return nonRetryable(ErrTypeObjectGone, "%s %s/%s is another object now (UID %s, not %s): nothing is written for the old one", kind, namespace, name, obj.GetUID(), uid)
+		return obj, nonRetryable(ErrTypeObjectGone, "%s %s/%s is another object now (UID %s, not %s): nothing is written for the old one", kind, namespace, name, obj.GetUID(), uid)
 	}
-	return nil
+	return obj, nil
 }
 
 // confirmRequest confirms that the CertificateRequest an Order is created for exists
@@ -92,5 +100,13 @@ func (a *Activities) confirmOrder(ctx context.Context, ref ObjectRef) error {
 // HTTP-01 solver's objects are created for a Challenge that is there, never for forged
 // input.
 func (a *Activities) ConfirmChallenge(ctx context.Context, namespace, name, uid string) error {
-	return confirmUID(ctx, "Challenge", namespace, name, uid, a.CertFlow.AcmeV1().Challenges(namespace).Get)
+	_, err := a.LoadChallenge(ctx, namespace, name, uid)
+	return err
+}
+
+// LoadChallenge returns the Challenge a DNS-01 record is presented for when it exists
+// with uid: its solver and issuer, not the activity's input, say whose credentials
+// write the record.
+func (a *Activities) LoadChallenge(ctx context.Context, namespace, name, uid string) (*acmev1.Challenge, error) {
+	return getConfirmed(ctx, "Challenge", namespace, name, uid, a.CertFlow.AcmeV1().Challenges(namespace).Get)
 }
