@@ -361,6 +361,16 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	if !known && !restart && statusCurrent(cert, sig.ManualRenewToken) {
 		// First sight (a watcher start): its workflow wrote this generation's status,
 		// so there is nothing new to tell it; a workflow that is gone is the sweep's.
+		if w.managedSecretCached(cert) {
+			return nil
+		}
+		// Unless its Secret went (or lost its managed label) while no watcher ran: no
+		// event will ever say so. Tell the workflow as that deletion would have.
+		gone := workflows.SecretChangedSignal{ResourceVersion: "deleted"}
+		if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, cert, workflows.SignalSecretChanged, gone); err != nil {
+			w.forget(k, fp)
+			return err
+		}
 		return nil
 	}
 	if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, cert, workflows.SignalSpec, sig); err != nil {
@@ -368,6 +378,13 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 		return err
 	}
 	return nil
+}
+
+// managedSecretCached says whether the Certificate's Secret is in the cache of managed
+// Secrets.
+func (w *Watcher) managedSecretCached(cert *cmapi.Certificate) bool {
+	_, exists, err := w.secretInformer.GetIndexer().GetByKey(cacheKey(cert.Namespace, cert.Spec.SecretName))
+	return err == nil && exists
 }
 
 // statusCurrent says whether the Certificate's Ready condition was written for its

@@ -42,7 +42,7 @@ func TestChaos(t *testing.T) {
 	nCA := size(t, "CERTFLOW_CHAOS_CA", 100)
 	nACME := size(t, "CERTFLOW_CHAOS_ACME", 10)
 	sys := env.sys
-	sup := newSupervisor(t)
+	sup := newSupervisor(t, "")
 	sup.startWatcher()
 	sup.startWorker()
 	setupIssuers(t)

@@ -21,6 +21,7 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/test/acme/acmetest"
+	"github.com/certflow/certflow/workflows"
 )
 
 // check is one line of the report.
@@ -62,6 +63,9 @@ func waitWorkflowsAsleep(t *testing.T, timeout time.Duration) map[string]int {
 		byType = map[string]int{}
 		var busy []string
 		for _, w := range running {
+			if strings.HasPrefix(w.GetExecution().GetWorkflowId(), workflows.CertificateWorkflowID(ns, "")) {
+				byType["CertificateWorkflow of "+ns]++
+			}
 			byType[w.GetType().GetName()]++
 			if why := busyWith(w.GetExecution().GetWorkflowId()); why != "" && len(busy) < 10 {
 				busy = append(busy, why)
@@ -221,7 +225,7 @@ func checkOutcome(t *testing.T, nCA, nACME int, acmeNames []string, running map[
 		left = append(left, w.GetExecution().GetWorkflowId()+" "+w.GetStatus().String())
 	}
 	none("workflows failed, terminated, timed out", left)
-	add("Certificate workflows running, asleep", running["CertificateWorkflow"], total, fmt.Sprintf("running by type: %v", running))
+	add("Certificate workflows running, asleep", running["CertificateWorkflow of "+ns], total, fmt.Sprintf("running by type: %v", running))
 
 	panics, logs := panicsInLogs(t)
 	c := check{name: fmt.Sprintf("panics in the %d logs", logs), value: strconv.Itoa(len(panics)), ok: len(panics) == 0}

@@ -13,10 +13,11 @@ import (
 )
 
 // supervisor runs the worker and the watcher as a Deployment would: a killed process
-// is replaced by a new one at once, each with its own log (worker-<n>.log,
-// watcher-<n>.log).
+// is replaced by a new one at once, each with its own log (<prefix>worker-<n>.log,
+// <prefix>watcher-<n>.log).
 type supervisor struct {
 	t                *testing.T
+	prefix           string
 	worker, watcher  *testkit.WorkerProcess
 	workers, watches int // processes started so far
 	watcherStarts    []time.Time
@@ -25,8 +26,8 @@ type supervisor struct {
 	workerStartFailures int
 }
 
-func newSupervisor(t *testing.T) *supervisor {
-	s := &supervisor{t: t}
+func newSupervisor(t *testing.T, prefix string) *supervisor {
+	s := &supervisor{t: t, prefix: prefix}
 	t.Cleanup(func() {
 		if s.worker != nil {
 			s.worker.Stop(t)
@@ -61,7 +62,7 @@ func (s *supervisor) startWorker() {
 	var last error
 	for range 10 {
 		s.workers++
-		name := fmt.Sprintf("worker-%d", s.workers)
+		name := fmt.Sprintf("%sworker-%d", s.prefix, s.workers)
 		p, err := testkit.StartProcess(name, env.workerBin, filepath.Join(env.state, name+".log"), workerArgs(), time.Minute)
 		if err == nil {
 			s.worker = p
@@ -86,7 +87,7 @@ func (s *supervisor) killWorker() {
 func (s *supervisor) startWatcher() {
 	s.t.Helper()
 	s.watches++
-	name := fmt.Sprintf("watcher-%d", s.watches)
+	name := fmt.Sprintf("%swatcher-%d", s.prefix, s.watches)
 	p, err := testkit.StartProcess(name, env.watcherBin, filepath.Join(env.state, name+".log"), watcherArgs(), 0)
 	if err != nil {
 		s.t.Fatal(err)
@@ -98,7 +99,7 @@ func (s *supervisor) startWatcher() {
 // leadDelay says how long after its start watcher n (from 1) led: when it logged
 // that its caches were synced, which it does once it holds the Lease.
 func (s *supervisor) leadDelay(n int) string {
-	b, err := os.ReadFile(filepath.Join(env.state, fmt.Sprintf("watcher-%d.log", n)))
+	b, err := os.ReadFile(filepath.Join(env.state, fmt.Sprintf("%swatcher-%d.log", s.prefix, n)))
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
@@ -119,7 +120,13 @@ func (s *supervisor) leadDelay(n int) string {
 // killWatcher SIGKILLs the running watcher and starts another.
 func (s *supervisor) killWatcher() {
 	s.t.Helper()
+	s.stopWatcher()
+	s.startWatcher()
+}
+
+// stopWatcher SIGKILLs the running watcher: none runs until startWatcher.
+func (s *supervisor) stopWatcher() {
+	s.t.Helper()
 	s.watcher.Kill(s.t)
 	s.watcher = nil
-	s.startWatcher()
 }
