@@ -16,7 +16,8 @@ import (
 // kilobyte; the spec is the tenant's, and the parsed subject goes into every CSR and
 // certificate.
 const (
-	// MaxLiteralSubjectLen is the longest literalSubject accepted, in bytes.
+	// MaxLiteralSubjectLen is the longest literalSubject accepted, in bytes; the CRD
+	// refuses longer ones at apply time (maxLength on spec.literalSubject).
 	MaxLiteralSubjectLen = 8 << 10
 	// MaxLiteralSubjectAttributes is the most attributes (over all RDNs) accepted.
 	MaxLiteralSubjectAttributes = 128

@@ -123,8 +123,9 @@ type CertificateSpec struct {
 	// LiteralSubject is an RFC 4514 distinguished name used verbatim as the
 	// certificate subject, for subjects that Subject cannot express (attribute
 	// order, multi-valued RDNs, other attributes). Cannot be set together
-	// with Subject or CommonName.
+	// with Subject or CommonName. At most 8 KiB (what the issuance parses).
 	// +optional
+	// +kubebuilder:validation:MaxLength=8192
 	LiteralSubject string `json:"literalSubject,omitempty"`
 
 	// CommonName is the X.509 subject common name. TLS clients ignore it when
