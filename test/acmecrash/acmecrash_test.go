@@ -24,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
-	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
@@ -38,59 +37,18 @@ const ns = "acmecrash"
 // challenge give up on its self check (and ask Pebble) before the restart.
 const selfCheckTimeout = 2 * time.Minute
 
-var env struct {
-	sys              *testkit.System
-	state            string // worker binary, kubeconfig and logs
-	workerBin        string
-	workerKubeconfig string
-}
+// env is the suite's system, its worker run by the tests.
+var env *testkit.ChildSuite
 
 func TestMain(m *testing.M) {
-	if !integration.Enabled() {
-		os.Exit(m.Run())
-	}
-	code, err := runWithSystem(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acmecrash setup:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func runWithSystem(m *testing.M) (code int, err error) {
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		return 0, err
-	}
-	state, cleanup, err := testkit.StateDir("certflow-acmecrash-", "acmecrash: worker binary and logs")
-	if err != nil {
-		return 0, err
-	}
-	env.state = state
-	code = 1
-	defer func() { cleanup(code) }()
-	if env.workerBin, err = testkit.BuildBinary(root, state, "certflow-worker"); err != nil {
-		return 0, err
-	}
-	sys, err := testkit.Start(context.Background(), testkit.Options{
+	os.Exit(testkit.RunChildSuite(m, "acmecrash", testkit.Options{
 		ACME: true, NoWorker: true, SelfCheckTimeout: selfCheckTimeout, Namespaces: []string{ns},
-	})
-	if err != nil {
-		return 0, err
-	}
-	env.sys = sys
-	defer func() { sys.Stop(code != 0) }()
-	env.workerKubeconfig = filepath.Join(state, "worker.kubeconfig")
-	if err := sys.WriteKubeconfig(env.workerKubeconfig, "certflow-worker"); err != nil {
-		return 0, err
-	}
-	code = m.Run()
-	return code, nil
+	}, []string{"certflow-worker"}, func(s *testkit.ChildSuite) { env = s }))
 }
 
 func TestWorkerKilledDuringDNS01SelfCheck(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
-	sys := env.sys
+	sys := env.System
 	const dnsName = "crash.example.com"
 	fqdn := "_acme-challenge." + dnsName + "."
 	w1 := startWorker(t, "worker-1")
@@ -202,7 +160,7 @@ func TestWorkerKilledDuringDNS01SelfCheck(t *testing.T) {
 // sleeping reports whether a workflow is running with nothing in flight: no pending
 // activity and no workflow task (it waits on a timer or a child).
 func sleeping(id string) (bool, string) {
-	d, err := env.sys.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	d, err := env.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
 	if err != nil {
 		return false, err.Error()
 	}
@@ -222,7 +180,7 @@ func sleeping(id string) (bool, string) {
 func history(t *testing.T, id string) []*historypb.HistoryEvent {
 	t.Helper()
 	var events []*historypb.HistoryEvent
-	it := env.sys.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := env.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -260,9 +218,9 @@ func activityStarts(events []*historypb.HistoryEvent, typ string) []string {
 // polls.
 func startWorker(t *testing.T, name string) *testkit.WorkerProcess {
 	t.Helper()
-	args := worker.Flags{Kubeconfig: env.workerKubeconfig, TemporalAddress: env.sys.Stack.TemporalAddress,
-		TemporalNamespace: env.sys.Stack.TemporalNamespace, ACME: env.sys.ACME}.Args()
-	return testkit.StartWorkerProcess(t, name, env.workerBin, filepath.Join(env.state, name+".log"), args)
+	args := worker.Flags{Kubeconfig: env.Kubeconfigs["certflow-worker"], TemporalAddress: env.Stack.TemporalAddress,
+		TemporalNamespace: env.Stack.TemporalNamespace, ACME: env.ACME}.Args()
+	return testkit.StartWorkerProcess(t, name, env.Bins["certflow-worker"], filepath.Join(env.State, name+".log"), args)
 }
 
 func deref(p *int) any {

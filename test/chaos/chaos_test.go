@@ -41,7 +41,7 @@ func TestChaos(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	nCA := size(t, "CERTFLOW_CHAOS_CA", 100)
 	nACME := size(t, "CERTFLOW_CHAOS_ACME", 10)
-	sys := env.sys
+	sys := env.System
 	sup := newSupervisor(t, "")
 	sup.startWatcher()
 	sup.startWorker()
@@ -111,7 +111,7 @@ func TestChaos(t *testing.T) {
 // fake Cloudflare API; it waits until both issuers are Ready.
 func setupIssuers(t *testing.T) {
 	t.Helper()
-	sys := env.sys
+	sys := env.System
 	acmetest.Kubectl(t, sys, testkit.Manifest(
 		testkit.SelfSignedIssuer("root"),
 		testkit.Cert{Name: "chaos-ca", IsCA: true, CommonName: "certflow chaos CA", PrivateKey: "{algorithm: ECDSA}", Issuer: "root"}.String(),
@@ -146,7 +146,7 @@ func createCertificates(t *testing.T, nCA, nACME int) []string {
 	for range 8 {
 		wg.Go(func() {
 			for c := range work {
-				if _, err := env.sys.CertFlow.CertmanagerV1().Certificates(ns).Create(context.Background(), c, metav1.CreateOptions{}); err != nil {
+				if _, err := env.CertFlow.CertmanagerV1().Certificates(ns).Create(context.Background(), c, metav1.CreateOptions{}); err != nil {
 					errs <- fmt.Errorf("create Certificate %s: %w", c.Name, err)
 				}
 			}
@@ -230,7 +230,7 @@ func issueUnderFaults(t *testing.T, sup *supervisor, faults []*fault, total int,
 // countReady counts the Ready Certificates of the namespace and describes a few of
 // the others.
 func countReady() (int, string, error) {
-	l, err := env.sys.CertFlow.CertmanagerV1().Certificates(ns).List(context.Background(), metav1.ListOptions{ResourceVersion: "0"})
+	l, err := env.CertFlow.CertmanagerV1().Certificates(ns).List(context.Background(), metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return 0, "", err
 	}

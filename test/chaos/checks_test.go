@@ -36,7 +36,7 @@ func listWorkflows(query string) ([]*workflowpb.WorkflowExecutionInfo, error) {
 	var out []*workflowpb.WorkflowExecutionInfo
 	var token []byte
 	for {
-		resp, err := env.sys.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+		resp, err := env.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
 			Query: query, PageSize: 1000, NextPageToken: token,
 		})
 		if err != nil {
@@ -78,7 +78,7 @@ func waitWorkflowsAsleep(t *testing.T, timeout time.Duration) map[string]int {
 
 // busyWith says what a running workflow is doing, "" when it sleeps.
 func busyWith(id string) string {
-	d, err := env.sys.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	d, err := env.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
 	if err != nil {
 		return id + ": " + err.Error()
 	}
@@ -101,7 +101,7 @@ func busyWith(id string) string {
 func checkOutcome(t *testing.T, nCA, nACME int, acmeNames []string, running map[string]int) []check {
 	t.Helper()
 	ctx := context.Background()
-	sys := env.sys
+	sys := env.System
 	var checks []check
 	add := func(name string, got, want int, detail string) {
 		checks = append(checks, check{name: name, value: fmt.Sprintf("%d/%d", got, want), ok: got == want, detail: detail})
@@ -248,7 +248,7 @@ var panicRE = regexp.MustCompile(`^panic: |^fatal error: |Observed a panic|panic
 func panicsInLogs(t *testing.T) ([]string, int) {
 	t.Helper()
 	var files []string
-	for _, dir := range []string{env.state, env.sys.Stack.StateDir} {
+	for _, dir := range []string{env.State, env.Stack.StateDir} {
 		m, err := filepath.Glob(filepath.Join(dir, "*.log"))
 		if err != nil {
 			t.Fatal(err)

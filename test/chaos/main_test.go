@@ -14,74 +14,21 @@
 package chaos
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
-	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testkit"
-	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 const ns = "chaos"
 
-var env struct {
-	sys   *testkit.System
-	state string // binaries, kubeconfigs and the logs of the worker and watcher processes
-	// workerBin and watcherBin are built from this tree.
-	workerBin, watcherBin string
-	// Kubeconfigs acting as the worker's and the watcher's ServiceAccounts.
-	workerKubeconfig, watcherKubeconfig string
-}
+// env is the suite's system; its worker and watcher are run by the tests' supervisors.
+var env *testkit.ChildSuite
 
 func TestMain(m *testing.M) {
-	if !integration.Enabled() {
-		os.Exit(m.Run())
-	}
-	code, err := runWithSystem(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos setup:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func runWithSystem(m *testing.M) (code int, err error) {
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		return 0, err
-	}
-	state, cleanup, err := testkit.StateDir("certflow-chaos-", "chaos: binaries and the logs of the worker and watcher processes")
-	if err != nil {
-		return 0, err
-	}
-	env.state = state
-	code = 1
-	defer func() { cleanup(code) }()
-	for bin, name := range map[*string]string{&env.workerBin: "certflow-worker", &env.watcherBin: "certflow-k8swatch"} {
-		if *bin, err = testkit.BuildBinary(root, state, name); err != nil {
-			return 0, err
-		}
-	}
-	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, NoWorker: true, NoWatcher: true, Namespaces: []string{ns}})
-	if err != nil {
-		return 0, err
-	}
-	env.sys = sys
-	defer func() { sys.Stop(code != 0) }()
-	env.workerKubeconfig = filepath.Join(state, "worker.kubeconfig")
-	env.watcherKubeconfig = filepath.Join(state, "watcher.kubeconfig")
-	if err := sys.WriteKubeconfig(env.workerKubeconfig, "certflow-worker"); err != nil {
-		return 0, err
-	}
-	if err := sys.WriteKubeconfig(env.watcherKubeconfig, "certflow-k8swatch"); err != nil {
-		return 0, err
-	}
-	code = m.Run()
-	return code, nil
+	os.Exit(testkit.RunChildSuite(m, "chaos", testkit.Options{ACME: true, NoWorker: true, NoWatcher: true, Namespaces: []string{ns}},
+		[]string{"certflow-worker", "certflow-k8swatch"}, func(s *testkit.ChildSuite) { env = s }))
 }
 
 // size reads a count from the environment.

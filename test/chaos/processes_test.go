@@ -41,16 +41,16 @@ func newSupervisor(t *testing.T, prefix string) *supervisor {
 
 // workerArgs are the worker's flags for the system (its ACME settings included).
 func workerArgs() []string {
-	sys := env.sys
-	return worker.Flags{Kubeconfig: env.workerKubeconfig, TemporalAddress: sys.Stack.TemporalAddress,
+	sys := env.System
+	return worker.Flags{Kubeconfig: env.Kubeconfigs["certflow-worker"], TemporalAddress: sys.Stack.TemporalAddress,
 		TemporalNamespace: sys.Stack.TemporalNamespace, ACME: sys.ACME}.Args()
 }
 
 // watcherArgs are the watcher's flags: leader election as deployed (a SIGKILLed
 // leader's Lease must expire before the next one leads), and a sweep every 15 s.
 func watcherArgs() []string {
-	sys := env.sys
-	return []string{"--kubeconfig", env.watcherKubeconfig, "--temporal-address", sys.Stack.TemporalAddress,
+	sys := env.System
+	return []string{"--kubeconfig", env.Kubeconfigs["certflow-k8swatch"], "--temporal-address", sys.Stack.TemporalAddress,
 		"--temporal-namespace", sys.Stack.TemporalNamespace, "--leader-election-namespace", "kube-system",
 		"--sweep-interval", "15s"}
 }
@@ -63,7 +63,7 @@ func (s *supervisor) startWorker() {
 	for range 10 {
 		s.workers++
 		name := fmt.Sprintf("%sworker-%d", s.prefix, s.workers)
-		p, err := testkit.StartProcess(name, env.workerBin, filepath.Join(env.state, name+".log"), workerArgs(), time.Minute)
+		p, err := testkit.StartProcess(name, env.Bins["certflow-worker"], filepath.Join(env.State, name+".log"), workerArgs(), time.Minute)
 		if err == nil {
 			s.worker = p
 			return
@@ -88,7 +88,7 @@ func (s *supervisor) startWatcher() {
 	s.t.Helper()
 	s.watches++
 	name := fmt.Sprintf("%swatcher-%d", s.prefix, s.watches)
-	p, err := testkit.StartProcess(name, env.watcherBin, filepath.Join(env.state, name+".log"), watcherArgs(), 0)
+	p, err := testkit.StartProcess(name, env.Bins["certflow-k8swatch"], filepath.Join(env.State, name+".log"), watcherArgs(), 0)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func (s *supervisor) startWatcher() {
 // leadDelay says how long after its start watcher n (from 1) led: when it logged
 // that its caches were synced, which it does once it holds the Lease.
 func (s *supervisor) leadDelay(n int) string {
-	b, err := os.ReadFile(filepath.Join(env.state, fmt.Sprintf("%swatcher-%d.log", s.prefix, n)))
+	b, err := os.ReadFile(filepath.Join(env.State, fmt.Sprintf("%swatcher-%d.log", s.prefix, n)))
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}

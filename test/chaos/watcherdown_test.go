@@ -20,7 +20,7 @@ import (
 func TestSecretDeletedWhileWatcherDown(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	const ns = "watcher-down"
-	sys := env.sys
+	sys := env.System
 	testkit.CreateNamespace(t, sys.Kube, ns)
 	sup := newSupervisor(t, "down-")
 	sup.startWatcher()
