@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -233,5 +234,40 @@ func TestChallengeReportsAccountUnknown(t *testing.T) {
 	}
 	if res.State != acmev1.Errored || !res.AccountUnknown {
 		t.Errorf("result %+v, want errored with AccountUnknown", res)
+	}
+}
+
+// The ACME solvers select by the Certificate's labels as they are when its request is
+// made (what CreateCertificateRequest read), not as the last spec signal had them: a
+// label change is no new generation, so no signal carries it.
+func TestOrderSelectsByLabelsReadWithTheRequest(t *testing.T) {
+	env := newEnv(t)
+	env.RegisterWorkflow(OrderWorkflow)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
+		kube.CreatedRequest{RequestRef: kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid"},
+			CertificateLabels: map[string]string{"solver": "now"}, LabelsRead: true}, nil).Once()
+	var issued []time.Time
+	captureIssuance(env, &issued)
+	expectIssuance(env, &statuses)
+	var labels []map[string]string
+	env.OnWorkflow(OrderWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in OrderInput) (OrderResult, error) {
+		labels = append(labels, in.CertificateLabels)
+		return OrderResult{CertificatePEM: []byte("chain")}, nil
+	})
+	in := testInput()
+	in.Spec.IssuerRef = cmmeta.IssuerReference{Name: "letsencrypt", Kind: cmapi.ClusterIssuerKind}
+	in.Labels = map[string]string{"solver": "at-creation"}
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the issuance, got %v", env.GetWorkflowError())
+	}
+	if len(labels) != 1 || !maps.Equal(labels[0], map[string]string{"solver": "now"}) {
+		t.Errorf("orders got labels %v, want the ones read with the request", labels)
 	}
 }

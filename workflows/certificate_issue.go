@@ -137,11 +137,17 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 
 // createRequest creates the CertificateRequest of revision.
 func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef) (kube.RequestRef, error) {
-	var req kube.RequestRef
+	var created kube.CreatedRequest
 	summary := "create CertificateRequest " + conventions.CertificateRequestName(c.st.Name, revision)
 	if err := step(c.ctx, kubeStep, summary,
-		actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &req); err != nil {
-		return req, err
+		actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &created); err != nil {
+		return created.RequestRef, err
+	}
+	req := created.RequestRef
+	if created.LabelsRead {
+		// The labels as they are now, not as the last spec signal had them: a label
+		// change is no new generation, and no signal is sent for it.
+		c.st.Labels = created.CertificateLabels
 	}
 	c.queueEvent("Normal", "Requested", fmt.Sprintf("Created new CertificateRequest resource %q", req.Name))
 	return req, nil

@@ -86,8 +86,8 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	env.OnActivity(actCreateCSR, mock.Anything, mock.Anything).Return([]byte("-----BEGIN CERTIFICATE REQUEST-----"), nil)
 	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")}, nil)
 	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in kube.CreateRequestInput) (kube.RequestRef, error) {
-			return kube.RequestRef{Namespace: in.Namespace, Name: conventions.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}, nil
+		func(_ context.Context, in kube.CreateRequestInput) (kube.CreatedRequest, error) {
+			return kube.CreatedRequest{RequestRef: kube.RequestRef{Namespace: in.Namespace, Name: conventions.CertificateRequestName(in.CertificateName, in.Revision), UID: "cr-uid"}}, nil
 		})
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Reason: "cert-manager.io"}, nil)
 	env.OnActivity(actSetCertificateRequestStatus, mock.Anything, mock.Anything).Return(nil)
@@ -735,7 +735,7 @@ func TestWaitsForApprovalSignalOrRecheck(t *testing.T) {
 			var recorded []kube.RequestStatusInput
 			recordRequestStatus(env, cmapi.CertificateRequestReasonIssued, &recorded)
 			env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
-				kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}, nil).Once()
+				kube.CreatedRequest{RequestRef: kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid", CreatedVersion: "7"}}, nil).Once()
 			var issued []time.Time
 			captureIssuance(env, &issued)
 			expectIssuance(env, &statuses)

@@ -53,7 +53,8 @@ type SpecSignal struct {
 	// Each distinct token acts once, like a renew signal; the workflow remembers the
 	// tokens of Issuing conditions it wrote itself, so its own writes never re-trigger.
 	ManualRenewToken string
-	// Labels are the Certificate's labels, for ACME solver selectors (matchLabels).
+	// Labels are the Certificate's labels, for ACME solver selectors (matchLabels); the
+	// workflow reads them again with each CertificateRequest it makes.
 	Labels map[string]string `json:",omitempty"`
 }
 

@@ -50,10 +50,31 @@ type RequestRef struct {
 // key. An existing request for the same key is reused (the activity ran before a crash);
 // one that failed, was denied, belongs to an older Certificate or holds another key is
 // replaced, so there is exactly one request per revision.
-func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
-	if _, err := a.confirmCertificate(ctx, in.Namespace, in.CertificateName, in.CertificateUID); err != nil {
-		return RequestRef{}, err
+func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequestInput) (CreatedRequest, error) {
+	cert, err := a.confirmCertificate(ctx, in.Namespace, in.CertificateName, in.CertificateUID)
+	if err != nil {
+		return CreatedRequest{}, err
 	}
+	ref, err := a.ensureRequest(ctx, in)
+	if err != nil {
+		return CreatedRequest{}, err
+	}
+	return CreatedRequest{RequestRef: ref, CertificateLabels: cert.Labels, LabelsRead: true}, nil
+}
+
+// CreatedRequest is CreateCertificateRequest's result: the request, and the
+// Certificate's labels when it was made, which the ACME solvers' matchLabels select by
+// (upstream's Order carries its request's labels, copied from the Certificate then):
+// a label change needs no signal to count at the next issuance.
+type CreatedRequest struct {
+	RequestRef
+	CertificateLabels map[string]string `json:",omitempty"`
+	// LabelsRead is false in results recorded before the labels came with them.
+	LabelsRead bool `json:",omitempty"`
+}
+
+// ensureRequest makes sure the request of this revision exists for the CSR's key.
+func (a *Activities) ensureRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
 	name := conventions.CertificateRequestName(in.CertificateName, in.Revision)
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -83,7 +84,7 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 	cf := versioned.NewForConfigOrDie(cfg)
 	// The Certificate the requests are for: creating one confirms it first.
 	web, err := cf.CertmanagerV1().Certificates(testNS).Create(ctx, &cmapi.Certificate{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"solver": "dns"}},
 		Spec:       cmapi.CertificateSpec{SecretName: testSecret, DNSNames: []string{"web.example.com"}, IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -103,7 +104,10 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 		if ref.CreatedVersion == "" {
 			t.Fatalf("a new request's ref has no CreatedVersion: %+v", ref)
 		}
-		return ref
+		if !ref.LabelsRead || !maps.Equal(ref.CertificateLabels, web.Labels) {
+			t.Fatalf("CreateCertificateRequest returned labels %v (read %v), want the Certificate's %v", ref.CertificateLabels, ref.LabelsRead, web.Labels)
+		}
+		return ref.RequestRef
 	}
 	issued := RequestStatusInput{
 		CertificatePEM: pair.certPEM, CAPEM: pair.caPEM, RecordApproval: true,
