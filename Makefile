@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 45m
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv
 DEV_TOOLS := controller-gen workflowcheck
 
-.PHONY: all tools bind build run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
+.PHONY: all tools bind build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -30,12 +30,29 @@ bind:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# The release version (internal/version/VERSION) and this version's image.
+VERSION := $(shell cat internal/version/VERSION)
+IMAGE := ghcr.io/certflow/certflow:$(VERSION)
+IMAGE_ARCHIVE := $(CURDIR)/out/certflow-image.tar
+
+## image: the OCI image $(IMAGE) (certflow-worker, certflow-k8swatch, starter; static, CA roots) from the Containerfile with buildah, into out/certflow-image.tar and buildah's store in out/buildah
+image:
+	@hack/install-buildah.sh
+	rm -rf out/image-context
+	hack/image-context.sh out/image-context
+	buildah --storage-driver vfs --root out/buildah/root --runroot out/buildah/run \
+		bud --quiet --isolation chroot --timestamp 0 --build-arg VERSION=$(VERSION) -t $(IMAGE) -f Containerfile out/image-context
+	rm -f $(IMAGE_ARCHIVE)
+	buildah --storage-driver vfs --root out/buildah/root --runroot out/buildah/run \
+		push --quiet $(IMAGE) oci-archive:$(IMAGE_ARCHIVE):$(IMAGE)
+	@echo "$(IMAGE) in $(IMAGE_ARCHIVE)"
+
 ## run: the whole system on a local stack (KUBECONFIG / TEMPORAL_ADDRESS use existing ones)
 run: tools build
 	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools bind lint verify-generate fuzz-short
+test: tools bind lint verify-generate fuzz-short image
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## chaos: 1,000 CA and 50 ACME DNS-01 Certificates issued while the worker, the watcher,

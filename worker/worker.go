@@ -24,6 +24,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/version"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -80,10 +81,13 @@ type ACMEConfig struct {
 	AccountRecheckInterval time.Duration
 }
 
+// DefaultHTTP01SolverImage is the image of HTTP-01 solver Pods: this version's own
+// (version.Image), whose entrypoint is certflow-worker.
+var DefaultHTTP01SolverImage = version.Image()
+
 // Defaults of ACMEConfig.
 const (
-	// DefaultHTTP01SolverImage is the worker's own image (deploy/manifests/certflow.yaml).
-	DefaultHTTP01SolverImage = "certflow:latest"
+	// DefaultHTTP01SolverImage is set below: the worker's own image.
 	// DefaultACMESelfCheckTimeout is ACMEConfig.SelfCheckTimeout's default.
 	DefaultACMESelfCheckTimeout = 2 * time.Minute
 	// DefaultACMEAccountRecheckInterval is ACMEConfig.AccountRecheckInterval's default.
