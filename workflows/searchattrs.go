@@ -1,15 +1,13 @@
 package workflows
 
-import "go.temporal.io/sdk/temporal"
+import "github.com/certflow/certflow/workflows/searchattr"
 
-// Typed search attributes that make the Temporal UI's workflow list usable. The local
-// stack registers them with the dev server; a production namespace needs them added once
-// (`temporal operator search-attribute create`).
+// The typed search attributes the workflows set (package searchattr).
 var (
-	AttrCertNamespace = temporal.NewSearchAttributeKeyKeyword("CertNamespace")
-	AttrCertName      = temporal.NewSearchAttributeKeyKeyword("CertName")
-	AttrIssuerName    = temporal.NewSearchAttributeKeyKeyword("IssuerName")
-	AttrCertState     = temporal.NewSearchAttributeKeyKeyword("CertState")
-	AttrNotAfter      = temporal.NewSearchAttributeKeyTime("NotAfter")
-	AttrRenewalTime   = temporal.NewSearchAttributeKeyTime("RenewalTime")
+	AttrCertNamespace = searchattr.CertNamespace
+	AttrCertName      = searchattr.CertName
+	AttrIssuerName    = searchattr.IssuerName
+	AttrCertState     = searchattr.CertState
+	AttrNotAfter      = searchattr.NotAfter
+	AttrRenewalTime   = searchattr.RenewalTime
 )

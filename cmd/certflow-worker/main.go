@@ -82,11 +82,17 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	if err != nil {
 		return err
 	}
-	tc, err := client.DialContext(ctx, clients.TemporalOptions(f.TemporalAddress, f.TemporalNamespace, log))
+	opts := clients.TemporalOptions(f.TemporalAddress, f.TemporalNamespace, log)
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	// The workflows set typed search attributes: a namespace without them would fail
+	// every workflow start. Added here once, or named with the command that adds them.
+	if err := clients.EnsureSearchAttributes(ctx, tc, opts.Namespace); err != nil {
+		return err
+	}
 	c, err := worker.WithClients(cfg, tc)
 	if err != nil {
 		return err

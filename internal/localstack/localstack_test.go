@@ -314,7 +314,7 @@ func checkTemporalClient(ctx context.Context, t *testing.T, s *Stack) {
 	if err != nil {
 		t.Fatalf("list search attributes: %v", err)
 	}
-	for _, a := range SearchAttributes {
+	for _, a := range SearchAttributes() {
 		if got := resp.GetCustomAttributes()[a.Name]; got != a.Type {
 			t.Errorf("search attribute %s: type %s, want %s", a.Name, got, a.Type)
 		}

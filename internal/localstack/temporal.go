@@ -8,52 +8,15 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/workflows/searchattr"
 )
-
-// SearchAttribute is a custom Temporal search attribute certflow relies on.
-type SearchAttribute struct {
-	Name string
-	Type enumspb.IndexedValueType
-}
-
-// SearchAttributes are registered on every Temporal server the stack starts or uses.
-var SearchAttributes = []SearchAttribute{
-	{"CertNamespace", enumspb.INDEXED_VALUE_TYPE_KEYWORD},
-	{"CertName", enumspb.INDEXED_VALUE_TYPE_KEYWORD},
-	{"IssuerName", enumspb.INDEXED_VALUE_TYPE_KEYWORD},
-	{"CertState", enumspb.INDEXED_VALUE_TYPE_KEYWORD},
-	{"NotAfter", enumspb.INDEXED_VALUE_TYPE_DATETIME},
-	{"RenewalTime", enumspb.INDEXED_VALUE_TYPE_DATETIME},
-}
-
-// CLIType is the type name the temporal CLI expects (--search-attribute Name=Type).
-func (a SearchAttribute) CLIType() string {
-	switch a.Type {
-	case enumspb.INDEXED_VALUE_TYPE_TEXT:
-		return "Text"
-	case enumspb.INDEXED_VALUE_TYPE_KEYWORD:
-		return "Keyword"
-	case enumspb.INDEXED_VALUE_TYPE_INT:
-		return "Int"
-	case enumspb.INDEXED_VALUE_TYPE_DOUBLE:
-		return "Double"
-	case enumspb.INDEXED_VALUE_TYPE_BOOL:
-		return "Bool"
-	case enumspb.INDEXED_VALUE_TYPE_DATETIME:
-		return "Datetime"
-	case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
-		return "KeywordList"
-	}
-	return "Unspecified"
-}
 
 // quietLogger drops the SDK's log lines (connection retries while the server boots).
 var quietLogger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
@@ -111,7 +74,7 @@ func (s *Stack) startTemporal(ctx context.Context, o *Options) error {
 				"--sqlite-pragma", "synchronous=normal",
 				"--log-level", "warn",
 			}
-			for _, a := range SearchAttributes {
+			for _, a := range SearchAttributes() {
 				args = append(args, "--search-attribute", a.Name+"="+a.CLIType())
 			}
 			return args
@@ -158,48 +121,22 @@ func checkTemporal(ctx context.Context, addr string, register bool) error {
 	if _, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: TemporalNamespace}); err != nil {
 		return fmt.Errorf("describe namespace %s: %w", TemporalNamespace, err)
 	}
-	missing, err := missingSearchAttributes(ctx, c)
-	if err != nil {
+	if !register {
+		missing, err := clients.MissingSearchAttributes(ctx, c, TemporalNamespace)
+		if err == nil && len(missing) > 0 {
+			err = fmt.Errorf("search attributes not registered yet: %v", missing)
+		}
 		return err
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if !register {
-		return fmt.Errorf("search attributes not registered yet: %v", keys(missing))
-	}
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: TemporalNamespace, SearchAttributes: missing,
-	}); err != nil {
-		return fmt.Errorf("add search attributes %v: %w", keys(missing), err)
-	}
-	if missing, err = missingSearchAttributes(ctx, c); err != nil || len(missing) > 0 {
-		return fmt.Errorf("search attributes still missing after registration: %v (%v)", keys(missing), err)
-	}
-	return nil
+	return clients.EnsureSearchAttributes(ctx, c, TemporalNamespace)
 }
 
-func missingSearchAttributes(ctx context.Context, c client.Client) (map[string]enumspb.IndexedValueType, error) {
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: TemporalNamespace})
-	if err != nil {
-		return nil, fmt.Errorf("list search attributes: %w", err)
+// SearchAttributes are the search attributes the dev server starts with (the ones the
+// workflows set).
+func SearchAttributes() []clients.SearchAttribute {
+	var out []clients.SearchAttribute
+	for _, k := range searchattr.All {
+		out = append(out, clients.SearchAttribute{Name: k.GetName(), Type: k.GetValueType()})
 	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for _, a := range SearchAttributes {
-		t, ok := resp.GetCustomAttributes()[a.Name]
-		if !ok {
-			missing[a.Name] = a.Type
-		} else if t != a.Type {
-			return nil, fmt.Errorf("search attribute %s has type %s, want %s", a.Name, t, a.Type)
-		}
-	}
-	return missing, nil
-}
-
-func keys(m map[string]enumspb.IndexedValueType) string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return strings.Join(ks, ",")
+	return out
 }

@@ -117,7 +117,7 @@ func TestRepoRoot(t *testing.T) {
 }
 
 func TestSearchAttributeCLITypes(t *testing.T) {
-	for _, a := range SearchAttributes {
+	for _, a := range SearchAttributes() {
 		if a.CLIType() == "Unspecified" {
 			t.Errorf("%s has no CLI type", a.Name)
 		}
