@@ -54,8 +54,11 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	}
 	tc := f.Temporal
 	if tc == nil {
-		tc, err = client.DialContext(ctx, clients.TemporalOptions(f.TemporalAddress, f.TemporalNamespace, log))
+		opts, err := clients.TemporalClientOptions(f.TemporalAddress, f.TemporalNamespace, log)
 		if err != nil {
+			return err
+		}
+		if tc, err = client.DialContext(ctx, opts); err != nil {
 			return err
 		}
 		defer tc.Close()

@@ -39,8 +39,8 @@ func NewRootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG)")
 	pf.StringVarP(&g.namespace, "namespace", "n", "", "namespace (default: the kubeconfig context's)")
-	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
-	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default: Temporal's client configuration, TEMPORAL_ADDRESS or the profile file, then "+clients.DefaultTemporalAddress+")")
+	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile file, then default)")
 	pf.StringVar(&g.taskQueue, "task-queue", workflows.TaskQueue, "task queue of a workflow that has to be started (the worker's)")
 	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g))
 	return root
@@ -77,7 +77,11 @@ func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := client.DialContext(ctx, clients.TemporalOptions(g.temporalAddress, g.temporalNamespace, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	opts, err := clients.TemporalClientOptions(g.temporalAddress, g.temporalNamespace, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, err
+	}
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal: %w", err)
 	}

@@ -33,8 +33,8 @@ type Flags struct {
 // validates them after fs.Parse.
 func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then in-cluster)")
-	fs.StringVar(&f.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
-	fs.StringVar(&f.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	fs.StringVar(&f.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default: Temporal's client configuration, TEMPORAL_ADDRESS or the profile file, then "+clients.DefaultTemporalAddress+")")
+	fs.StringVar(&f.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile file, then default)")
 	fs.StringVar(&f.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue")
 	fs.StringVar(&f.ClusterResourceNamespace, "cluster-resource-namespace", DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
 	fs.BoolVar(&f.DisableApprover, "disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")

@@ -20,8 +20,8 @@ import (
 func main() {
 	o := k8swatch.Flags{}
 	flag.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then in-cluster)")
-	flag.StringVar(&o.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default $TEMPORAL_ADDRESS, then "+clients.DefaultTemporalAddress+")")
-	flag.StringVar(&o.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default $TEMPORAL_NAMESPACE, then default)")
+	flag.StringVar(&o.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default: Temporal's client configuration, TEMPORAL_ADDRESS or the profile file, then "+clients.DefaultTemporalAddress+")")
+	flag.StringVar(&o.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile file, then default)")
 	flag.StringVar(&o.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue")
 	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "hold a Lease so that only one replica signals")
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")

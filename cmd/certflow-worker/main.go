@@ -82,7 +82,10 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	if err != nil {
 		return err
 	}
-	opts := clients.TemporalOptions(f.TemporalAddress, f.TemporalNamespace, log)
+	opts, err := clients.TemporalClientOptions(f.TemporalAddress, f.TemporalNamespace, log)
+	if err != nil {
+		return err
+	}
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Package clients builds the Kubernetes and Temporal clients the binaries share, from
-// flags and the usual environment variables (KUBECONFIG, TEMPORAL_ADDRESS,
-// TEMPORAL_NAMESPACE).
+// flags and the usual configuration: KUBECONFIG or in-cluster for Kubernetes, Temporal's
+// standard client configuration (TEMPORAL_* environment variables and profile file) for
+// Temporal.
 package clients
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -54,26 +56,54 @@ func RESTConfig(kubeconfig string, qps float32, burst int) (*rest.Config, error)
 	return cfg, nil
 }
 
-// TemporalOptions returns client options from an address and namespace, defaulting to
-// $TEMPORAL_ADDRESS / $TEMPORAL_NAMESPACE and then to the local stack.
+// TemporalOptions returns client options for a known server (the local stack and the
+// tests): an address and namespace, defaulting to $TEMPORAL_ADDRESS /
+// $TEMPORAL_NAMESPACE and then to the local stack. The binaries use
+// TemporalClientOptions.
 func TemporalOptions(address, namespace string, log *slog.Logger) client.Options {
 	if address == "" {
 		address = os.Getenv("TEMPORAL_ADDRESS")
 	}
-	if address == "" {
-		address = DefaultTemporalAddress
-	}
-	if namespace == "" {
-		namespace = os.Getenv("TEMPORAL_NAMESPACE")
-	}
-	if namespace == "" {
-		namespace = client.DefaultNamespace
-	}
 	o := client.Options{HostPort: address, Namespace: namespace}
+	withDefaults(&o, log)
+	return o
+}
+
+// TemporalClientOptions is what certflow-worker, certflow-k8swatch and starter connect
+// with: Temporal's standard client configuration (the profile file of TEMPORAL_CONFIG_FILE
+// or ~/.config/temporalio/temporal.toml, profile TEMPORAL_PROFILE, then the TEMPORAL_*
+// environment: address, namespace, API key, TLS and mTLS certificates, gRPC metadata),
+// as the temporal CLI reads it. Non-empty address and namespace (the flags) win.
+func TemporalClientOptions(address, namespace string, log *slog.Logger) (client.Options, error) {
+	o, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal client configuration (TEMPORAL_* environment, profile file): %w", err)
+	}
+	if address != "" {
+		o.HostPort = address
+	}
+	if namespace != "" {
+		o.Namespace = namespace
+	}
+	withDefaults(&o, log)
+	return o, nil
+}
+
+// withDefaults fills what is still unset: the local stack's address, the default
+// namespace, and the logger.
+func withDefaults(o *client.Options, log *slog.Logger) {
+	if o.HostPort == "" {
+		o.HostPort = DefaultTemporalAddress
+	}
+	if o.Namespace == "" {
+		o.Namespace = os.Getenv("TEMPORAL_NAMESPACE")
+	}
+	if o.Namespace == "" {
+		o.Namespace = client.DefaultNamespace
+	}
 	if log != nil {
 		o.Logger = tlog.NewStructuredLogger(log)
 	}
-	return o
 }
 
 // Kubernetes returns the core and the certflow clientsets for one config.

@@ -28,7 +28,7 @@ type WorkerProcess struct {
 // until it polls the task queue. It is stopped when the test ends, whatever happens.
 func StartWorkerProcess(t *testing.T, name, bin, logPath string, args []string) *WorkerProcess {
 	t.Helper()
-	p, err := StartProcess(name, bin, logPath, args, 30*time.Second)
+	p, err := StartProcess(name, bin, logPath, args, nil, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +40,12 @@ func StartWorkerProcess(t *testing.T, name, bin, logPath string, args []string) 
 // WorkerPolling is the line a worker logs once it polls its task queue.
 const WorkerPolling = "certflow-worker polling"
 
-// StartProcess runs bin with args, logging to logPath, and waits until the log has
-// WorkerPolling (readyTimeout > 0; a watcher has no such line: pass 0 not to wait). On
-// error the process is gone. The caller stops it.
-func StartProcess(name, bin, logPath string, args []string, readyTimeout time.Duration) (*WorkerProcess, error) {
-	cp, err := childproc.Start(name, bin, args, logPath, childproc.Options{})
+// StartProcess runs bin with args and env (added to this process's environment),
+// logging to logPath, and waits until the log has WorkerPolling (readyTimeout > 0; a
+// watcher has no such line: pass 0 not to wait). On error the process is gone. The
+// caller stops it.
+func StartProcess(name, bin, logPath string, args, env []string, readyTimeout time.Duration) (*WorkerProcess, error) {
+	cp, err := childproc.Start(name, bin, args, logPath, childproc.Options{Env: env})
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func (s *supervisor) startWorker() {
 	for range 10 {
 		s.workers++
 		name := fmt.Sprintf("%sworker-%d", s.prefix, s.workers)
-		p, err := testkit.StartProcess(name, env.Bins["certflow-worker"], filepath.Join(env.State, name+".log"), workerArgs(), time.Minute)
+		p, err := testkit.StartProcess(name, env.Bins["certflow-worker"], filepath.Join(env.State, name+".log"), workerArgs(), nil, time.Minute)
 		if err == nil {
 			s.worker = p
 			return
@@ -88,7 +88,7 @@ func (s *supervisor) startWatcher() {
 	s.t.Helper()
 	s.watches++
 	name := fmt.Sprintf("%swatcher-%d", s.prefix, s.watches)
-	p, err := testkit.StartProcess(name, env.Bins["certflow-k8swatch"], filepath.Join(env.State, name+".log"), watcherArgs(), 0)
+	p, err := testkit.StartProcess(name, env.Bins["certflow-k8swatch"], filepath.Join(env.State, name+".log"), watcherArgs(), nil, 0)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func freshNamespace(t *testing.T, name string) {
 
 func startWorkerIn(namespace, name string) (*testkit.WorkerProcess, error) {
 	return testkit.StartProcess(name, env.workerBin, filepath.Join(env.state, name+".log"), worker.Flags{Kubeconfig: env.workerKubeconfig,
-		TemporalAddress: env.stack.TemporalAddress, TemporalNamespace: namespace}.Args(), time.Minute)
+		TemporalAddress: env.stack.TemporalAddress, TemporalNamespace: namespace}.Args(), nil, time.Minute)
 }
 
 // A worker pointed at a namespace without certflow's search attributes adds them before

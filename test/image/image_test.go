@@ -123,13 +123,13 @@ func issueThrough(t *testing.T, rootfs string) {
 	}
 	temporal := []string{"--temporal-address", env.Stack.TemporalAddress, "--temporal-namespace", env.Stack.TemporalNamespace}
 	w, err := testkit.StartProcess("image-worker", filepath.Join(rootfs, binDir, "certflow-worker"), filepath.Join(env.State, "image-worker.log"),
-		worker.Flags{Kubeconfig: kubeconfig("certflow-worker"), TemporalAddress: env.Stack.TemporalAddress, TemporalNamespace: env.Stack.TemporalNamespace}.Args(), time.Minute)
+		worker.Flags{Kubeconfig: kubeconfig("certflow-worker"), TemporalAddress: env.Stack.TemporalAddress, TemporalNamespace: env.Stack.TemporalNamespace}.Args(), nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Stop(t) })
 	watcher, err := testkit.StartProcess("image-watcher", filepath.Join(rootfs, binDir, "certflow-k8swatch"), filepath.Join(env.State, "image-watcher.log"),
-		append([]string{"--kubeconfig", kubeconfig("certflow-k8swatch")}, temporal...), 0)
+		append([]string{"--kubeconfig", kubeconfig("certflow-k8swatch")}, temporal...), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

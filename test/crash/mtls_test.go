@@ -1,0 +1,206 @@
+package crash
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/worker"
+)
+
+// The binaries reach a Temporal server that requires mTLS through Temporal's standard
+// client configuration (TEMPORAL_ADDRESS and TEMPORAL_TLS_* here; a profile file works
+// the same): the worker is refused without a client certificate and issues a Certificate
+// with one, and the watcher and the CLI (starter) connect with it. The dev server speaks
+// no TLS, so the test puts a TLS-terminating proxy that requires client certificates in
+// front of it.
+func TestBinariesReachTemporalOverMTLS(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	dir := t.TempDir()
+	pki := newTestPKI(t, dir)
+	proxy, handshakes := startMTLSProxy(t, env.stack.TemporalAddress, pki)
+	tlsEnv := []string{"TEMPORAL_ADDRESS=" + proxy, "TEMPORAL_NAMESPACE=" + env.stack.TemporalNamespace,
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + pki.caPath}
+	withClientCert := append(tlsEnv, "TEMPORAL_TLS_CLIENT_CERT_PATH="+pki.clientCertPath, "TEMPORAL_TLS_CLIENT_KEY_PATH="+pki.clientKeyPath)
+	workerArgs := worker.Flags{Kubeconfig: env.workerKubeconfig}.Args() // no --temporal-address: the environment's
+
+	if w, err := testkit.StartProcess("worker-no-client-cert", env.workerBin, filepath.Join(env.state, "worker-no-client-cert.log"), workerArgs, tlsEnv, time.Minute); err == nil {
+		w.Stop(t)
+		t.Fatal("a worker without a client certificate polls a Temporal that requires one")
+	} else {
+		t.Logf("without a client certificate the worker stops: %v", firstLine(err.Error()))
+	}
+	w, err := testkit.StartProcess("worker-mtls", env.workerBin, filepath.Join(env.state, "worker-mtls.log"), workerArgs, withClientCert, time.Minute)
+	if err != nil {
+		t.Fatalf("the worker with a client certificate: %v", err)
+	}
+	t.Cleanup(func() { w.Stop(t) })
+
+	// Issued by that worker (the only one polling): its workflow tasks and activities go
+	// through the proxy.
+	const ns = "mtls"
+	createNamespace(t, ns)
+	kubectl(t, testkit.Manifest(testkit.SelfSignedIssuer("selfsigned"),
+		testkit.Cert{Name: "web", CommonName: "mtls.example", DNSNames: []string{"mtls.example"}, Issuer: "selfsigned"}.String()), "apply", "-n", ns, "-f", "-")
+	waitCertificateReady(t, ns, "web", 90*time.Second)
+
+	starter, err := testkit.BuildBinary(env.root, env.state, "starter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := exec.Command(starter, "status", "certificate", "web", "-n", ns, "--kubeconfig", env.stack.Kubeconfig)
+	status.Env = append(os.Environ(), withClientCert...)
+	out, err := status.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Phase:") {
+		t.Errorf("starter status over mTLS: %v\n%s", err, out)
+	}
+
+	watcherBin, err := testkit.BuildBinary(env.root, env.state, "certflow-k8swatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(env.state, "watcher-mtls.kubeconfig")
+	if err := writeImpersonatingKubeconfig(env.stack.Kubeconfig, kc, watcherUser); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(env.state, "watcher-mtls.log")
+	wp, err := testkit.StartProcess("watcher-mtls", watcherBin, logPath, []string{"--kubeconfig", kc, "--leader-elect=false"}, withClientCert, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wp.Stop(t) })
+	eventually(t, 60*time.Second, "the watcher connected over mTLS and synced", func() (bool, string) {
+		select {
+		case <-wp.Done():
+			return false, "the watcher exited: " + wp.Tail(20)
+		default:
+		}
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "k8swatch caches synced"), wp.Tail(5)
+	})
+	if n := handshakes.Load(); n < 3 {
+		t.Errorf("the proxy saw %d TLS handshakes with a client certificate, want the worker's, the CLI's and the watcher's", n)
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// testPKI is a CA with a server certificate for 127.0.0.1 and a client certificate,
+// as files.
+type testPKI struct {
+	caPath, clientCertPath, clientKeyPath string
+	server                                tls.Certificate
+	pool                                  *x509.CertPool
+}
+
+func newTestPKI(t *testing.T, dir string) *testPKI {
+	t.Helper()
+	caKey, caCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "test Temporal CA"}, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, nil)
+	serverKey, serverCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "temporal"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, caCert, caKey)
+	clientKey, clientCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "certflow"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, caCert, caKey)
+	p := &testPKI{caPath: filepath.Join(dir, "ca.crt"), clientCertPath: filepath.Join(dir, "client.crt"), clientKeyPath: filepath.Join(dir, "client.key"),
+		pool: x509.NewCertPool()}
+	p.pool.AddCert(caCert)
+	writePEM(t, p.caPath, "CERTIFICATE", caCert.Raw)
+	writePEM(t, p.clientCertPath, "CERTIFICATE", clientCert.Raw)
+	writePEM(t, p.clientKeyPath, "PRIVATE KEY", marshalKey(t, clientKey))
+	p.server = tls.Certificate{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey}
+	return p
+}
+
+func newCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, c
+}
+
+func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startMTLSProxy listens on 127.0.0.1 with TLS, requires a client certificate of the
+// PKI's CA, and forwards each connection's plaintext (gRPC's HTTP/2) to backend. It
+// returns its address and the count of handshakes that presented a client certificate.
+func startMTLSProxy(t *testing.T, backend string, p *testPKI) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs: p.pool, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var handshakes atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if err := c.(*tls.Conn).Handshake(); err != nil {
+					return
+				}
+				handshakes.Add(1)
+				b, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(c, b)
+			}()
+		}
+	}()
+	return ln.Addr().String(), &handshakes
+}
