@@ -1,9 +1,6 @@
 package crash
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/pki/pkitest"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -114,58 +112,28 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T, dir string) *testPKI {
 	t.Helper()
-	caKey, caCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "test Temporal CA"}, IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, nil)
-	serverKey, serverCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "temporal"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, caCert, caKey)
-	clientKey, clientCert := newCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "certflow"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, caCert, caKey)
+	caKey, serverKey, clientKey := pkitest.Key(t), pkitest.Key(t), pkitest.Key(t)
+	ca := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test Temporal CA"}, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, &caKey.PublicKey, caKey)
+	server := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "temporal"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, &serverKey.PublicKey, caKey)
+	client := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "certflow"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &clientKey.PublicKey, caKey)
 	p := &testPKI{caPath: filepath.Join(dir, "ca.crt"), clientCertPath: filepath.Join(dir, "client.crt"), clientKeyPath: filepath.Join(dir, "client.key"),
 		pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	writePEM(t, p.caPath, "CERTIFICATE", caCert.Raw)
-	writePEM(t, p.clientCertPath, "CERTIFICATE", clientCert.Raw)
-	writePEM(t, p.clientKeyPath, "PRIVATE KEY", marshalKey(t, clientKey))
-	p.server = tls.Certificate{Certificate: [][]byte{serverCert.Raw}, PrivateKey: serverKey}
+	p.pool.AddCert(ca)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, data := range map[string][]byte{p.caPath: pkitest.PEM(ca), p.clientCertPath: pkitest.PEM(client),
+		p.clientKeyPath: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.server = tls.Certificate{Certificate: [][]byte{server.Raw}, PrivateKey: serverKey}
 	return p
-}
-
-func newCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, c
-}
-
-func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // startMTLSProxy listens on 127.0.0.1 with TLS, requires a client certificate of the
