@@ -10,6 +10,7 @@ import (
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/logging"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -25,6 +26,7 @@ type Flags struct {
 	MaxConcurrentLocalActivities                   int
 	ProfilerAddress                                string
 	ACME                                           ACMEConfig
+	Logging                                        logging.Flags
 
 	nameservers string // --dns01-recursive-nameservers until Check parses it
 }
@@ -43,6 +45,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.IntVar(&f.MaxConcurrentLocalActivities, "max-concurrent-local-activities", DefaultMaxConcurrentLocalActivities, "local activities (Kubernetes calls, signing) this worker runs at once")
 	fs.StringVar(&f.ProfilerAddress, "profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 
+	f.Logging.AddTo(fs)
 	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
 	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
 	fs.StringVar(&f.ACME.HTTP01SolverListen, "http01-solver-listen", "", "serve HTTP-01 challenges from this process on host:port instead of creating solver Pods (local stack)")
@@ -115,6 +118,7 @@ func (f Flags) Args() []string {
 	num("max-concurrent-workflow-tasks", f.MaxConcurrentWorkflowTasks)
 	num("max-concurrent-local-activities", f.MaxConcurrentLocalActivities)
 	str("profiler-address", f.ProfilerAddress)
+	a = append(a, f.Logging.Args()...)
 	c := f.ACME
 	str("dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))
 	str("cloudflare-api-url", c.CloudflareAPIURL)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/internal/logging"
 )
 
 // Args renders the set fields as flags, in the order workers have always been given
@@ -16,6 +17,7 @@ import (
 func TestFlagsArgs(t *testing.T) {
 	f := Flags{
 		Kubeconfig: "/k", TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default", ClusterResourceNamespace: "cert-manager",
+		Logging: logging.Flags{Format: "json", Verbosity: 2},
 		ACME: ACMEConfig{
 			DNS01RecursiveNameservers: []string{"127.0.0.1:8053", "127.0.0.1:9053"},
 			CloudflareAPIURL:          "http://127.0.0.1:8056/client/v4",
@@ -29,6 +31,7 @@ func TestFlagsArgs(t *testing.T) {
 	want := []string{
 		"--kubeconfig", "/k", "--temporal-address", "127.0.0.1:7233", "--temporal-namespace", "default",
 		"--cluster-resource-namespace", "cert-manager",
+		"--logging-format", "json", "-v", "2",
 		"--dns01-recursive-nameservers", "127.0.0.1:8053,127.0.0.1:9053",
 		"--cloudflare-api-url", "http://127.0.0.1:8056/client/v4",
 		"--http01-solver-listen", "127.0.0.1:5002",

@@ -5,13 +5,14 @@ package main
 import (
 	"context"
 	"flag"
-	"log/slog"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/logging"
 	"github.com/certflow/certflow/internal/profiler"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/workflows"
@@ -27,6 +28,8 @@ func main() {
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
+	var logFlags logging.Flags
+	logFlags.AddTo(flag.CommandLine)
 	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
@@ -34,7 +37,11 @@ func main() {
 		// growth instead of 100% keeps its RSS down for little CPU (a few ms per event).
 		debug.SetGCPercent(50)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log, err := logFlags.New(os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "certflow-k8swatch:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *profilerAddress != "" {

@@ -32,9 +32,9 @@ const SolverCommand = http01.SolverSubcommand
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == SolverCommand {
+		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 		if err := solverMain(ctx, args[1:], os.Stderr); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return
@@ -49,6 +49,11 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
+		fmt.Fprintln(os.Stderr, "certflow-worker:", err)
+		os.Exit(2)
+	}
+	log, err := f.Logging.New(os.Stderr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "certflow-worker:", err)
 		os.Exit(2)
 	}
