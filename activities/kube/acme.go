@@ -51,46 +51,14 @@ func (a *Activities) CreateOrder(ctx context.Context, in CreateOrderInput) (Obje
 		},
 		Spec: in.Spec,
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		created, err := orders.Create(ctx, o, metav1.CreateOptions{FieldManager: conventions.FieldManager})
-		if err == nil {
-			return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return ObjectRef{}, fmt.Errorf("create Order %s/%s: %w", in.Request.Namespace, in.Name, err)
-		}
-		cur, err := orders.Get(ctx, in.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue // deleted meanwhile: create again
-		}
-		if err != nil {
-			return ObjectRef{}, fmt.Errorf("get Order %s/%s: %w", in.Request.Namespace, in.Name, err)
-		}
-		switch existingOrder(cur, in) {
-		case existingOwn:
-			return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
-		case existingForeign:
-			return ObjectRef{}, nonRetryable(ErrTypeOrderConflict, "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
-		}
-		if err := deleteStale(ctx, orders.Delete, cur.ObjectMeta, "Order"); err != nil {
-			return ObjectRef{}, err
-		}
+	cur, _, err := createOrReplace(ctx, orders, "Order", o, func(cur *acmev1.Order) existing { return existingOrder(cur, in) }, func() error {
+		return nonRetryable(ErrTypeOrderConflict, "Order %s/%s exists and belongs to another CertificateRequest", in.Request.Namespace, in.Name)
+	})
+	if err != nil {
+		return ObjectRef{}, err
 	}
-	return ObjectRef{}, fmt.Errorf("Order %s/%s of a previous attempt is still being deleted", in.Request.Namespace, in.Name)
+	return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
 }
-
-// existing says whose an object found under the name an activity creates is.
-type existing int
-
-const (
-	// existingOwn: made by this very attempt (the step ran before), to be resumed.
-	existingOwn existing = iota
-	// existingStale: left by a previous attempt for the same owner name, to be
-	// replaced.
-	existingStale
-	// existingForeign: someone else's, to be left alone.
-	existingForeign
-)
 
 // existingOrder tells an Order of this attempt from one of a previous attempt: the
 // request of the name was replaced since (another owner UID), or the Order is this
@@ -118,21 +86,6 @@ func orderFailed(s acmev1.State) bool {
 func controlledByName(refs []metav1.OwnerReference, kind, name string) bool {
 	ref := metav1.GetControllerOfNoCopy(&metav1.ObjectMeta{OwnerReferences: refs})
 	return ref != nil && ref.Kind == kind && ref.Name == name
-}
-
-// deleteStale deletes an object a previous attempt left, guarded by its UID (a
-// newer object of the name is never deleted). Gone or replaced already is fine; one
-// whose deletion waits on finalizers is a retryable error.
-func deleteStale(ctx context.Context, del func(context.Context, string, metav1.DeleteOptions) error, meta metav1.ObjectMeta, kind string) error {
-	if meta.DeletionTimestamp != nil {
-		return fmt.Errorf("%s %s/%s of a previous attempt is still being deleted", kind, meta.Namespace, meta.Name)
-	}
-	uid := meta.UID
-	err := del(ctx, meta.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("delete %s %s/%s of a previous attempt: %w", kind, meta.Namespace, meta.Name, err)
-	}
-	return nil
 }
 
 // OrderStatusInput is the state the workflow records on an Order.
@@ -208,32 +161,21 @@ func (a *Activities) CreateChallenge(ctx context.Context, in CreateChallengeInpu
 		},
 		Spec: in.Spec,
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		created, err := chs.Create(ctx, ch, metav1.CreateOptions{FieldManager: conventions.FieldManager})
-		if err == nil {
-			return ObjectRef{Namespace: created.Namespace, Name: created.Name, UID: string(created.UID)}, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return ObjectRef{}, fmt.Errorf("create Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
-		}
-		cur, err := chs.Get(ctx, in.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return ObjectRef{}, fmt.Errorf("get Challenge %s/%s: %w", in.Order.Namespace, in.Name, err)
-		}
+	cur, _, err := createOrReplace(ctx, chs, "Challenge", ch, func(cur *acmev1.Challenge) existing {
 		switch {
 		case ownedBy(cur.OwnerReferences, in.Order.UID):
-			return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
-		case !controlledByName(cur.OwnerReferences, acmev1.OrderKind, in.Order.Name):
-			return ObjectRef{}, nonRetryable(ErrTypeChallengeConflict, "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
+			return existingOwn
+		case controlledByName(cur.OwnerReferences, acmev1.OrderKind, in.Order.Name):
+			return existingStale
 		}
-		if err := deleteStale(ctx, chs.Delete, cur.ObjectMeta, "Challenge"); err != nil {
-			return ObjectRef{}, err
-		}
+		return existingForeign
+	}, func() error {
+		return nonRetryable(ErrTypeChallengeConflict, "Challenge %s/%s exists and belongs to another Order", in.Order.Namespace, in.Name)
+	})
+	if err != nil {
+		return ObjectRef{}, err
 	}
-	return ObjectRef{}, fmt.Errorf("Challenge %s/%s of a previous attempt is still being deleted", in.Order.Namespace, in.Name)
+	return ObjectRef{Namespace: cur.Namespace, Name: cur.Name, UID: string(cur.UID)}, nil
 }
 
 // ChallengeStatusInput is what the workflow records on a Challenge.

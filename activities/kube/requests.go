@@ -81,54 +81,40 @@ func (a *Activities) ensureRequest(ctx context.Context, in CreateRequestInput) (
 	if err != nil {
 		return RequestRef{}, nonRetryable(ErrTypeInvalidCSR, "CSR for %s/%s: %v", in.Namespace, in.CertificateName, err)
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		// First try to create: reading first would cost a round trip in the common case.
-		var cur *cmapi.CertificateRequest
-		var err error = apierrors.NewNotFound(cmapi.Resource("certificaterequests"), name)
-		if attempt > 0 {
-			cur, err = crs.Get(ctx, name, metav1.GetOptions{})
-		}
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return RequestRef{}, fmt.Errorf("get CertificateRequest %s/%s: %w", in.Namespace, name, err)
-		case reusable(cur, in.CertificateUID, wantKey):
-			return RequestRef{Namespace: in.Namespace, Name: name, UID: string(cur.UID)}, nil
-		default:
-			uid := cur.UID
-			err := crs.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				return RequestRef{}, fmt.Errorf("replace CertificateRequest %s/%s: %w", in.Namespace, name, err)
-			}
-		}
-		t := true
-		cr := &cmapi.CertificateRequest{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: name, Namespace: in.Namespace,
-				Annotations: map[string]string{
-					cmapi.CertificateNameKey:                        in.CertificateName,
-					cmapi.CertificateRequestRevisionAnnotationKey:   strconv.Itoa(in.Revision),
-					cmapi.CertificateRequestPrivateKeyAnnotationKey: in.PrivateKeySecretName,
-				},
-				OwnerReferences: []metav1.OwnerReference{{
-					APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind,
-					Name: in.CertificateName, UID: types.UID(in.CertificateUID), Controller: &t, BlockOwnerDeletion: &t,
-				}},
+	t := true
+	cr := &cmapi.CertificateRequest{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: in.Namespace,
+			Annotations: map[string]string{
+				cmapi.CertificateNameKey:                        in.CertificateName,
+				cmapi.CertificateRequestRevisionAnnotationKey:   strconv.Itoa(in.Revision),
+				cmapi.CertificateRequestPrivateKeyAnnotationKey: in.PrivateKeySecretName,
 			},
-			Spec: cmapi.CertificateRequestSpec{
-				Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
-			},
-		}
-		created, err := crs.Create(ctx, cr, metav1.CreateOptions{FieldManager: conventions.FieldManager})
-		if apierrors.IsAlreadyExists(err) {
-			continue // raced with a concurrent attempt: look again
-		}
-		if err != nil {
-			return RequestRef{}, fmt.Errorf("create CertificateRequest %s/%s: %w", in.Namespace, name, err)
-		}
-		return RequestRef{Namespace: in.Namespace, Name: name, UID: string(created.UID), CreatedVersion: created.ResourceVersion}, nil
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: cmapi.SchemeGroupVersion.String(), Kind: cmapi.CertificateKind,
+				Name: in.CertificateName, UID: types.UID(in.CertificateUID), Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Spec: cmapi.CertificateRequestSpec{
+			Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
+		},
 	}
-	return RequestRef{}, fmt.Errorf("CertificateRequest %s/%s keeps changing under us", in.Namespace, name)
+	// A request of the name is never someone else's: one this attempt cannot reuse is
+	// replaced.
+	cur, created, err := createOrReplace(ctx, crs, "CertificateRequest", cr, func(cur *cmapi.CertificateRequest) existing {
+		if reusable(cur, in.CertificateUID, wantKey) {
+			return existingOwn
+		}
+		return existingStale
+	}, nil)
+	if err != nil {
+		return RequestRef{}, err
+	}
+	ref := RequestRef{Namespace: in.Namespace, Name: name, UID: string(cur.UID)}
+	if created {
+		ref.CreatedVersion = cur.ResourceVersion
+	}
+	return ref, nil
 }
 
 // reusable reports whether an existing request can serve this issuance attempt.
