@@ -18,6 +18,8 @@ type LeaderOptions struct {
 	Name      string
 	Identity  string
 	Log       *slog.Logger
+	// WatchDog, when set, follows each election (the process's liveness probe).
+	WatchDog *leaderelection.HealthzAdaptor
 }
 
 // RunAsLeader runs fn while this process holds the Lease. Losing the Lease (for example
@@ -37,6 +39,7 @@ func RunAsLeader(ctx context.Context, o LeaderOptions, fn func(context.Context))
 			RetryPeriod:     2 * time.Second,
 			ReleaseOnCancel: true,
 			Name:            o.Name,
+			WatchDog:        o.WatchDog,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: fn,
 				OnStoppedLeading: func() { o.Log.Info("k8swatch lost the lease; campaigning again", "lease", o.Namespace+"/"+o.Name) },
@@ -49,6 +52,9 @@ func RunAsLeader(ctx context.Context, o LeaderOptions, fn func(context.Context))
 		})
 		if err != nil {
 			return err
+		}
+		if o.WatchDog != nil {
+			o.WatchDog.SetLeaderElection(le)
 		}
 		le.Run(ctx)
 		select {

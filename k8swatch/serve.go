@@ -2,17 +2,22 @@ package k8swatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
 
 	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/metrics"
 )
 
 // Flags configure Serve, the watcher as a process runs it.
@@ -32,11 +37,39 @@ type Flags struct {
 	Temporal client.Client
 	// RESTConfig, when set, is used instead of loading Kubeconfig.
 	RESTConfig *rest.Config
+	// Health, when set, gets the watcher's probes: live while it holds or campaigns for
+	// the Lease (not while it leads on a Lease it cannot renew), ready when Temporal
+	// answers and, while leading, its caches have synced.
+	Health *metrics.Health
 }
 
 // Serve connects to Kubernetes and Temporal and runs the watcher (under a Lease when
 // LeaderElect is set) until ctx is done.
 func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
+	// The probes first: not ready while Temporal is dialed.
+	var connected atomic.Pointer[client.Client]
+	var leading, synced atomic.Bool
+	var leaderHealth *leaderelection.HealthzAdaptor
+	if f.LeaderElect {
+		leaderHealth = leaderelection.NewLeaderHealthzAdaptor(20 * time.Second)
+	}
+	if h := f.Health; h != nil {
+		if leaderHealth != nil {
+			h.AddLiveness(metrics.Check{Name: "leader-election", Fn: leaderHealth.Check})
+		}
+		h.AddReadiness(metrics.TemporalCheck(func() client.Client {
+			if c := connected.Load(); c != nil {
+				return *c
+			}
+			return nil
+		}))
+		h.AddReadiness(metrics.Check{Name: "informers", Fn: func(*http.Request) error {
+			if leading.Load() && !synced.Load() {
+				return errors.New("leading, informer caches not synced yet")
+			}
+			return nil
+		}})
+	}
 	cfg := f.RESTConfig
 	if cfg == nil {
 		var err error
@@ -58,14 +91,18 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 		if err != nil {
 			return err
 		}
+		opts.MetricsHandler = metrics.TemporalHandler(log)
 		if tc, err = client.DialContext(ctx, opts); err != nil {
 			return err
 		}
 		defer tc.Close()
 	}
+	connected.Store(&tc)
 	run := func(ctx context.Context) {
+		leading.Store(true)
+		defer leading.Store(false)
 		// A fresh Watcher per leadership term: its queue ends with the term.
-		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, SweepInterval: f.SweepInterval, Log: log})
+		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, SweepInterval: f.SweepInterval, Log: log, Synced: synced.Store})
 		if err == nil {
 			err = w.Run(ctx)
 		}
@@ -80,6 +117,6 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 	host, _ := os.Hostname()
 	return RunAsLeader(ctx, LeaderOptions{
 		Kube: kc, Namespace: f.LeaseNamespace, Name: conventions.WatcherLeaseName,
-		Identity: fmt.Sprintf("%s_%d", host, os.Getpid()), Log: log,
+		Identity: fmt.Sprintf("%s_%d", host, os.Getpid()), Log: log, WatchDog: leaderHealth,
 	}, run)
 }

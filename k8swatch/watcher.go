@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/certflow/certflow/client/informers/externalversions"
 	cmlisters "github.com/certflow/certflow/client/listers/certmanager/v1"
 	"github.com/certflow/certflow/internal/entity"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -71,6 +73,9 @@ type Options struct {
 	SweepInterval time.Duration
 	Workers       int
 	Log           *slog.Logger
+	// Synced, when set, is told when the caches have synced (true) and when this
+	// watcher stops (false): the process's readiness.
+	Synced func(bool)
 }
 
 // Watcher feeds workflows from informers. Create it with New and start it with Run.
@@ -244,6 +249,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return fmt.Errorf("informer cache for secrets did not sync")
 	}
 	w.o.Log.Info("k8swatch caches synced", "workers", w.o.Workers, "sweepInterval", w.o.SweepInterval)
+	// The Certificate gauges are read from this term's cache while it lasts.
+	metrics.Certificates.SetLister(w.certLister)
+	defer metrics.Certificates.SetLister(nil)
+	if w.o.Synced != nil {
+		w.o.Synced(true)
+		defer w.o.Synced(false)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -271,8 +283,11 @@ func (w *Watcher) work(ctx context.Context) {
 		if quit {
 			return
 		}
+		controller := controllerName(k.Kind)
+		metrics.SyncCalls.WithLabelValues(controller).Inc()
 		err := w.sync(ctx, k)
 		if err != nil {
+			metrics.SyncErrors.WithLabelValues(controller).Inc()
 			w.o.Log.Warn("k8swatch sync failed, will retry", "kind", k.Kind, "namespace", k.Namespace, "name", k.Name, "err", err)
 			w.queue.AddRateLimited(k)
 		} else {
@@ -281,6 +296,9 @@ func (w *Watcher) work(ctx context.Context) {
 		w.queue.Done(k)
 	}
 }
+
+// controllerName labels the sync metrics by kind, in upstream's lower-case plural.
+func controllerName(kind string) string { return strings.ToLower(kind) + "s" }
 
 func (w *Watcher) sync(ctx context.Context, k key) error {
 	switch k.Kind {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/logging"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -25,8 +27,15 @@ type Flags struct {
 	MaxConcurrentWorkflowTasks                     int
 	MaxConcurrentLocalActivities                   int
 	ProfilerAddress                                string
-	ACME                                           ACMEConfig
-	Logging                                        logging.Flags
+	// MetricsListenAddress serves /metrics and HealthzListenAddress /livez and /readyz
+	// (upstream's ports, 9402 and 9403, on every interface by default); empty: off.
+	// Args renders both even when empty, so that a worker a test starts from zero Flags
+	// serves neither and never takes a cluster's port on a shared machine.
+	MetricsListenAddress, HealthzListenAddress string
+	// FeatureGates is upstream's --feature-gates (see internal/features).
+	FeatureGates string
+	ACME         ACMEConfig
+	Logging      logging.Flags
 
 	nameservers string // --dns01-recursive-nameservers until Check parses it
 }
@@ -45,6 +54,9 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.IntVar(&f.MaxConcurrentLocalActivities, "max-concurrent-local-activities", DefaultMaxConcurrentLocalActivities, "local activities (Kubernetes calls, signing) this worker runs at once")
 	fs.StringVar(&f.ProfilerAddress, "profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 
+	fs.StringVar(&f.MetricsListenAddress, "metrics-listen-address", metrics.DefaultListenAddress, "serve Prometheus metrics at /metrics on this host:port (off when empty)")
+	fs.StringVar(&f.HealthzListenAddress, "healthz-listen-address", metrics.DefaultHealthzListenAddress, "serve the /livez and /readyz probes on this host:port (off when empty)")
+	fs.StringVar(&f.FeatureGates, "feature-gates", "", "cert-manager's controller feature gates, key=bool pairs separated by commas (accepted as upstream's; certflow behaves as each gate's default)")
 	f.Logging.AddTo(fs)
 	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
 	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
@@ -83,6 +95,9 @@ func (f *Flags) Check() error {
 	if f.MaxConcurrentLocalActivities < 1 {
 		return errors.New("--max-concurrent-local-activities must be at least 1")
 	}
+	if _, err := features.Parse(f.FeatureGates); err != nil {
+		return err
+	}
 	if f.ACME.SelfCheckTimeout <= 0 {
 		return errors.New("--acme-self-check-timeout must be positive")
 	}
@@ -93,7 +108,8 @@ func (f *Flags) Check() error {
 }
 
 // Args renders the fields that are set (not zero) as certflow-worker flags, for a
-// worker run as a child process; the worker's defaults apply to the rest.
+// worker run as a child process; the worker's defaults apply to the rest, except the
+// listen addresses, always rendered (empty: off).
 func (f Flags) Args() []string {
 	var a []string
 	str := func(name, v string) {
@@ -118,6 +134,8 @@ func (f Flags) Args() []string {
 	num("max-concurrent-workflow-tasks", f.MaxConcurrentWorkflowTasks)
 	num("max-concurrent-local-activities", f.MaxConcurrentLocalActivities)
 	str("profiler-address", f.ProfilerAddress)
+	a = append(a, "--metrics-listen-address="+f.MetricsListenAddress, "--healthz-listen-address="+f.HealthzListenAddress)
+	str("feature-gates", f.FeatureGates)
 	a = append(a, f.Logging.Args()...)
 	c := f.ACME
 	str("dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))

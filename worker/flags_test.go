@@ -17,6 +17,7 @@ import (
 func TestFlagsArgs(t *testing.T) {
 	f := Flags{
 		Kubeconfig: "/k", TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default", ClusterResourceNamespace: "cert-manager",
+		MetricsListenAddress: "127.0.0.1:9402", FeatureGates: "ExperimentalGatewayAPISupport=true",
 		Logging: logging.Flags{Format: "json", Verbosity: 2},
 		ACME: ACMEConfig{
 			DNS01RecursiveNameservers: []string{"127.0.0.1:8053", "127.0.0.1:9053"},
@@ -31,6 +32,8 @@ func TestFlagsArgs(t *testing.T) {
 	want := []string{
 		"--kubeconfig", "/k", "--temporal-address", "127.0.0.1:7233", "--temporal-namespace", "default",
 		"--cluster-resource-namespace", "cert-manager",
+		"--metrics-listen-address=127.0.0.1:9402", "--healthz-listen-address=",
+		"--feature-gates", "ExperimentalGatewayAPISupport=true",
 		"--logging-format", "json", "-v", "2",
 		"--dns01-recursive-nameservers", "127.0.0.1:8053,127.0.0.1:9053",
 		"--cloudflare-api-url", "http://127.0.0.1:8056/client/v4",
@@ -43,8 +46,8 @@ func TestFlagsArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)
 	}
-	if got := (Flags{}).Args(); len(got) != 0 {
-		t.Errorf("Args of the zero Flags: %q, want none", got)
+	if got, want := (Flags{}).Args(), []string{"--metrics-listen-address=", "--healthz-listen-address="}; !slices.Equal(got, want) {
+		t.Errorf("Args of the zero Flags: %q, want only the listeners off %q", got, want)
 	}
 
 	var back Flags

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
-	"github.com/go-acme/lego/v4/acme/api"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,7 +95,7 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 	}
 	if in.Email != "" && !slices.Contains(acct.Contact, "mailto:"+in.Email) {
 		// An existing account registered with another email: update it, as upstream does.
-		kcore, err := api.New(hc, a.userAgent(), in.Account.Server, acct.Location, key)
+		kcore, err := newCore(hc, a.userAgent(), in.Account.Server, acct.Location, key)
 		if err != nil {
 			return res, classify("read the ACME directory "+in.Account.Server, err)
 		}
@@ -117,7 +116,7 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 // comes back empty, for a registration; a rate limit, a network error or a 5xx answer
 // is an error.
 func (a *Activities) existingAccount(hc *http.Client, ref AccountRef, key crypto.Signer) (legoacme.ExtendedAccount, error) {
-	core, err := api.New(hc, a.userAgent(), ref.Server, ref.URL, key)
+	core, err := newCore(hc, a.userAgent(), ref.Server, ref.URL, key)
 	if err != nil {
 		return legoacme.ExtendedAccount{}, classify("read the ACME directory "+ref.Server, err)
 	}
@@ -136,7 +135,7 @@ func (a *Activities) existingAccount(hc *http.Client, ref AccountRef, key crypto
 // newAccount registers the account (newAccount with the key: the server answers with
 // the account it knows for the key, or makes one).
 func (a *Activities) newAccount(ctx context.Context, hc *http.Client, in RegisterInput, key crypto.Signer, msg legoacme.Account) (legoacme.ExtendedAccount, error) {
-	core, err := api.New(hc, a.userAgent(), in.Account.Server, "", key)
+	core, err := newCore(hc, a.userAgent(), in.Account.Server, "", key)
 	if err != nil {
 		return legoacme.ExtendedAccount{}, classify("read the ACME directory "+in.Account.Server, err)
 	}

@@ -124,7 +124,7 @@ func (a *Activities) client(ctx context.Context, ref AccountRef) (*api.Core, cry
 	if err != nil {
 		return nil, nil, err
 	}
-	core, err = api.New(hc, a.userAgent(), ref.Server, ref.URL, key)
+	core, err = newCore(hc, a.userAgent(), ref.Server, ref.URL, key)
 	if err != nil {
 		return nil, nil, classify(fmt.Sprintf("read the ACME directory %s", ref.Server), err)
 	}
@@ -137,6 +137,19 @@ func (a *Activities) client(ctx context.Context, ref AccountRef) (*api.Core, cry
 	return core, key, nil
 }
 
+// newCore is api.New that lets the client's metrics name the directory's endpoints.
+func newCore(hc *http.Client, userAgent, server, accountURL string, key crypto.Signer) (*api.Core, error) {
+	t, instrumented := hc.Transport.(*instrumented) // before lego wraps it in its own
+	core, err := api.New(hc, userAgent, server, accountURL, key)
+	if err != nil {
+		return nil, err
+	}
+	if instrumented {
+		t.setDirectory(core.GetDirectory())
+	}
+	return core, nil
+}
+
 func (a *Activities) userAgent() string {
 	if a.UserAgent == "" {
 		return "certflow"
@@ -145,7 +158,8 @@ func (a *Activities) userAgent() string {
 }
 
 // httpClient trusts the issuer's caBundle (or the system roots), or nothing at all with
-// skipTLSVerify, as upstream does.
+// skipTLSVerify, as upstream does. Its Transport is an *instrumented: every request is
+// counted in the ACME client metrics.
 func httpClient(ref AccountRef) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -160,7 +174,10 @@ func httpClient(ref AccountRef) (*http.Client, error) {
 		tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the issuer asked for it (spec.acme.skipTLSVerify)
 	}
 	tr.MaxResponseHeaderBytes = maxResponseHeader
-	return &http.Client{Transport: bounded.Body(tr, maxResponseBody), Timeout: 30 * time.Second}, nil
+	return &http.Client{
+		Transport: &instrumented{next: bounded.Body(tr, maxResponseBody), directoryURL: ref.Server},
+		Timeout:   30 * time.Second,
+	}, nil
 }
 
 // The ACME server is the one an issuer names: its responses are read within bounds.

@@ -108,13 +108,23 @@ func (b *bench) run(ctx context.Context) error {
 		wf.ACME = system.ACMEConfig(stack, acmeSelfCheckTimeout)
 	}
 	workerArgs := wf.Args()
+	workerBin := filepath.Join(c.binDir, procWorker)
+	if !hasFlag(workerBin, "metrics-listen-address") {
+		// A worker built before its metrics server (a back-to-back run of an older commit).
+		workerArgs = slices.DeleteFunc(workerArgs, func(a string) bool {
+			return strings.HasPrefix(a, "--metrics-listen-address=") || strings.HasPrefix(a, "--healthz-listen-address=")
+		})
+	}
 	// --worker-args come last: a flag given twice takes its last value.
-	b.worker, err = startChild(procWorker, filepath.Join(c.binDir, procWorker), append(workerArgs, strings.Fields(c.workerArgs)...), r.StateDir)
+	b.worker, err = startChild(procWorker, workerBin, append(workerArgs, strings.Fields(c.workerArgs)...), r.StateDir)
 	if err != nil {
 		return err
 	}
 	watcherBin := filepath.Join(c.binDir, procWatcher)
 	watcherArgs := []string{"--kubeconfig", stack.Kubeconfig, "--temporal-address", stack.TemporalAddress, "--leader-elect=false"}
+	if hasFlag(watcherBin, "metrics-listen-address") {
+		watcherArgs = append(watcherArgs, "--metrics-listen-address=", "--healthz-listen-address=")
+	}
 	if hasFlag(watcherBin, "cluster-resource-namespace") {
 		watcherArgs = append(watcherArgs, "--cluster-resource-namespace", clusterResourceNS)
 	}

@@ -12,7 +12,9 @@ import (
 	"syscall"
 
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/logging"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/profiler"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/workflows"
@@ -30,6 +32,9 @@ func main() {
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
 	var logFlags logging.Flags
 	logFlags.AddTo(flag.CommandLine)
+	metricsAddress := flag.String("metrics-listen-address", metrics.DefaultListenAddress, "serve Prometheus metrics at /metrics on this host:port (off when empty)")
+	healthzAddress := flag.String("healthz-listen-address", metrics.DefaultHealthzListenAddress, "serve the /livez and /readyz probes on this host:port (off when empty)")
+	featureGates := flag.String("feature-gates", "", "cert-manager's controller feature gates, key=bool pairs separated by commas (accepted as upstream's; certflow behaves as each gate's default)")
 	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
@@ -42,8 +47,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "certflow-k8swatch:", err)
 		os.Exit(2)
 	}
+	gates, err := features.Parse(*featureGates)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "certflow-k8swatch:", err)
+		os.Exit(2)
+	}
+	if o := features.Overridden(gates); len(o) > 0 {
+		log.Warn("certflow behaves as each feature gate's default; these are set otherwise", "featureGates", o)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	o.Health = &metrics.Health{}
+	stopServers, err := metrics.Serve(log, *metricsAddress, *healthzAddress, o.Health)
+	if err != nil {
+		log.Error("certflow-k8swatch failed", "err", err)
+		os.Exit(1)
+	}
+	defer stopServers()
 	if *profilerAddress != "" {
 		stopProfiler, err := profiler.Serve(*profilerAddress, log)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/features"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/profiler"
 	"github.com/certflow/certflow/worker"
 )
@@ -83,6 +86,26 @@ func parseFlags(args []string, out io.Writer) (worker.Flags, error) {
 }
 
 func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
+	if gates, err := features.Parse(f.FeatureGates); err == nil && len(features.Overridden(gates)) > 0 {
+		log.Warn("certflow behaves as each feature gate's default; these are set otherwise", "featureGates", features.Overridden(gates))
+	}
+	// The side servers start first: the probes answer (not ready) while Temporal is dialed.
+	var connected atomic.Pointer[client.Client]
+	polling := metrics.NewFlag("not polling the task queue yet")
+	health := &metrics.Health{}
+	health.AddReadiness(metrics.TemporalCheck(func() client.Client {
+		if c := connected.Load(); c != nil {
+			return *c
+		}
+		return nil
+	}))
+	health.AddReadiness(metrics.Check{Name: "polling", Fn: polling.Check})
+	stopServers, err := metrics.Serve(log, f.MetricsListenAddress, f.HealthzListenAddress, health)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+
 	cfg, err := clients.RESTConfig(f.Kubeconfig, clients.DefaultQPS, clients.DefaultBurst)
 	if err != nil {
 		return err
@@ -91,11 +114,13 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	if err != nil {
 		return err
 	}
+	opts.MetricsHandler = metrics.TemporalHandler(log)
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	connected.Store(&tc)
 	// The workflows set typed search attributes: a namespace without them would fail
 	// every workflow start. Added here once, or named with the command that adds them.
 	if err := clients.EnsureSearchAttributes(ctx, tc, opts.Namespace); err != nil {
@@ -123,6 +148,7 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	if err := w.Start(); err != nil {
 		return err
 	}
+	polling.Set(true)
 	log.Info("certflow-worker polling", "taskQueue", f.TaskQueue, "http01SolverListen", f.ACME.HTTP01SolverListen)
 	<-ctx.Done()
 	w.Stop()

@@ -37,6 +37,12 @@ func StartWorkerProcess(t *testing.T, name, bin, logPath string, args []string) 
 	return p
 }
 
+// SideServersOff are the flags that turn off a worker's or watcher's metrics and probe
+// servers (on 0.0.0.0:9402 and :9403 by default): the processes a test starts share one
+// machine with each other and with whatever else runs there. (worker.Flags.Args renders
+// them for a worker.)
+var SideServersOff = []string{"--metrics-listen-address=", "--healthz-listen-address="}
+
 // WorkerPolling is the line a worker logs once it polls its task queue.
 const WorkerPolling = "certflow-worker polling"
 

@@ -19,6 +19,7 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/test/acme/acmetest"
@@ -129,6 +130,7 @@ kind: Secret
 metadata: {name: cloudflare-api-token-secret, namespace: cert-manager}
 stringData: {api-token: `+localstack.CloudflareToken+`}
 `), "apply", "-f", "-")
+	before := acmeRequests(t)
 	mustKubectl(t, pointAtPebble(t, example(t, "letsencrypt-dns01.yaml")), "apply", "-f", "-")
 	waitClusterIssuerReady(t, "letsencrypt-dns01")
 	ns := "dns01"
@@ -144,6 +146,19 @@ spec:
 	verifyChain(t, ns, cert.Spec.SecretName, "example.com", "*.example.com")
 	assertOneValidOrder(t, ns)
 	assertNothingLeft(t, ns)
+	// The worker's ACME client metrics counted the order's requests, as upstream's do.
+	after := acmeRequests(t)
+	for _, want := range []struct {
+		action, method, status string
+	}{
+		{"new_nonce", "HEAD", "200"}, {"authorize_order", "POST", "201"}, {"get_authorization", "POST", "200"},
+		{"accept_challenge", "POST", "200"}, {"create_order_cert", "POST", "200"}, {"fetch_cert", "POST", "200"},
+	} {
+		k := want.action + " " + want.method + " " + want.status
+		if after[k] <= before[k] {
+			t.Errorf("certmanager_http_acme_client_request_count{action=%q,method=%q,status=%q} went from %v to %v; all counted: %v", want.action, want.method, want.status, before[k], after[k], after)
+		}
+	}
 	testkit.Eventually(t, 30*time.Second, "no TXT record left at Cloudflare", func() (bool, string) {
 		var left []string
 		for _, r := range env.Stack.Cloudflare().Records("example.com") {
@@ -153,6 +168,31 @@ spec:
 		}
 		return len(left) == 0, strings.Join(left, ", ")
 	})
+}
+
+// acmeRequests reads this process's (the in-process worker's) ACME client request
+// counts by "action method status", checking that each has its duration observed too.
+func acmeRequests(t *testing.T) map[string]float64 {
+	t.Helper()
+	fams, err := metrics.Gathered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, m := range fams["certmanager_http_acme_client_request_count"].GetMetric() {
+		l := map[string]string{}
+		for _, p := range m.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		if l["scheme"] != "https" || l["host"] == "" {
+			t.Errorf("ACME request counted with scheme %q host %q", l["scheme"], l["host"])
+		}
+		counts[l["action"]+" "+l["method"]+" "+l["status"]] += m.GetCounter().GetValue()
+		if d, ok := metrics.Value(fams, "certmanager_http_acme_client_request_duration_seconds", l); !ok || d != m.GetCounter().GetValue() {
+			t.Errorf("ACME requests %v: %v counted, %v timed", l, m.GetCounter().GetValue(), d)
+		}
+	}
+	return counts
 }
 
 func waitIssuerReady(t *testing.T, ns, name string) { acmetest.WaitIssuerReady(t, env, ns, name) }

@@ -52,7 +52,7 @@ func watcherArgs() []string {
 	sys := env.System
 	return []string{"--kubeconfig", env.Kubeconfigs["certflow-k8swatch"], "--temporal-address", sys.Stack.TemporalAddress,
 		"--temporal-namespace", sys.Stack.TemporalNamespace, "--leader-election-namespace", "kube-system",
-		"--sweep-interval", "15s"}
+		"--sweep-interval", "15s", testkit.SideServersOff[0], testkit.SideServersOff[1]}
 }
 
 // startWorker starts a new worker and waits until it polls, trying again (up to ten

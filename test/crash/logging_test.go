@@ -37,7 +37,7 @@ func TestJSONLogs(t *testing.T) {
 	}
 	watcherLog := filepath.Join(env.state, "watcher-json.log")
 	wp, err := testkit.StartProcess("watcher-json", watcherBin, watcherLog, []string{"--kubeconfig", kc, "--temporal-address", env.stack.TemporalAddress,
-		"--logging-format=json", "-v=2"}, nil, 0)
+		"--logging-format=json", "-v=2", testkit.SideServersOff[0], testkit.SideServersOff[1]}, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestBinariesReachTemporalOverMTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(env.state, "watcher-mtls.log")
-	wp, err := testkit.StartProcess("watcher-mtls", watcherBin, logPath, []string{"--kubeconfig", kc, "--leader-elect=false"}, withClientCert, 0)
+	wp, err := testkit.StartProcess("watcher-mtls", watcherBin, logPath, append([]string{"--kubeconfig", kc, "--leader-elect=false"}, testkit.SideServersOff...), withClientCert, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func issueThrough(t *testing.T, rootfs string) {
 	}
 	t.Cleanup(func() { w.Stop(t) })
 	watcher, err := testkit.StartProcess("image-watcher", filepath.Join(rootfs, binDir, "certflow-k8swatch"), filepath.Join(env.State, "image-watcher.log"),
-		append([]string{"--kubeconfig", kubeconfig("certflow-k8swatch")}, temporal...), nil, 0)
+		append(append([]string{"--kubeconfig", kubeconfig("certflow-k8swatch")}, temporal...), testkit.SideServersOff...), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
