@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 
 	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/metrics"
 )
 
@@ -37,6 +39,10 @@ type Flags struct {
 	Temporal client.Client
 	// RESTConfig, when set, is used instead of loading Kubeconfig.
 	RESTConfig *rest.Config
+	// PayloadCodecSecret (namespace/name) holds the key of the payload codec the
+	// workers use (internal/codec): the watcher's signals carry specs, encrypted with
+	// it. The watcher waits for the worker to create it. Empty: off.
+	PayloadCodecSecret string
 	// Health, when set, gets the watcher's probes: live while it holds or campaigns for
 	// the Lease (not while it leads on a Lease it cannot renew), ready when Temporal
 	// answers and, while leading, its caches have synced.
@@ -92,6 +98,13 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 			return err
 		}
 		opts.MetricsHandler = metrics.TemporalHandler(log)
+		if f.PayloadCodecSecret != "" {
+			c, err := waitForCodec(ctx, kc, f.PayloadCodecSecret, log)
+			if err != nil {
+				return err
+			}
+			c.Apply(&opts)
+		}
 		if tc, err = client.DialContext(ctx, opts); err != nil {
 			return err
 		}
@@ -119,4 +132,28 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 		Kube: kc, Namespace: f.LeaseNamespace, Name: conventions.WatcherLeaseName,
 		Identity: fmt.Sprintf("%s_%d", host, os.Getpid()), Log: log, WatchDog: leaderHealth,
 	}, run)
+}
+
+// waitForCodec reads the payload codec's Secret, waiting while it does not exist yet
+// (the first worker to start creates it) or cannot be read.
+func waitForCodec(ctx context.Context, kc kubernetes.Interface, ref string, log *slog.Logger) (*codec.Codec, error) {
+	var logged time.Time
+	for {
+		c, err := codec.Load(ctx, kc, ref, false, log)
+		if err == nil {
+			return c, nil
+		}
+		if _, _, perr := codec.ParseSecretRef(ref); perr != nil {
+			return nil, perr
+		}
+		if time.Since(logged) > 30*time.Second {
+			log.Warn("waiting for the payload codec Secret", "err", err)
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -25,6 +27,7 @@ type globals struct {
 	temporalAddress   string
 	temporalNamespace string
 	taskQueue         string
+	codecSecret       string
 }
 
 // NewRootCommand returns the `starter` command tree.
@@ -42,6 +45,7 @@ func NewRootCommand() *cobra.Command {
 	pf.StringVar(&g.temporalAddress, "temporal-address", "", "Temporal frontend (default: Temporal's client configuration, TEMPORAL_ADDRESS or the profile file, then "+clients.DefaultTemporalAddress+")")
 	pf.StringVar(&g.temporalNamespace, "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile file, then default)")
 	pf.StringVar(&g.taskQueue, "task-queue", workflows.TaskQueue, "task queue of a workflow that has to be started (the worker's)")
+	pf.StringVar(&g.codecSecret, "payload-codec-secret", os.Getenv("CERTFLOW_PAYLOAD_CODEC_SECRET"), "namespace/name of the workers' payload codec Secret, to read encrypted workflow state (default $CERTFLOW_PAYLOAD_CODEC_SECRET)")
 	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g))
 	return root
 }
@@ -80,6 +84,13 @@ func (g *globals) connect(ctx context.Context, out io.Writer) (*conn, error) {
 	opts, err := clients.TemporalClientOptions(g.temporalAddress, g.temporalNamespace, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err
+	}
+	if g.codecSecret != "" {
+		c, err := codec.Load(ctx, kc, g.codecSecret, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return nil, err
+		}
+		c.Apply(&opts)
 	}
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/logging"
 	"github.com/certflow/certflow/internal/metrics"
@@ -34,8 +35,14 @@ type Flags struct {
 	MetricsListenAddress, HealthzListenAddress string
 	// FeatureGates is upstream's --feature-gates (see internal/features).
 	FeatureGates string
-	ACME         ACMEConfig
-	Logging      logging.Flags
+	// PayloadCodecSecret (namespace/name) holds the key every Temporal payload is
+	// encrypted with (internal/codec); created with a new key when missing. Empty: off.
+	PayloadCodecSecret string
+	// CodecServerListenAddress serves the codec endpoint for the Temporal Web UI to
+	// browsers of CodecServerCORSOrigins (comma-separated; "*": any). Empty: off.
+	CodecServerListenAddress, CodecServerCORSOrigins string
+	ACME                                             ACMEConfig
+	Logging                                          logging.Flags
 
 	nameservers string // --dns01-recursive-nameservers until Check parses it
 }
@@ -57,6 +64,9 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.MetricsListenAddress, "metrics-listen-address", metrics.DefaultListenAddress, "serve Prometheus metrics at /metrics on this host:port (off when empty)")
 	fs.StringVar(&f.HealthzListenAddress, "healthz-listen-address", metrics.DefaultHealthzListenAddress, "serve the /livez and /readyz probes on this host:port (off when empty)")
 	fs.StringVar(&f.FeatureGates, "feature-gates", "", "cert-manager's controller feature gates, key=bool pairs separated by commas (accepted as upstream's; certflow behaves as each gate's default)")
+	fs.StringVar(&f.PayloadCodecSecret, "payload-codec-secret", "", "namespace/name of the Secret whose key encrypts every Temporal payload (created with a new key when missing; off when empty)")
+	fs.StringVar(&f.CodecServerListenAddress, "codec-server-listen-address", "", "serve the payload codec endpoint (POST /decode, /encode) that the Temporal Web UI decodes history with, on this host:port (off when empty; needs --payload-codec-secret)")
+	fs.StringVar(&f.CodecServerCORSOrigins, "codec-server-cors-origins", "", "comma-separated origins of the Web UI allowed to call the codec endpoint from a browser (* for any)")
 	f.Logging.AddTo(fs)
 	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
 	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
@@ -98,6 +108,14 @@ func (f *Flags) Check() error {
 	if _, err := features.Parse(f.FeatureGates); err != nil {
 		return err
 	}
+	if f.PayloadCodecSecret != "" {
+		if _, _, err := codec.ParseSecretRef(f.PayloadCodecSecret); err != nil {
+			return fmt.Errorf("--payload-codec-secret: %w", err)
+		}
+	}
+	if f.CodecServerListenAddress != "" && f.PayloadCodecSecret == "" {
+		return errors.New("--codec-server-listen-address needs --payload-codec-secret: there is no key to decode with")
+	}
 	if f.ACME.SelfCheckTimeout <= 0 {
 		return errors.New("--acme-self-check-timeout must be positive")
 	}
@@ -136,6 +154,9 @@ func (f Flags) Args() []string {
 	str("profiler-address", f.ProfilerAddress)
 	a = append(a, "--metrics-listen-address="+f.MetricsListenAddress, "--healthz-listen-address="+f.HealthzListenAddress)
 	str("feature-gates", f.FeatureGates)
+	str("payload-codec-secret", f.PayloadCodecSecret)
+	str("codec-server-listen-address", f.CodecServerListenAddress)
+	str("codec-server-cors-origins", f.CodecServerCORSOrigins)
 	a = append(a, f.Logging.Args()...)
 	c := f.ACME
 	str("dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))

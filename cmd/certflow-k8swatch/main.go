@@ -29,6 +29,7 @@ func main() {
 	flag.BoolVar(&o.LeaderElect, "leader-elect", true, "hold a Lease so that only one replica signals")
 	flag.StringVar(&o.LeaseNamespace, "leader-election-namespace", "kube-system", "namespace of the Lease")
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
+	flag.StringVar(&o.PayloadCodecSecret, "payload-codec-secret", "", "namespace/name of the Secret whose key encrypts every Temporal payload (the worker's; the watcher waits for it; off when empty)")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
 	var logFlags logging.Flags
 	logFlags.AddTo(flag.CommandLine)

@@ -15,14 +15,17 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/profiler"
@@ -115,6 +118,25 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 		return err
 	}
 	opts.MetricsHandler = metrics.TemporalHandler(log)
+	if f.PayloadCodecSecret != "" {
+		kc, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		c, err := codec.Load(ctx, kc, f.PayloadCodecSecret, true, log)
+		if err != nil {
+			return err
+		}
+		c.Apply(&opts)
+		if f.CodecServerListenAddress != "" {
+			_, stopCodec, err := metrics.Listen("payload codec endpoint", f.CodecServerListenAddress,
+				codec.Handler(c, splitList(f.CodecServerCORSOrigins)), log)
+			if err != nil {
+				return err
+			}
+			defer stopCodec()
+		}
+	}
 	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
@@ -153,6 +175,17 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	<-ctx.Done()
 	w.Stop()
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // solverMain is `certflow-worker http01-solver`: upstream acmesolver's flags, serving

@@ -26,6 +26,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/localstack/system"
 	"github.com/certflow/certflow/k8swatch"
@@ -67,6 +68,8 @@ type Options struct {
 	// SweepInterval is how often the watcher restarts missing workflows (default
 	// DefaultSweepInterval: short, so that every suite runs with the sweep at work).
 	SweepInterval time.Duration
+	// Codec encrypts the system's Temporal payloads (nil: plain).
+	Codec *codec.Codec
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
 }
@@ -130,6 +133,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		SelfCheckTimeout: o.SelfCheckTimeout,
 		Worker:           worker.Config{DisableApprover: o.DisableApprover},
 		ServiceAccounts:  true,
+		Codec:            o.Codec,
 		Setup: func(_ context.Context, sys *system.System) error {
 			if o.DNS01RecursiveNameservers != nil {
 				sys.ACME.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)

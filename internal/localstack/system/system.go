@@ -29,6 +29,7 @@ import (
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
@@ -146,6 +147,9 @@ type Config struct {
 	NoWatcher bool
 	// Watcher is the watcher's configuration besides its clients.
 	Watcher k8swatch.Flags
+	// Codec, when set, encrypts every payload of the system's Temporal client (so of
+	// the worker and the watcher), as --payload-codec-secret does.
+	Codec *codec.Codec
 	// Log receives the Temporal client's and the watcher's log lines.
 	Log *slog.Logger
 	// ErrLog receives the watcher's error when it stops on one (default Log).
@@ -194,7 +198,11 @@ func Start(ctx context.Context, c Config) (s *System, err error) {
 	if s.Kube, s.CertFlow, err = clients.Kubernetes(s.Config); err != nil {
 		return s, err
 	}
-	if s.Temporal, err = client.DialContext(ctx, clients.TemporalOptions(s.Stack.TemporalAddress, s.Stack.TemporalNamespace, c.Log)); err != nil {
+	topts := clients.TemporalOptions(s.Stack.TemporalAddress, s.Stack.TemporalNamespace, c.Log)
+	if c.Codec != nil {
+		c.Codec.Apply(&topts)
+	}
+	if s.Temporal, err = client.DialContext(ctx, topts); err != nil {
 		return s, err
 	}
 	s.cleanups = append(s.cleanups, s.Temporal.Close)
