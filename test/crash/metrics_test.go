@@ -2,15 +2,19 @@ package crash
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/internal/metrics"
@@ -125,6 +129,8 @@ func TestBinariesServeMetricsAndProbes(t *testing.T) {
 		t.Errorf("temporal_worker_task_slots_available{worker_type=WorkflowWorker} = %v (found %t); the SDK's worker metrics: %v", v, ok, temporal)
 	}
 
+	dashboardQueriesServed(t, fams, watcherMetrics)
+
 	// A port already taken: the worker does not run without the metrics it was asked for.
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,5 +144,56 @@ func TestBinariesServeMetricsAndProbes(t *testing.T) {
 		t.Fatal("a worker started on a metrics port already in use")
 	} else if !strings.Contains(err.Error(), "metrics server") {
 		t.Errorf("a worker on a taken metrics port: %v, want an error naming the metrics server", err)
+	}
+}
+
+// Metrics the dashboard charts that exist only once what they count has happened (an
+// ACME request, a failure) or the activity kind ran (CA issuance runs local activities).
+var eventDriven = map[string]bool{
+	"certmanager_http_acme_client_request_count":            true,
+	"certmanager_http_acme_client_request_duration_seconds": true,
+	"certmanager_controller_sync_error_count":               true,
+	"temporal_activity_execution_failed_total":              true,
+	"temporal_local_activity_execution_failed_total":        true,
+	"temporal_activity_schedule_to_start_latency_seconds":   true,
+}
+
+// dashboardQueriesServed checks that every metric the Grafana dashboard in deploy/
+// queries is one the worker (workerFams) or the watcher serves, so that a renamed
+// metric cannot leave a panel empty.
+func dashboardQueriesServed(t *testing.T, workerFams map[string]*dto.MetricFamily, watcherMetrics string) {
+	t.Helper()
+	watcherFams, err := metrics.Scrape(context.Background(), "http://"+watcherMetrics+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(env.root, "deploy", "grafana", "certflow-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("deploy/grafana/certflow-dashboard.json: %v", err)
+	}
+	name := regexp.MustCompile(`\b(certmanager|temporal)_[a-z0-9_]+`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			for _, m := range name.FindAllString(target.Expr, -1) {
+				queried++
+				m = strings.TrimSuffix(m, "_bucket")
+				if workerFams[m] == nil && watcherFams[m] == nil && !eventDriven[m] {
+					t.Errorf("dashboard panel %q queries %s, which neither the worker nor the watcher serves", p.Title, m)
+				}
+			}
+		}
+	}
+	if queried == 0 {
+		t.Error("the dashboard queries no certmanager_* or temporal_* metric")
 	}
 }
