@@ -26,6 +26,7 @@ import (
 
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/localstack/system"
+	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
 )
@@ -35,6 +36,7 @@ type options struct {
 	stateDir, binDir, crdDir, gatewayCRDDir, clusterResNS string
 	acme                                                  bool
 	selfCheckTimeout                                      time.Duration
+	metricsAddress                                        string
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.BoolVar(&o.acme, "acme", true, "start Pebble, pebble-challtestsrv and a fake Cloudflare API, and set the worker up for them")
 	flag.DurationVar(&o.selfCheckTimeout, "acme-self-check-timeout", worker.DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before Pebble is asked to validate anyway")
 	flag.StringVar(&o.clusterResNS, "cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of ClusterIssuer Secrets")
+	flag.StringVar(&o.metricsAddress, "metrics-listen-address", "127.0.0.1:9402", "serve the in-process worker's and watcher's Prometheus metrics at /metrics on this host:port (off when empty)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,7 +89,15 @@ func run(ctx context.Context, log *slog.Logger, opts options) error {
 			fmt.Fprintln(os.Stderr, "stop:", err)
 		}
 	}()
+	_, stopMetrics, err := metrics.Listen("metrics", opts.metricsAddress, metrics.MetricsMux(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	printWelcome(os.Stdout, sys.Stack, binDir, time.Since(start))
+	if opts.metricsAddress != "" {
+		fmt.Fprintf(os.Stdout, "Prometheus metrics (certmanager_*): http://%s/metrics\n", opts.metricsAddress)
+	}
 	<-ctx.Done()
 	return nil
 }
