@@ -8,7 +8,7 @@ STATE ?= $(CURDIR)/.local
 TEST_TIMEOUT ?= 45m
 
 # Servers of the local stack and developer tools, built from Go modules into bin/.
-STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv
+STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv helm
 DEV_TOOLS := controller-gen workflowcheck
 
 .PHONY: all tools bind build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean

@@ -13,6 +13,7 @@ K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 TEMPORAL_CLI_VERSION=1.5.1
 PEBBLE_VERSION=v2.10.3
+HELM_VERSION=v4.3.2
 
 # stamp NAME VERSION: true when bin/NAME was built at VERSION.
 fresh() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
@@ -45,6 +46,8 @@ tool() {
     kubectl) build kubectl "$K8S_VERSION" tools/kube k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)" ;;
     temporal) build temporal "$TEMPORAL_CLI_VERSION" tools/temporal github.com/temporalio/cli/cmd/temporal \
       "-X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_CLI_VERSION" ;;
+    helm) build helm "$HELM_VERSION" tools/helm helm.sh/helm/v4/cmd/helm \
+      "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
     pebble) build pebble "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble ;;
     pebble-challtestsrv) build pebble-challtestsrv "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv ;;
     controller-gen) build controller-gen "$(tools_version sigs.k8s.io/controller-tools)" tools sigs.k8s.io/controller-tools/cmd/controller-gen ;;
@@ -57,6 +60,6 @@ tool() {
 tools_version() { (cd tools && go list -m -f '{{.Version}}' "$1"); }
 
 if [ $# -eq 0 ]; then
-  set -- etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv controller-gen workflowcheck
+  set -- etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv helm controller-gen workflowcheck
 fi
 for t in "$@"; do tool "$t"; done
