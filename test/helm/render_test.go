@@ -1,0 +1,479 @@
+package helm
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/certflow/certflow/internal/version"
+)
+
+// External Temporal with TLS (a CA and a client certificate) and an API key.
+var externalTemporalSets = []string{
+	"temporal.embedded.enabled=false",
+	"temporal.address=temporal.example.com:7233",
+	"temporal.namespace=certs",
+	"temporal.taskQueue=certs-queue",
+	"temporal.tls.enabled=true",
+	"temporal.tls.serverName=temporal.example.com",
+	"temporal.tls.secretName=temporal-client",
+	"temporal.tls.mtls=true",
+	"temporal.apiKey.secretName=temporal-api",
+	"temporal.apiKey.key=token",
+}
+
+// `helm lint` finds no error with the default values, the user's, and an external
+// Temporal's. (Its one warning: the version v0.1.0 has upstream's leading v, which
+// SemVer 2 does not have.)
+func TestLint(t *testing.T) {
+	for name, sets := range map[string][]string{
+		"defaults":          nil,
+		"installCRDs":       {"installCRDs=true"},
+		"user":              userSets,
+		"external temporal": externalTemporalSets,
+		"servicemonitor":    {"prometheus.servicemonitor.enabled=true", "podDisruptionBudget.enabled=true", "k8swatch.podDisruptionBudget.enabled=true"},
+	} {
+		l := action.NewLint()
+		l.Namespace = namespace
+		l.KubeVersion = kubeVersion(t)
+		res := l.Run([]string{chartDir(t)}, values(t, sets...))
+		for _, m := range res.Messages {
+			if m.Severity >= support.ErrorSev {
+				t.Errorf("%s: %s", name, m)
+			}
+		}
+		for _, err := range res.Errors {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// The default release: the worker and the watcher in the release namespace with the
+// image of this version, talking to the embedded Temporal; no CRDs (upstream's default).
+func TestRenderDefaults(t *testing.T) {
+	objs := render(t)
+	if crds := ofKind(objs, "CustomResourceDefinition"); len(crds) != 0 {
+		t.Errorf("CRDs rendered without crds.enabled: %s", names(crds))
+	}
+	for _, kind := range []string{"ServiceMonitor", "PodDisruptionBudget"} {
+		if o := ofKind(objs, kind); len(o) != 0 {
+			t.Errorf("%s rendered by default: %s", kind, names(o))
+		}
+	}
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ClusterRole", "ClusterRoleBinding":
+		case "Role", "RoleBinding":
+			if o.GetNamespace() != "kube-system" {
+				t.Errorf("%s %s in namespace %q, want kube-system (the Lease's)", o.GetKind(), o.GetName(), o.GetNamespace())
+			}
+		default:
+			if o.GetNamespace() != namespace {
+				t.Errorf("%s %s in namespace %q, want the release's %s", o.GetKind(), o.GetName(), o.GetNamespace(), namespace)
+			}
+		}
+	}
+
+	for _, c := range []struct{ name, bin string }{
+		{"certflow-worker", "/usr/local/bin/certflow-worker"},
+		{"certflow-k8swatch", "/usr/local/bin/certflow-k8swatch"},
+	} {
+		d, ctr := deployment(t, objs, c.name)
+		if d.Spec.Template.Spec.ServiceAccountName != c.name {
+			t.Errorf("%s runs as ServiceAccount %q, want %s", c.name, d.Spec.Template.Spec.ServiceAccountName, c.name)
+		}
+		mustFind(t, objs, "ServiceAccount", c.name)
+		if ctr.Image != version.Image() {
+			t.Errorf("%s image %s, want %s", c.name, ctr.Image, version.Image())
+		}
+		if !slices.Equal(ctr.Command, []string{c.bin}) {
+			t.Errorf("%s command %q, want %s", c.name, ctr.Command, c.bin)
+		}
+		for _, a := range []string{"--cluster-resource-namespace=cert-manager", "--metrics-listen-address=0.0.0.0:9402", "--healthz-listen-address=0.0.0.0:9403", "--v=2"} {
+			if !slices.Contains(ctr.Args, a) {
+				t.Errorf("%s args %q lack %s", c.name, ctr.Args, a)
+			}
+		}
+		for _, a := range ctr.Args {
+			if strings.HasPrefix(a, "--feature-gates") || strings.HasPrefix(a, "--task-queue") {
+				t.Errorf("%s has %s without featureGates / temporal.taskQueue", c.name, a)
+			}
+		}
+		if v, _ := envValue(ctr, "TEMPORAL_ADDRESS"); v != "certflow-temporal.cert-manager.svc:7233" {
+			t.Errorf("%s TEMPORAL_ADDRESS %q, want the embedded server's Service", c.name, v)
+		}
+		if v, _ := envValue(ctr, "TEMPORAL_NAMESPACE"); v != "default" {
+			t.Errorf("%s TEMPORAL_NAMESPACE %q, want default", c.name, v)
+		}
+		for _, e := range ctr.Env {
+			if strings.HasPrefix(e.Name, "TEMPORAL_TLS") || e.Name == "TEMPORAL_API_KEY" {
+				t.Errorf("%s has %s by default", c.name, e.Name)
+			}
+		}
+		ports := map[string]int32{}
+		for _, p := range ctr.Ports {
+			ports[p.Name] = p.ContainerPort
+		}
+		if ports["http-metrics"] != 9402 || ports["http-healthz"] != 9403 {
+			t.Errorf("%s ports %v, want http-metrics 9402 and http-healthz 9403", c.name, ports)
+		}
+		for probe, p := range map[string]*corev1.Probe{"/livez": ctr.LivenessProbe, "/readyz": ctr.ReadinessProbe} {
+			if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != probe || p.HTTPGet.Port.String() != "http-healthz" {
+				t.Errorf("%s probe %s: %+v, want httpGet %s on http-healthz", c.name, probe, p, probe)
+			}
+		}
+		if sc := ctr.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("%s securityContext %+v, want a read-only root and no privilege escalation", c.name, ctr.SecurityContext)
+		}
+		svc := typed[corev1.Service](t, mustFind(t, objs, "Service", c.name))
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "tcp-prometheus-servicemonitor" || svc.Spec.Ports[0].Port != 9402 ||
+			svc.Spec.Ports[0].TargetPort.String() != "http-metrics" {
+			t.Errorf("Service %s ports %+v, want tcp-prometheus-servicemonitor 9402 to http-metrics", c.name, svc.Spec.Ports)
+		}
+		if !reflect.DeepEqual(svc.Spec.Selector, d.Spec.Selector.MatchLabels) {
+			t.Errorf("Service %s selects %v, its Deployment's Pods are %v", c.name, svc.Spec.Selector, d.Spec.Selector.MatchLabels)
+		}
+	}
+	_, w := deployment(t, objs, "certflow-worker")
+	if !slices.Contains(w.Args, "--http01-solver-image="+version.Image()) {
+		t.Errorf("worker args %q lack --http01-solver-image=%s (its solver Pods run its own image)", w.Args, version.Image())
+	}
+	_, k := deployment(t, objs, "certflow-k8swatch")
+	if !slices.Contains(k.Args, "--leader-election-namespace=kube-system") {
+		t.Errorf("watcher args %q lack --leader-election-namespace=kube-system", k.Args)
+	}
+
+	// The embedded Temporal: one replica of the dev server, its database on a claim.
+	sts := typed[appsv1.StatefulSet](t, mustFind(t, objs, "StatefulSet", "certflow-temporal"))
+	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
+		t.Errorf("embedded Temporal replicas %v, want 1", sts.Spec.Replicas)
+	}
+	tc := sts.Spec.Template.Spec.Containers[0]
+	if tc.Image != "temporalio/temporal:"+buildToolsVar(t, "TEMPORAL_CLI_VERSION") {
+		t.Errorf("embedded Temporal image %s, want temporalio/temporal:%s (hack/build-tools.sh's CLI)", tc.Image, buildToolsVar(t, "TEMPORAL_CLI_VERSION"))
+	}
+	for _, a := range []string{"server", "start-dev", "--ip=0.0.0.0", "--db-filename=/data/temporal.db", "--namespace=default", "--ui-port=8233"} {
+		if !slices.Contains(tc.Args, a) {
+			t.Errorf("embedded Temporal args %q lack %s", tc.Args, a)
+		}
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 || sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String() != "1Gi" {
+		t.Errorf("embedded Temporal claims %+v, want one of 1Gi", sts.Spec.VolumeClaimTemplates)
+	}
+	svc := typed[corev1.Service](t, mustFind(t, objs, "Service", "certflow-temporal"))
+	var ports []int32
+	for _, p := range svc.Spec.Ports {
+		ports = append(ports, p.Port)
+	}
+	if !slices.Equal(ports, []int32{7233, 8233}) {
+		t.Errorf("embedded Temporal Service ports %v, want 7233 and 8233", ports)
+	}
+}
+
+// The user's flags: installCRDs=true renders the six CRDs (kept on uninstall:
+// crds.keep's default), extraArgs reach the worker alone, featureGates both binaries.
+func TestRenderUserFlags(t *testing.T) {
+	objs := render(t, userSets...)
+	crds := ofKind(objs, "CustomResourceDefinition")
+	if len(crds) != 6 {
+		t.Fatalf("%d CRDs with installCRDs=true, want 6: %s", len(crds), names(crds))
+	}
+	for _, c := range crds {
+		if p := c.GetAnnotations()["helm.sh/resource-policy"]; p != "keep" {
+			t.Errorf("CRD %s helm.sh/resource-policy %q, want keep (crds.keep defaults to true)", c.GetName(), p)
+		}
+	}
+	_, w := deployment(t, objs, "certflow-worker")
+	if !slices.Contains(w.Args, "--feature-gates=ExperimentalGatewayAPISupport=true") {
+		t.Errorf("worker args %q lack the user's extraArgs", w.Args)
+	}
+	_, k := deployment(t, objs, "certflow-k8swatch")
+	if slices.Contains(k.Args, "--feature-gates=ExperimentalGatewayAPISupport=true") {
+		t.Errorf("watcher args %q have the worker's extraArgs", k.Args)
+	}
+
+	objs = render(t, "crds.enabled=true", "crds.keep=false", `featureGates=A=true\,B=false`, "k8swatch.extraArgs={--sweep-interval=10m}")
+	for _, c := range ofKind(objs, "CustomResourceDefinition") {
+		if _, ok := c.GetAnnotations()["helm.sh/resource-policy"]; ok {
+			t.Errorf("CRD %s has helm.sh/resource-policy with crds.keep=false", c.GetName())
+		}
+	}
+	_, w = deployment(t, objs, "certflow-worker")
+	_, k = deployment(t, objs, "certflow-k8swatch")
+	for name, args := range map[string][]string{"worker": w.Args, "watcher": k.Args} {
+		if !slices.Contains(args, "--feature-gates=A=true,B=false") {
+			t.Errorf("%s args %q lack --feature-gates=A=true,B=false", name, args)
+		}
+	}
+	if !slices.Contains(k.Args, "--sweep-interval=10m") || slices.Contains(w.Args, "--sweep-interval=10m") {
+		t.Errorf("k8swatch.extraArgs: watcher %q, worker %q", k.Args, w.Args)
+	}
+}
+
+// The CRD templates are deploy/crds (controller-gen's) plus the chart's labels and
+// annotation.
+func TestCRDsAreDeployCRDs(t *testing.T) {
+	rendered := map[string]*unstructured.Unstructured{}
+	for _, c := range ofKind(render(t, "crds.enabled=true"), "CustomResourceDefinition") {
+		rendered[c.GetName()] = c
+	}
+	files, err := filepath.Glob(filepath.Join(chartDir(t), "..", "..", "crds", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no deploy/crds (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range decode(t, string(b)) {
+			got := rendered[want.GetName()]
+			if got == nil {
+				t.Errorf("the chart does not render CRD %s of %s", want.GetName(), filepath.Base(f))
+				continue
+			}
+			delete(rendered, want.GetName())
+			if !reflect.DeepEqual(got.Object["spec"], want.Object["spec"]) {
+				t.Errorf("CRD %s: the chart's spec differs from %s (make generate)", want.GetName(), filepath.Base(f))
+			}
+			for k, v := range want.GetAnnotations() {
+				if got.GetAnnotations()[k] != v {
+					t.Errorf("CRD %s: annotation %s=%q, want %q", want.GetName(), k, got.GetAnnotations()[k], v)
+				}
+			}
+		}
+	}
+	for name := range rendered {
+		t.Errorf("the chart renders CRD %s, which deploy/crds does not have", name)
+	}
+}
+
+// An existing Temporal: no embedded server, the address, namespace, task queue, TLS with
+// the Secret's CA and client certificate, and the API key from a Secret, all through
+// the environment both binaries read (Temporal's client configuration).
+func TestRenderExternalTemporal(t *testing.T) {
+	objs := render(t, externalTemporalSets...)
+	if len(ofKind(objs, "StatefulSet")) != 0 || find(objs, "Service", "certflow-temporal") != nil {
+		t.Errorf("embedded Temporal rendered with temporal.embedded.enabled=false: %s", names(objs))
+	}
+	for _, name := range []string{"certflow-worker", "certflow-k8swatch"} {
+		d, c := deployment(t, objs, name)
+		want := map[string]string{
+			"TEMPORAL_ADDRESS":                 "temporal.example.com:7233",
+			"TEMPORAL_NAMESPACE":               "certs",
+			"TEMPORAL_TLS":                     "true",
+			"TEMPORAL_TLS_SERVER_NAME":         "temporal.example.com",
+			"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "/etc/certflow/temporal-tls/ca.crt",
+			"TEMPORAL_TLS_CLIENT_CERT_PATH":    "/etc/certflow/temporal-tls/tls.crt",
+			"TEMPORAL_TLS_CLIENT_KEY_PATH":     "/etc/certflow/temporal-tls/tls.key",
+		}
+		for k, v := range want {
+			if got, ok := envValue(c, k); !ok || got != v {
+				t.Errorf("%s %s=%q, want %q", name, k, got, v)
+			}
+		}
+		var apiKey *corev1.EnvVar
+		for i := range c.Env {
+			if c.Env[i].Name == "TEMPORAL_API_KEY" {
+				apiKey = &c.Env[i]
+			}
+		}
+		if apiKey == nil || apiKey.ValueFrom == nil || apiKey.ValueFrom.SecretKeyRef == nil ||
+			apiKey.ValueFrom.SecretKeyRef.Name != "temporal-api" || apiKey.ValueFrom.SecretKeyRef.Key != "token" {
+			t.Errorf("%s TEMPORAL_API_KEY %+v, want Secret temporal-api's key token", name, apiKey)
+		}
+		if !slices.Contains(c.Args, "--task-queue=certs-queue") {
+			t.Errorf("%s args %q lack --task-queue=certs-queue", name, c.Args)
+		}
+		var mounted bool
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || (m.Name == "temporal-tls" && m.MountPath == "/etc/certflow/temporal-tls" && m.ReadOnly)
+		}
+		var volume bool
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			volume = volume || (v.Name == "temporal-tls" && v.Secret != nil && v.Secret.SecretName == "temporal-client")
+		}
+		if !mounted || !volume {
+			t.Errorf("%s does not mount Secret temporal-client at /etc/certflow/temporal-tls: mounts %+v, volumes %+v", name, c.VolumeMounts, d.Spec.Template.Spec.Volumes)
+		}
+	}
+
+	// TLS to a server with a public certificate: no Secret, no paths.
+	objs = render(t, "temporal.embedded.enabled=false", "temporal.address=x.tmprl.cloud:7233", "temporal.tls.enabled=true")
+	_, c := deployment(t, objs, "certflow-worker")
+	for _, e := range c.Env {
+		if strings.HasSuffix(e.Name, "_PATH") {
+			t.Errorf("worker has %s without temporal.tls.secretName", e.Name)
+		}
+	}
+	if len(c.VolumeMounts) != 0 {
+		t.Errorf("worker mounts %+v without temporal.tls.secretName", c.VolumeMounts)
+	}
+
+	// No server at all, and mTLS without a Secret, are refused with what to set.
+	for _, c := range []struct{ sets, want string }{
+		{"temporal.embedded.enabled=false", "temporal.address is required"},
+		{"temporal.tls.enabled=true,temporal.tls.mtls=true", "temporal.tls.mtls needs temporal.tls.secretName"},
+		{"temporal.embedded.enabled=false,temporal.address=x:7233", ""},
+	} {
+		_, err := renderRelease(t, releaseName, namespace, c.sets)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("--set %s: %v", c.sets, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("--set %s: error %v, want one saying %q", c.sets, err, c.want)
+		}
+	}
+}
+
+// The ServiceMonitor (Prometheus Operator) scrapes both binaries through their
+// Services' port; the PodDisruptionBudgets select their Deployments' Pods.
+func TestRenderServiceMonitorAndPDB(t *testing.T) {
+	objs := render(t, "prometheus.servicemonitor.enabled=true", "prometheus.servicemonitor.interval=30s", "prometheus.servicemonitor.labels.release=kube-prometheus",
+		"podDisruptionBudget.enabled=true", "k8swatch.podDisruptionBudget.enabled=true", "k8swatch.podDisruptionBudget.maxUnavailable=1")
+	sm := mustFind(t, objs, "ServiceMonitor", "certflow")
+	if sm.GetAPIVersion() != "monitoring.coreos.com/v1" || sm.GetNamespace() != namespace || sm.GetLabels()["release"] != "kube-prometheus" {
+		t.Errorf("ServiceMonitor %s in %s labels %v", sm.GetAPIVersion(), sm.GetNamespace(), sm.GetLabels())
+	}
+	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(eps) != 1 {
+		t.Fatalf("ServiceMonitor endpoints %v, want 1", eps)
+	}
+	ep := eps[0].(map[string]any)
+	if ep["port"] != "tcp-prometheus-servicemonitor" || ep["path"] != "/metrics" || ep["interval"] != "30s" || ep["scrapeTimeout"] != "30s" {
+		t.Errorf("ServiceMonitor endpoint %v", ep)
+	}
+	exprs, _, _ := unstructured.NestedSlice(sm.Object, "spec", "selector", "matchExpressions")
+	for _, name := range []string{"certflow-worker", "certflow-k8swatch"} {
+		svc := mustFind(t, objs, "Service", name)
+		for _, e := range exprs {
+			e := e.(map[string]any)
+			if vals, _ := e["values"].([]any); !slices.Contains(vals, any(svc.GetLabels()[e["key"].(string)])) {
+				t.Errorf("the ServiceMonitor's %v does not select Service %s (labels %v)", e, name, svc.GetLabels())
+			}
+		}
+		pdb := typed[policyv1.PodDisruptionBudget](t, mustFind(t, objs, "PodDisruptionBudget", name))
+		d, _ := deployment(t, objs, name)
+		if !reflect.DeepEqual(pdb.Spec.Selector.MatchLabels, d.Spec.Selector.MatchLabels) {
+			t.Errorf("PodDisruptionBudget %s selects %v, the Deployment's Pods are %v", name, pdb.Spec.Selector.MatchLabels, d.Spec.Selector.MatchLabels)
+		}
+	}
+	if pdb := typed[policyv1.PodDisruptionBudget](t, mustFind(t, objs, "PodDisruptionBudget", "certflow-k8swatch")); pdb.Spec.MaxUnavailable == nil || pdb.Spec.MinAvailable != nil {
+		t.Errorf("k8swatch PodDisruptionBudget %+v, want maxUnavailable only", pdb.Spec)
+	}
+	if pdb := typed[policyv1.PodDisruptionBudget](t, mustFind(t, objs, "PodDisruptionBudget", "certflow-worker")); pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+		t.Errorf("worker PodDisruptionBudget %+v, want minAvailable 1", pdb.Spec)
+	}
+}
+
+// Two releases (in two namespaces) share no cluster-scoped object but the CRDs, and
+// bind their own ServiceAccounts.
+func TestTwoReleasesDoNotClash(t *testing.T) {
+	m1, err := renderRelease(t, "certflow", "cert-manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := renderRelease(t, "staging", "certflow-staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(o *unstructured.Unstructured) string {
+		return o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+	}
+	first := map[string]bool{}
+	for _, o := range decode(t, m1) {
+		first[key(o)] = true
+	}
+	for _, o := range decode(t, m2) {
+		if first[key(o)] && o.GetNamespace() != "certflow-staging" {
+			t.Errorf("both releases render %s", key(o))
+		}
+		if o.GetKind() == "ClusterRoleBinding" || o.GetKind() == "RoleBinding" {
+			b := typed[rbacv1.ClusterRoleBinding](t, o)
+			for _, s := range b.Subjects {
+				if s.Namespace != "certflow-staging" || !strings.HasPrefix(s.Name, "staging-certflow-") {
+					t.Errorf("%s of release staging binds %s/%s", key(o), s.Namespace, s.Name)
+				}
+			}
+		}
+	}
+}
+
+// deploy/certflow.yaml is the Namespace cert-manager and the chart rendered as
+// `helm template certflow deploy/charts/certflow --namespace cert-manager --set
+// crds.enabled=true` (hack/update-chart.sh writes it; make verify-generate compares the
+// bytes, this the objects).
+func TestBundleIsTheChart(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "..", "..", "certflow.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := decode(t, string(b))
+	if len(bundle) == 0 || bundle[0].GetKind() != "Namespace" || bundle[0].GetName() != namespace {
+		t.Fatalf("deploy/certflow.yaml does not start with Namespace %s", namespace)
+	}
+	sameObjects(t, "deploy/certflow.yaml", bundle[1:], render(t, "crds.enabled=true"))
+}
+
+// deploy/rbac/rbac.yaml (what the other integration tests apply) is the chart's
+// ServiceAccounts and RBAC for namespace certflow: the rules tested there are the chart's.
+func TestRBACIsTheChart(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "..", "..", "rbac", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := decode(t, string(b))
+	if len(file) == 0 || file[0].GetKind() != "Namespace" || file[0].GetName() != "certflow" {
+		t.Fatal("deploy/rbac/rbac.yaml does not start with Namespace certflow")
+	}
+	m, err := renderRelease(t, "certflow", "certflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*unstructured.Unstructured
+	for _, o := range decode(t, m) {
+		switch o.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			want = append(want, o)
+		}
+	}
+	sameObjects(t, "deploy/rbac/rbac.yaml", file[1:], want)
+}
+
+// sameObjects fails unless got and want hold equal objects, in any order.
+func sameObjects(t *testing.T, what string, got, want []*unstructured.Unstructured) {
+	t.Helper()
+	key := func(o *unstructured.Unstructured) string {
+		return o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+	}
+	index := map[string]*unstructured.Unstructured{}
+	for _, o := range want {
+		index[key(o)] = o
+	}
+	for _, o := range got {
+		w, ok := index[key(o)]
+		if !ok {
+			t.Errorf("%s has %s, which the chart does not render (make generate)", what, key(o))
+			continue
+		}
+		delete(index, key(o))
+		if !reflect.DeepEqual(o.Object, w.Object) {
+			t.Errorf("%s: %s differs from the chart's rendering (make generate)", what, key(o))
+		}
+	}
+	for k := range index {
+		t.Errorf("%s lacks %s of the chart's rendering (make generate)", what, k)
+	}
+}
