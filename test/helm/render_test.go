@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/version"
 )
 
@@ -153,6 +154,12 @@ func TestRenderDefaults(t *testing.T) {
 	_, k := deployment(t, objs, "certflow-k8swatch")
 	if !slices.Contains(k.Args, "--leader-election-namespace=kube-system") {
 		t.Errorf("watcher args %q lack --leader-election-namespace=kube-system", k.Args)
+	}
+	// The Role names the watcher's Lease (one name for every release: replicas of two
+	// releases in one leader-election namespace share it).
+	role := typed[rbacv1.Role](t, mustFind(t, objs, "Role", "certflow-k8swatch:leaderelection"))
+	if len(role.Rules) == 0 || !slices.Equal(role.Rules[0].ResourceNames, []string{conventions.WatcherLeaseName}) {
+		t.Errorf("the watcher's Role %+v does not name its Lease %s", role.Rules, conventions.WatcherLeaseName)
 	}
 
 	// The embedded Temporal: one replica of the dev server, its database on a claim.
