@@ -484,3 +484,21 @@ func sameObjects(t *testing.T, what string, got, want []*unstructured.Unstructur
 		t.Errorf("%s lacks %s of the chart's rendering (make generate)", what, k)
 	}
 }
+
+// An empty listen address turns the endpoint off: the flag is empty (the binaries
+// serve nothing there) and the container has no such port, nor probes without healthz.
+func TestRenderEndpointsOff(t *testing.T) {
+	objs := render(t, "metrics.listenAddress=", "healthz.listenAddress=")
+	_, w := deployment(t, objs, "certflow-worker")
+	for _, a := range []string{"--metrics-listen-address=", "--healthz-listen-address="} {
+		if !slices.Contains(w.Args, a) {
+			t.Errorf("worker args %q lack %s", w.Args, a)
+		}
+	}
+	if len(w.Ports) != 0 || w.LivenessProbe != nil || w.ReadinessProbe != nil {
+		t.Errorf("worker with its endpoints off: ports %+v, liveness %+v, readiness %+v", w.Ports, w.LivenessProbe, w.ReadinessProbe)
+	}
+	if _, k := deployment(t, objs, "certflow-k8swatch"); len(k.Ports) != 2 || k.LivenessProbe == nil {
+		t.Errorf("the watcher's endpoints changed with the worker's values: ports %+v", k.Ports)
+	}
+}

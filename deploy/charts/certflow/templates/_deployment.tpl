@@ -73,15 +73,21 @@ spec:
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+          {{- if or $v.metrics.listenAddress $v.healthz.listenAddress }}
           ports:
+            {{- with $v.metrics.listenAddress }}
             - name: http-metrics
-              containerPort: {{ include "certflow.port" $v.metrics.listenAddress }}
+              containerPort: {{ include "certflow.port" . }}
               protocol: TCP
+            {{- end }}
+            {{- with $v.healthz.listenAddress }}
             - name: http-healthz
-              containerPort: {{ include "certflow.port" $v.healthz.listenAddress }}
+              containerPort: {{ include "certflow.port" . }}
               protocol: TCP
+            {{- end }}
+          {{- end }}
           {{- with $v.livenessProbe }}
-          {{- if .enabled }}
+          {{- if and .enabled $v.healthz.listenAddress }}
           livenessProbe:
             httpGet:
               port: http-healthz
@@ -95,7 +101,7 @@ spec:
           {{- end }}
           {{- end }}
           {{- with $v.readinessProbe }}
-          {{- if .enabled }}
+          {{- if and .enabled $v.healthz.listenAddress }}
           readinessProbe:
             httpGet:
               port: http-healthz
