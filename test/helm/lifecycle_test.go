@@ -46,7 +46,10 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 
 	// Each binary's metrics and health endpoints on free loopback ports: the only values
 	// a test must change (four processes cannot share 9402 and 9403 on one host).
-	sets := append(slices.Clone(userSets), "podDisruptionBudget.enabled=true", "k8swatch.podDisruptionBudget.enabled=true")
+	// Beyond the user's flags: the PodDisruptionBudgets (objects the server must accept
+	// too) and the payload codec (its Secret created by the worker and read by the
+	// watcher with the chart's RBAC).
+	sets := append(slices.Clone(userSets), "podDisruptionBudget.enabled=true", "k8swatch.podDisruptionBudget.enabled=true", "payloadCodec.enabled=true")
 	addrs := map[string]string{}
 	for _, v := range []string{"metrics.listenAddress", "healthz.listenAddress", "k8swatch.metrics.listenAddress", "k8swatch.healthz.listenAddress"} {
 		port, err := freeport.Get(false)
@@ -106,6 +109,9 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 		waitHTTP200(t, name, "http://"+addr+"/metrics")
 	}
 	issueSeedCA(t)
+	if _, err := env.kube.CoreV1().Secrets(namespace).Get(ctx, "certflow-payload-codec", metav1.GetOptions{}); err != nil {
+		t.Errorf("the payload codec Secret: %v", err)
+	}
 
 	// helm upgrade --reuse-values --set replicaCount=3 --set k8swatch.replicaCount=2
 	up := action.NewUpgrade(cfg)

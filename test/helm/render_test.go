@@ -227,6 +227,22 @@ func TestRenderUserFlags(t *testing.T) {
 	if !slices.Contains(k.Args, "--sweep-interval=10m") || slices.Contains(w.Args, "--sweep-interval=10m") {
 		t.Errorf("k8swatch.extraArgs: watcher %q, worker %q", k.Args, w.Args)
 	}
+	for name, args := range map[string][]string{"worker": w.Args, "watcher": k.Args} {
+		for _, a := range args {
+			if strings.HasPrefix(a, "--payload-codec-secret") {
+				t.Errorf("%s has %s without payloadCodec.enabled", name, a)
+			}
+		}
+	}
+
+	objs = render(t, "payloadCodec.enabled=true")
+	_, w = deployment(t, objs, "certflow-worker")
+	_, k = deployment(t, objs, "certflow-k8swatch")
+	for name, args := range map[string][]string{"worker": w.Args, "watcher": k.Args} {
+		if !slices.Contains(args, "--payload-codec-secret=cert-manager/certflow-payload-codec") {
+			t.Errorf("%s args %q lack --payload-codec-secret=cert-manager/certflow-payload-codec", name, args)
+		}
+	}
 }
 
 // The CRD templates are deploy/crds (controller-gen's) plus the chart's labels and

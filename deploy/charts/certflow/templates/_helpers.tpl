@@ -166,6 +166,13 @@ Temporal's standard client configuration (go.temporal.io/sdk/contrib/envconfig) 
 {{- with .Values.featureGates }}
 - --feature-gates={{ . }}
 {{- end }}
+{{- if .Values.payloadCodec.enabled }}
+- --payload-codec-secret={{ include "certflow.namespace" . }}/{{ include "certflow.payloadCodecSecretName" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "certflow.payloadCodecSecretName" -}}
+{{- default (printf "%s-payload-codec" (include "certflow.fullname" .)) .Values.payloadCodec.secretName -}}
 {{- end -}}
 
 {{/* The volume of the temporal.tls.secretName Secret, when set. */}}
