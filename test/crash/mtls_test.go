@@ -1,24 +1,15 @@
 package crash
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"io"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
-	"github.com/certflow/certflow/pki/pkitest"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -31,11 +22,11 @@ import (
 func TestBinariesReachTemporalOverMTLS(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	dir := t.TempDir()
-	pki := newTestPKI(t, dir)
-	proxy, handshakes := startMTLSProxy(t, env.stack.TemporalAddress, pki)
+	pki := testkit.NewMTLSPKI(t, dir)
+	proxy, handshakes := testkit.StartMTLSProxy(t, env.stack.TemporalAddress, pki)
 	tlsEnv := []string{"TEMPORAL_ADDRESS=" + proxy, "TEMPORAL_NAMESPACE=" + env.stack.TemporalNamespace,
-		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + pki.caPath}
-	withClientCert := append(tlsEnv, "TEMPORAL_TLS_CLIENT_CERT_PATH="+pki.clientCertPath, "TEMPORAL_TLS_CLIENT_KEY_PATH="+pki.clientKeyPath)
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + pki.CAPath}
+	withClientCert := append(tlsEnv, "TEMPORAL_TLS_CLIENT_CERT_PATH="+pki.ClientCertPath, "TEMPORAL_TLS_CLIENT_KEY_PATH="+pki.ClientKeyPath)
 	workerArgs := worker.Flags{Kubeconfig: env.workerKubeconfig}.Args() // no --temporal-address: the environment's
 
 	if w, err := testkit.StartProcess("worker-no-client-cert", env.workerBin, filepath.Join(env.state, "worker-no-client-cert.log"), workerArgs, tlsEnv, time.Minute); err == nil {
@@ -100,75 +91,4 @@ func TestBinariesReachTemporalOverMTLS(t *testing.T) {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
-}
-
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client certificate,
-// as files.
-type testPKI struct {
-	caPath, clientCertPath, clientKeyPath string
-	server                                tls.Certificate
-	pool                                  *x509.CertPool
-}
-
-func newTestPKI(t *testing.T, dir string) *testPKI {
-	t.Helper()
-	caKey, serverKey, clientKey := pkitest.Key(t), pkitest.Key(t), pkitest.Key(t)
-	ca := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test Temporal CA"}, IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, &caKey.PublicKey, caKey)
-	server := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "temporal"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, &serverKey.PublicKey, caKey)
-	client := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "certflow"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &clientKey.PublicKey, caKey)
-	p := &testPKI{caPath: filepath.Join(dir, "ca.crt"), clientCertPath: filepath.Join(dir, "client.crt"), clientKeyPath: filepath.Join(dir, "client.key"),
-		pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for path, data := range map[string][]byte{p.caPath: pkitest.PEM(ca), p.clientCertPath: pkitest.PEM(client),
-		p.clientKeyPath: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.server = tls.Certificate{Certificate: [][]byte{server.Raw}, PrivateKey: serverKey}
-	return p
-}
-
-// startMTLSProxy listens on 127.0.0.1 with TLS, requires a client certificate of the
-// PKI's CA, and forwards each connection's plaintext (gRPC's HTTP/2) to backend. It
-// returns its address and the count of handshakes that presented a client certificate.
-func startMTLSProxy(t *testing.T, backend string, p *testPKI) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert,
-		ClientCAs: p.pool, NextProtos: []string{"h2"}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var handshakes atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if err := c.(*tls.Conn).Handshake(); err != nil {
-					return
-				}
-				handshakes.Add(1)
-				b, err := net.Dial("tcp", backend)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				go func() { _, _ = io.Copy(b, c); _ = b.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(c, b)
-			}()
-		}
-	}()
-	return ln.Addr().String(), &handshakes
 }
