@@ -16,7 +16,7 @@ import (
 	"github.com/certflow/certflow/pki/pkitest"
 )
 
-// MTLSPKI is a CA with a server certificate (for 127.0.0.1 and DNSNames) and a client
+// MTLSPKI is a CA with a server certificate (for DNS names, else for 127.0.0.1) and a client
 // certificate, the client side as PEM (CA, ClientCert, ClientKey) and as files in a
 // directory.
 type MTLSPKI struct {
@@ -26,14 +26,20 @@ type MTLSPKI struct {
 	pool                                  *x509.CertPool
 }
 
-// NewMTLSPKI makes the PKI and writes ca.crt, client.crt and client.key into dir.
+// NewMTLSPKI makes the PKI and writes ca.crt, client.crt and client.key into dir. With
+// dnsNames the server certificate names only those (a client must be told the server
+// name); without, only 127.0.0.1.
 func NewMTLSPKI(t testing.TB, dir string, dnsNames ...string) *MTLSPKI {
 	t.Helper()
 	caKey, serverKey, clientKey := pkitest.Key(t), pkitest.Key(t), pkitest.Key(t)
 	ca := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test Temporal CA"}, IsCA: true,
 		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}, nil, &caKey.PublicKey, caKey)
-	server := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "temporal"}, DNSNames: dnsNames,
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, &serverKey.PublicKey, caKey)
+	serverTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "temporal"}, DNSNames: dnsNames,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if len(dnsNames) == 0 {
+		serverTmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	server := pkitest.Issue(t, serverTmpl, ca, &serverKey.PublicKey, caKey)
 	client := pkitest.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "certflow"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &clientKey.PublicKey, caKey)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)

@@ -98,7 +98,7 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 	// The worker and the watcher as the installed Deployments run them.
 	procs := map[string]*testkit.WorkerProcess{}
 	for _, name := range []string{"certflow-worker", "certflow-k8swatch"} {
-		procs[name] = runDeployment(t, objs, name)
+		procs[name] = runDeployment(t, objs, name, env.stack.TemporalAddress)
 	}
 	for name, addr := range map[string]string{"certflow-worker": addrs["healthz.listenAddress"], "certflow-k8swatch": addrs["k8swatch.healthz.listenAddress"]} {
 		for _, p := range []string{"/livez", "/readyz"} {
@@ -231,12 +231,15 @@ func installedCRDs(t *testing.T) []string {
 }
 
 // runDeployment runs the binary of a rendered Deployment as a process with the
-// container's arguments and environment. Only what a test cannot have changes: the
-// Temporal address is the local dev server's, and the Kubernetes credentials (in a
-// cluster, the Pod's ServiceAccount token) are a kubeconfig impersonating the Pod's
-// ServiceAccount.
-func runDeployment(t *testing.T, objs []*unstructured.Unstructured, name string) *testkit.WorkerProcess {
+// container's arguments and environment, as a kubelet would: Secret volumes are written
+// into a directory of the test (paths under their mount path in arguments and
+// environment lead there) and environment variables from Secrets are read from the
+// server. Only what a test cannot have changes besides: the Temporal address is
+// temporalAddress, and the Kubernetes credentials (in a cluster, the Pod's
+// ServiceAccount token) are a kubeconfig impersonating the Pod's ServiceAccount.
+func runDeployment(t *testing.T, objs []*unstructured.Unstructured, name, temporalAddress string) *testkit.WorkerProcess {
 	t.Helper()
+	ctx := context.Background()
 	d, c := deployment(t, objs, name)
 	if len(c.Command) == 0 {
 		t.Fatalf("Deployment %s has no command", name)
@@ -245,22 +248,74 @@ func runDeployment(t *testing.T, objs []*unstructured.Unstructured, name string)
 	if bin == "" {
 		t.Fatalf("Deployment %s runs %s, not a certflow binary", name, c.Command[0])
 	}
-	args := append(slices.Clone(c.Command[1:]), c.Args...)
+	files := filepath.Join(env.state, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name) // prefix of this run's files
+	mounts := map[string]string{}                                                      // mount path in the container: directory of the test
+	for _, m := range c.VolumeMounts {
+		var secret string
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name && v.Secret != nil {
+				secret = v.Secret.SecretName
+			}
+		}
+		if secret == "" {
+			t.Fatalf("Deployment %s mounts volume %s, which is not a Secret", name, m.Name)
+		}
+		s, err := env.kube.CoreV1().Secrets(d.Namespace).Get(ctx, secret, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("Deployment %s mounts Secret %s: %v", name, secret, err)
+		}
+		dir := files + "-" + m.Name
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range s.Data {
+			if err := os.WriteFile(filepath.Join(dir, k), v, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mounts[m.MountPath] = dir
+	}
+	local := func(v string) string {
+		for mp, dir := range mounts {
+			if v == mp || strings.HasPrefix(v, mp+"/") {
+				return dir + strings.TrimPrefix(v, mp)
+			}
+			if k, rest, ok := strings.Cut(v, "="+mp); ok && (rest == "" || strings.HasPrefix(rest, "/")) { // --flag=<path>
+				return k + "=" + dir + rest
+			}
+		}
+		return v
+	}
+	var args []string
+	for _, a := range append(slices.Clone(c.Command[1:]), c.Args...) {
+		args = append(args, local(a))
+	}
 	sa := "system:serviceaccount:" + d.Namespace + ":" + d.Spec.Template.Spec.ServiceAccountName
-	kc := filepath.Join(env.state, name+".kubeconfig")
+	kc := files + ".kubeconfig"
 	writeImpersonatingKubeconfig(t, kc, sa)
 	envs := []string{"KUBECONFIG=" + kc}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
+		v := local(e.Value)
+		switch {
+		case e.Name == "TEMPORAL_ADDRESS":
+			v = temporalAddress
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			s, err := env.kube.CoreV1().Secrets(d.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("Deployment %s: %s from Secret %s: %v", name, e.Name, ref.Name, err)
+			}
+			b, ok := s.Data[ref.Key]
+			if !ok {
+				t.Fatalf("Deployment %s: %s from Secret %s, which has no key %s", name, e.Name, ref.Name, ref.Key)
+			}
+			v = string(b)
+		case e.ValueFrom != nil:
 			t.Fatalf("Deployment %s: %s comes from %+v, which this test cannot give", name, e.Name, e.ValueFrom)
-		}
-		v := e.Value
-		if e.Name == "TEMPORAL_ADDRESS" {
-			v = env.stack.TemporalAddress
 		}
 		envs = append(envs, e.Name+"="+v)
 	}
-	logPath := filepath.Join(env.state, name+".log")
+	logPath := files + ".log"
 	ready := time.Duration(0)
 	if name == "certflow-worker" {
 		ready = time.Minute
@@ -270,7 +325,7 @@ func runDeployment(t *testing.T, objs []*unstructured.Unstructured, name string)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop(t) })
-	t.Logf("%s (pid %d) as %s: %s %q, env %q; log %s", name, p.PID(), sa, c.Command[0], args, envs, logPath)
+	t.Logf("%s (pid %d) as %s: %s %q; log %s", name, p.PID(), sa, c.Command[0], args, logPath)
 	if name == "certflow-k8swatch" {
 		testkit.Eventually(t, 60*time.Second, "the watcher leading", func() (bool, string) {
 			b, _ := os.ReadFile(logPath)
