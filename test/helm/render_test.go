@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -211,7 +212,7 @@ func TestRenderUserFlags(t *testing.T) {
 		t.Errorf("watcher args %q have the worker's extraArgs", k.Args)
 	}
 
-	objs = render(t, "crds.enabled=true", "crds.keep=false", `featureGates=A=true\,B=false`, "k8swatch.extraArgs={--sweep-interval=10m}")
+	objs = render(t, "crds.enabled=true", "crds.keep=false", `featureGates=A=true\,B=false`, "k8swatch.extraArgs={--sweep-interval=10m}", "payloadCodec.enabled=false")
 	for _, c := range ofKind(objs, "CustomResourceDefinition") {
 		if _, ok := c.GetAnnotations()["helm.sh/resource-policy"]; ok {
 			t.Errorf("CRD %s has helm.sh/resource-policy with crds.keep=false", c.GetName())
@@ -235,12 +236,30 @@ func TestRenderUserFlags(t *testing.T) {
 		}
 	}
 
-	objs = render(t, "payloadCodec.enabled=true")
-	_, w = deployment(t, objs, "certflow-worker")
-	_, k = deployment(t, objs, "certflow-k8swatch")
-	for name, args := range map[string][]string{"worker": w.Args, "watcher": k.Args} {
-		if !slices.Contains(args, "--payload-codec-secret=cert-manager/certflow-payload-codec") {
-			t.Errorf("%s args %q lack --payload-codec-secret=cert-manager/certflow-payload-codec", name, args)
+	// On by default; the codec endpoint only when asked for, on the worker, and given
+	// to the embedded Web UI.
+	for _, sets := range [][]string{nil, {"payloadCodec.server.enabled=true"}} {
+		objs = render(t, sets...)
+		_, w = deployment(t, objs, "certflow-worker")
+		_, k = deployment(t, objs, "certflow-k8swatch")
+		for name, args := range map[string][]string{"worker": w.Args, "watcher": k.Args} {
+			if !slices.Contains(args, "--payload-codec-secret=cert-manager/certflow-payload-codec") {
+				t.Errorf("%v: %s args %q lack --payload-codec-secret=cert-manager/certflow-payload-codec", sets, name, args)
+			}
+		}
+		server := sets != nil
+		hasPort := slices.ContainsFunc(w.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http-codec" && p.ContainerPort == 8081 })
+		if slices.Contains(w.Args, "--codec-server-listen-address=0.0.0.0:8081") != server || hasPort != server ||
+			slices.Contains(w.Args, "--codec-server-cors-origins=http://localhost:8233") != server {
+			t.Errorf("%v: worker args %q ports %v, want the codec endpoint %t", sets, w.Args, w.Ports, server)
+		}
+		ui := find(objs, "StatefulSet", "certflow-temporal")
+		if ui == nil {
+			t.Fatalf("%v: no embedded Temporal StatefulSet", sets)
+		}
+		uiArgs, _, _ := unstructured.NestedSlice(ui.Object, "spec", "template", "spec", "containers")
+		if got := strings.Contains(fmt.Sprint(uiArgs), "--ui-codec-endpoint=http://localhost:8081"); got != server {
+			t.Errorf("%v: embedded Temporal args %v, want --ui-codec-endpoint %t", sets, uiArgs, server)
 		}
 	}
 }
