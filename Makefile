@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 45m
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv helm
 DEV_TOOLS := controller-gen workflowcheck
 
-.PHONY: all tools bind build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
+.PHONY: all tools bind chromium build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -25,6 +25,10 @@ tools:
 ## bind: install ISC BIND 9 (named) for the RFC2136 tests when it is missing (Debian's bind9)
 bind:
 	@hack/install-bind.sh
+
+## chromium: install Chromium for the Web UI test (test/webui) when it is missing (Debian's chromium)
+chromium:
+	@hack/install-chromium.sh
 
 ## build: build certflow's binaries into bin/
 build:
@@ -52,7 +56,7 @@ run: tools build
 	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools bind lint verify-generate fuzz-short image
+test: tools bind chromium lint verify-generate fuzz-short image
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## chaos: 1,000 CA and 50 ACME DNS-01 Certificates issued while the worker, the watcher,
