@@ -69,6 +69,11 @@ type Options struct {
 	// with; empty means pebble-challtestsrv's. Point it at another server (e.g. a BIND
 	// of internal/localstack/bind for RFC2136 tests) when the records Pebble must see live there.
 	PebbleDNSServer string
+	// TemporalUICodecEndpoint is the codec endpoint (a URL such as http://127.0.0.1:8081,
+	// what certflow-worker --codec-server-listen-address serves) the dev server's Web UI
+	// decodes payloads with, from the browser (temporal server start-dev
+	// --ui-codec-endpoint). Empty: none, the UI shows encrypted payloads as they are.
+	TemporalUICodecEndpoint string
 }
 
 // Ports are the loopback ports of the stack. Zero means "pick a free one".

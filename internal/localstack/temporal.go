@@ -74,6 +74,9 @@ func (s *Stack) startTemporal(ctx context.Context, o *Options) error {
 				"--sqlite-pragma", "synchronous=normal",
 				"--log-level", "warn",
 			}
+			if o.TemporalUICodecEndpoint != "" {
+				args = append(args, "--ui-codec-endpoint", o.TemporalUICodecEndpoint)
+			}
 			for _, a := range SearchAttributes() {
 				args = append(args, "--search-attribute", a.Name+"="+a.CLIType())
 			}

@@ -70,6 +70,9 @@ type Options struct {
 	SweepInterval time.Duration
 	// Codec encrypts the system's Temporal payloads (nil: plain).
 	Codec *codec.Codec
+	// TemporalUICodecEndpoint is the codec endpoint the Temporal Web UI decodes with
+	// (localstack.Options.TemporalUICodecEndpoint; empty: none).
+	TemporalUICodecEndpoint string
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
 }
@@ -108,7 +111,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		o.Log = os.Stderr
 	}
 	lo := localstack.Options{BinDir: filepath.Join(s.Root, "bin"), StateDir: s.stateDir, Kube: true, Temporal: true, ACME: o.ACME, Log: o.Log,
-		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer}
+		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer, TemporalUICodecEndpoint: o.TemporalUICodecEndpoint}
 	if o.PebbleNonceReject != 0 {
 		lo.PebbleEnv = map[string]string{"PEBBLE_WFE_NONCEREJECT": strconv.Itoa(o.PebbleNonceReject)}
 	}
