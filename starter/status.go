@@ -15,6 +15,7 @@ import (
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -131,6 +132,10 @@ func certificateStatus(ctx context.Context, out io.Writer, c *conn, name string)
 	}
 	var st workflows.Status
 	if err := v.Get(&st); err != nil {
+		if strings.Contains(err.Error(), codec.Encoding) {
+			fmt.Fprintf(w, "  error:\tthe workflow's state is encrypted by the payload codec: pass --payload-codec-secret NAMESPACE/NAME (or set CERTFLOW_PAYLOAD_CODEC_SECRET) to read it\n")
+			return nil
+		}
 		return err
 	}
 	fmt.Fprintf(w, "  Phase:\t%s\n  Waiting for:\t%s\n", st.Phase, st.WaitingFor)

@@ -18,17 +18,20 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/starter"
 	"github.com/certflow/certflow/workflows"
 )
 
 var (
 	sys      *testkit.System
+	theKey   []byte
 	theCodec *codec.Codec
 )
 
@@ -38,9 +41,10 @@ func TestMain(m *testing.M) {
 	if !integration.Enabled() {
 		os.Exit(m.Run())
 	}
-	key, err := codec.NewKey()
+	var err error
+	theKey, err = codec.NewKey()
 	if err == nil {
-		theCodec, err = codec.New(map[string][]byte{codec.ActiveKey: key})
+		theCodec, err = codec.New(map[string][]byte{codec.ActiveKey: theKey})
 	}
 	if err == nil {
 		sys, err = testkit.Start(context.Background(), testkit.Options{Namespaces: []string{ns}, Codec: theCodec})
@@ -151,6 +155,30 @@ func TestHistoryPayloadsEncrypted(t *testing.T) {
 	var st workflows.Status
 	if err := v.Get(&st); err != nil || st.Phase == "" {
 		t.Errorf("status query with the key: %+v %v", st, err)
+	}
+
+	// The CLI says what it needs without the key, and shows the workflow with it.
+	status := func(args ...string) string {
+		var out bytes.Buffer
+		cmd := starter.NewRootCommand()
+		cmd.SetArgs(append([]string{"status", "certificate", "web", "-n", ns, "--kubeconfig", sys.Stack.Kubeconfig,
+			"--temporal-address", sys.Stack.TemporalAddress}, args...))
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		if err := cmd.ExecuteContext(ctx); err != nil {
+			t.Errorf("starter status %v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	if out := status(); !strings.Contains(out, "encrypted by the payload codec: pass --payload-codec-secret") {
+		t.Errorf("starter status without the key:\n%s", out)
+	}
+	if _, err := sys.Kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "codec-key", Namespace: ns},
+		Data: map[string][]byte{codec.ActiveKey: theKey}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out := status("--payload-codec-secret", ns+"/codec-key"); !strings.Contains(out, "Phase:") || strings.Contains(out, "encrypted") {
+		t.Errorf("starter status with the key:\n%s", out)
 	}
 }
 
