@@ -3,6 +3,7 @@ package k8swatch
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,8 +33,14 @@ func RunAsLeader(ctx context.Context, o LeaderOptions, fn func(context.Context))
 		LockConfig: resourcelock.ResourceLockConfig{Identity: o.Identity},
 	}
 	for ctx.Err() == nil {
+		// client-go starts fn in a goroutine once it acquired the Lease and does not wait
+		// for it when the term ends: the next campaign waits for it, so that a term's
+		// cleanup (its caches, readiness and metrics) never runs after the next began.
+		// The Lease was acquired when this elector wrote it.
+		termDone := make(chan struct{})
+		rec := &writeRecorder{Interface: lock}
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock:            lock,
+			Lock:            rec,
 			LeaseDuration:   15 * time.Second,
 			RenewDeadline:   10 * time.Second,
 			RetryPeriod:     2 * time.Second,
@@ -41,7 +48,10 @@ func RunAsLeader(ctx context.Context, o LeaderOptions, fn func(context.Context))
 			Name:            o.Name,
 			WatchDog:        o.WatchDog,
 			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: fn,
+				OnStartedLeading: func(ctx context.Context) {
+					defer close(termDone)
+					fn(ctx)
+				},
 				OnStoppedLeading: func() { o.Log.Info("k8swatch lost the lease; campaigning again", "lease", o.Namespace+"/"+o.Name) },
 				OnNewLeader: func(id string) {
 					if id != o.Identity {
@@ -57,10 +67,36 @@ func RunAsLeader(ctx context.Context, o LeaderOptions, fn func(context.Context))
 			o.WatchDog.SetLeaderElection(le)
 		}
 		le.Run(ctx)
+		if rec.wrote.Load() {
+			<-termDone
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
 	}
 	return nil
+}
+
+// writeRecorder notes that the elector wrote the Lease (created or updated it): it held
+// the Lease then, and client-go started the term's function.
+type writeRecorder struct {
+	resourcelock.Interface
+	wrote atomic.Bool
+}
+
+func (r *writeRecorder) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := r.Interface.Create(ctx, ler)
+	if err == nil {
+		r.wrote.Store(true)
+	}
+	return err
+}
+
+func (r *writeRecorder) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
+	err := r.Interface.Update(ctx, ler)
+	if err == nil {
+		r.wrote.Store(true)
+	}
+	return err
 }

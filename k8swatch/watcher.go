@@ -250,8 +250,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	w.o.Log.Info("k8swatch caches synced", "workers", w.o.Workers, "sweepInterval", w.o.SweepInterval)
 	// The Certificate gauges are read from this term's cache while it lasts.
-	metrics.Certificates.SetLister(w.certLister)
-	defer metrics.Certificates.SetLister(nil)
+	defer metrics.Objects.Serve(metrics.Listers{Certificates: w.certLister, Issuers: w.issuerLister, ClusterIssuers: w.clusterLister})()
 	if w.o.Synced != nil {
 		w.o.Synced(true)
 		defer w.o.Synced(false)

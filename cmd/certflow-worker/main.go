@@ -153,9 +153,20 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 		return err
 	}
 	c.TaskQueue, c.ClusterResourceNamespace, c.DisableApprover, c.ACME = f.TaskQueue, f.ClusterResourceNamespace, f.DisableApprover, f.ACME
+	// A fatal error stops the SDK's pollers for good (namespace gone, credentials
+	// revoked): the process ends with it, so that its Pod restarts instead of staying
+	// live and ready without polling.
+	fatal := make(chan error, 1)
 	c.Options = tworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize:  f.MaxConcurrentWorkflowTasks,
 		MaxConcurrentLocalActivityExecutionSize: f.MaxConcurrentLocalActivities,
+		OnFatalError: func(err error) {
+			polling.Set(false)
+			select {
+			case fatal <- err:
+			default:
+			}
+		},
 	}
 	if f.ProfilerAddress != "" {
 		stopProfiler, err := profiler.Serve(f.ProfilerAddress, log)
@@ -172,7 +183,12 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 	}
 	polling.Set(true)
 	log.Info("certflow-worker polling", "taskQueue", f.TaskQueue, "http01SolverListen", f.ACME.HTTP01SolverListen)
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-fatal:
+		w.Stop()
+		return fmt.Errorf("the worker stopped polling: %w", err)
+	}
 	w.Stop()
 	return nil
 }

@@ -87,6 +87,14 @@ func TestHandler(t *testing.T) {
 	if err != nil || len(dec) != 1 || string(dec[0].Data) != `"hello"` {
 		t.Fatalf("remote decode: %v %v", dec, err)
 	}
+	resp, err := http.Post(srv.URL+"/decode", "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), maxBody+1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Errorf("a body over %d bytes was decoded", maxBody)
+	}
 	for origin, allowed := range map[string]bool{"http://127.0.0.1:8233": true, "http://evil.example": false} {
 		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/decode", nil)
 		req.Header.Set("Origin", origin)

@@ -26,49 +26,95 @@ var (
 	certRenewal = prometheus.NewDesc(Namespace+"_certificate_renewal_timestamp_seconds",
 		"The timestamp after which the certificate should be renewed, expressed in Unix Epoch Time.", certLabels, nil)
 
+	issuerReady = prometheus.NewDesc(Namespace+"_issuer_ready_status",
+		"The ready status of the Issuer.", []string{"name", "namespace", "condition"}, nil)
+	clusterIssuerReady = prometheus.NewDesc(Namespace+"_clusterissuer_ready_status",
+		"The ready status of the ClusterIssuer.", []string{"name", "condition"}, nil)
+
 	readyStatuses = [...]cmmeta.ConditionStatus{cmmeta.ConditionTrue, cmmeta.ConditionFalse, cmmeta.ConditionUnknown}
 )
 
-// CertificateCollector reports each Certificate's readiness and dates from its status,
-// read at scrape time from an informer's cache (no API call per scrape). It reports
-// nothing while it has no lister: a watcher replica that is not leading has no cache.
-type CertificateCollector struct {
-	lister atomic.Pointer[cmlisters.CertificateLister]
+// ObjectCollector reports each Certificate's readiness and dates, and each Issuer's and
+// ClusterIssuer's readiness, from their status, read at scrape time from a watcher's
+// informer caches (no API call per scrape), under upstream's names and labels. It
+// reports nothing while no watcher leads in this process: a replica that stands by has
+// no caches.
+type ObjectCollector struct {
+	listers atomic.Pointer[Listers]
 }
 
-// Certificates is the collector the watcher feeds; it is in Registry.
-var Certificates = &CertificateCollector{}
+// Listers are the synced caches an ObjectCollector reads.
+type Listers struct {
+	Certificates   cmlisters.CertificateLister
+	Issuers        cmlisters.IssuerLister
+	ClusterIssuers cmlisters.ClusterIssuerLister
+}
 
-func init() { Registry.MustRegister(Certificates) }
+// Objects is the collector the watcher feeds; it is in Registry.
+var Objects = &ObjectCollector{}
 
-// SetLister points the collector at a synced cache; nil stops reporting.
-func (c *CertificateCollector) SetLister(l cmlisters.CertificateLister) {
-	if l == nil {
-		c.lister.Store(nil)
-		return
-	}
-	c.lister.Store(&l)
+func init() { Registry.MustRegister(Objects) }
+
+// Serve points the collector at l until stop is called. A stop of an older term never
+// clears a newer term's caches.
+func (c *ObjectCollector) Serve(l Listers) (stop func()) {
+	p := &l
+	c.listers.Store(p)
+	return func() { c.listers.CompareAndSwap(p, nil) }
 }
 
 // Describe implements prometheus.Collector.
-func (c *CertificateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{certReady, certNotAfter, certNotBefore, certExpiration, certRenewal} {
+func (c *ObjectCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{certReady, certNotAfter, certNotBefore, certExpiration, certRenewal, issuerReady, clusterIssuerReady} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (c *CertificateCollector) Collect(ch chan<- prometheus.Metric) {
-	l := c.lister.Load()
+func (c *ObjectCollector) Collect(ch chan<- prometheus.Metric) {
+	l := c.listers.Load()
 	if l == nil {
 		return
 	}
-	certs, err := (*l).List(labels.Everything())
-	if err != nil {
-		return
+	if l.Certificates != nil {
+		if certs, err := l.Certificates.List(labels.Everything()); err == nil {
+			for _, cert := range certs {
+				collectCertificate(cert, ch)
+			}
+		}
 	}
-	for _, cert := range certs {
-		collectCertificate(cert, ch)
+	if l.Issuers != nil {
+		if issuers, err := l.Issuers.List(labels.Everything()); err == nil {
+			for _, iss := range issuers {
+				collectReady(ch, issuerReady, iss.Status.Conditions, iss.Name, iss.Namespace)
+			}
+		}
+	}
+	if l.ClusterIssuers != nil {
+		if issuers, err := l.ClusterIssuers.List(labels.Everything()); err == nil {
+			for _, iss := range issuers {
+				collectReady(ch, clusterIssuerReady, iss.Status.Conditions, iss.Name)
+			}
+		}
+	}
+}
+
+// collectReady reports an issuer's Ready condition as upstream does: one sample per
+// status, 1 for the current one (Unknown without a condition).
+func collectReady(ch chan<- prometheus.Metric, d *prometheus.Desc, conds []cmapi.IssuerCondition, names ...string) {
+	ready := cmmeta.ConditionUnknown
+	for _, cond := range conds {
+		if cond.Type == cmapi.IssuerConditionReady {
+			ready = cond.Status
+			break
+		}
+	}
+	for _, s := range readyStatuses {
+		v := 0.0
+		if s == ready {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string(nil), names...), string(s))...)
 	}
 }
 

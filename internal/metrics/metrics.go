@@ -45,6 +45,11 @@ var (
 		Help: "The number of errors encountered during controller sync(). Label: controller.",
 	}, []string{"controller"})
 
+	// clockCounter is upstream's deprecated form of the clock, still served by it.
+	clockCounter = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "clock_time_seconds",
+		Help: "DEPRECATED: use clock_time_seconds_gauge instead. The clock time given in seconds (from 1970/01/01 UTC).",
+	}, func() float64 { return float64(time.Now().Unix()) })
 	clock = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "clock_time_seconds_gauge",
 		Help: "The clock time given in seconds (from 1970/01/01 UTC). No labels.",
@@ -57,7 +62,7 @@ func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		clock, ACMERequests, ACMERequestDuration, SyncCalls, SyncErrors,
+		clockCounter, clock, ACMERequests, ACMERequestDuration, SyncCalls, SyncErrors,
 	)
 }
 

@@ -34,8 +34,18 @@ func TestCertificateGauges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	Certificates.SetLister(cmlisters.NewCertificateLister(idx))
-	defer Certificates.SetLister(nil)
+	issuers := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	clusterIssuers := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := issuers.Add(&cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Name: "self", Namespace: "a"}, Status: cmapi.IssuerStatus{
+		Conditions: []cmapi.IssuerCondition{{Type: cmapi.IssuerConditionReady, Status: cmmeta.ConditionFalse}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := clusterIssuers.Add(&cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "ca"}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := Objects.Serve(Listers{Certificates: cmlisters.NewCertificateLister(idx), Issuers: cmlisters.NewIssuerLister(issuers),
+		ClusterIssuers: cmlisters.NewClusterIssuerLister(clusterIssuers)})
+	defer stop()
 	fams, err := Gathered()
 	if err != nil {
 		t.Fatal(err)
@@ -63,17 +73,28 @@ func TestCertificateGauges(t *testing.T) {
 		{"certmanager_certificate_ready_status", labels("new", "b", "condition", "Unknown"), 1},
 		{"certmanager_certificate_ready_status", labels("new", "b", "condition", "True"), 0},
 		{"certmanager_certificate_expiration_timestamp_seconds", labels("new", "b"), 0},
+		{"certmanager_issuer_ready_status", map[string]string{"name": "self", "namespace": "a", "condition": "False"}, 1},
+		{"certmanager_issuer_ready_status", map[string]string{"name": "self", "namespace": "a", "condition": "True"}, 0},
+		{"certmanager_clusterissuer_ready_status", map[string]string{"name": "ca", "condition": "Unknown"}, 1},
 	} {
 		got, ok := Value(fams, c.name, c.labels)
 		if !ok || got != c.want {
 			t.Errorf("%s%v = %v (found %t), want %v", c.name, c.labels, got, ok, c.want)
 		}
 	}
-	if _, ok := Value(fams, "certmanager_clock_time_seconds_gauge", nil); !ok {
-		t.Error("no certmanager_clock_time_seconds_gauge")
+	for _, name := range []string{"certmanager_clock_time_seconds_gauge", "certmanager_clock_time_seconds"} {
+		if _, ok := Value(fams, name, nil); !ok {
+			t.Errorf("no %s", name)
+		}
 	}
 
-	Certificates.SetLister(nil)
+	// A newer term's caches survive the end of an older one.
+	newer := Objects.Serve(Listers{Certificates: cmlisters.NewCertificateLister(idx)})
+	stop()
+	if fams, _ = Gathered(); fams["certmanager_certificate_ready_status"] == nil {
+		t.Error("an older term's stop cleared the newer term's caches")
+	}
+	newer()
 	if fams, _ = Gathered(); fams["certmanager_certificate_ready_status"] != nil {
 		t.Error("Certificate gauges reported without a lister (a watcher that does not lead)")
 	}

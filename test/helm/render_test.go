@@ -248,10 +248,11 @@ func TestRenderUserFlags(t *testing.T) {
 			}
 		}
 		server := sets != nil
-		hasPort := slices.ContainsFunc(w.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http-codec" && p.ContainerPort == 8081 })
-		if slices.Contains(w.Args, "--codec-server-listen-address=0.0.0.0:8081") != server || hasPort != server ||
-			slices.Contains(w.Args, "--codec-server-cors-origins=http://localhost:8233") != server {
-			t.Errorf("%v: worker args %q ports %v, want the codec endpoint %t", sets, w.Args, w.Ports, server)
+		// On the Pod's loopback only, with no port declared: port-forward reaches it, other Pods do not.
+		if slices.Contains(w.Args, "--codec-server-listen-address=127.0.0.1:8081") != server ||
+			slices.Contains(w.Args, "--codec-server-cors-origins=http://localhost:8233,http://127.0.0.1:8233") != server ||
+			slices.ContainsFunc(w.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == 8081 }) {
+			t.Errorf("%v: worker args %q ports %v, want the codec endpoint on loopback %t", sets, w.Args, w.Ports, server)
 		}
 		ui := find(objs, "StatefulSet", "certflow-temporal")
 		if ui == nil {
@@ -535,5 +536,32 @@ func TestRenderEndpointsOff(t *testing.T) {
 	}
 	if _, k := deployment(t, objs, "certflow-k8swatch"); len(k.Ports) != 2 || k.LivenessProbe == nil {
 		t.Errorf("the watcher's endpoints changed with the worker's values: ports %+v", k.Ports)
+	}
+	// No Service points at a metrics port that is not there.
+	if find(objs, "Service", "certflow-worker") != nil || find(objs, "Service", "certflow-k8swatch") == nil {
+		t.Errorf("metrics Services with the worker's metrics off: worker %v, watcher %v",
+			find(objs, "Service", "certflow-worker") != nil, find(objs, "Service", "certflow-k8swatch") != nil)
+	}
+}
+
+// Upstream's securityContext (the Pod's) is taken when set, instead of podSecurityContext.
+func TestRenderUpstreamSecurityContext(t *testing.T) {
+	for sets, want := range map[string]int64{"": 0, "securityContext.runAsUser=1234": 1234} {
+		var args []string
+		if sets != "" {
+			args = []string{sets}
+		}
+		d, _ := deployment(t, render(t, args...), "certflow-worker")
+		sc := d.Spec.Template.Spec.SecurityContext
+		if sc == nil {
+			t.Fatalf("%q: no Pod securityContext", sets)
+		}
+		got := int64(0)
+		if sc.RunAsUser != nil {
+			got = *sc.RunAsUser
+		}
+		if got != want || (want == 0 && (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot)) {
+			t.Errorf("%q: Pod securityContext %+v, want runAsUser %d", sets, sc, want)
+		}
 	}
 }

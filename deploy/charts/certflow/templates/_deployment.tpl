@@ -49,7 +49,7 @@ spec:
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.podSecurityContext }}
+      {{- with (default $v.podSecurityContext $v.securityContext) }}
       securityContext:
         {{- toYaml . | nindent 8 }}
       {{- end }}
