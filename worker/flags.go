@@ -45,6 +45,10 @@ type Flags struct {
 	Logging                                          logging.Flags
 
 	nameservers string // --dns01-recursive-nameservers until Check parses it
+	// recursiveOnly is upstream's --dns01-recursive-nameservers-only, accepted so that its
+	// values files and extraArgs start certflow: certflow's check asks only the recursive
+	// nameservers whenever they are given, which is what the flag asks of upstream.
+	recursiveOnly bool
 }
 
 // AddTo defines the flags on fs, with their defaults, to be parsed into f; Check
@@ -71,6 +75,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
 	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
 	fs.StringVar(&f.ACME.HTTP01SolverListen, "http01-solver-listen", "", "serve HTTP-01 challenges from this process on host:port instead of creating solver Pods (local stack)")
+	fs.BoolVar(&f.recursiveOnly, "dns01-recursive-nameservers-only", false, "upstream's flag, accepted: the DNS-01 check always asks only --dns01-recursive-nameservers when they are set")
 	fs.StringVar(&f.ACME.HTTP01SelfCheck.Resolver, "http01-self-check-nameserver", "", "DNS server (host:port) the HTTP-01 self check resolves names with (default: the system resolver)")
 	fs.IntVar(&f.ACME.HTTP01SelfCheck.Port, "http01-self-check-port", 80, "port the HTTP-01 self check connects to instead of 80")
 	fs.StringVar(&f.ACME.HTTP01SolverImage, "http01-solver-image", DefaultHTTP01SolverImage, "image of HTTP-01 solver Pods (they run certflow-worker "+http01.SolverSubcommand+")")

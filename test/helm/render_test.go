@@ -1,7 +1,9 @@
 package helm
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/version"
+	"github.com/certflow/certflow/worker"
 )
 
 // External Temporal with TLS (a CA and a client certificate) and an API key.
@@ -563,5 +566,34 @@ func TestRenderUpstreamSecurityContext(t *testing.T) {
 		if got != want || (want == 0 && (sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot)) {
 			t.Errorf("%q: Pod securityContext %+v, want runAsUser %d", sets, sc, want)
 		}
+	}
+}
+
+// Upstream's values for the DNS-01 check's nameservers reach the worker, which accepts
+// both flags; global.rbac.create=false leaves the RBAC out.
+func TestRenderUpstreamWorkerValues(t *testing.T) {
+	objs := render(t, `dns01RecursiveNameservers=8.8.8.8:53\,1.1.1.1:53`, "dns01RecursiveNameserversOnly=true", "global.rbac.create=false")
+	_, w := deployment(t, objs, "certflow-worker")
+	for _, a := range []string{"--dns01-recursive-nameservers=8.8.8.8:53,1.1.1.1:53", "--dns01-recursive-nameservers-only"} {
+		if !slices.Contains(w.Args, a) {
+			t.Errorf("worker args %q lack %s", w.Args, a)
+		}
+	}
+	var f worker.Flags
+	fs := flag.NewFlagSet("certflow-worker", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.AddTo(fs)
+	if err := fs.Parse(w.Args); err != nil {
+		t.Errorf("the worker does not take its rendered args %q: %v", w.Args, err)
+	} else if err := f.Check(); err != nil || !slices.Equal(f.ACME.DNS01RecursiveNameservers, []string{"8.8.8.8:53", "1.1.1.1:53"}) {
+		t.Errorf("worker flags %v: nameservers %q", err, f.ACME.DNS01RecursiveNameservers)
+	}
+	for _, kind := range []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
+		if got := ofKind(objs, kind); len(got) > 0 {
+			t.Errorf("global.rbac.create=false renders %s %s", kind, names(got))
+		}
+	}
+	if len(ofKind(render(t), "ClusterRole")) != 2 {
+		t.Error("the default renders no ClusterRoles")
 	}
 }

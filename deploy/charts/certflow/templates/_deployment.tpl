@@ -73,7 +73,7 @@ spec:
             {{- with $v.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
-          {{- if or $v.metrics.listenAddress $v.healthz.listenAddress .ports }}
+          {{- if or $v.metrics.listenAddress $v.healthz.listenAddress }}
           ports:
             {{- with $v.metrics.listenAddress }}
             - name: http-metrics
@@ -84,9 +84,6 @@ spec:
             - name: http-healthz
               containerPort: {{ include "certflow.port" . }}
               protocol: TCP
-            {{- end }}
-            {{- with .ports }}
-            {{- toYaml . | nindent 12 }}
             {{- end }}
           {{- end }}
           {{- with $v.livenessProbe }}
