@@ -27,6 +27,7 @@ import (
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/localstack/system"
 	"github.com/certflow/certflow/internal/metrics"
+	"github.com/certflow/certflow/internal/sideserver"
 	"github.com/certflow/certflow/k8swatch"
 	"github.com/certflow/certflow/worker"
 )
@@ -89,7 +90,7 @@ func run(ctx context.Context, log *slog.Logger, opts options) error {
 			fmt.Fprintln(os.Stderr, "stop:", err)
 		}
 	}()
-	_, stopMetrics, err := metrics.Listen("metrics", opts.metricsAddress, metrics.MetricsMux(), log)
+	_, stopMetrics, err := sideserver.Listen("metrics", opts.metricsAddress, metrics.MetricsMux(), log)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/profiler"
+	"github.com/certflow/certflow/internal/sideserver"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -129,7 +130,7 @@ func run(ctx context.Context, log *slog.Logger, f worker.Flags) error {
 		}
 		c.Apply(&opts)
 		if f.CodecServerListenAddress != "" {
-			_, stopCodec, err := metrics.Listen("payload codec endpoint", f.CodecServerListenAddress,
+			_, stopCodec, err := sideserver.Listen("payload codec endpoint", f.CodecServerListenAddress,
 				codec.Handler(c, splitList(f.CodecServerCORSOrigins)), log)
 			if err != nil {
 				return err

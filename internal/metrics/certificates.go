@@ -99,8 +99,7 @@ func (c *ObjectCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// collectReady reports an issuer's Ready condition as upstream does: one sample per
-// status, 1 for the current one (Unknown without a condition).
+// collectReady reports an issuer's Ready condition.
 func collectReady(ch chan<- prometheus.Metric, d *prometheus.Desc, conds []cmapi.IssuerCondition, names ...string) {
 	ready := cmmeta.ConditionUnknown
 	for _, cond := range conds {
@@ -109,12 +108,18 @@ func collectReady(ch chan<- prometheus.Metric, d *prometheus.Desc, conds []cmapi
 			break
 		}
 	}
+	reportReady(ch, d, ready, func(s string) []string { return append(append([]string(nil), names...), s) })
+}
+
+// reportReady reports a Ready condition as upstream does: one sample per status, 1 for
+// the current one (Unknown without a condition), labelled by labels(status).
+func reportReady(ch chan<- prometheus.Metric, d *prometheus.Desc, ready cmmeta.ConditionStatus, labels func(status string) []string) {
 	for _, s := range readyStatuses {
 		v := 0.0
 		if s == ready {
 			v = 1
 		}
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(append([]string(nil), names...), string(s))...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels(string(s))...)
 	}
 }
 
@@ -127,14 +132,9 @@ func collectCertificate(cert *cmapi.Certificate, ch chan<- prometheus.Metric) {
 			break
 		}
 	}
-	for _, s := range readyStatuses {
-		v := 0.0
-		if s == ready {
-			v = 1
-		}
-		ch <- prometheus.MustNewConstMetric(certReady, prometheus.GaugeValue, v,
-			cert.Name, cert.Namespace, string(s), ref.Name, ref.Kind, ref.Group)
-	}
+	reportReady(ch, certReady, ready, func(s string) []string {
+		return []string{cert.Name, cert.Namespace, s, ref.Name, ref.Kind, ref.Group}
+	})
 	stamp := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v,
 			cert.Name, cert.Namespace, ref.Name, ref.Kind, ref.Group)

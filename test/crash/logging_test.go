@@ -27,20 +27,8 @@ func TestJSONLogs(t *testing.T) {
 	}
 	w.Stop(t)
 
-	watcherBin, err := testkit.BuildBinary(env.root, env.state, "certflow-k8swatch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(env.state, "watcher-json.kubeconfig")
-	if err := writeImpersonatingKubeconfig(env.stack.Kubeconfig, kc, watcherUser); err != nil {
-		t.Fatal(err)
-	}
-	watcherLog := filepath.Join(env.state, "watcher-json.log")
-	wp, err := testkit.StartProcess("watcher-json", watcherBin, watcherLog, []string{"--kubeconfig", kc, "--temporal-address", env.stack.TemporalAddress,
-		"--logging-format=json", "-v=2", testkit.SideServersOff[0], testkit.SideServersOff[1]}, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wp, watcherLog := startWatcher(t, "watcher-json", append([]string{"--temporal-address", env.stack.TemporalAddress,
+		"--logging-format=json", "-v=2"}, testkit.SideServersOff...), nil)
 	eventually(t, 60*time.Second, "the watcher leading", func() (bool, string) {
 		b, _ := os.ReadFile(watcherLog)
 		return strings.Contains(string(b), "k8swatch caches synced"), wp.Tail(5)

@@ -152,6 +152,26 @@ func impersonate(cfg *rest.Config, user string) *rest.Config {
 }
 
 // writeImpersonatingKubeconfig copies a kubeconfig, making every user act as user.
+// startWatcher runs the certflow-k8swatch binary as its ServiceAccount with args (after
+// --kubeconfig) and environ, logging to <state>/<name>.log; the caller stops it.
+func startWatcher(t *testing.T, name string, args, environ []string) (p *testkit.WorkerProcess, logPath string) {
+	t.Helper()
+	bin, err := testkit.BuildBinary(env.root, env.state, "certflow-k8swatch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(env.state, name+".kubeconfig")
+	if err := writeImpersonatingKubeconfig(env.stack.Kubeconfig, kc, watcherUser); err != nil {
+		t.Fatal(err)
+	}
+	logPath = filepath.Join(env.state, name+".log")
+	p, err = testkit.StartProcess(name, bin, logPath, append([]string{"--kubeconfig", kc}, args...), environ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, logPath
+}
+
 func writeImpersonatingKubeconfig(from, to, user string) error {
 	kc, err := clientcmd.LoadFromFile(from)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/internal/localstack/freeport"
 	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
@@ -27,12 +28,11 @@ import (
 // before the process does).
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Get(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 func get(addr, path string) (int, string) {
@@ -60,21 +60,10 @@ func TestBinariesServeMetricsAndProbes(t *testing.T) {
 	}
 	t.Cleanup(func() { w.Stop(t) })
 
-	watcherBin, err := testkit.BuildBinary(env.root, env.state, "certflow-k8swatch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(env.state, "watcher-metrics.kubeconfig")
-	if err := writeImpersonatingKubeconfig(env.stack.Kubeconfig, kc, watcherUser); err != nil {
-		t.Fatal(err)
-	}
 	watcherMetrics, watcherHealthz := freePort(t), freePort(t)
-	wp, err := testkit.StartProcess("watcher-metrics", watcherBin, filepath.Join(env.state, "watcher-metrics.log"), []string{"--kubeconfig", kc,
-		"--temporal-address", env.stack.TemporalAddress, "--temporal-namespace", env.stack.TemporalNamespace, "--leader-elect=false",
-		"--metrics-listen-address=" + watcherMetrics, "--healthz-listen-address=" + watcherHealthz}, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wp, _ := startWatcher(t, "watcher-metrics", []string{"--temporal-address", env.stack.TemporalAddress,
+		"--temporal-namespace", env.stack.TemporalNamespace, "--leader-elect=false",
+		"--metrics-listen-address=" + watcherMetrics, "--healthz-listen-address=" + watcherHealthz}, nil)
 	t.Cleanup(func() { wp.Stop(t) })
 
 	for name, addr := range map[string]string{"worker": workerHealthz, "watcher": watcherHealthz} {

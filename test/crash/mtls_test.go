@@ -60,19 +60,7 @@ func TestBinariesReachTemporalOverMTLS(t *testing.T) {
 		t.Errorf("starter status over mTLS: %v\n%s", err, out)
 	}
 
-	watcherBin, err := testkit.BuildBinary(env.root, env.state, "certflow-k8swatch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc := filepath.Join(env.state, "watcher-mtls.kubeconfig")
-	if err := writeImpersonatingKubeconfig(env.stack.Kubeconfig, kc, watcherUser); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(env.state, "watcher-mtls.log")
-	wp, err := testkit.StartProcess("watcher-mtls", watcherBin, logPath, append([]string{"--kubeconfig", kc, "--leader-elect=false"}, testkit.SideServersOff...), withClientCert, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wp, logPath := startWatcher(t, "watcher-mtls", append([]string{"--leader-elect=false"}, testkit.SideServersOff...), withClientCert)
 	t.Cleanup(func() { wp.Stop(t) })
 	eventually(t, 60*time.Second, "the watcher connected over mTLS and synced", func() (bool, string) {
 		select {

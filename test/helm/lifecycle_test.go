@@ -60,14 +60,7 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 		sets = append(sets, v+"="+addrs[v])
 	}
 
-	in := action.NewInstall(cfg)
-	in.ReleaseName, in.Namespace, in.CreateNamespace = releaseName, namespace, true
-	in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, 2*time.Minute
-	rel, err := in.RunWithContext(ctx, loadChart(t), values(t, sets...))
-	if err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
-	manifest := manifestOf(t, rel)
+	manifest := install(ctx, t, cfg, releaseName, namespace, sets...)
 	objs := decode(t, manifest)
 	if n := len(ofKind(objs, "CustomResourceDefinition")); n != 6 {
 		t.Fatalf("the release has %d CRDs, want 6", n)
@@ -83,12 +76,7 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 	// A second release in another namespace installs next to it: Helm refuses an object
 	// another release owns, so no cluster-scoped name clashes.
 	second := helmConfigFor(t, "certflow-staging")
-	in2 := action.NewInstall(second)
-	in2.ReleaseName, in2.Namespace, in2.CreateNamespace = "staging", "certflow-staging", true
-	in2.WaitStrategy, in2.Timeout = kube.HookOnlyStrategy, 2*time.Minute
-	if _, err := in2.RunWithContext(ctx, loadChart(t), values(t, "replicaCount=0", "k8swatch.replicaCount=0")); err != nil {
-		t.Fatalf("helm install of a second release: %v", err)
-	}
+	install(ctx, t, second, "staging", "certflow-staging", "replicaCount=0", "k8swatch.replicaCount=0")
 	un2 := action.NewUninstall(second)
 	un2.WaitStrategy, un2.Timeout = kube.HookOnlyStrategy, 2*time.Minute
 	if _, err := un2.Run("staging"); err != nil {
@@ -117,7 +105,8 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.ReuseValues = namespace, true
 	up.WaitStrategy, up.Timeout = kube.HookOnlyStrategy, 2*time.Minute
-	if rel, err = up.RunWithContext(ctx, releaseName, loadChart(t), values(t, "replicaCount=3", "k8swatch.replicaCount=2")); err != nil {
+	rel, err := up.RunWithContext(ctx, releaseName, loadChart(t), values(t, "replicaCount=3", "k8swatch.replicaCount=2"))
+	if err != nil {
 		t.Fatalf("helm upgrade: %v", err)
 	}
 	if acc, _ := release.NewAccessor(rel); acc.Version() != 2 {
@@ -160,12 +149,7 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 
 	// Installed again with crds.keep=false, the release adopts the kept CRDs; its
 	// uninstall removes them.
-	in = action.NewInstall(cfg)
-	in.ReleaseName, in.Namespace = releaseName, namespace
-	in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, 2*time.Minute
-	if _, err := in.RunWithContext(ctx, loadChart(t), values(t, "installCRDs=true", "crds.keep=false")); err != nil {
-		t.Fatalf("helm install with crds.keep=false: %v", err)
-	}
+	install(ctx, t, cfg, releaseName, namespace, "installCRDs=true", "crds.keep=false")
 	for _, name := range installedCRDs(t) {
 		crd, err := env.dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -201,6 +185,21 @@ func helmConfigFor(t *testing.T, ns string) *action.Configuration {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// install installs the chart for real as release name in namespace ns (created when
+// missing) with sets, waiting for hooks only (no kubelet runs its Pods here), and returns
+// the release's manifest.
+func install(ctx context.Context, t *testing.T, cfg *action.Configuration, name, ns string, sets ...string) string {
+	t.Helper()
+	in := action.NewInstall(cfg)
+	in.ReleaseName, in.Namespace, in.CreateNamespace = name, ns, true
+	in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, 2*time.Minute
+	rel, err := in.RunWithContext(ctx, loadChart(t), values(t, sets...))
+	if err != nil {
+		t.Fatalf("helm install %s %q: %v", name, sets, err)
+	}
+	return manifestOf(t, rel)
 }
 
 func uninstall(t *testing.T, cfg *action.Configuration) {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"helm.sh/helm/v4/pkg/action"
-	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -53,14 +51,7 @@ func TestExistingTemporalOverMTLS(t *testing.T) {
 		sets = append(sets, fmt.Sprintf("%s=127.0.0.1:%d", v, port))
 	}
 	cfg := helmConfig(t)
-	in := action.NewInstall(cfg)
-	in.ReleaseName, in.Namespace, in.CreateNamespace = releaseName, namespace, true
-	in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, 2*time.Minute
-	rel, err := in.RunWithContext(ctx, loadChart(t), values(t, sets...))
-	if err != nil {
-		t.Fatalf("helm install: %v", err)
-	}
-	objs := decode(t, manifestOf(t, rel))
+	objs := decode(t, install(ctx, t, cfg, releaseName, namespace, sets...))
 	if sts := ofKind(objs, "StatefulSet"); len(sts) != 0 {
 		t.Errorf("an embedded Temporal installed with temporal.embedded.enabled=false: %s", names(sts))
 	}
