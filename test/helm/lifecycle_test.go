@@ -159,6 +159,17 @@ func TestInstallRunUpgradeUninstall(t *testing.T) {
 			t.Errorf("CRD %s keeps helm.sh/resource-policy=%s after an upgrade to crds.keep=false", name, p)
 		}
 	}
+	// The adopting install rewrote the CRDs, and kube-apiserver re-initializes their
+	// storage: a CRD deleted meanwhile can stay Terminating (its finalizer failed with
+	// "storage is (re)initializing" and did not come back). Uninstall once they serve.
+	testkit.Eventually(t, time.Minute, "the adopted CRDs serving their objects", func() (bool, string) {
+		for _, name := range installedCRDs(t) {
+			if out, err := kubectl(nil, "get", name, "-A", "-o", "name"); err != nil {
+				return false, name + ": " + out
+			}
+		}
+		return true, ""
+	})
 	uninstall(t, cfg)
 	// kube-apiserver deletes a CRD once it has deleted its objects: on a loaded machine
 	// (the test suites run two at a time) that took over a minute once.
