@@ -282,6 +282,11 @@ func BuildCSR(spec cmapi.CertificateSpec, signer crypto.Signer) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("creating certificate request: %w", err)
 	}
+	// The encoder writes what a literalSubject's #hex values hold as they are; a value no
+	// parser reads (a BOOLEAN three bytes long) would make a CSR every signer refuses.
+	if _, err := x509.ParseCertificateRequest(der); err != nil {
+		return nil, specErrorf("the subject makes a certificate request that cannot be parsed: %v", err)
+	}
 	return pem.EncodeToMemory(&pem.Block{Type: PEMTypeCertificateRequest, Bytes: der}), nil
 }
 
