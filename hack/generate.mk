@@ -4,7 +4,8 @@
 #                         Gateway API CRDs in deploy/gateway-api (from the module in go.mod),
 #                         then what comes from the Helm chart deploy/charts/certflow: its CRD
 #                         templates (from deploy/crds), deploy/rbac/rbac.yaml and the static
-#                         bundle deploy/certflow.yaml (hack/update-chart.sh)
+#                         bundle deploy/certflow.yaml, the admission policies
+#                         deploy/admission/policies.yaml (hack/update-chart.sh)
 #   make verify-generate  fail when any generated file is stale
 
 .PHONY: generate verify-generate

@@ -78,7 +78,8 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	for _, o := range objs {
 		switch o.GetKind() {
-		case "ClusterRole", "ClusterRoleBinding":
+		case "ClusterRole", "ClusterRoleBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+			"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 		case "Role", "RoleBinding":
 			if o.GetNamespace() != "kube-system" {
 				t.Errorf("%s %s in namespace %q, want kube-system (the Lease's)", o.GetKind(), o.GetName(), o.GetNamespace())
@@ -596,4 +597,68 @@ func TestRenderUpstreamWorkerValues(t *testing.T) {
 	if len(ofKind(render(t), "ClusterRole")) != 2 {
 		t.Error("the default renders no ClusterRoles")
 	}
+}
+
+// The admission policies for CertificateRequests are on by default, each bound by a
+// binding of its name; admissionPolicies.enabled=false leaves them out. The worker may
+// approve for approveSignerNames (upstream's default: every Issuer and ClusterIssuer),
+// and for nothing when they are empty.
+func TestRenderAdmissionPolicies(t *testing.T) {
+	objs := render(t)
+	for _, kind := range []string{"MutatingAdmissionPolicy", "ValidatingAdmissionPolicy"} {
+		policies := ofKind(objs, kind)
+		if len(policies) != 1 {
+			t.Errorf("%d %ss rendered by default, want 1", len(policies), kind)
+			continue
+		}
+		b := mustFind(t, objs, kind+"Binding", policies[0].GetName())
+		if name, _, _ := unstructured.NestedString(b.Object, "spec", "policyName"); name != policies[0].GetName() {
+			t.Errorf("%sBinding %s binds %q, want %s", kind, b.GetName(), name, policies[0].GetName())
+		}
+	}
+	if b := ofKind(objs, "ValidatingAdmissionPolicyBinding"); len(b) == 1 {
+		if acts, _, _ := unstructured.NestedStringSlice(b[0].Object, "spec", "validationActions"); !slices.Equal(acts, []string{"Deny"}) {
+			t.Errorf("ValidatingAdmissionPolicyBinding actions %q, want [Deny]", acts)
+		}
+	}
+	for _, o := range render(t, "admissionPolicies.enabled=false") {
+		if strings.Contains(o.GetKind(), "AdmissionPolicy") {
+			t.Errorf("admissionPolicies.enabled=false renders %s %s", o.GetKind(), o.GetName())
+		}
+	}
+
+	approve := func(objs []*unstructured.Unstructured) []string {
+		var names []string
+		for _, r := range typed[rbacv1.ClusterRole](t, mustFind(t, objs, "ClusterRole", "certflow-worker")).Rules {
+			if slices.Contains(r.Resources, "signers") {
+				if !slices.Equal(r.APIGroups, []string{"cert-manager.io"}) || !slices.Equal(r.Verbs, []string{"approve"}) {
+					t.Errorf("worker's signers rule %+v, want approve in cert-manager.io", r)
+				}
+				names = append(names, r.ResourceNames...)
+			}
+		}
+		return names
+	}
+	if got, want := approve(objs), []string{"issuers.cert-manager.io/*", "clusterissuers.cert-manager.io/*"}; !slices.Equal(got, want) {
+		t.Errorf("the worker approves for %q, want %q", got, want)
+	}
+	if got := approve(render(t, "approveSignerNames=null")); len(got) != 0 {
+		t.Errorf("approveSignerNames=null: the worker approves for %q", got)
+	}
+}
+
+// deploy/admission/policies.yaml (what the local stack installs) is the chart's
+// admission policies.
+func TestAdmissionPoliciesAreTheChart(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "..", "..", "admission", "policies.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*unstructured.Unstructured
+	for _, o := range render(t) {
+		if strings.Contains(o.GetKind(), "AdmissionPolicy") {
+			want = append(want, o)
+		}
+	}
+	sameObjects(t, "deploy/admission/policies.yaml", decode(t, string(b)), want)
 }

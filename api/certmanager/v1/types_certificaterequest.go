@@ -76,10 +76,10 @@ type CertificateRequestSpec struct {
 	// +optional
 	Usages []KeyUsage `json:"usages,omitempty"`
 
-	// Username of the user that created the request. Upstream's webhook
-	// fills username, uid, groups and extra from the admission request;
-	// certflow has no webhook, so they hold what the creator set (the
-	// controller sets them to its own identity).
+	// Username of the user that created the request. Username, uid, groups
+	// and extra are set from the requesting user by certflow's
+	// MutatingAdmissionPolicy (deploy/admission), whatever was sent, and are
+	// immutable.
 	// +optional
 	Username string `json:"username,omitempty"`
 
