@@ -35,6 +35,7 @@ import (
 // options are certflow-local's flags.
 type options struct {
 	stateDir, binDir, crdDir, gatewayCRDDir, clusterResNS string
+	admissionPolicies                                     string
 	acme                                                  bool
 	selfCheckTimeout                                      time.Duration
 	metricsAddress                                        string
@@ -46,6 +47,7 @@ func main() {
 	flag.StringVar(&o.binDir, "bin-dir", "bin", "where the stack's servers were built")
 	flag.StringVar(&o.crdDir, "crds", localstack.CRDsDir, "CRDs to install")
 	flag.StringVar(&o.gatewayCRDDir, "gateway-api-crds", localstack.GatewayAPICRDsDir, "Gateway API CRDs to install (\"\" to skip; an existing cluster that already has HTTPRoutes keeps its own)")
+	flag.StringVar(&o.admissionPolicies, "admission-policies", localstack.AdmissionPoliciesFile, "admission policies for CertificateRequests to install after the CRDs (\"\" to skip; an existing cluster before Kubernetes 1.36 is left without them)")
 	flag.BoolVar(&o.acme, "acme", true, "start Pebble, pebble-challtestsrv and a fake Cloudflare API, and set the worker up for them")
 	flag.DurationVar(&o.selfCheckTimeout, "acme-self-check-timeout", worker.DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before Pebble is asked to validate anyway")
 	flag.StringVar(&o.clusterResNS, "cluster-resource-namespace", worker.DefaultClusterResourceNamespace, "namespace of ClusterIssuer Secrets")
@@ -74,6 +76,7 @@ func run(ctx context.Context, log *slog.Logger, opts options) error {
 				ExistingKubeconfig: os.Getenv("KUBECONFIG"), ExistingTemporal: os.Getenv("TEMPORAL_ADDRESS"),
 			},
 			CRDDirs: []string{opts.crdDir}, GatewayAPICRDDir: opts.gatewayCRDDir,
+			AdmissionPolicies: opts.admissionPolicies,
 		},
 		Namespaces:       []string{clusterResNS},
 		SelfCheckTimeout: opts.selfCheckTimeout,

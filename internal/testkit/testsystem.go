@@ -128,9 +128,10 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 	defer cancel()
 	s.System, err = system.Start(startCtx, system.Config{
 		StackConfig: system.StackConfig{
-			Stack:            lo,
-			CRDDirs:          []string{filepath.Join(s.Root, localstack.CRDsDir)},
-			GatewayAPICRDDir: filepath.Join(s.Root, localstack.GatewayAPICRDsDir),
+			Stack:             lo,
+			CRDDirs:           []string{filepath.Join(s.Root, localstack.CRDsDir)},
+			GatewayAPICRDDir:  filepath.Join(s.Root, localstack.GatewayAPICRDsDir),
+			AdmissionPolicies: filepath.Join(s.Root, localstack.AdmissionPoliciesFile),
 		},
 		Namespaces:       append([]string{worker.DefaultClusterResourceNamespace}, o.Namespaces...),
 		SelfCheckTimeout: o.SelfCheckTimeout,

@@ -12,6 +12,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,10 @@ type StackConfig struct {
 	// Stack.ExistingKubeconfig) serves the Gateway API already: its own installation,
 	// maybe another version, is left alone.
 	GatewayAPICRDDir string
+	// AdmissionPolicies is a file of admission policies (localstack.AdmissionPoliciesFile)
+	// installed after the CRDs, unless empty. An existing cluster that does not serve
+	// MutatingAdmissionPolicies (before Kubernetes 1.36) is left without them.
+	AdmissionPolicies string
 }
 
 // StartStack starts the local stack and installs the CRDs; on error it stops what it
@@ -57,7 +62,28 @@ func StartStack(ctx context.Context, c StackConfig) (*localstack.Stack, error) {
 		stack.Stop()
 		return nil, err
 	}
+	if err := installAdmissionPolicies(ctx, stack, c); err != nil {
+		stack.Stop()
+		return nil, err
+	}
 	return stack, nil
+}
+
+func installAdmissionPolicies(ctx context.Context, stack *localstack.Stack, c StackConfig) error {
+	if c.AdmissionPolicies == "" {
+		return nil
+	}
+	err := localstack.InstallAdmissionPolicies(ctx, stack.RESTConfig, c.AdmissionPolicies)
+	if errors.Is(err, localstack.ErrNoMutatingAdmissionPolicies) && c.Stack.ExistingKubeconfig != "" {
+		if c.Stack.Log != nil {
+			fmt.Fprintf(c.Stack.Log, "admission policies of %s not installed: %v\n", c.AdmissionPolicies, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("install admission policies: %w", err)
+	}
+	return nil
 }
 
 func installCRDs(ctx context.Context, stack *localstack.Stack, c StackConfig) error {
