@@ -282,9 +282,15 @@ func TestRequesterFields(t *testing.T) {
 	}
 	wantRequester(t, getRequest(t, "by-alice"), alice)
 
+	// A request without a spec is refused by the CRD, with the field it lacks.
+	out, err := sys.Kubectl([]byte("apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: no-spec}\n"), "create", "-n", ns, "-f", "-")
+	if err == nil || !strings.Contains(out, "spec: Required value") || strings.Contains(out, "policy") {
+		t.Errorf("a request without a spec: %v: %s; want refused with spec: Required value", err, out)
+	}
+
 	cr := getRequest(t, "by-alice")
 	cr.Annotations["cert-manager.io/origin"] = "changed"
-	_, err := crs.Update(ctx, cr, metav1.UpdateOptions{})
+	_, err = crs.Update(ctx, cr, metav1.UpdateOptions{})
 	refused(t, "alice changes a cert-manager.io annotation", err, "cannot change cert-manager annotation after creation")
 	cr = getRequest(t, "by-alice")
 	cr.Annotations["example.com/note"] = "any other annotation may change"
