@@ -21,7 +21,7 @@ const DefaultSweepInterval = 5 * time.Minute
 
 // runningQuery lists the entity workflows that run (Orders and Challenges are children
 // of Certificates: their parents own them).
-const runningQuery = "(WorkflowType = 'CertificateWorkflow' OR WorkflowType = 'IssuerWorkflow') AND ExecutionStatus = 'Running'"
+const runningQuery = "(WorkflowType = 'CertificateWorkflow' OR WorkflowType = 'IssuerWorkflow' OR WorkflowType = 'CertificateRequestWorkflow') AND ExecutionStatus = 'Running'"
 
 // sweepEvery sweeps on the interval until ctx is done. Signals are the fast path; the
 // sweep is what makes a lost one harmless: a workflow terminated by hand, failed, or
@@ -84,6 +84,11 @@ func (w *Watcher) sweep(ctx context.Context) (missing, orphans int, err error) {
 		i := o.(*cmapi.ClusterIssuer)
 		restart(key{Kind: kindClusterIssuer, Name: i.Name}, workflows.IssuerWorkflowID("", i.Name))
 	}
+	for _, o := range w.requests.GetStore().List() {
+		if cr := o.(*cmapi.CertificateRequest); servedStandalone(cr) && !requestDone(cr) {
+			restart(key{Kind: kindRequest, Namespace: cr.Namespace, Name: cr.Name}, workflows.CertificateRequestWorkflowID(cr.Namespace, cr.Name))
+		}
+	}
 	for id := range running {
 		deleted, err := w.deleteOrphan(ctx, id)
 		if err != nil {
@@ -134,6 +139,8 @@ func (w *Watcher) deleteOrphan(ctx context.Context, id string) (bool, error) {
 		_, err = w.o.CertFlow.CertmanagerV1().Issuers(namespace).Get(ctx, name, metav1.GetOptions{})
 	case kindClusterIssuer:
 		_, err = w.o.CertFlow.CertmanagerV1().ClusterIssuers().Get(ctx, name, metav1.GetOptions{})
+	case kindRequest:
+		_, err = w.o.CertFlow.CertmanagerV1().CertificateRequests(namespace).Get(ctx, name, metav1.GetOptions{})
 	}
 	if !apierrors.IsNotFound(err) {
 		return false, err // it exists (err nil), or the API server did not answer
@@ -158,6 +165,8 @@ func parseWorkflowID(id string) (kind, namespace, name string, ok bool) {
 		return kindCertificate, parts[1], parts[2], true
 	case len(parts) == 3 && parts[0] == "issuer":
 		return kindIssuer, parts[1], parts[2], true
+	case len(parts) == 3 && parts[0] == "certificaterequest":
+		return kindRequest, parts[1], parts[2], true
 	case len(parts) == 2 && parts[0] == "clusterissuer":
 		return kindClusterIssuer, "", parts[1], true
 	}

@@ -88,6 +88,7 @@ type Watcher struct {
 	certs          cache.SharedIndexInformer
 	issuers        cache.SharedIndexInformer
 	clusterIssuers cache.SharedIndexInformer
+	requests       cache.SharedIndexInformer
 	certLister     cmlisters.CertificateLister
 	requestLister  cmlisters.CertificateRequestLister
 	issuerLister   cmlisters.IssuerLister
@@ -154,9 +155,13 @@ func New(o Options) (*Watcher, error) {
 		return nil, err
 	}
 	w.requestLister = cm.CertificateRequests().Lister()
+	w.requests = cm.CertificateRequests().Informer()
+	if err := w.requests.AddIndexers(cache.Indexers{indexIssuer: requestIssuerIndex}); err != nil {
+		return nil, err
+	}
 	for kind, inf := range map[string]cache.SharedIndexInformer{
 		kindCertificate: w.certs, kindIssuer: w.issuers, kindClusterIssuer: w.clusterIssuers,
-		kindRequest: cm.CertificateRequests().Informer(),
+		kindRequest: w.requests,
 	} {
 		if _, err := inf.AddEventHandler(w.handler(kind)); err != nil {
 			return nil, err
@@ -200,8 +205,13 @@ func (w *Watcher) handler(kind string) cache.ResourceEventHandler {
 			return
 		}
 		k := key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}
-		if kind == kindCertificate || kind == kindIssuer || kind == kindClusterIssuer {
+		switch kind {
+		case kindCertificate, kindIssuer, kindClusterIssuer:
 			k.DeletedUID = string(m.GetUID())
+		case kindRequest:
+			if cr, ok := unwrap(obj).(*cmapi.CertificateRequest); ok && servedStandalone(cr) {
+				k.DeletedUID = string(m.GetUID())
+			}
 		}
 		w.queue.Add(k)
 	}
@@ -486,6 +496,20 @@ func (w *Watcher) syncIssuer(ctx context.Context, k key) error {
 			return err
 		}
 	}
+	if ready == "" {
+		return nil // a request waiting for its issuer waits on
+	}
+	requests, err := w.requests.GetIndexer().ByIndex(indexIssuer, issuerIndexKey(k.Kind, k.Namespace, k.Name))
+	if err != nil {
+		return err
+	}
+	for _, o := range requests {
+		if err := entity.Request(ctx, w.o.Temporal, w.o.TaskQueue, o.(*cmapi.CertificateRequest),
+			workflows.SignalIssuerChanged, workflows.IssuerChangedSignal{Ready: true}); err != nil {
+			w.forget(rk, ready)
+			return err
+		}
+	}
 	return nil
 }
 
@@ -551,61 +575,6 @@ func (w *Watcher) syncSecret(ctx context.Context, k key) error {
 	return nil
 }
 
-// syncRequest relays an approval decision on a Certificate's request (internal approver,
-// starter approve/deny, or kubectl) to the Certificate's workflow.
-func (w *Watcher) syncRequest(ctx context.Context, k key) error {
-	cr, err := w.requestLister.CertificateRequests(k.Namespace).Get(k.Name)
-	if apierrors.IsNotFound(err) {
-		w.forget(k, "")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cert := cr.Annotations[cmapi.CertificateNameKey]
-	decision := approvalDecision(cr)
-	if cert == "" || decision == "" {
-		return nil
-	}
-	fp := string(cr.UID) + "/" + decision
-	if !w.remember(k, fp) {
-		return nil
-	}
-	c, err := w.certLister.Certificates(cr.Namespace).Get(cert)
-	if apierrors.IsNotFound(err) {
-		return nil // its workflow ends, and the request goes with the Certificate
-	}
-	if err != nil {
-		return err
-	}
-	if err := entity.Certificate(ctx, w.o.Temporal, w.o.TaskQueue, c, workflows.SignalApproval, workflows.ApprovalSignal{Request: cr.Name}); err != nil {
-		w.forget(k, fp)
-		return err
-	}
-	return nil
-}
-
-// approvalDecision is "approved", "denied" or "" (undecided, or approved by certflow's
-// own internal approver: the workflow that asked for that approval already has it, and a
-// signal would only make it replay its workflow task).
-func approvalDecision(cr *cmapi.CertificateRequest) string {
-	for _, c := range cr.Status.Conditions {
-		if c.Status != cmmeta.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case cmapi.CertificateRequestConditionApproved:
-			if c.Reason == cmapi.ApprovedReasonCertManager {
-				return ""
-			}
-			return "approved"
-		case cmapi.CertificateRequestConditionDenied:
-			return "denied"
-		}
-	}
-	return ""
-}
-
 // usedByIssuer reports whether a CA Issuer or ClusterIssuer signs with this Secret: its
 // workflow needs to hear of certflow's own writes too (a CA certificate just issued).
 func (w *Watcher) usedByIssuer(k key) bool {
@@ -651,11 +620,16 @@ func cacheKey(namespace, name string) string {
 	return namespace + "/" + name
 }
 
-func meta(obj any) (metav1.Object, error) {
+// unwrap is the object of an event, also of a deletion the informer missed.
+func unwrap(obj any) any {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
+		return d.Obj
 	}
-	m, ok := obj.(metav1.Object)
+	return obj
+}
+
+func meta(obj any) (metav1.Object, error) {
+	m, ok := unwrap(obj).(metav1.Object)
 	if !ok {
 		return nil, fmt.Errorf("unexpected object %T", obj)
 	}

@@ -83,6 +83,7 @@ func TestParseWorkflowIDNamesTheObject(t *testing.T) {
 		{workflows.CertificateWorkflowID("ns", "web"), kindCertificate, "ns", "web"},
 		{workflows.IssuerWorkflowID("ns", "ca"), kindIssuer, "ns", "ca"},
 		{workflows.IssuerWorkflowID("", "le"), kindClusterIssuer, "", "le"},
+		{workflows.CertificateRequestWorkflowID("ns", "csr-1"), kindRequest, "ns", "csr-1"},
 	} {
 		kind, namespace, name, ok := parseWorkflowID(tc.id)
 		if !ok || kind != tc.kind || namespace != tc.namespace || name != tc.name {

@@ -32,6 +32,8 @@ const (
 	actCreateChallenge             = "CreateChallenge"
 	actSetChallengeStatus          = "SetChallengeStatus"
 	actDeleteChallenge             = "DeleteChallenge"
+	actInspectRequest              = "InspectRequest"
+	actReadRequestResult           = "ReadRequestResult"
 	// Private keys (activities/keys).
 	actGeneratePrivateKey     = "GeneratePrivateKey"
 	actReadKeyRef             = "ReadKeyRef"
@@ -95,6 +97,8 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actCreateChallenge, a.Kube.CreateChallenge},
 		{actSetChallengeStatus, a.Kube.SetChallengeStatus},
 		{actDeleteChallenge, a.Kube.DeleteChallenge},
+		{actInspectRequest, a.Kube.InspectRequest},
+		{actReadRequestResult, a.Kube.ReadRequestResult},
 		{actGeneratePrivateKey, a.Keys.GeneratePrivateKey},
 		{actReadKeyRef, a.Keys.ReadKeyRef},
 		{actDeletePrivateKeySecret, a.Keys.DeletePrivateKeySecret},

@@ -47,23 +47,30 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	if err != nil {
 		return err
 	}
-	approval, err := c.awaitApproval(&req, startUID, startGeneration, ready)
+	approval, err := c.awaitApproval(&req, issuer, startUID, startGeneration, ready)
 	if err != nil {
 		return err
 	}
 	if approval.Denied {
-		return c.denied(req, approval)
+		return c.denied(req, issuer, approval)
 	}
-	signed, err := c.sign(issuer, csr, key, req)
-	if err != nil {
-		if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, errorMessage(err)); ferr != nil {
-			return ferr
+	var signed pki.SignedCertificate
+	if issuer.Type == kube.IssuerTypeExternal {
+		// The request's status is its signer's to write.
+		if signed, err = c.awaitSigner(req, approval, startUID, startGeneration); err != nil {
+			return err
 		}
-		return err
-	}
-	if err := step(c.ctx, kubeStep, "record certificate on "+req.Name,
-		actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
-		return err
+	} else {
+		if signed, err = c.sign(issuer, csr, key, req); err != nil {
+			if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, errorMessage(err)); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		if err := step(c.ctx, kubeStep, "record certificate on "+req.Name,
+			actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
+			return err
+		}
 	}
 	var facts policy.IssuedFacts
 	if err := step(c.ctx, kubeStep, "write Secret "+c.st.Spec.SecretName,
@@ -158,12 +165,18 @@ func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef
 // reading the request again on a re-check timer in case that signal is lost.
 // It clears req.CreatedVersion once it wrote the request's status: the next write must
 // read the request rather than assume a version that is gone.
-func (c *certificateRun) awaitApproval(req *kube.RequestRef, startUID string, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
+func (c *certificateRun) awaitApproval(req *kube.RequestRef, issuer kube.IssuerInfo, startUID string, startGeneration int64, ready kube.Condition) (kube.Approval, error) {
 	recheck := c.changes.has(changeRecheckWaits)
+	in := kube.ApproveInput{Request: *req}
+	externalSigner := issuer.Type == kube.IssuerTypeExternal
+	if externalSigner {
+		in.Signer = kube.SignerName(c.st.Spec.IssuerRef, c.st.Namespace)
+	}
 	for marked := false; ; marked = true {
 		var approval kube.Approval
+		in.Request = *req
 		if err := step(c.ctx, kubeStep, "approve "+req.Name,
-			actApproveCertificateRequest, kube.ApproveInput{Request: *req}).Get(c.ctx, &approval); err != nil {
+			actApproveCertificateRequest, in).Get(c.ctx, &approval); err != nil {
 			return kube.Approval{}, err
 		}
 		if approval.Approved || approval.Denied {
@@ -173,11 +186,13 @@ func (c *certificateRun) awaitApproval(req *kube.RequestRef, startUID string, st
 		waitingFor := fmt.Sprintf("approval of CertificateRequest %s (signal %s)", req.Name, SignalApproval)
 		if !recheck || !marked {
 			c.setPhase(PhaseWaitingForApproval, waitingFor, nil)
-			if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval",
-				actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
-				return kube.Approval{}, err
+			if !externalSigner { // the request's Ready condition is its signer's
+				if err := step(c.ctx, kubeStep, "mark "+req.Name+" waiting for approval",
+					actSetCertificateRequestStatus, waitingForApprovalStatus(*req)).Get(c.ctx, nil); err != nil {
+					return kube.Approval{}, err
+				}
+				req.CreatedVersion = ""
 			}
-			req.CreatedVersion = ""
 			if err := c.writeIssuing(ready); err != nil { // also flushes the Generated/Requested events
 				return kube.Approval{}, err
 			}
@@ -196,10 +211,12 @@ func (c *certificateRun) awaitApproval(req *kube.RequestRef, startUID string, st
 
 // denied ends an issuance whose request was denied: the request is marked Denied and
 // the attempt fails for good.
-func (c *certificateRun) denied(req kube.RequestRef, approval kube.Approval) error {
+func (c *certificateRun) denied(req kube.RequestRef, issuer kube.IssuerInfo, approval kube.Approval) error {
 	msg := fmt.Sprintf("The CertificateRequest %q was denied: %s: %s", req.Name, approval.Reason, approval.Message)
-	if err := c.failRequest(req, cmapi.CertificateRequestReasonDenied, msg); err != nil {
-		return err
+	if issuer.Type != kube.IssuerTypeExternal { // an external signer marks its own
+		if err := c.failRequest(req, cmapi.CertificateRequestReasonDenied, msg); err != nil {
+			return err
+		}
 	}
 	return temporal.NewNonRetryableApplicationError(msg, "Denied", nil)
 }
@@ -237,6 +254,50 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", c.st.Spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)
 }
+
+// awaitSigner waits for the signer of an issuer of another group to sign req (the
+// watcher signals each change of the request's status; a re-check timer covers a lost
+// signal) and returns what it wrote. The internal approver's approval, when it gave one,
+// is written first: the signer acts on approved requests only.
+func (c *certificateRun) awaitSigner(req kube.RequestRef, approval kube.Approval, startUID string, startGeneration int64) (pki.SignedCertificate, error) {
+	if approval.Record {
+		if err := step(c.ctx, kubeStep, "approve "+req.Name, actSetCertificateRequestStatus,
+			kube.RequestStatusInput{Request: req, RecordApproval: true, ApprovalOnly: true}).Get(c.ctx, nil); err != nil {
+			return pki.SignedCertificate{}, err
+		}
+	}
+	ref := c.st.Spec.IssuerRef
+	signer := fmt.Sprintf("%s %s (%s)", defaulted(ref.Kind, cmapi.IssuerKind), ref.Name, ref.Group)
+	for {
+		var res kube.RequestResult
+		if err := step(c.ctx, kubeStep, "read the result of "+req.Name, actReadRequestResult, req).Get(c.ctx, &res); err != nil {
+			return pki.SignedCertificate{}, err
+		}
+		switch {
+		case res.Ready:
+			return pki.SignedCertificate{CertificatePEM: res.CertificatePEM, CAPEM: res.CAPEM}, nil
+		case res.Denied:
+			return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("The CertificateRequest %q was denied: %s", req.Name, res.Message), "Denied", nil)
+		case res.Failed:
+			return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("The CertificateRequest %q failed at %s: %s", req.Name, signer, res.Message), ErrTypeSignerFailed, nil)
+		}
+		waitingFor := fmt.Sprintf("%s to sign CertificateRequest %s", signer, req.Name)
+		if res.Reason != "" {
+			waitingFor += fmt.Sprintf(" (%s: %s)", res.Reason, res.Message)
+		}
+		c.awaitingRequest = req.Name
+		c.wait(policy.SignalRecheck, PhaseWaitingForSigner, waitingFor+" or a re-check")
+		c.awaitingRequest = ""
+		if c.superseded(startUID, startGeneration) {
+			return pki.SignedCertificate{}, errSuperseded
+		}
+	}
+}
+
+// ErrTypeSignerFailed: the signer of an issuer of another group marked the request failed.
+const ErrTypeSignerFailed = "SignerFailed"
 
 // askIssuerToRecheck signals the IssuerWorkflow that its Secret changed: a CA Secret
 // made by hand carries no certflow label, so the watcher does not see it go, and the

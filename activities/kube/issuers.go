@@ -49,8 +49,10 @@ type IssuerInfo struct {
 
 // ResolveIssuer reads the issuer a Certificate refers to and says whether it can sign.
 func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerInfo, error) {
-	if ref.Group != "" && ref.Group != cmapi.SchemeGroupVersion.Group {
-		return IssuerInfo{Found: false, Message: fmt.Sprintf("issuer group %q is not supported: certflow signs with cert-manager.io issuers only", ref.Group)}, nil
+	if external(ref.Group) {
+		// Another controller signs for it: certflow cannot know whether it is ready, and
+		// the request is made as upstream makes it, for that signer to act on.
+		return IssuerInfo{Found: true, Ready: true, Type: IssuerTypeExternal}, nil
 	}
 	var (
 		spec   cmapi.IssuerSpec

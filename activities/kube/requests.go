@@ -171,15 +171,30 @@ type Approval struct {
 // ApproveInput asks for the internal approver's decision on a request.
 type ApproveInput struct {
 	Request RequestRef
+	// Signer, when set, is the request's issuer of another group than cert-manager.io
+	// (SignerName): the internal approver approves it only when certflow holds the
+	// approve verb on it, as upstream's RBAC decides; otherwise it waits for others.
+	Signer string `json:",omitempty"`
 }
 
 // ApproveCertificateRequest is the internal approver. Enabled (the default), it approves
-// at once, without an API call: the request was just created or checked by
-// CreateCertificateRequest, which never reuses a denied one. Disabled, it reads the
-// request's conditions, so the workflow knows whether a person already decided.
+// a request for a cert-manager.io issuer at once, without an API call: the request was
+// just created or checked by CreateCertificateRequest, which never reuses a denied one.
+// A request for an issuer of another group it approves only if certflow may (Signer).
+// Otherwise it reads the request's conditions, so the workflow knows whether someone
+// already decided.
 func (a *Activities) ApproveCertificateRequest(ctx context.Context, in ApproveInput) (Approval, error) {
 	if !a.DisableApprover {
-		return Approval{Approved: true, Record: true, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, nil
+		approve := in.Signer == ""
+		if !approve {
+			var err error
+			if approve, err = a.mayApprove(ctx, in.Signer); err != nil {
+				return Approval{}, err
+			}
+		}
+		if approve {
+			return Approval{Approved: true, Record: true, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, nil
+		}
 	}
 	cr, err := a.getRequest(ctx, in.Request, metav1.GetOptions{})
 	if err != nil {
@@ -226,6 +241,9 @@ type RequestStatusInput struct {
 	// no decision yet). A request denied meanwhile is left alone: the write fails with a
 	// non-retryable "Denied" error.
 	RecordApproval bool
+	// ApprovalOnly writes the approval and leaves the Ready condition alone: a request for
+	// an issuer of another group is that signer's to report on.
+	ApprovalOnly bool `json:",omitempty"`
 }
 
 // SetCertificateRequestStatus writes a request's Ready condition and, when issued, its
@@ -262,7 +280,9 @@ func (a *Activities) SetCertificateRequestStatus(ctx context.Context, in Request
 					Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.ApprovedReasonCertManager, Message: internalApprovalMessage}, now)
 			}
 		}
-		setRequestCondition(want, cmapi.CertificateRequestConditionReady, in.Ready, now)
+		if !in.ApprovalOnly {
+			setRequestCondition(want, cmapi.CertificateRequestConditionReady, in.Ready, now)
+		}
 		if in.CertificatePEM != nil {
 			want.Certificate, want.CA = in.CertificatePEM, in.CAPEM
 		}

@@ -107,6 +107,25 @@ func (i Issuer) Signal(ctx context.Context, tc client.Client, taskQueue, name st
 	return nil
 }
 
+// Request sends the signal name with arg to the workflow of a CertificateRequest that
+// no Certificate made, starting it when it does not run.
+func Request(ctx context.Context, tc client.Client, taskQueue string, cr *cmapi.CertificateRequest, name string, arg any) error {
+	id := workflows.CertificateRequestWorkflowID(cr.Namespace, cr.Name)
+	opts := client.StartWorkflowOptions{
+		ID: id, TaskQueue: taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrCertNamespace.ValueSet(cr.Namespace),
+			workflows.AttrIssuerName.ValueSet(cr.Spec.IssuerRef.Name),
+		),
+		StaticSummary: fmt.Sprintf("CertificateRequest %s/%s (issuer %s %s)", cr.Namespace, cr.Name, cr.Spec.IssuerRef.Kind, cr.Spec.IssuerRef.Name),
+	}
+	in := workflows.RequestInput{Namespace: cr.Namespace, Name: cr.Name, UID: string(cr.UID)}
+	if _, err := tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflows.CertificateRequestWorkflow, in); err != nil {
+		return fmt.Errorf("signal-with-start %s to %s: %w", name, id, err)
+	}
+	return nil
+}
+
 // Delete tells the workflow id that the object with uid is gone. A workflow that does
 // not run has nothing to finish; one that runs for a newer object of the same name
 // (another UID) goes on.
