@@ -122,6 +122,7 @@ func (r *requestRun) run() error {
 		}
 		if done {
 			r.status.Phase = PhaseDone
+			r.drain() // the signals that started or woke it are answered by its end
 			return nil
 		}
 		if r.in.Waits >= requestWaitsPerRun {

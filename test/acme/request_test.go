@@ -1,0 +1,89 @@
+package acme
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/testkit"
+	"github.com/certflow/certflow/internal/testkit/integration"
+	"github.com/certflow/certflow/workflows"
+)
+
+// A CertificateRequest made with client-go for an ACME issuer, as `cmctl create
+// certificaterequest` makes one: approved, ordered (DNS-01 through Cloudflare), signed,
+// the chain in its status; its Challenges cleaned up.
+func TestRequestFromAnyoneOrderedFromACME(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	ctx := context.Background()
+	ns := "acme-request"
+	createNamespace(t, ns)
+	cloudflareIssuer(t, ns)
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "req.example.com"}, DNSNames: []string{"req.example.com", "*.req.example.com"},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.CertFlow.CertmanagerV1().CertificateRequests(ns).Create(ctx, &cmapi.CertificateRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: ns},
+		Spec: cmapi.CertificateRequestSpec{
+			Request:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			IssuerRef: cmmeta.IssuerReference{Name: "cloudflare", Kind: "Issuer"},
+			Usages:    []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageServerAuth},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var cr *cmapi.CertificateRequest
+	testkit.Eventually(t, 3*time.Minute, "request issued", func() (bool, string) {
+		if cr, err = env.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(ctx, "by-hand", metav1.GetOptions{}); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range cr.Status.Conditions {
+			if c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue {
+				return len(cr.Status.Certificate) > 0, "no certificate"
+			}
+		}
+		return false, fmt.Sprintf("%+v", cr.Status.Conditions)
+	})
+	leaf, err := testkit.ParseLeaf(cr.Status.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		t.Errorf("the certificate is not for the request's key")
+	}
+	if len(leaf.DNSNames) != 2 {
+		t.Errorf("certificate names %v, want the CSR's two", leaf.DNSNames)
+	}
+	approved := false
+	for _, c := range cr.Status.Conditions {
+		approved = approved || (c.Type == cmapi.CertificateRequestConditionApproved && c.Status == cmmeta.ConditionTrue)
+	}
+	if !approved {
+		t.Errorf("request not approved: %+v", cr.Status.Conditions)
+	}
+	d, err := env.Temporal.DescribeWorkflowExecution(ctx, workflows.CertificateRequestWorkflowID(ns, "by-hand"), "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus().String() != "Completed" {
+		t.Errorf("request workflow: %v %v, want Completed", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+	assertOneValidOrder(t, ns)
+	assertNothingLeft(t, ns)
+}
