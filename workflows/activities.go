@@ -34,6 +34,7 @@ const (
 	actDeleteChallenge             = "DeleteChallenge"
 	actInspectRequest              = "InspectRequest"
 	actReadRequestResult           = "ReadRequestResult"
+	actDeleteOrdersOfRequest       = "DeleteOrdersOfRequest"
 	// Private keys (activities/keys).
 	actGeneratePrivateKey     = "GeneratePrivateKey"
 	actReadKeyRef             = "ReadKeyRef"
@@ -99,6 +100,7 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actDeleteChallenge, a.Kube.DeleteChallenge},
 		{actInspectRequest, a.Kube.InspectRequest},
 		{actReadRequestResult, a.Kube.ReadRequestResult},
+		{actDeleteOrdersOfRequest, a.Kube.DeleteOrdersOfRequest},
 		{actGeneratePrivateKey, a.Keys.GeneratePrivateKey},
 		{actReadKeyRef, a.Keys.ReadKeyRef},
 		{actDeletePrivateKeySecret, a.Keys.DeletePrivateKeySecret},

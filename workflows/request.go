@@ -284,8 +284,14 @@ func (r *requestRun) order(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sig
 		StaticSummary: fmt.Sprintf("ACME order for CertificateRequest %s/%s", r.in.Namespace, r.in.Name),
 	})
 	var res OrderResult
-	if err := workflow.ExecuteChildWorkflow(ctx, OrderWorkflow, in).Get(r.ctx, &res); err != nil {
-		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(errorMessage(err), ErrTypeOrderFailed, nil)
+	orderErr := workflow.ExecuteChildWorkflow(ctx, OrderWorkflow, in).Get(r.ctx, &res)
+	// The Order has served, for good or ill: the request's status and the order's
+	// history say what happened, and nothing would delete it later.
+	if err := step(r.ctx, kubeStep, "delete the Orders of "+r.in.Name, actDeleteOrdersOfRequest, r.ref).Get(r.ctx, nil); err != nil {
+		return pki.SignedCertificate{}, err
+	}
+	if orderErr != nil {
+		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(errorMessage(orderErr), ErrTypeOrderFailed, nil)
 	}
 	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
 }

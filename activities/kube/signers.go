@@ -40,13 +40,26 @@ func SignerName(ref cmmeta.IssuerReference, namespace string) string {
 	if group == "" {
 		group = cmapi.SchemeGroupVersion.Group
 	}
-	resource := strings.ToLower(kind) + "s"
+	resource := pluralize(strings.ToLower(kind))
 	// Cluster-scoped kinds are ClusterIssuer and, by the convention external issuers
-	// follow (StepClusterIssuer, AWSPCAClusterIssuer), those named so.
-	if strings.HasSuffix(kind, cmapi.ClusterIssuerKind) {
+	// follow (StepClusterIssuer, AWSPCAClusterIssuer), those whose name says Cluster
+	// (as the admission policy guesses too: neither can ask discovery).
+	if strings.Contains(kind, "Cluster") {
 		return fmt.Sprintf("%s.%s/%s", resource, group, ref.Name)
 	}
 	return fmt.Sprintf("%s.%s/%s.%s", resource, group, namespace, ref.Name)
+}
+
+// pluralize is Kubernetes' usual guess of a kind's resource, as the admission policy
+// guesses it too: issuer issuers, policy policies, class classes.
+func pluralize(kind string) string {
+	switch {
+	case strings.HasSuffix(kind, "s"):
+		return kind + "es"
+	case strings.HasSuffix(kind, "y"):
+		return kind[:len(kind)-1] + "ies"
+	}
+	return kind + "s"
 }
 
 // signerWildcard is the name that grants approval for every issuer of a signer's
@@ -214,4 +227,13 @@ func ipStrings(ips []net.IP) []string {
 		out = append(out, ip.String())
 	}
 	return out
+}
+
+// DeleteOrdersOfRequest deletes the ACME Orders a request owns, once the request's
+// workflow is done with them (their Challenges are gone already): certflow does not
+// leave its own objects to a garbage collector. What each Order did stays in the
+// OrderWorkflow's history.
+func (a *Activities) DeleteOrdersOfRequest(ctx context.Context, ref RequestRef) error {
+	a.deleteOrdersOf(ctx, ref.Namespace, map[string]bool{ref.UID: true})
+	return nil
 }

@@ -15,6 +15,8 @@ func TestSignerName(t *testing.T) {
 		{cmmeta.IssuerReference{Name: "le", Kind: "ClusterIssuer", Group: "cert-manager.io"}, "clusterissuers.cert-manager.io/le", "clusterissuers.cert-manager.io/*"},
 		{cmmeta.IssuerReference{Name: "pca", Kind: "AWSPCAIssuer", Group: "awspca.cert-manager.io"}, "awspcaissuers.awspca.cert-manager.io/ns.pca", "awspcaissuers.awspca.cert-manager.io/*"},
 		{cmmeta.IssuerReference{Name: "step", Kind: "StepClusterIssuer", Group: "certmanager.step.sm"}, "stepclusterissuers.certmanager.step.sm/step", "stepclusterissuers.certmanager.step.sm/*"},
+		{cmmeta.IssuerReference{Name: "p", Kind: "Policy", Group: "x.io"}, "policies.x.io/ns.p", "policies.x.io/*"},
+		{cmmeta.IssuerReference{Name: "k", Kind: "KMS", Group: "x.io"}, "kmses.x.io/ns.k", "kmses.x.io/*"},
 	} {
 		got := SignerName(tc.ref, "ns")
 		if got != tc.want || signerWildcard(got) != tc.wildcard {

@@ -84,6 +84,11 @@ func TestRequestFromAnyoneOrderedFromACME(t *testing.T) {
 	if err != nil || d.GetWorkflowExecutionInfo().GetStatus().String() != "Completed" {
 		t.Errorf("request workflow: %v %v, want Completed", d.GetWorkflowExecutionInfo().GetStatus(), err)
 	}
-	assertOneValidOrder(t, ns)
+	// Its Order is deleted with the request served (nothing would delete it later), and
+	// nothing else is left.
+	orders, err := env.CertFlow.AcmeV1().Orders(ns).List(ctx, metav1.ListOptions{})
+	if err != nil || len(orders.Items) != 0 {
+		t.Errorf("Orders left: %v (%v)", orders, err)
+	}
 	assertNothingLeft(t, ns)
 }
