@@ -351,6 +351,14 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 	if c := condition(getRequest(t, "standalone"), cmapi.CertificateRequestConditionApproved); c == nil || c.Message != "Approved by bob" {
 		t.Errorf("standalone Approved condition %+v, want bob's", c)
 	}
+	// Approved, the request is answered by its own workflow (no Certificate made it): the
+	// SelfSigned issuer needs the key the request does not name, and says so.
+	testkit.Eventually(t, time.Minute, "standalone request answered after bob's approval", func() (bool, string) {
+		cr := getRequest(t, "standalone")
+		ready := condition(cr, cmapi.CertificateRequestConditionReady)
+		return ready != nil && ready.Reason == cmapi.CertificateRequestReasonFailed &&
+			strings.Contains(ready.Message, cmapi.CertificateRequestPrivateKeyAnnotationKey), fmt.Sprintf("%+v", cr.Status.Conditions)
+	})
 
 	// Final, even for someone who may approve.
 	refused(t, "carol denies an approved request", decide(t, carol, "standalone", cmapi.CertificateRequestConditionDenied),
