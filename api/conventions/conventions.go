@@ -18,6 +18,10 @@ const FieldManager = "certflow"
 // CLIFieldManager names the starter CLI in managedFields of what it writes (approvals).
 const CLIFieldManager = "starter"
 
+// CAInjectorFieldManager names the watcher's CA injector in managedFields of the caBundle
+// fields it writes.
+const CAInjectorFieldManager = "certflow-cainjector"
+
 // RevisionAnnotation records on the target Secret the revision that wrote it. When a
 // worker dies after writing the Secret but before the status, the retried workflow task
 // finds the revision here instead of issuing again or losing count.
