@@ -20,6 +20,7 @@ import (
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/metrics"
+	"github.com/certflow/certflow/k8swatch/cainjector"
 )
 
 // Flags configure Serve, the watcher as a process runs it.
@@ -47,6 +48,9 @@ type Flags struct {
 	// the Lease (not while it leads on a Lease it cannot renew), ready when Temporal
 	// answers and, while leading, its caches have synced.
 	Health *metrics.Health
+	// DisableCAInjector leaves out the CA injector (k8swatch/cainjector), which
+	// otherwise runs beside the watcher in each leadership term.
+	DisableCAInjector bool
 }
 
 // Serve connects to Kubernetes and Temporal and runs the watcher (under a Lease when
@@ -111,9 +115,18 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 		defer tc.Close()
 	}
 	connected.Store(&tc)
+	var caClients *cainjector.Clients
+	if !f.DisableCAInjector {
+		if caClients, err = cainjector.NewClients(cfg); err != nil {
+			return err
+		}
+	}
 	run := func(ctx context.Context) {
 		leading.Store(true)
 		defer leading.Store(false)
+		ctx, stop := context.WithCancel(ctx)
+		defer startCAInjector(ctx, caClients, log)() // stops with the watcher
+		defer stop()
 		// A fresh Watcher per leadership term: its queue ends with the term.
 		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, SweepInterval: f.SweepInterval, Log: log, Synced: synced.Store})
 		if err == nil {

@@ -31,6 +31,7 @@ func main() {
 	flag.StringVar(&o.ClusterResourceNamespace, "cluster-resource-namespace", "cert-manager", "namespace of the Secrets that ClusterIssuers refer to")
 	flag.StringVar(&o.PayloadCodecSecret, "payload-codec-secret", "", "namespace/name of the Secret whose key encrypts every Temporal payload (the worker's; the watcher waits for it; off when empty)")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
+	enableCAInjector := flag.Bool("enable-cainjector", true, "inject CA bundles into webhook configurations, APIServices and CRDs annotated with cert-manager.io/inject-ca-from, inject-ca-from-secret or inject-apiserver-ca (upstream's cainjector)")
 	var logFlags logging.Flags
 	logFlags.AddTo(flag.CommandLine)
 	metricsAddress := flag.String("metrics-listen-address", metrics.DefaultListenAddress, "serve Prometheus metrics at /metrics on this host:port (off when empty)")
@@ -38,6 +39,7 @@ func main() {
 	featureGates := flag.String("feature-gates", "", "cert-manager's controller feature gates, key=bool pairs separated by commas (accepted as upstream's; certflow behaves as each gate's default)")
 	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
+	o.DisableCAInjector = !*enableCAInjector
 	if os.Getenv("GOGC") == "" {
 		// The watcher's heap is almost all informer cache, long-lived: collecting at 50%
 		// growth instead of 100% keeps its RSS down for little CPU (a few ms per event).
