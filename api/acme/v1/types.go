@@ -42,6 +42,19 @@ const (
 	// http01.ingress.ingressClassName of the solver for Certificates made from
 	// an Ingress.
 	IngressACMEIssuerHTTP01IngressClassNameAnnotationKey = "acme.cert-manager.io/http01-ingress-ingressclassname"
+	// ACMECertificateHTTP01IngressClassNameOverride, set on a Certificate,
+	// overrides the http01.ingress.ingressClassName of the solver.
+	ACMECertificateHTTP01IngressClassNameOverride = "acme.cert-manager.io/http01-override-ingress-ingressclassname"
+	// ACMECertificateHTTP01ParentRefKind and ACMECertificateHTTP01ParentRefName,
+	// set together on a Certificate (gateway-shim does), add that parent (in the
+	// Certificate's namespace, or ACMECertificateHTTP01ParentRefNamespace) to the
+	// parentRefs of the solver's HTTPRoute.
+	ACMECertificateHTTP01ParentRefKind      = "acme.cert-manager.io/http01-parentrefkind"
+	ACMECertificateHTTP01ParentRefName      = "acme.cert-manager.io/http01-parentrefname"
+	ACMECertificateHTTP01ParentRefNamespace = "acme.cert-manager.io/http01-parentrefnamespace"
+	// ACMECertificateHTTP01ParentRefFallback, "true" on a ListenerSet, makes the
+	// solver's HTTPRoute attach to the ListenerSet's parent Gateway instead.
+	ACMECertificateHTTP01ParentRefFallback = "acme.cert-manager.io/http01-parentreffallback"
 )
 
 // State is the state of an ACME resource (Order, Authorization, Challenge),
