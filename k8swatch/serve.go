@@ -15,12 +15,14 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/k8swatch/cainjector"
+	"github.com/certflow/certflow/k8swatch/shim"
 )
 
 // Flags configure Serve, the watcher as a process runs it.
@@ -44,6 +46,8 @@ type Flags struct {
 	// workers use (internal/codec): the watcher's signals carry specs, encrypted with
 	// it. The watcher waits for the worker to create it. Empty: off.
 	PayloadCodecSecret string
+	// Shim configures ingress-shim and gateway-shim, which run beside the watcher.
+	Shim shim.Config
 	// Health, when set, gets the watcher's probes: live while it holds or campaigns for
 	// the Lease (not while it leads on a Lease it cannot renew), ready when Temporal
 	// answers and, while leading, its caches have synced.
@@ -121,12 +125,29 @@ func Serve(ctx context.Context, log *slog.Logger, f Flags) error {
 			return err
 		}
 	}
+	shimOpts := shim.Options{Kube: kc, CertFlow: cf, Config: f.Shim, Resync: 10 * time.Minute, Log: log}
+	if f.Shim.EnableGatewayAPI {
+		if shimOpts.Gateway, err = gatewayclient.NewForConfig(cfg); err != nil {
+			return err
+		}
+	}
 	run := func(ctx context.Context) {
 		leading.Store(true)
 		defer leading.Store(false)
 		ctx, stop := context.WithCancel(ctx)
 		defer startCAInjector(ctx, caClients, log)() // stops with the watcher
 		defer stop()
+		// The certificate-shims share the term: they start and stop with the Watcher.
+		shimDone := make(chan struct{})
+		defer func() { <-shimDone }()
+		shimCtx, stopShim := context.WithCancel(ctx)
+		defer stopShim()
+		go func() {
+			defer close(shimDone)
+			if err := shim.Run(shimCtx, shimOpts); err != nil {
+				log.Error("certificate-shim stopped", "err", err)
+			}
+		}()
 		// A fresh Watcher per leadership term: its queue ends with the term.
 		w, err := New(Options{Temporal: tc, CertFlow: cf, Metadata: mc, TaskQueue: f.TaskQueue, ClusterResourceNamespace: f.ClusterResourceNamespace, Resync: 10 * time.Minute, SweepInterval: f.SweepInterval, Log: log, Synced: synced.Store})
 		if err == nil {

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/internal/clients"
 	"github.com/certflow/certflow/internal/features"
 	"github.com/certflow/certflow/internal/logging"
@@ -32,6 +34,11 @@ func main() {
 	flag.StringVar(&o.PayloadCodecSecret, "payload-codec-secret", "", "namespace/name of the Secret whose key encrypts every Temporal payload (the worker's; the watcher waits for it; off when empty)")
 	flag.DurationVar(&o.SweepInterval, "sweep-interval", k8swatch.DefaultSweepInterval, "how often to compare Certificates and Issuers with running workflows, restarting the missing ones")
 	enableCAInjector := flag.Bool("enable-cainjector", true, "inject CA bundles into webhook configurations, APIServices and CRDs annotated with cert-manager.io/inject-ca-from, inject-ca-from-secret or inject-apiserver-ca (upstream's cainjector)")
+	flag.StringVar(&o.Shim.DefaultIssuerName, "default-issuer-name", "", "issuer of the Certificates of an Ingress with an auto-certificate annotation and no issuer annotation (ingress-shim)")
+	flag.StringVar(&o.Shim.DefaultIssuerKind, "default-issuer-kind", cmapi.IssuerKind, "kind of that issuer")
+	flag.StringVar(&o.Shim.DefaultIssuerGroup, "default-issuer-group", cmapi.SchemeGroupVersion.Group, "group of that issuer")
+	autoAnnotations := flag.String("auto-certificate-annotations", cmapi.IngressTLSACMEAnnotationKey, "annotations (comma-separated) that, set to \"true\" on an Ingress, ask for its certificates from the default issuer")
+	flag.BoolVar(&o.Shim.EnableGatewayAPI, "enable-gateway-api", false, "run gateway-shim: Certificates for the TLS listeners of annotated Gateways (and ListenerSets, where the cluster serves them)")
 	var logFlags logging.Flags
 	logFlags.AddTo(flag.CommandLine)
 	metricsAddress := flag.String("metrics-listen-address", metrics.DefaultListenAddress, "serve Prometheus metrics at /metrics on this host:port (off when empty)")
@@ -40,6 +47,7 @@ func main() {
 	profilerAddress := flag.String("profiler-address", "", "serve Go's pprof profiles on this host:port (as cert-manager's --profiler-address; off when empty)")
 	flag.Parse()
 	o.DisableCAInjector = !*enableCAInjector
+	o.Shim.AutoCertificateAnnotations = splitList(*autoAnnotations)
 	if os.Getenv("GOGC") == "" {
 		// The watcher's heap is almost all informer cache, long-lived: collecting at 50%
 		// growth instead of 100% keeps its RSS down for little CPU (a few ms per event).
@@ -79,4 +87,15 @@ func main() {
 		log.Error("certflow-k8swatch failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	out := []string{}
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/certflow/certflow/internal/metrics"
 	"github.com/certflow/certflow/internal/sideserver"
 	"github.com/certflow/certflow/k8swatch"
+	"github.com/certflow/certflow/k8swatch/shim"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -81,8 +82,9 @@ func run(ctx context.Context, log *slog.Logger, opts options) error {
 		Namespaces:       []string{clusterResNS},
 		SelfCheckTimeout: opts.selfCheckTimeout,
 		Worker:           worker.Config{ClusterResourceNamespace: clusterResNS},
-		Watcher:          k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", ClusterResourceNamespace: clusterResNS},
-		Log:              log,
+		Watcher: k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", ClusterResourceNamespace: clusterResNS,
+			Shim: shim.Config{EnableGatewayAPI: true}},
+		Log: log,
 	})
 	if err != nil {
 		return err

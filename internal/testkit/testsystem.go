@@ -30,6 +30,7 @@ import (
 	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/localstack/system"
 	"github.com/certflow/certflow/k8swatch"
+	"github.com/certflow/certflow/k8swatch/shim"
 	"github.com/certflow/certflow/worker"
 )
 
@@ -73,6 +74,8 @@ type Options struct {
 	// TemporalUICodecEndpoint is the codec endpoint the Temporal Web UI decodes with
 	// (localstack.Options.TemporalUICodecEndpoint; empty: none).
 	TemporalUICodecEndpoint string
+	// Shim configures the watcher's ingress-shim and gateway-shim.
+	Shim shim.Config
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
 }
@@ -152,7 +155,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		},
 		NoWorker:  o.NoWorker,
 		NoWatcher: o.NoWatcher,
-		Watcher:   k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", SweepInterval: o.SweepInterval},
+		Watcher:   k8swatch.Flags{LeaderElect: true, LeaseNamespace: "kube-system", SweepInterval: o.SweepInterval, Shim: o.Shim},
 		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		ErrLog:    os.Stderr,
 	})
