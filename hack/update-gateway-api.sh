@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Copies the standard-channel Gateway API CRDs that certflow's HTTP-01 solver needs
-# (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) from the sigs.k8s.io/gateway-api
-# module pinned in go.mod into deploy/gateway-api/, unchanged. The local stack
+# (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) and the gateway-shim reads
+# (ListenerSet) from the sigs.k8s.io/gateway-api module pinned in go.mod into
+# deploy/gateway-api/, unchanged. The local stack
 # installs them next to deploy/crds so HTTPRoutes can be created.
 #
 # Usage:
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
 module=sigs.k8s.io/gateway-api
-crds=(gatewayclasses gateways httproutes referencegrants)
+crds=(gatewayclasses gateways httproutes listenersets referencegrants)
 out=deploy/gateway-api
 
 verify=0

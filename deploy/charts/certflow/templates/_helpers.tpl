@@ -191,3 +191,11 @@ Temporal's standard client configuration (go.temporal.io/sdk/contrib/envconfig) 
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* "true" when the watcher runs gateway-shim: config.gatewayAPI.enabled, else config.enableGatewayAPI. */}}
+{{- define "certflow.gatewayAPI" -}}
+{{- $c := .Values.config | default dict -}}
+{{- $on := $c.enableGatewayAPI | default false -}}
+{{- if and (kindIs "map" $c.gatewayAPI) (hasKey ($c.gatewayAPI | default dict) "enabled") }}{{ $on = $c.gatewayAPI.enabled }}{{ end -}}
+{{- ternary "true" "false" (eq (toString $on) "true") -}}
+{{- end -}}
