@@ -40,9 +40,12 @@ type OrderInput struct {
 	Solvers         []acmev1.ACMEChallengeSolver
 	// CertificateLabels feed the solvers' matchLabels selectors.
 	CertificateLabels map[string]string `json:",omitempty"`
-	Spec              acmev1.OrderSpec
-	PreferredChain    string     `json:",omitempty"`
-	NotAfter          *time.Time `json:",omitempty"`
+	// HTTP01Overrides are the Certificate's HTTP-01 solver annotations
+	// (policy.ApplyHTTP01Overrides): applied to the solver of each HTTP-01 challenge.
+	HTTP01Overrides map[string]string `json:",omitempty"`
+	Spec            acmev1.OrderSpec
+	PreferredChain  string     `json:",omitempty"`
+	NotAfter        *time.Time `json:",omitempty"`
 }
 
 // OrderResult is the issued chain.
@@ -219,9 +222,15 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 			chType = acmev1.ACMEChallengeTypeDNS01
 		}
 		chName := challengeName(order.Name, i, az.Identifier, az.Wildcard)
+		// Without overrides (every history recorded before they existed) the solver is
+		// the issuer's as it is. Its map ranges are DeepCopy's: copies, whatever the order.
+		solver, err := policy.ApplyHTTP01Overrides(in.Solvers[solverIdx], in.HTTP01Overrides, order.Namespace) //workflowcheck:ignore
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the Certificate's HTTP-01 override annotations for %s: %v", name, err), ErrTypeOrderFailed, nil)
+		}
 		spec := acmev1.ChallengeSpec{
 			URL: ch.URL, AuthorizationURL: url, DNSName: az.Identifier, Wildcard: az.Wildcard, Type: chType,
-			Token: ch.Token, Key: ch.KeyAuthorization, Solver: in.Solvers[solverIdx], IssuerRef: in.IssuerRef,
+			Token: ch.Token, Key: ch.KeyAuthorization, Solver: solver, IssuerRef: in.IssuerRef,
 		}
 		var ref kube.ObjectRef
 		if err := step(ctx, kubeStep, "create Challenge "+chName,

@@ -252,3 +252,61 @@ func TestOrderResumedWhileProcessing(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// The Certificate's HTTP-01 override annotations (set by ingress-shim) reach the solver
+// of its HTTP-01 Challenge: the Ingress edited in place instead of the issuer's class.
+// Conflicting ones fail the order with the reason instead of making a Challenge.
+func TestOrderAppliesHTTP01Overrides(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		wantName  string
+		wantErr   string
+	}{
+		{name: "none", wantName: ""},
+		{name: "edit in place", overrides: map[string]string{acmev1.ACMECertificateHTTP01IngressNameOverride: "site"}, wantName: "site"},
+		{name: "conflicting", overrides: map[string]string{acmev1.ACMECertificateHTTP01IngressNameOverride: "site", acmev1.ACMECertificateHTTP01IngressClassOverride: "traefik"},
+			wantErr: "may not specify more than one of"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newACMEEnv(t)
+			env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+			env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending", Authorizations: []string{"https://acme/authz/1"}}, nil).Once()
+			env.OnActivity(actGetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+			env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: "pending", Identifier: "example.com",
+				Challenges: []acme.ChallengeInfo{{Type: "http-01", URL: "https://acme/chall/0", Token: "tok", KeyAuthorization: "tok.thumb"}}}, nil).Once()
+			var created []kube.CreateChallengeInput
+			env.OnActivity(actCreateChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.CreateChallengeInput) (kube.ObjectRef, error) {
+				created = append(created, in)
+				return kube.ObjectRef{Namespace: "ns", Name: in.Name, UID: "ch-uid"}, nil
+			})
+			env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(actDeleteChallenge, mock.Anything, mock.Anything).Return(nil)
+			env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(ChallengeResult{State: acmev1.Invalid, Reason: "stop here"}, nil)
+			class := "nginx"
+			in := testOrderInput()
+			in.Solvers = []acmev1.ACMEChallengeSolver{{HTTP01: &acmev1.ACMEChallengeSolverHTTP01{Ingress: &acmev1.ACMEChallengeSolverHTTP01Ingress{Class: &class}}}}
+			in.HTTP01Overrides = tc.overrides
+
+			env.ExecuteWorkflow(OrderWorkflow, in)
+
+			err := env.GetWorkflowError()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || len(created) != 0 {
+					t.Fatalf("error %v, %d Challenges; want %q and none", err, len(created), tc.wantErr)
+				}
+				return
+			}
+			if len(created) != 1 {
+				t.Fatalf("Challenges created: %+v", created)
+			}
+			ing := created[0].Spec.Solver.HTTP01.Ingress
+			if ing.Name != tc.wantName || (tc.wantName == "") != (ing.Class != nil && *ing.Class == "nginx") {
+				t.Errorf("solver ingress %+v (class %v), want name %q", ing, ing.Class, tc.wantName)
+			}
+			if in.Solvers[0].HTTP01.Ingress.Name != "" || *in.Solvers[0].HTTP01.Ingress.Class != "nginx" {
+				t.Errorf("the issuer's solver was changed: %+v", in.Solvers[0].HTTP01.Ingress)
+			}
+		})
+	}
+}

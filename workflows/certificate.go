@@ -53,6 +53,9 @@ type certificateRun struct {
 	// to issued in one status write.
 	unwrittenIssuing *kube.Condition
 	nextKey          nextKeyState
+	// http01Overrides are the HTTP-01 solver annotations the Certificate had when this
+	// run made its request (kube.CreatedRequest), for its ACME order.
+	http01Overrides map[string]string
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {

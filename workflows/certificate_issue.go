@@ -156,6 +156,7 @@ func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef
 		// change is no new generation, and no signal is sent for it.
 		c.st.Labels = created.CertificateLabels
 	}
+	c.http01Overrides = created.HTTP01Overrides
 	c.queueEvent("Normal", "Requested", fmt.Sprintf("Created new CertificateRequest resource %q", req.Name))
 	return req, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/pki"
+	"github.com/certflow/certflow/policy"
 )
 
 // CreateRequestInput is the CertificateRequest of one revision.
@@ -59,7 +60,8 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 	if err != nil {
 		return CreatedRequest{}, err
 	}
-	return CreatedRequest{RequestRef: ref, CertificateLabels: cert.Labels, LabelsRead: true}, nil
+	return CreatedRequest{RequestRef: ref, CertificateLabels: cert.Labels, LabelsRead: true,
+		HTTP01Overrides: policy.HTTP01Overrides(cert.Annotations)}, nil
 }
 
 // CreatedRequest is CreateCertificateRequest's result: the request, and the
@@ -71,6 +73,10 @@ type CreatedRequest struct {
 	CertificateLabels map[string]string `json:",omitempty"`
 	// LabelsRead is false in results recorded before the labels came with them.
 	LabelsRead bool `json:",omitempty"`
+	// HTTP01Overrides are the Certificate's annotations that change its HTTP-01
+	// solver (policy.HTTP01OverrideKeys; ingress-shim and gateway-shim set them), as
+	// upstream's Order carries them from the Certificate.
+	HTTP01Overrides map[string]string `json:",omitempty"`
 }
 
 // ensureRequest makes sure the request of this revision exists for the CSR's key.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
@@ -84,8 +85,9 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 	cf := versioned.NewForConfigOrDie(cfg)
 	// The Certificate the requests are for: creating one confirms it first.
 	web, err := cf.CertmanagerV1().Certificates(testNS).Create(ctx, &cmapi.Certificate{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"solver": "dns"}},
-		Spec:       cmapi.CertificateSpec{SecretName: testSecret, DNSNames: []string{"web.example.com"}, IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"solver": "dns"},
+			Annotations: map[string]string{acmev1.ACMECertificateHTTP01IngressNameOverride: "web", "team": "web"}},
+		Spec: cmapi.CertificateSpec{SecretName: testSecret, DNSNames: []string{"web.example.com"}, IssuerRef: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +108,9 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 		}
 		if !ref.LabelsRead || !maps.Equal(ref.CertificateLabels, web.Labels) {
 			t.Fatalf("CreateCertificateRequest returned labels %v (read %v), want the Certificate's %v", ref.CertificateLabels, ref.LabelsRead, web.Labels)
+		}
+		if want := map[string]string{acmev1.ACMECertificateHTTP01IngressNameOverride: "web"}; !maps.Equal(ref.HTTP01Overrides, want) {
+			t.Fatalf("CreateCertificateRequest returned HTTP-01 overrides %v, want %v", ref.HTTP01Overrides, want)
 		}
 		return ref.RequestRef
 	}
