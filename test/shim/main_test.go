@@ -1,6 +1,6 @@
 // Package shim runs ingress-shim and gateway-shim end to end on the real local stack:
 // kube-apiserver + etcd (with the Gateway API CRDs, ListenerSet included), the Temporal
-// dev server, the worker and the watcher (with --enable-gateway-api and a default
+// dev server, Pebble, the worker and the watcher (with --enable-gateway-api and a default
 // issuer) in this process, as their ServiceAccounts. Tests skip only when
 // CERTFLOW_INTEGRATION is unset.
 package shim
@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	sys, err := testkit.Start(context.Background(), testkit.Options{
-		Namespaces: []string{"istio-system"},
+		ACME: true, Namespaces: []string{"istio-system"},
 		Shim: shim.Config{
 			EnableGatewayAPI:  true,
 			DefaultIssuerName: "ca-example-issuer", DefaultIssuerKind: cmapi.ClusterIssuerKind,
