@@ -252,8 +252,9 @@ func (c *controller) certificateHandler() cache.ResourceEventHandler {
 		if ref == nil {
 			return
 		}
-		switch ref.Kind {
-		case KindIngress, KindGateway, KindListenerSet:
+		// Only the kinds this term watches: a Gateway's Certificate says nothing to a
+		// watcher without gateway-shim.
+		if (ref.Kind == KindIngress) || (ref.Kind == KindGateway && c.gateways != nil) || (ref.Kind == KindListenerSet && c.listenerSets != nil) {
 			c.queue.Add(key{Kind: ref.Kind, Namespace: m.GetNamespace(), Name: ref.Name})
 		}
 	}
@@ -361,6 +362,9 @@ func (c *controller) sync(ctx context.Context, k key) error {
 		}
 		obj, m, d = ing, ing, DesiredForIngress(ing, c.o.Config)
 	case KindGateway:
+		if c.gateways == nil {
+			return nil
+		}
 		gw, err := c.gateways.Gateways(k.Namespace).Get(k.Name)
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -370,6 +374,9 @@ func (c *controller) sync(ctx context.Context, k key) error {
 		}
 		obj, m, d = gw, gw, DesiredForGateway(gw, c.o.Config)
 	case KindListenerSet:
+		if c.listenerSets == nil {
+			return nil
+		}
 		ls, err := c.listenerSets.ListenerSets(k.Namespace).Get(k.Name)
 		if apierrors.IsNotFound(err) {
 			return nil
