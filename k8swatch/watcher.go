@@ -101,6 +101,10 @@ type Watcher struct {
 	// signals whatever seen says. Not a key of its own, so that the queue never syncs
 	// one object on two workers at once (a late signal of an older UID would win).
 	restart map[key]bool
+	// initial holds the Certificates of the list this watcher started with, not synced
+	// yet: only for those may a current status stand for a signal (statusCurrent). A
+	// Certificate seen again after a deletion is news, whatever its status says.
+	initial map[key]bool
 }
 
 // New wires the informers; nothing runs until Run.
@@ -127,6 +131,7 @@ func New(o Options) (*Watcher, error) {
 		factory: externalversions.NewSharedInformerFactoryWithOptions(o.CertFlow, o.Resync, externalversions.WithTransform(leanCache)),
 		seen:    map[key]string{},
 		restart: map[key]bool{},
+		initial: map[key]bool{},
 	}
 	cm := w.factory.Certmanager().V1()
 	w.certs = cm.Certificates().Informer()
@@ -215,7 +220,17 @@ func (w *Watcher) handler(kind string) cache.ResourceEventHandler {
 		}
 		w.queue.Add(k)
 	}
-	return cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: deleted}
+	added := func(obj any, isInInitialList bool) {
+		if kind == kindCertificate && isInInitialList {
+			if m, err := meta(obj); err == nil {
+				w.mu.Lock()
+				w.initial[key{Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName()}] = true
+				w.mu.Unlock()
+			}
+		}
+		enqueue(obj)
+	}
+	return cache.ResourceEventHandlerDetailedFuncs{AddFunc: added, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: deleted}
 }
 
 // initialReadiness remembers the readiness of the issuers a (re)started watcher finds:
@@ -343,12 +358,14 @@ func (w *Watcher) takeRestart(k key) bool {
 	return r
 }
 
-// remembered is the fingerprint last signaled for k, if any.
-func (w *Watcher) remembered(k key) (string, bool) {
+// takeInitial says whether k was in the list the watcher started with and not synced
+// since, and clears that.
+func (w *Watcher) takeInitial(k key) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	fp, ok := w.seen[k]
-	return fp, ok
+	r := w.initial[k]
+	delete(w.initial, k)
+	return r
 }
 
 func (w *Watcher) forget(k key, fp string) {
@@ -381,13 +398,16 @@ func (w *Watcher) syncCertificate(ctx context.Context, k key) error {
 	sig := entity.CertificateSpec(cert)
 	fp := fmt.Sprintf("%s/%d/%s", cert.UID, cert.Generation, sig.ManualRenewToken)
 	restart := w.takeRestart(k)
-	_, known := w.remembered(k)
+	initial := w.takeInitial(k)
 	if !w.remember(k, fp) && !restart {
 		return nil
 	}
-	if !known && !restart && statusCurrent(cert, sig.ManualRenewToken) {
-		// First sight (a watcher start): its workflow wrote this generation's status,
+	if initial && !restart && statusCurrent(cert, sig.ManualRenewToken) {
+		// First sight at a watcher start: its workflow wrote this generation's status,
 		// so there is nothing new to tell it; a workflow that is gone is the sweep's.
+		// (Not for an object created again after a deletion while this watcher runs:
+		// its status may have been written by a workflow that a late signal of the
+		// older object has turned back to that one since.)
 		if w.managedSecretCached(cert) {
 			return nil
 		}
