@@ -355,7 +355,7 @@ func (c *controller) sync(ctx context.Context, k key) error {
 	case KindIngress:
 		ing, err := c.ingresses.Ingresses(k.Namespace).Get(k.Name)
 		if apierrors.IsNotFound(err) {
-			return nil // its Certificates go with it (ownerReferences)
+			return c.deleteOrphans(ctx, k)
 		}
 		if err != nil {
 			return err
@@ -367,7 +367,7 @@ func (c *controller) sync(ctx context.Context, k key) error {
 		}
 		gw, err := c.gateways.Gateways(k.Namespace).Get(k.Name)
 		if apierrors.IsNotFound(err) {
-			return nil
+			return c.deleteOrphans(ctx, k)
 		}
 		if err != nil {
 			return err
@@ -379,7 +379,7 @@ func (c *controller) sync(ctx context.Context, k key) error {
 		}
 		ls, err := c.listenerSets.ListenerSets(k.Namespace).Get(k.Name)
 		if apierrors.IsNotFound(err) {
-			return nil
+			return c.deleteOrphans(ctx, k)
 		}
 		if err != nil {
 			return err
@@ -418,6 +418,34 @@ func (c *controller) sync(ctx context.Context, k key) error {
 		if err := c.act(ctx, obj, a); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteOrphans deletes the Certificates an object of k's kind and name controlled, now
+// that it is gone: a cluster's garbage collector would too, by their ownerReferences,
+// but certflow leaves none of its own objects to one (a cluster may run without, and a
+// Certificate left behind renews for ever). Each is deleted as the object it is (UID
+// precondition); at a watcher's start, the Certificates' own events bring their gone
+// controllers here.
+func (c *controller) deleteOrphans(ctx context.Context, k key) error {
+	existing, err := c.certificates.Certificates(k.Namespace).List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, crt := range existing {
+		ref := metav1.GetControllerOfNoCopy(crt)
+		if ref == nil || ref.Kind != k.Kind || ref.Name != k.Name {
+			continue
+		}
+		uid := crt.UID
+		err := c.o.CertFlow.CertmanagerV1().Certificates(crt.Namespace).Delete(ctx, crt.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("delete Certificate %s/%s of %s %s, which is gone: %w", crt.Namespace, crt.Name, k.Kind, k.Name, err))
+			continue
+		}
+		c.o.Log.Info("certificate-shim deleted the Certificate of an object that is gone", "namespace", crt.Namespace, "certificate", crt.Name, "kind", k.Kind, "name", k.Name)
 	}
 	return errors.Join(errs...)
 }

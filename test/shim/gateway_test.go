@@ -52,6 +52,12 @@ func TestGatewaySiteCertificate(t *testing.T) {
 	mustKubectl(t, gatewayManifest("site-gateway", siteAnnotations), "apply", "-n", ns, "-f", "-")
 	waitGone(t, ns, "gw-site-example-com-tls")
 	waitEvent(t, ns, "Gateway", "site-gateway", "DeleteCertificate", `"gw-site-example-com-tls"`)
+
+	// A Gateway deleted takes its Certificates along, with no garbage collector.
+	mustKubectl(t, gatewayManifest("site-gateway", siteAnnotations, "gw-site-example-com-tls=site.example.com"), "apply", "-n", ns, "-f", "-")
+	waitCertificate(t, ns, "gw-site-example-com-tls", "made again", func(*cmapi.Certificate) bool { return true })
+	mustKubectl(t, nil, "delete", "-n", ns, "gateway", "site-gateway")
+	waitGone(t, ns, "gw-site-example-com-tls")
 }
 
 // A ListenerSet attached to an annotated Gateway gets Certificates for its listeners

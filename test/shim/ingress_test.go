@@ -80,6 +80,11 @@ func TestIngressSiteCertificate(t *testing.T) {
 	if _, err := env.CertFlow.CertmanagerV1().Certificates(ns).Get(context.Background(), "site-example-com-tls", metav1.GetOptions{}); err != nil {
 		t.Errorf("the site Certificate went with the other entry: %v", err)
 	}
+
+	// The Ingress deleted: its Certificate goes too, with no garbage collector running
+	// (the local stack has none).
+	mustKubectl(t, nil, "delete", "-n", ns, "ingress", "site")
+	waitGone(t, ns, "site-example-com-tls")
 }
 
 // A Certificate written by hand under the name an Ingress asks for is never changed or
