@@ -22,6 +22,8 @@ import (
 const (
 	ProviderCloudflare = "cloudflare"
 	ProviderRFC2136    = "rfc2136"
+	// ProviderDigitalOcean runs on the shared recordAPI skeleton (recordapi.go).
+	ProviderDigitalOcean = "digitalocean"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -37,6 +39,9 @@ type Activities struct {
 	// CloudflareAPIURL overrides Cloudflare's API base URL, including
 	// "/client/v4" (the local stack's fake); "" means the real API.
 	CloudflareAPIURL string
+	// DigitalOceanAPIURL overrides DigitalOcean's API base URL, without "/v2"
+	// (the local stack's fake); "" means the real API.
+	DigitalOceanAPIURL string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -83,7 +88,7 @@ type DNS01Record struct {
 	// or the end of its CNAME chain with cnameStrategy Follow.
 	FQDN  string `json:"fqdn"`
 	Value string `json:"value"`
-	// Provider is ProviderCloudflare or ProviderRFC2136.
+	// Provider is ProviderCloudflare, ProviderRFC2136 or ProviderDigitalOcean.
 	Provider string `json:"provider"`
 }
 
@@ -277,6 +282,9 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.RFC2136 != nil:
 		p, err := a.rfc2136(ctx, in.IssuerNamespace, s.RFC2136)
 		return p, ProviderRFC2136, err
+	case s.DigitalOcean != nil:
+		p, err := a.digitalOcean(ctx, in.IssuerNamespace, s.DigitalOcean)
+		return p, ProviderDigitalOcean, err
 	}
 	var name string
 	switch {
@@ -286,8 +294,6 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "cloudDNS"
 	case s.AzureDNS != nil:
 		name = "azureDNS"
-	case s.DigitalOcean != nil:
-		name = "digitalocean"
 	case s.AcmeDNS != nil:
 		name = "acmeDNS"
 	case s.Akamai != nil:
@@ -296,10 +302,10 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "webhook"
 	default:
 		return nil, "", temporal.NewNonRetryableApplicationError(
-			"dns01: the solver sets no DNS provider: certflow supports cloudflare and rfc2136", ErrTypeUnsupported, nil)
+			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136 and digitalocean", ErrTypeUnsupported, nil)
 	}
 	return nil, "", temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare or rfc2136", name), ErrTypeUnsupported, nil)
+		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136 or digitalocean", name), ErrTypeUnsupported, nil)
 }
 
 func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
@@ -326,6 +332,18 @@ func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1
 		return nil, configError("dns01: cloudflare: set apiTokenSecretRef, or email and apiKeySecretRef")
 	}
 	p, err := NewCloudflare(cfg)
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) digitalOcean(ctx context.Context, issuerNS string, do *acmev1.ACMEIssuerDNS01ProviderDigitalOcean) (Provider, error) {
+	tok, err := a.secretValue(ctx, issuerNS, "digitalocean tokenSecretRef", do.Token)
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewDigitalOcean(DigitalOceanConfig{Token: tok, BaseURL: a.DigitalOceanAPIURL})
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}

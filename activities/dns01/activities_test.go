@@ -487,14 +487,13 @@ func TestKubeErrorsAreRetryable(t *testing.T) {
 
 func TestUnsupportedProviders(t *testing.T) {
 	for name, s := range map[string]acmev1.ACMEChallengeSolverDNS01{
-		"route53":      {Route53: &acmev1.ACMEIssuerDNS01ProviderRoute53{}},
-		"cloudDNS":     {CloudDNS: &acmev1.ACMEIssuerDNS01ProviderCloudDNS{}},
-		"azureDNS":     {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
-		"digitalocean": {DigitalOcean: &acmev1.ACMEIssuerDNS01ProviderDigitalOcean{}},
-		"acmeDNS":      {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
-		"akamai":       {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
-		"webhook":      {Webhook: &acmev1.ACMEIssuerDNS01ProviderWebhook{}},
-		"no provider":  {},
+		"route53":     {Route53: &acmev1.ACMEIssuerDNS01ProviderRoute53{}},
+		"cloudDNS":    {CloudDNS: &acmev1.ACMEIssuerDNS01ProviderCloudDNS{}},
+		"azureDNS":    {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
+		"acmeDNS":     {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
+		"akamai":      {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
+		"webhook":     {Webhook: &acmev1.ACMEIssuerDNS01ProviderWebhook{}},
+		"no provider": {},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := &Activities{Kube: kubefake.NewClientset(), ClusterResourceNamespace: actClusterNS}
