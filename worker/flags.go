@@ -74,6 +74,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	f.Logging.AddTo(fs)
 	fs.StringVar(&f.nameservers, "dns01-recursive-nameservers", "", "comma-separated host:port list of recursive nameservers the DNS-01 propagation check asks instead of the zone's authoritative nameservers")
 	fs.StringVar(&f.ACME.CloudflareAPIURL, "cloudflare-api-url", "", "base URL of the Cloudflare v4 API including /client/v4 (default https://api.cloudflare.com/client/v4)")
+	fs.StringVar(&f.ACME.DigitalOceanAPIURL, "digitalocean-api-url", "", "base URL of the DigitalOcean API, without /v2 (default https://api.digitalocean.com)")
 	fs.StringVar(&f.ACME.HTTP01SolverListen, "http01-solver-listen", "", "serve HTTP-01 challenges from this process on host:port instead of creating solver Pods (local stack)")
 	fs.BoolVar(&f.recursiveOnly, "dns01-recursive-nameservers-only", false, "upstream's flag, accepted: the DNS-01 check always asks only --dns01-recursive-nameservers when they are set")
 	fs.StringVar(&f.ACME.HTTP01SelfCheck.Resolver, "http01-self-check-nameserver", "", "DNS server (host:port) the HTTP-01 self check resolves names with (default: the system resolver)")
@@ -166,6 +167,7 @@ func (f Flags) Args() []string {
 	c := f.ACME
 	str("dns01-recursive-nameservers", strings.Join(c.DNS01RecursiveNameservers, ","))
 	str("cloudflare-api-url", c.CloudflareAPIURL)
+	str("digitalocean-api-url", c.DigitalOceanAPIURL)
 	str("http01-solver-listen", c.HTTP01SolverListen)
 	str("http01-self-check-nameserver", c.HTTP01SelfCheck.Resolver)
 	num("http01-self-check-port", c.HTTP01SelfCheck.Port)

@@ -22,6 +22,7 @@ func TestFlagsArgs(t *testing.T) {
 		ACME: ACMEConfig{
 			DNS01RecursiveNameservers: []string{"127.0.0.1:8053", "127.0.0.1:9053"},
 			CloudflareAPIURL:          "http://127.0.0.1:8056/client/v4",
+			DigitalOceanAPIURL:        "http://127.0.0.1:8057",
 			HTTP01SolverListen:        "127.0.0.1:5002",
 			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
 			SelfCheckTimeout:          90 * time.Second,
@@ -37,6 +38,7 @@ func TestFlagsArgs(t *testing.T) {
 		"--logging-format", "json", "-v", "2",
 		"--dns01-recursive-nameservers", "127.0.0.1:8053,127.0.0.1:9053",
 		"--cloudflare-api-url", "http://127.0.0.1:8056/client/v4",
+		"--digitalocean-api-url", "http://127.0.0.1:8057",
 		"--http01-solver-listen", "127.0.0.1:5002",
 		"--http01-self-check-nameserver", "127.0.0.1:8053",
 		"--http01-self-check-port", "5002",

@@ -64,6 +64,9 @@ type ACMEConfig struct {
 	// CloudflareAPIURL is the base URL of the Cloudflare v4 API, including /client/v4;
 	// "" means api.cloudflare.com.
 	CloudflareAPIURL string
+	// DigitalOceanAPIURL is the base URL of DigitalOcean's API, without /v2; "" means
+	// api.digitalocean.com.
+	DigitalOceanAPIURL string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -183,7 +186,7 @@ func Register(r worker.Registry, c Config) {
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
-			CloudflareAPIURL: c.ACME.CloudflareAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
 			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},

@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/certflow/certflow/internal/localstack/fakecloudflare"
+	"github.com/certflow/certflow/internal/localstack/fakedns"
 )
 
 // Options selects what Start runs and where.
@@ -91,6 +92,8 @@ type Ports struct {
 	HTTP01, TLSALPN01 int
 	// The fake Cloudflare API (HTTP, in process), started with ACME.
 	Cloudflare int
+	// The fake DigitalOcean API (HTTP, in process), started with ACME.
+	DigitalOcean int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -102,7 +105,7 @@ func DefaultPorts() Ports {
 		ACME: 14000, PebbleManagement: 15000,
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
-		Cloudflare: 8056,
+		Cloudflare: 8056, DigitalOcean: 8057,
 	}
 }
 
@@ -138,7 +141,9 @@ type Stack struct {
 	closers       []closer // in-process servers
 	cloudflare    *fakecloudflare.Server
 	cloudflareURL string
-	cloudflareTXT *txtInterceptor          // between the fake Cloudflare and challtestsrv
+	cloudflareTXT *txtInterceptor // between the fake Cloudflare and challtestsrv
+	digitalOcean  *fakedns.Store  // the fake DigitalOcean account
+	doURL         string
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter

@@ -134,6 +134,7 @@ func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACME
 	return worker.ACMEConfig{
 		DNS01RecursiveNameservers: []string{s.ChallTestSrvDNS},
 		CloudflareAPIURL:          s.CloudflareAPIURL(),
+		DigitalOceanAPIURL:        s.DigitalOceanAPIURL(),
 		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
 		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
 		SelfCheckTimeout:          selfCheckTimeout,
