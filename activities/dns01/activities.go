@@ -122,7 +122,7 @@ func (a *Activities) PresentDNS01(ctx context.Context, in DNS01Input) (DNS01Reco
 		return DNS01Record{}, err
 	}
 	if err := p.Present(ctx, rec.FQDN, rec.Value); err != nil {
-		return DNS01Record{}, fmt.Errorf("dns01: present TXT %s via %s: %w", rec.FQDN, rec.Provider, err)
+		return DNS01Record{}, refusedOrErr(fmt.Sprintf("dns01: present TXT %s via %s", rec.FQDN, rec.Provider), err)
 	}
 	return rec, nil
 }
@@ -146,7 +146,7 @@ func (a *Activities) CleanUpDNS01(ctx context.Context, in DNS01Input) error {
 		return err
 	}
 	if err := p.CleanUp(ctx, rec.FQDN, rec.Value); err != nil {
-		return fmt.Errorf("dns01: clean up TXT %s via %s: %w", rec.FQDN, rec.Provider, err)
+		return refusedOrErr(fmt.Sprintf("dns01: clean up TXT %s via %s", rec.FQDN, rec.Provider), err)
 	}
 	return nil
 }

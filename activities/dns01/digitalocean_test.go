@@ -1,6 +1,7 @@
 package dns01
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -114,16 +115,26 @@ func TestDigitalOceanFollowCNAME(t *testing.T) {
 
 func TestDigitalOceanErrors(t *testing.T) {
 	ctx := actCtx(t)
-	t.Run("wrong token: the API's words, retryable, no token", func(t *testing.T) {
+	t.Run("wrong token: the API's words, refused for good, no token", func(t *testing.T) {
 		a, store := doFixture(t, nil, "not-the-token")
 		_, err := a.PresentDNS01(ctx, doInput("example.net", actKeyAuth, "access-token"))
-		actWantRetryable(t, err, "digitalocean", "HTTP 401: Unable to authenticate you (unauthorized)")
+		actWantNonRetryable(t, err, ErrTypeRefused, "via digitalocean", "HTTP 401: Unable to authenticate you (unauthorized)")
 		if strings.Contains(err.Error(), "not-the-token") {
 			t.Errorf("error %q shows the token", err)
 		}
 		if len(store.Records("example.net")) != 0 {
 			t.Error("a record was created")
 		}
+	})
+	t.Run("server error: retryable", func(t *testing.T) {
+		a, _ := doFixture(t, nil, doToken)
+		hs := httptest.NewServer(httpHandlerStatus(503, `{"id":"service_unavailable","message":"Service is temporarily unavailable."}`))
+		defer hs.Close()
+		a.DigitalOceanAPIURL = hs.URL
+		in := doInput("example.net", actKeyAuth, "access-token")
+		_, err := a.PresentDNS01(ctx, in)
+		actWantRetryable(t, err, "HTTP 503: Service is temporarily unavailable. (service_unavailable)")
+		actWantRetryable(t, a.CleanUpDNS01(ctx, in), "HTTP 503")
 	})
 	t.Run("missing Secret", func(t *testing.T) {
 		a, _ := doFixture(t, nil, doToken)
@@ -184,4 +195,30 @@ func httpHandlerStatus(status int, body string) http.Handler {
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(body))
 	})
+}
+
+func TestRefusedOrErr(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		refused bool
+	}{
+		{&APIError{Provider: "p", Op: "o", StatusCode: 400}, true},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 401}, true},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 403}, true},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 404}, true},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 422}, true},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 408}, false},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 429}, false},
+		{&APIError{Provider: "p", Op: "o", StatusCode: 500}, false},
+		{errors.New("connection refused"), false},
+	} {
+		err := refusedOrErr("op", tc.err)
+		typ, nonRetryable := actAppError(err)
+		if nonRetryable != tc.refused || (tc.refused && typ != ErrTypeRefused) {
+			t.Errorf("%v: type %q non-retryable %v, want refused %v", tc.err, typ, nonRetryable, tc.refused)
+		}
+		if want := "op: " + tc.err.Error(); err.Error() != want && !strings.HasPrefix(err.Error(), want+" (type") {
+			t.Errorf("%v: message %q, want %q", tc.err, err, want)
+		}
+	}
 }

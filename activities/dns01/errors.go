@@ -20,7 +20,24 @@ const (
 	// implement (route53, cloudDNS, azureDNS, acmeDNS, akamai,
 	// webhook), or none at all.
 	ErrTypeUnsupported = "DNS01Unsupported"
+	// ErrTypeRefused: a DNS provider's API refused the request for good (HTTP 400,
+	// 401, 403, 404 or 422: bad credentials, no access, a zone it does not have):
+	// retrying the same request at once cannot help. The message is the API's.
+	ErrTypeRefused = "DNS01Refused"
 )
+
+// refusedOrErr prefixes err with op. An *APIError whose status is a refusal becomes
+// a non-retryable DNS01Refused error; other errors stay retryable.
+func refusedOrErr(op string, err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.StatusCode {
+		case 400, 401, 403, 404, 422:
+			return temporal.NewNonRetryableApplicationError(op+": "+err.Error(), ErrTypeRefused, nil)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
 
 func configError(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConfig, nil)
