@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +58,7 @@ func TestFullStack(t *testing.T) {
 	t.Run("temporal-ui", func(t *testing.T) { checkHTTP200(ctx, t, http.DefaultClient, s.TemporalUIURL+"/") })
 	t.Run("acme", func(t *testing.T) { checkACME(ctx, t, s) })
 	t.Run("cloudflare", func(t *testing.T) { checkCloudflare(ctx, t, s) })
+	t.Run("digitalocean", func(t *testing.T) { checkDigitalOcean(ctx, t, s) })
 
 	pids := s.PIDs()
 	for _, name := range []string{"etcd", "kube-apiserver", "temporal", "pebble-challtestsrv", "pebble"} {
@@ -300,6 +302,51 @@ func checkCloudflare(ctx context.Context, t *testing.T, s *Stack) {
 	}
 	jsonapi.Call(ctx, t, CloudflareToken, http.MethodDelete, u+"/zones/"+zid+"/dns_records/"+res.Result.ID, "", nil)
 	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, "_acme-challenge.cf-check.test."); len(got) != 0 {
+		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
+	}
+}
+
+// checkDigitalOcean: the fake DigitalOcean API answers on loopback with the stack's
+// token only, and a TXT record created through it is served by challtestsrv's DNS.
+func checkDigitalOcean(ctx context.Context, t *testing.T, s *Stack) {
+	u := s.DigitalOceanAPIURL()
+	if !strings.HasPrefix(u, "http://127.0.0.1:") || s.DigitalOcean() == nil {
+		t.Fatalf("DigitalOceanAPIURL %q, DigitalOcean() %v", u, s.DigitalOcean())
+	}
+	call := func(token, method, url, body string, want int) []byte {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %s %s, want HTTP %d", method, url, resp.Status, b, want)
+		}
+		return b
+	}
+	call(CloudflareToken, http.MethodGet, u+"/v2/domains/example.net", "", http.StatusUnauthorized)
+	call(DigitalOceanToken, http.MethodGet, u+"/v2/domains/example.net", "", http.StatusOK)
+	var res struct {
+		DomainRecord struct{ ID int } `json:"domain_record"`
+	}
+	b := call(DigitalOceanToken, http.MethodPost, u+"/v2/domains/example.net/records",
+		`{"type":"TXT","name":"_acme-challenge.do-check.example.net.","data":"via-digitalocean","ttl":30}`, http.StatusCreated)
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	const fqdn = "_acme-challenge.do-check.example.net."
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, fqdn); !slices.Equal(got, []string{"via-digitalocean"}) {
+		t.Errorf("challtestsrv serves TXT %q, want the record created through DigitalOcean", got)
+	}
+	call(DigitalOceanToken, http.MethodDelete, u+"/v2/domains/example.net/records/"+strconv.Itoa(res.DomainRecord.ID), "", http.StatusNoContent)
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, fqdn); len(got) != 0 {
 		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
 	}
 }
