@@ -127,9 +127,11 @@ ACME (Pebble; pebble-challtestsrv answers 127.0.0.1 for every name):
   directory URL:     %s
   CA bundle:         %s (the issuer's spec.acme.caBundle: base64 -w0 of it)
   Cloudflare token:  %s (fake API %s, zones %s)
+  DigitalOcean token: %s (fake API %s, zones %s)
   HTTP-01:           served by the worker on 127.0.0.1:%d, where Pebble validates
 `, s.ACMEDirectoryURL, s.ACMECABundleFile, localstack.CloudflareToken, s.CloudflareAPIURL(),
-			strings.Join(s.CloudflareZoneNames(), ", "), s.HTTP01Port)
+			strings.Join(s.CloudflareZoneNames(), ", "), localstack.DigitalOceanToken, s.DigitalOceanAPIURL(),
+			strings.Join(localstack.DigitalOceanZones, ", "), s.HTTP01Port)
 	}
 	fmt.Fprintf(out, `
 Try:
