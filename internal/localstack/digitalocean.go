@@ -23,13 +23,14 @@ var DigitalOceanZones = []string{"example.net"}
 
 // startDigitalOcean runs the fake DigitalOcean API in this process on 127.0.0.1
 // (Ports.DigitalOcean, a free port when zero); its TXT records are served by
-// pebble-challtestsrv, as the fake Cloudflare's are.
+// pebble-challtestsrv, as the fake Cloudflare's are, except that a name keeps its
+// removed values until it has none left (fakedns.KeepUntilEmpty).
 func (s *Stack) startDigitalOcean(o *Options) error {
 	t := time.Now()
-	store := fakedns.NewStore(DigitalOceanZones, &fakecloudflare.ChallTestSrvSink{
+	store := fakedns.NewStore(DigitalOceanZones, fakedns.KeepUntilEmpty(&fakecloudflare.ChallTestSrvSink{
 		BaseURL: "http://127.0.0.1:" + strconv.Itoa(s.Ports.ChallTestSrvAPI),
 		Client:  &http.Client{Timeout: 10 * time.Second},
-	})
+	}))
 	h := (&fakedns.DigitalOcean{Store: store, Tokens: []string{DigitalOceanToken}}).Handler()
 	srv := &fakedns.Server{}
 	p := &s.Ports

@@ -144,3 +144,41 @@ func (s *sinkLog) get(fqdn string) []string {
 	defer s.mu.Unlock()
 	return s.sets[fqdn]
 }
+
+func TestKeepUntilEmpty(t *testing.T) {
+	ctx := context.Background()
+	log := &sinkLog{sets: map[string][]string{}}
+	k := KeepUntilEmpty(log)
+	var calls [][]string
+	step := func(values []string) {
+		t.Helper()
+		before := log.get("n.")
+		if err := k.SetTXT(ctx, "n.", values); err != nil {
+			t.Fatal(err)
+		}
+		if after := log.get("n."); !slices.Equal(before, after) || after == nil {
+			calls = append(calls, after)
+		}
+	}
+	step([]string{"a"})
+	step([]string{"a", "b"})
+	step([]string{"b"}) // a removal with b left: nothing published, a stays served
+	step([]string{"b", "c"})
+	step(nil)
+	step([]string{"d"})
+	want := [][]string{{"a"}, {"a", "b"}, {"a", "b", "c"}, nil, {"d"}}
+	if len(calls) != len(want) {
+		t.Fatalf("published %q, want %q", calls, want)
+	}
+	for i := range want {
+		if !slices.Equal(calls[i], want[i]) {
+			t.Fatalf("published %q, want %q", calls, want)
+		}
+	}
+	log.mu.Lock()
+	log.fail = true
+	log.mu.Unlock()
+	if err := k.SetTXT(ctx, "n.", []string{"d", "e"}); err == nil {
+		t.Fatal("a failing sink's error was not returned")
+	}
+}

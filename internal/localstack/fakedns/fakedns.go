@@ -201,3 +201,44 @@ func (s *Server) Close() error {
 	s.srv = nil
 	return err
 }
+
+// KeepUntilEmpty wraps sink so that a name's published values only grow until the
+// name has none left: a removal while other values remain publishes nothing (the
+// removed value stays served, as a cached answer would), and the last removal clears
+// the name. challtestsrv can only clear a name and add values again, which leaves a
+// moment without records; when a wildcard and its apex share a name, the first
+// challenge's clean-up would otherwise make the CA find no record for the second.
+func KeepUntilEmpty(sink TXTSink) TXTSink {
+	return &keepUntilEmpty{next: sink, served: map[string][]string{}}
+}
+
+type keepUntilEmpty struct {
+	next   TXTSink
+	mu     sync.Mutex
+	served map[string][]string
+}
+
+func (k *keepUntilEmpty) SetTXT(ctx context.Context, fqdn string, values []string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(values) == 0 {
+		delete(k.served, fqdn)
+		return k.next.SetTXT(ctx, fqdn, nil)
+	}
+	union := slices.Clone(k.served[fqdn])
+	grew := false
+	for _, v := range values {
+		if !slices.Contains(union, v) {
+			union = append(union, v)
+			grew = true
+		}
+	}
+	if !grew {
+		return nil
+	}
+	if err := k.next.SetTXT(ctx, fqdn, union); err != nil {
+		return err
+	}
+	k.served[fqdn] = union
+	return nil
+}
