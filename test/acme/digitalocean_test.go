@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
@@ -58,6 +59,27 @@ func TestDNS01DigitalOceanWildcard(t *testing.T) {
 		return len(left) == 0, strings.Join(left, ", ")
 	})
 	acmetest.AssertNoTXT(t, env.Stack.ChallTestSrvDNS, "_acme-challenge.example.net.")
+	assertTokenNotInChallengeHistories(t, ns, localstack.DigitalOceanToken)
+}
+
+// assertTokenNotInChallengeHistories: the ChallengeWorkflows of ns (at least one) do
+// not hold token in their histories, plain or base64.
+func assertTokenNotInChallengeHistories(t *testing.T, ns, token string) {
+	t.Helper()
+	resp, err := env.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'ChallengeWorkflow'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range resp.Executions {
+		if id := e.Execution.WorkflowId; strings.Contains(id, "/"+ns+"/") {
+			n++
+			testkit.AssertNoSecretInHistory(t, env.Temporal, id, map[string][]byte{"DigitalOcean token": []byte(token)})
+		}
+	}
+	if n == 0 {
+		t.Errorf("no ChallengeWorkflow of %s found", ns)
+	}
 }
 
 // A wrong token: the Challenge says what DigitalOcean's API answered (HTTP 401 in its
@@ -116,4 +138,5 @@ func TestDNS01DigitalOceanWrongToken(t *testing.T) {
 		t.Errorf("records written with a wrong token: %+v", recs)
 	}
 	assertNothingLeft(t, ns)
+	assertTokenNotInChallengeHistories(t, ns, wrong)
 }
