@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/internal/entity"
@@ -40,7 +41,7 @@ func (w *Watcher) syncRequest(ctx context.Context, k key) error {
 	}
 	cert := cr.Annotations[cmapi.CertificateNameKey]
 	decision := approvalDecision(cr)
-	if externalGroup(cr.Spec.IssuerRef.Group) {
+	if kube.ExternalIssuerGroup(cr.Spec.IssuerRef.Group) {
 		// The Certificate's workflow waits for the signer: each of its steps wakes it.
 		decision += "/" + readyState(cr)
 	}
@@ -68,7 +69,7 @@ func (w *Watcher) syncRequest(ctx context.Context, k key) error {
 // syncStandaloneRequest starts (or tells) the workflow of a request no Certificate made,
 // at its creation and at each approval decision, until it is finished.
 func (w *Watcher) syncStandaloneRequest(ctx context.Context, k key, cr *cmapi.CertificateRequest) error {
-	if requestDone(cr) {
+	if kube.RequestFinished(cr) {
 		w.forget(k, "")
 		return nil
 	}
@@ -88,7 +89,7 @@ func (w *Watcher) syncStandaloneRequest(ctx context.Context, k key, cr *cmapi.Ce
 // no Certificate controls it, and its issuer is a cert-manager.io one. Requests for
 // issuers of other groups are their signers'.
 func servedStandalone(cr *cmapi.CertificateRequest) bool {
-	if externalGroup(cr.Spec.IssuerRef.Group) {
+	if kube.ExternalIssuerGroup(cr.Spec.IssuerRef.Group) {
 		return false
 	}
 	for _, o := range cr.OwnerReferences {
@@ -97,26 +98,6 @@ func servedStandalone(cr *cmapi.CertificateRequest) bool {
 		}
 	}
 	return true
-}
-
-func externalGroup(group string) bool {
-	return group != "" && group != cmapi.SchemeGroupVersion.Group
-}
-
-// requestDone reports whether a request needs nothing more: Ready, failed, or denied.
-func requestDone(cr *cmapi.CertificateRequest) bool {
-	for _, c := range cr.Status.Conditions {
-		switch {
-		case c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue:
-			return true
-		case c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionFalse &&
-			(c.Reason == cmapi.CertificateRequestReasonFailed || c.Reason == cmapi.CertificateRequestReasonDenied):
-			return true
-		case c.Type == cmapi.CertificateRequestConditionInvalidRequest && c.Status == cmmeta.ConditionTrue:
-			return true
-		}
-	}
-	return false
 }
 
 // readyState is a request's Ready condition as status/reason, "" without one.
@@ -154,7 +135,7 @@ func approvalDecision(cr *cmapi.CertificateRequest) string {
 // issuer, so that the issuer becoming ready wakes those waiting for it.
 func requestIssuerIndex(obj any) ([]string, error) {
 	cr, ok := obj.(*cmapi.CertificateRequest)
-	if !ok || !servedStandalone(cr) || requestDone(cr) {
+	if !ok || !servedStandalone(cr) || kube.RequestFinished(cr) {
 		return nil, nil
 	}
 	kind := cr.Spec.IssuerRef.Kind

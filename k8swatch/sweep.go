@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/internal/entity"
 	"github.com/certflow/certflow/workflows"
@@ -85,7 +86,7 @@ func (w *Watcher) sweep(ctx context.Context) (missing, orphans int, err error) {
 		restart(key{Kind: kindClusterIssuer, Name: i.Name}, workflows.IssuerWorkflowID("", i.Name))
 	}
 	for _, o := range w.requests.GetStore().List() {
-		if cr := o.(*cmapi.CertificateRequest); servedStandalone(cr) && !requestDone(cr) {
+		if cr := o.(*cmapi.CertificateRequest); servedStandalone(cr) && !kube.RequestFinished(cr) {
 			restart(key{Kind: kindRequest, Namespace: cr.Namespace, Name: cr.Name}, workflows.CertificateRequestWorkflowID(cr.Namespace, cr.Name))
 		}
 	}

@@ -158,7 +158,7 @@ func (r *requestRun) serve() (done bool, err error) {
 		actInspectRequest, r.ref).Get(r.ctx, &facts); err != nil {
 		return false, err
 	}
-	if facts.Finished || external(facts.IssuerRef.Group) {
+	if facts.Finished || kube.ExternalIssuerGroup(facts.IssuerRef.Group) {
 		return true, nil
 	}
 	if facts.Invalid != "" {
@@ -378,9 +378,4 @@ func (r *requestRun) drain() {
 			return
 		}
 	}
-}
-
-// external reports whether an issuer group is another than cert-manager.io.
-func external(group string) bool {
-	return group != "" && group != cmapi.SchemeGroupVersion.Group
 }

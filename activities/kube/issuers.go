@@ -49,7 +49,7 @@ type IssuerInfo struct {
 
 // ResolveIssuer reads the issuer a Certificate refers to and says whether it can sign.
 func (a *Activities) ResolveIssuer(ctx context.Context, ref IssuerRef) (IssuerInfo, error) {
-	if external(ref.Group) {
+	if ExternalIssuerGroup(ref.Group) {
 		// Another controller signs for it: certflow cannot know whether it is ready, and
 		// the request is made as upstream makes it, for that signer to act on.
 		return IssuerInfo{Found: true, Ready: true, Type: IssuerTypeExternal}, nil

@@ -22,8 +22,9 @@ import (
 // certflow only makes them and waits.
 const IssuerTypeExternal = "External"
 
-// external reports whether ref names an issuer of another API group.
-func external(group string) bool {
+// ExternalIssuerGroup reports whether an issuerRef's group is another than
+// cert-manager.io: that group's own controller signs the requests naming it.
+func ExternalIssuerGroup(group string) bool {
 	return group != "" && group != cmapi.SchemeGroupVersion.Group
 }
 
@@ -130,7 +131,7 @@ func (a *Activities) InspectRequest(ctx context.Context, ref RequestRef) (Reques
 		UID: string(cr.UID), IssuerRef: cr.Spec.IssuerRef, CSRPEM: cr.Spec.Request, Duration: cr.Spec.Duration,
 		IsCA: cr.Spec.IsCA, Usages: cr.Spec.Usages, Labels: cr.Labels,
 		PrivateKeySecretName: cr.Annotations[cmapi.CertificateRequestPrivateKeyAnnotationKey],
-		Approval:             approvalOf(cr), Finished: requestFinished(cr),
+		Approval:             approvalOf(cr), Finished: RequestFinished(cr),
 	}
 	csr, err := parseRequestCSR(cr.Spec.Request)
 	if err != nil {
@@ -144,18 +145,18 @@ func (a *Activities) InspectRequest(ctx context.Context, ref RequestRef) (Reques
 	return f, nil
 }
 
-// requestFinished reports whether a request needs nothing more: issued, failed for
-// good, or denied.
-func requestFinished(cr *cmapi.CertificateRequest) bool {
-	if requestFinishedBadly(cr) {
-		return true
-	}
+// RequestFinished reports whether a request needs nothing more from its signer: Ready,
+// Ready=False Failed or Denied, or InvalidRequest. A Denied condition alone is not the
+// end: the signer still marks the request Ready=False Denied, as upstream's do.
+func RequestFinished(cr *cmapi.CertificateRequest) bool {
 	for _, c := range cr.Status.Conditions {
-		if c.Type == cmapi.CertificateRequestConditionReady &&
-			c.Status == cmmeta.ConditionTrue {
+		switch {
+		case c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue:
 			return true
-		}
-		if c.Type == cmapi.CertificateRequestConditionInvalidRequest && c.Status == cmmeta.ConditionTrue {
+		case c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionFalse &&
+			(c.Reason == cmapi.CertificateRequestReasonFailed || c.Reason == cmapi.CertificateRequestReasonDenied):
+			return true
+		case c.Type == cmapi.CertificateRequestConditionInvalidRequest && c.Status == cmmeta.ConditionTrue:
 			return true
 		}
 	}
@@ -210,6 +211,13 @@ func (a *Activities) ReadRequestResult(ctx context.Context, ref RequestRef) (Req
 		out.Reason, out.Message = c.Reason, c.Message
 		switch {
 		case c.Status == cmmeta.ConditionTrue && len(cr.Status.Certificate) > 0:
+			// Another controller wrote these: bounded before they enter history.
+			if err := pki.CheckSize("certificate of "+cr.Name, cr.Status.Certificate); err != nil {
+				return RequestResult{}, nonRetryable(ErrTypeInvalidCertificate, "%v", err)
+			}
+			if err := pki.CheckSize("CA of "+cr.Name, cr.Status.CA); err != nil {
+				return RequestResult{}, nonRetryable(ErrTypeInvalidCertificate, "%v", err)
+			}
 			out.Ready, out.CertificatePEM, out.CAPEM = true, cr.Status.Certificate, cr.Status.CA
 		case c.Status == cmmeta.ConditionFalse && c.Reason == cmapi.CertificateRequestReasonFailed:
 			out.Failed = true

@@ -83,6 +83,26 @@ func (c Cert) String() string {
 
 // Waits and assertions on the cluster.
 
+// RequestCondition returns a condition of a CertificateRequest, or nil.
+func RequestCondition(cr *cmapi.CertificateRequest, typ cmapi.CertificateRequestConditionType) *cmapi.CertificateRequestCondition {
+	for i := range cr.Status.Conditions {
+		if cr.Status.Conditions[i].Type == typ {
+			return &cr.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// GetRequest reads a CertificateRequest, failing the test when it cannot.
+func GetRequest(t testing.TB, cf versioned.Interface, ns, name string) *cmapi.CertificateRequest {
+	t.Helper()
+	cr, err := cf.CertmanagerV1().CertificateRequests(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cr
+}
+
 // CertificateCondition returns a condition of a Certificate, or nil.
 func CertificateCondition(c *cmapi.Certificate, typ cmapi.CertificateConditionType) *cmapi.CertificateCondition {
 	for i := range c.Status.Conditions {

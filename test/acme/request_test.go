@@ -56,12 +56,8 @@ func TestRequestFromAnyoneOrderedFromACME(t *testing.T) {
 		if cr, err = env.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(ctx, "by-hand", metav1.GetOptions{}); err != nil {
 			return false, err.Error()
 		}
-		for _, c := range cr.Status.Conditions {
-			if c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue {
-				return len(cr.Status.Certificate) > 0, "no certificate"
-			}
-		}
-		return false, fmt.Sprintf("%+v", cr.Status.Conditions)
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
+		return ready != nil && ready.Status == cmmeta.ConditionTrue && len(cr.Status.Certificate) > 0, fmt.Sprintf("%+v", cr.Status.Conditions)
 	})
 	leaf, err := testkit.ParseLeaf(cr.Status.Certificate)
 	if err != nil {
@@ -73,11 +69,7 @@ func TestRequestFromAnyoneOrderedFromACME(t *testing.T) {
 	if len(leaf.DNSNames) != 2 {
 		t.Errorf("certificate names %v, want the CSR's two", leaf.DNSNames)
 	}
-	approved := false
-	for _, c := range cr.Status.Conditions {
-		approved = approved || (c.Type == cmapi.CertificateRequestConditionApproved && c.Status == cmmeta.ConditionTrue)
-	}
-	if !approved {
+	if ap := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved); ap == nil || ap.Status != cmmeta.ConditionTrue {
 		t.Errorf("request not approved: %+v", cr.Status.Conditions)
 	}
 	d, err := env.Temporal.DescribeWorkflowExecution(ctx, workflows.CertificateRequestWorkflowID(ns, "by-hand"), "")

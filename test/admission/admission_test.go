@@ -238,24 +238,6 @@ func decide(t *testing.T, u user, name string, typ cmapi.CertificateRequestCondi
 	return err
 }
 
-func getRequest(t *testing.T, name string) *cmapi.CertificateRequest {
-	t.Helper()
-	cr, err := sys.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cr
-}
-
-func condition(cr *cmapi.CertificateRequest, typ cmapi.CertificateRequestConditionType) *cmapi.CertificateRequestCondition {
-	for i := range cr.Status.Conditions {
-		if cr.Status.Conditions[i].Type == typ {
-			return &cr.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // Each user's request carries their identity, not the one they sent, and nobody (not
 // even the admin) changes it afterwards, nor the spec, nor a cert-manager annotation.
 func TestRequesterFields(t *testing.T) {
@@ -264,7 +246,7 @@ func TestRequesterFields(t *testing.T) {
 	wantRequester(t, createRequest(t, alice, "by-alice"), alice)
 	wantRequester(t, createRequest(t, bob, "by-bob"), bob)
 	// As stored, not only as the create answered.
-	wantRequester(t, getRequest(t, "by-alice"), alice)
+	wantRequester(t, testkit.GetRequest(t, sys.CertFlow, ns, "by-alice"), alice)
 
 	crs := alice.client(t).CertmanagerV1().CertificateRequests(ns)
 	for field, change := range map[string]func(*cmapi.CertificateRequest){
@@ -273,14 +255,14 @@ func TestRequesterFields(t *testing.T) {
 		"uid":      func(cr *cmapi.CertificateRequest) { cr.Spec.UID = "uid-bob" },
 		"extra":    func(cr *cmapi.CertificateRequest) { cr.Spec.Extra = nil },
 	} {
-		cr := getRequest(t, "by-alice")
+		cr := testkit.GetRequest(t, sys.CertFlow, ns, "by-alice")
 		change(cr)
 		_, err := crs.Update(ctx, cr, metav1.UpdateOptions{})
 		refused(t, "alice changes spec."+field, err, "spec")
 		_, err = sys.CertFlow.CertmanagerV1().CertificateRequests(ns).Update(ctx, cr, metav1.UpdateOptions{})
 		refused(t, "the admin changes spec."+field, err, "spec")
 	}
-	wantRequester(t, getRequest(t, "by-alice"), alice)
+	wantRequester(t, testkit.GetRequest(t, sys.CertFlow, ns, "by-alice"), alice)
 
 	// A request without a spec is refused by the CRD, with the field it lacks.
 	out, err := sys.Kubectl([]byte("apiVersion: cert-manager.io/v1\nkind: CertificateRequest\nmetadata: {name: no-spec}\n"), "create", "-n", ns, "-f", "-")
@@ -288,11 +270,11 @@ func TestRequesterFields(t *testing.T) {
 		t.Errorf("a request without a spec: %v: %s; want refused with spec: Required value", err, out)
 	}
 
-	cr := getRequest(t, "by-alice")
+	cr := testkit.GetRequest(t, sys.CertFlow, ns, "by-alice")
 	cr.Annotations["cert-manager.io/origin"] = "changed"
 	_, err = crs.Update(ctx, cr, metav1.UpdateOptions{})
 	refused(t, "alice changes a cert-manager.io annotation", err, "cannot change cert-manager annotation after creation")
-	cr = getRequest(t, "by-alice")
+	cr = testkit.GetRequest(t, sys.CertFlow, ns, "by-alice")
 	cr.Annotations["example.com/note"] = "any other annotation may change"
 	if _, err := crs.Update(ctx, cr, metav1.UpdateOptions{}); err != nil {
 		t.Errorf("alice adds an annotation of her own: %v", err)
@@ -324,7 +306,7 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 			refused(t, "alice sets "+string(typ)+" on "+name+"-1", decide(t, alice, name+"-1", typ),
 				`user "alice" does not have permissions to set approved/denied conditions for issuer`)
 		}
-		if cr := getRequest(t, name+"-1"); condition(cr, cmapi.CertificateRequestConditionApproved) != nil || condition(cr, cmapi.CertificateRequestConditionDenied) != nil {
+		if cr := testkit.GetRequest(t, sys.CertFlow, ns, name+"-1"); testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved) != nil || testkit.RequestCondition(cr, cmapi.CertificateRequestConditionDenied) != nil {
 			t.Errorf("%s-1 decided although alice was refused: %+v", name, cr.Status.Conditions)
 		}
 	}
@@ -336,8 +318,8 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 	}
 	for _, name := range []string{"approved-by-bob", "approved-by-carol"} {
 		testkit.WaitCertificateReady(t, sys.CertFlow, ns, name, 60*time.Second)
-		cr := getRequest(t, name+"-1")
-		if ready := condition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonIssued || len(cr.Status.Certificate) == 0 {
+		cr := testkit.GetRequest(t, sys.CertFlow, ns, name+"-1")
+		if ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonIssued || len(cr.Status.Certificate) == 0 {
 			t.Errorf("%s-1 not signed after its approval: %+v", name, cr.Status)
 		}
 	}
@@ -348,14 +330,14 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 	if err := decide(t, bob, "standalone", cmapi.CertificateRequestConditionApproved); err != nil {
 		t.Fatalf("bob approves alice's request: %v", err)
 	}
-	if c := condition(getRequest(t, "standalone"), cmapi.CertificateRequestConditionApproved); c == nil || c.Message != "Approved by bob" {
+	if c := testkit.RequestCondition(testkit.GetRequest(t, sys.CertFlow, ns, "standalone"), cmapi.CertificateRequestConditionApproved); c == nil || c.Message != "Approved by bob" {
 		t.Errorf("standalone Approved condition %+v, want bob's", c)
 	}
 	// Approved, the request is answered by its own workflow (no Certificate made it): the
 	// SelfSigned issuer needs the key the request does not name, and says so.
 	testkit.Eventually(t, time.Minute, "standalone request answered after bob's approval", func() (bool, string) {
-		cr := getRequest(t, "standalone")
-		ready := condition(cr, cmapi.CertificateRequestConditionReady)
+		cr := testkit.GetRequest(t, sys.CertFlow, ns, "standalone")
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
 		return ready != nil && ready.Reason == cmapi.CertificateRequestReasonFailed &&
 			strings.Contains(ready.Message, cmapi.CertificateRequestPrivateKeyAnnotationKey), fmt.Sprintf("%+v", cr.Status.Conditions)
 	})
@@ -364,11 +346,11 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 	refused(t, "carol denies an approved request", decide(t, carol, "standalone", cmapi.CertificateRequestConditionDenied),
 		"both 'Denied' and 'Approved' conditions cannot coexist")
 	crs := carol.client(t).CertmanagerV1().CertificateRequests(ns)
-	cr := getRequest(t, "standalone")
-	condition(cr, cmapi.CertificateRequestConditionApproved).Message = "changed"
+	cr := testkit.GetRequest(t, sys.CertFlow, ns, "standalone")
+	testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved).Message = "changed"
 	_, err := crs.UpdateStatus(ctx, cr, metav1.UpdateOptions{})
 	refused(t, "carol changes the Approved condition", err, "'Approved' condition may not be modified once set")
-	cr = getRequest(t, "standalone")
+	cr = testkit.GetRequest(t, sys.CertFlow, ns, "standalone")
 	cr.Status.Conditions = slices.DeleteFunc(cr.Status.Conditions, func(c cmapi.CertificateRequestCondition) bool {
 		return c.Type == cmapi.CertificateRequestConditionApproved
 	})
@@ -377,7 +359,7 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 
 	// Only True.
 	createRequest(t, bob, "not-true")
-	cr = getRequest(t, "not-true")
+	cr = testkit.GetRequest(t, sys.CertFlow, ns, "not-true")
 	now := metav1.Now()
 	cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
 		Type: cmapi.CertificateRequestConditionDenied, Status: cmmeta.ConditionFalse, Reason: "AdmissionTest", LastTransitionTime: &now,
@@ -386,7 +368,7 @@ func TestApprovalNeedsSignerPermission(t *testing.T) {
 	refused(t, "carol sets Denied=False", err, `"Denied" condition may only be set to True`)
 
 	// Any other status write needs no signer permission.
-	cr = getRequest(t, "not-true")
+	cr = testkit.GetRequest(t, sys.CertFlow, ns, "not-true")
 	cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
 		Type: cmapi.CertificateRequestConditionReady, Status: cmmeta.ConditionFalse, Reason: cmapi.CertificateRequestReasonPending, LastTransitionTime: &now,
 	})
@@ -423,7 +405,7 @@ func waitWaitingForApproval(t *testing.T, name string) {
 		if err != nil {
 			return false, err.Error()
 		}
-		ready := condition(cr, cmapi.CertificateRequestConditionReady)
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
 		return ready != nil && ready.Reason == cmapi.ReasonWaitingForApproval, fmt.Sprintf("%+v", cr.Status)
 	})
 }

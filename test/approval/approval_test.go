@@ -86,11 +86,11 @@ func TestApproveWithStarterAndDenyWithKubectl(t *testing.T) {
 		}
 		return false, "no Ready condition"
 	})
-	cr := getRequest(t, "approved-1")
-	if cond := requestCondition(cr, cmapi.CertificateRequestConditionApproved); cond == nil || cond.Reason != "Reviewed" || cond.Message != "looks fine" {
+	cr := testkit.GetRequest(t, sys.CertFlow, ns, "approved-1")
+	if cond := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved); cond == nil || cond.Reason != "Reviewed" || cond.Message != "looks fine" {
 		t.Errorf("Approved condition = %+v, want reason Reviewed from starter", cond)
 	}
-	if ready := requestCondition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonIssued || len(cr.Status.Certificate) == 0 {
+	if ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonIssued || len(cr.Status.Certificate) == 0 {
 		t.Errorf("approved request not Issued with a certificate: %+v", cr.Status)
 	}
 	if cr.Annotations[cmapi.CertificateRequestRevisionAnnotationKey] != "1" || cr.Annotations[cmapi.CertificateNameKey] != "approved" ||
@@ -117,8 +117,8 @@ func TestApproveWithStarterAndDenyWithKubectl(t *testing.T) {
 		}
 		return false, "no Issuing condition"
 	})
-	cr = getRequest(t, "denied-1")
-	if ready := requestCondition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonDenied || cr.Status.FailureTime == nil {
+	cr = testkit.GetRequest(t, sys.CertFlow, ns, "denied-1")
+	if ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady); ready == nil || ready.Reason != cmapi.CertificateRequestReasonDenied || cr.Status.FailureTime == nil {
 		t.Errorf("denied request: %+v", cr.Status)
 	}
 	waitFor(t, "the denied workflow backing off for about an hour", func() (bool, string) {
@@ -134,27 +134,9 @@ func waitRequestWaiting(t *testing.T, name string) {
 		if err != nil {
 			return false, err.Error()
 		}
-		ready := requestCondition(cr, cmapi.CertificateRequestConditionReady)
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
 		return ready != nil && ready.Reason == cmapi.ReasonWaitingForApproval && strings.Contains(ready.Message, "starter approve "+name), fmt.Sprintf("%+v", cr.Status)
 	})
-}
-
-func getRequest(t *testing.T, name string) *cmapi.CertificateRequest {
-	t.Helper()
-	cr, err := sys.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cr
-}
-
-func requestCondition(cr *cmapi.CertificateRequest, typ cmapi.CertificateRequestConditionType) *cmapi.CertificateRequestCondition {
-	for i := range cr.Status.Conditions {
-		if cr.Status.Conditions[i].Type == typ {
-			return &cr.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func workflowStatus(t *testing.T, cert string) workflows.Status {

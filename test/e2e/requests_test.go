@@ -62,15 +62,6 @@ func createRequest(t *testing.T, ns, name string, issuer cmmeta.IssuerReference,
 	return cr
 }
 
-func requestCondition(cr *cmapi.CertificateRequest, typ cmapi.CertificateRequestConditionType) *cmapi.CertificateRequestCondition {
-	for i := range cr.Status.Conditions {
-		if cr.Status.Conditions[i].Type == typ {
-			return &cr.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 // waitRequestIssued waits for a request to be Ready with a certificate for key, and
 // returns the certificate.
 func waitRequestIssued(t *testing.T, ns, name string, key crypto.Signer) (*cmapi.CertificateRequest, *x509.Certificate) {
@@ -81,7 +72,7 @@ func waitRequestIssued(t *testing.T, ns, name string, key crypto.Signer) (*cmapi
 		if cr, err = env.CertFlow.CertmanagerV1().CertificateRequests(ns).Get(context.Background(), name, metav1.GetOptions{}); err != nil {
 			return false, err.Error()
 		}
-		ready := requestCondition(cr, cmapi.CertificateRequestConditionReady)
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
 		return ready != nil && ready.Status == cmmeta.ConditionTrue && len(cr.Status.Certificate) > 0, fmt.Sprintf("%+v", cr.Status.Conditions)
 	})
 	leaf, err := testkit.ParseLeaf(cr.Status.Certificate)
@@ -91,7 +82,7 @@ func waitRequestIssued(t *testing.T, ns, name string, key crypto.Signer) (*cmapi
 	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
 		t.Errorf("the certificate of %s is not for the request's key", name)
 	}
-	if ap := requestCondition(cr, cmapi.CertificateRequestConditionApproved); ap == nil || ap.Status != cmmeta.ConditionTrue || ap.Reason != cmapi.ApprovedReasonCertManager {
+	if ap := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved); ap == nil || ap.Status != cmmeta.ConditionTrue || ap.Reason != cmapi.ApprovedReasonCertManager {
 		t.Errorf("%s: Approved = %+v, want True by %s", name, ap, cmapi.ApprovedReasonCertManager)
 	}
 	return cr, leaf
@@ -159,7 +150,7 @@ func TestRequestFromAnyoneSignedByCAAndSelfSigned(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		ready := requestCondition(cr, cmapi.CertificateRequestConditionReady)
+		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
 		return ready != nil && ready.Reason == cmapi.CertificateRequestReasonFailed && strings.Contains(ready.Message, cmapi.CertificateRequestPrivateKeyAnnotationKey) &&
 			cr.Status.FailureTime != nil, fmt.Sprintf("%+v", cr.Status.Conditions)
 	})
@@ -202,9 +193,9 @@ func (s *externalSigner) signPending(t *testing.T, ns string) int {
 	n := 0
 	for i := range list.Items {
 		cr := &list.Items[i]
-		ap := requestCondition(cr, cmapi.CertificateRequestConditionApproved)
+		ap := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved)
 		if cr.Spec.IssuerRef.Group != "example.com" || ap == nil || ap.Status != cmmeta.ConditionTrue ||
-			requestCondition(cr, cmapi.CertificateRequestConditionReady) != nil {
+			testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady) != nil {
 			continue
 		}
 		cond := cmapi.CertificateRequestCondition{Type: cmapi.CertificateRequestConditionReady, LastTransitionTime: &metav1.Time{Time: time.Now()}}
@@ -277,7 +268,7 @@ spec:
 		}
 		approved := 0
 		for i := range list.Items {
-			if ap := requestCondition(&list.Items[i], cmapi.CertificateRequestConditionApproved); ap != nil && ap.Status == cmmeta.ConditionTrue {
+			if ap := testkit.RequestCondition(&list.Items[i], cmapi.CertificateRequestConditionApproved); ap != nil && ap.Status == cmmeta.ConditionTrue {
 				approved++
 			}
 		}
@@ -289,7 +280,7 @@ spec:
 		t.Fatal(err)
 	}
 	for _, cr := range list.Items {
-		if requestCondition(&cr, cmapi.CertificateRequestConditionReady) != nil || len(cr.Status.Certificate) > 0 {
+		if testkit.RequestCondition(&cr, cmapi.CertificateRequestConditionReady) != nil || len(cr.Status.Certificate) > 0 {
 			t.Errorf("certflow wrote the result of %s, a request of group example.com: %+v", cr.Name, cr.Status.Conditions)
 		}
 	}
