@@ -56,7 +56,7 @@ func (a *Activities) CreateCertificateRequest(ctx context.Context, in CreateRequ
 	if err != nil {
 		return CreatedRequest{}, err
 	}
-	ref, err := a.ensureRequest(ctx, in)
+	ref, err := a.ensureRequest(ctx, in, cert.Annotations[cmapi.VenafiCustomFieldsAnnotationKey])
 	if err != nil {
 		return CreatedRequest{}, err
 	}
@@ -79,8 +79,10 @@ type CreatedRequest struct {
 	HTTP01Overrides map[string]string `json:",omitempty"`
 }
 
-// ensureRequest makes sure the request of this revision exists for the CSR's key.
-func (a *Activities) ensureRequest(ctx context.Context, in CreateRequestInput) (RequestRef, error) {
+// ensureRequest makes sure the request of this revision exists for the CSR's key. A
+// Certificate's Venafi custom fields (venafiCustomFields, its annotation) go onto the
+// request, where the Venafi issuer reads them, as upstream copies them.
+func (a *Activities) ensureRequest(ctx context.Context, in CreateRequestInput, venafiCustomFields string) (RequestRef, error) {
 	name := conventions.CertificateRequestName(in.CertificateName, in.Revision)
 	crs := a.CertFlow.CertmanagerV1().CertificateRequests(in.Namespace)
 	wantKey, err := csrPublicKeyHash(in.CSRPEM)
@@ -104,6 +106,9 @@ func (a *Activities) ensureRequest(ctx context.Context, in CreateRequestInput) (
 		Spec: cmapi.CertificateRequestSpec{
 			Request: in.CSRPEM, IssuerRef: in.IssuerRef, Duration: in.Duration, IsCA: in.IsCA, Usages: in.Usages,
 		},
+	}
+	if venafiCustomFields != "" {
+		cr.Annotations[cmapi.VenafiCustomFieldsAnnotationKey] = venafiCustomFields
 	}
 	// A request of the name is never someone else's: one this attempt cannot reuse is
 	// replaced.
