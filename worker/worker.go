@@ -23,6 +23,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/venafi"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/version"
 	"github.com/certflow/certflow/workflows"
@@ -51,6 +52,10 @@ type Config struct {
 	// between Start (or Run) and Stop. Register passes it on as it is (nil: solver Pods).
 	HTTP01Registry *http01.Registry
 	Options        worker.Options
+	// TestOnlyVenafiFakeConnectorURL, for tests only, gives Venafi issuers whose URL is
+	// exactly this value vcert's fake connector (venafi.Activities); never set in a
+	// cluster, and no flag sets it.
+	TestOnlyVenafiFakeConnectorURL string
 }
 
 // ACMEConfig is the worker's share of ACME issuance. The zero value suits a cluster:
@@ -190,6 +195,8 @@ func Register(r worker.Registry, c Config) {
 			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
+		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
+			UserAgent: "certflow", TestOnlyFakeConnectorURL: c.TestOnlyVenafiFakeConnectorURL},
 	})
 }
 

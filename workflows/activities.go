@@ -9,6 +9,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/venafi"
 )
 
 // Activity types, as recorded in the histories of running workflows. Workflows call
@@ -59,6 +60,10 @@ const (
 	actEnsureHTTP01Solver    = "EnsureHTTP01Solver"
 	actHTTP01SelfCheck       = "HTTP01SelfCheck"
 	actCleanUpHTTP01Solver   = "CleanUpHTTP01Solver"
+	// The Venafi issuer (activities/venafi).
+	actCheckVenafiIssuer         = "CheckVenafiIssuer"
+	actRequestVenafiCertificate  = "RequestVenafiCertificate"
+	actRetrieveVenafiCertificate = "RetrieveVenafiCertificate"
 )
 
 // Activities are the implementations behind the activity names.
@@ -69,6 +74,7 @@ type Activities struct {
 	ACME   *acme.Activities
 	DNS01  *dns01.Activities
 	HTTP01 *http01.Activities
+	Venafi *venafi.Activities
 }
 
 // ActivityRegistry is where activities are registered: a worker, or a test environment.
@@ -121,6 +127,9 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actEnsureHTTP01Solver, a.HTTP01.EnsureHTTP01Solver},
 		{actHTTP01SelfCheck, a.HTTP01.HTTP01SelfCheck},
 		{actCleanUpHTTP01Solver, a.HTTP01.CleanUpHTTP01Solver},
+		{actCheckVenafiIssuer, a.Venafi.CheckVenafiIssuer},
+		{actRequestVenafiCertificate, a.Venafi.RequestVenafiCertificate},
+		{actRetrieveVenafiCertificate, a.Venafi.RetrieveVenafiCertificate},
 	} {
 		r.RegisterActivityWithOptions(e.fn, activity.RegisterOptions{Name: e.name})
 	}

@@ -251,6 +251,8 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 			return c.orderWithAccountRegisteredAgain(issuer, csr, req, err)
 		}
 		return signed, err
+	case kube.IssuerTypeVenafi:
+		return signWithVenafi(c.ctx, venafiIssuerRef(c.st.Spec.IssuerRef, c.st.Namespace), req)
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", c.st.Spec.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)

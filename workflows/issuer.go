@@ -97,6 +97,9 @@ func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus, time.Dura
 		}
 		return registerACMEAccount(r.ctx, r.in, known)
 	}
+	if r.in.Spec.Venafi != nil && r.changes.has(changeVenafiIssuers) {
+		return checkVenafiIssuer(r.ctx, r.in), nil, 0
+	}
 	return checkNonACMEIssuer(r.ctx, r.in), nil, 0
 }
 
@@ -120,7 +123,7 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 	case ready.Status != cmmeta.ConditionTrue:
 		r.status.Phase, r.status.LastError = "NotReady", ready.Message
 		if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair ||
-			ready.Reason == cmapi.IssuerReasonErrorRegisterAccount {
+			ready.Reason == cmapi.IssuerReasonErrorRegisterAccount || (r.in.Spec.Venafi != nil && venafiRecheck(ready.Reason)) {
 			retry := policy.RecheckBackoff(r.notReadyChecks)
 			r.notReadyChecks++
 			return retry

@@ -251,6 +251,8 @@ func (r *requestRun) sign(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sign
 		return signed, err
 	case kube.IssuerTypeACME:
 		return r.order(issuer, f)
+	case kube.IssuerTypeVenafi:
+		return signWithVenafi(r.ctx, venafiIssuerRef(f.IssuerRef, r.in.Namespace), r.ref)
 	}
 	return signed, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("issuer %s is of type %s, which this version of certflow cannot sign with yet", f.IssuerRef.Name, issuer.Type), "UnsupportedIssuer", nil)

@@ -90,6 +90,7 @@ var certificateChanges = changeTable{
 // Changes of the IssuerWorkflow.
 const (
 	changeACMEAccountRecheck = "acme-account-recheck"
+	changeVenafiIssuers      = "venafi-issuers"
 )
 
 var issuerChanges = changeTable{
@@ -98,6 +99,9 @@ var issuerChanges = changeTable{
 	{id: changeACMEAccountRecheck, since: "2026-12-05 issue 11",
 		what: "a Ready ACME issuer registers its account again on a timer (the worker's --acme-account-recheck-interval), " +
 			"so a server that forgot the account is noticed (before: only a signal woke a Ready issuer)"},
+	{id: changeVenafiIssuers, since: "2026-12-05 issue 14",
+		what: "Venafi issuers are verified by vcert's connector (ping, authenticate, read the zone), Ready=False with its " +
+			"words re-checked on a backoff (before: Ready=False Unsupported)"},
 }
 
 // changeSet is which changes of a table one run has in effect.
