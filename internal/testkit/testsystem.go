@@ -78,6 +78,9 @@ type Options struct {
 	Shim shim.Config
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
+	// VenafiFakeConnectorURL gives Venafi issuers of exactly this URL vcert's fake
+	// connector (worker.Config.TestOnlyVenafiFakeConnectorURL).
+	VenafiFakeConnectorURL string
 }
 
 // System is a running certflow.
@@ -138,7 +141,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		},
 		Namespaces:       append([]string{worker.DefaultClusterResourceNamespace}, o.Namespaces...),
 		SelfCheckTimeout: o.SelfCheckTimeout,
-		Worker:           worker.Config{DisableApprover: o.DisableApprover},
+		Worker:           worker.Config{DisableApprover: o.DisableApprover, TestOnlyVenafiFakeConnectorURL: o.VenafiFakeConnectorURL},
 		ServiceAccounts:  true,
 		Codec:            o.Codec,
 		Setup: func(_ context.Context, sys *system.System) error {
