@@ -24,6 +24,8 @@ const (
 	ProviderRFC2136    = "rfc2136"
 	// ProviderDigitalOcean runs on the shared recordAPI skeleton (recordapi.go).
 	ProviderDigitalOcean = "digitalocean"
+	// ProviderRoute53 is Amazon Route 53 (route53.go).
+	ProviderRoute53 = "route53"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -42,6 +44,9 @@ type Activities struct {
 	// DigitalOceanAPIURL overrides DigitalOcean's API base URL, without "/v2"
 	// (the local stack's fake); "" means the real API.
 	DigitalOceanAPIURL string
+	// Route53APIURL and STSAPIURL override the endpoints of Amazon Route 53 and STS
+	// (the local stack's fake serves both); "" means AWS.
+	Route53APIURL, STSAPIURL string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -285,11 +290,12 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.DigitalOcean != nil:
 		p, err := a.digitalOcean(ctx, in.IssuerNamespace, s.DigitalOcean)
 		return p, ProviderDigitalOcean, err
+	case s.Route53 != nil:
+		p, err := a.route53(ctx, in.IssuerNamespace, s.Route53)
+		return p, ProviderRoute53, err
 	}
 	var name string
 	switch {
-	case s.Route53 != nil:
-		name = "route53"
 	case s.CloudDNS != nil:
 		name = "cloudDNS"
 	case s.AzureDNS != nil:
@@ -302,10 +308,10 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "webhook"
 	default:
 		return nil, "", temporal.NewNonRetryableApplicationError(
-			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136 and digitalocean", ErrTypeUnsupported, nil)
+			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean and route53", ErrTypeUnsupported, nil)
 	}
 	return nil, "", temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136 or digitalocean", name), ErrTypeUnsupported, nil)
+		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean or route53", name), ErrTypeUnsupported, nil)
 }
 
 func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
@@ -344,6 +350,46 @@ func (a *Activities) digitalOcean(ctx context.Context, issuerNS string, do *acme
 		return nil, err
 	}
 	p, err := NewDigitalOcean(DigitalOceanConfig{Token: tok, BaseURL: a.DigitalOceanAPIURL})
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+// route53 reads the solver's static credentials (the access key ID inline or from a
+// Secret, the secret access key from a Secret). As upstream, the worker's ambient
+// credentials are not used for an Issuer; certflow does not use them for ClusterIssuers
+// either, nor auth.kubernetes yet: both are a DNS01Config error saying so.
+func (a *Activities) route53(ctx context.Context, issuerNS string, r *acmev1.ACMEIssuerDNS01ProviderRoute53) (Provider, error) {
+	if r.Auth != nil && r.Auth.Kubernetes != nil {
+		return nil, configError("dns01: route53: auth.kubernetes (a ServiceAccount token for AssumeRoleWithWebIdentity) is not supported by certflow: use accessKeyID or accessKeyIDSecretRef with secretAccessKeySecretRef")
+	}
+	cfg := Route53Config{AccessKeyID: strings.TrimSpace(r.AccessKeyID), Role: strings.TrimSpace(r.Role), Region: strings.TrimSpace(r.Region),
+		HostedZoneID: r.HostedZoneID, BaseURL: a.Route53APIURL, STSBaseURL: a.STSAPIURL}
+	switch {
+	case cfg.AccessKeyID != "" && r.SecretAccessKeyID != nil:
+		return nil, configError("dns01: route53: set only one of accessKeyID and accessKeyIDSecretRef")
+	case cfg.AccessKeyID == "" && r.SecretAccessKeyID == nil && r.SecretAccessKey.Name == "":
+		return nil, configError("dns01: route53: no credentials: set accessKeyID (or accessKeyIDSecretRef) and secretAccessKeySecretRef; certflow does not use ambient credentials (the worker's environment or instance role)")
+	case r.SecretAccessKey.Name == "":
+		return nil, configError("dns01: route53: secretAccessKeySecretRef is required with accessKeyID or accessKeyIDSecretRef")
+	}
+	if r.SecretAccessKeyID != nil {
+		id, err := a.secretValue(ctx, issuerNS, "route53 accessKeyIDSecretRef", *r.SecretAccessKeyID)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AccessKeyID = strings.TrimSpace(id)
+	}
+	if cfg.AccessKeyID == "" {
+		return nil, configError("dns01: route53: no access key ID: set accessKeyID or accessKeyIDSecretRef with secretAccessKeySecretRef")
+	}
+	secret, err := a.secretValue(ctx, issuerNS, "route53 secretAccessKeySecretRef", r.SecretAccessKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SecretAccessKey = secret
+	p, err := NewRoute53(cfg)
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}

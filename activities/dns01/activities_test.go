@@ -487,7 +487,6 @@ func TestKubeErrorsAreRetryable(t *testing.T) {
 
 func TestUnsupportedProviders(t *testing.T) {
 	for name, s := range map[string]acmev1.ACMEChallengeSolverDNS01{
-		"route53":     {Route53: &acmev1.ACMEIssuerDNS01ProviderRoute53{}},
 		"cloudDNS":    {CloudDNS: &acmev1.ACMEIssuerDNS01ProviderCloudDNS{}},
 		"azureDNS":    {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
 		"acmeDNS":     {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
