@@ -93,7 +93,7 @@ type DNS01Record struct {
 	// or the end of its CNAME chain with cnameStrategy Follow.
 	FQDN  string `json:"fqdn"`
 	Value string `json:"value"`
-	// Provider is ProviderCloudflare, ProviderRFC2136 or ProviderDigitalOcean.
+	// Provider is ProviderCloudflare, ProviderRFC2136, ProviderDigitalOcean or ProviderRoute53.
 	Provider string `json:"provider"`
 }
 

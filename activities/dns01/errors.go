@@ -17,7 +17,7 @@ const (
 	// input (no DNS name, no key authorization).
 	ErrTypeConfig = "DNS01Config"
 	// ErrTypeUnsupported: the solver names a DNS provider certflow does not
-	// implement (route53, cloudDNS, azureDNS, acmeDNS, akamai,
+	// implement (cloudDNS, azureDNS, acmeDNS, akamai,
 	// webhook), or none at all.
 	ErrTypeUnsupported = "DNS01Unsupported"
 	// ErrTypeRefused: a DNS provider's API refused the request for good (HTTP 400,
