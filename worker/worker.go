@@ -72,6 +72,9 @@ type ACMEConfig struct {
 	// DigitalOceanAPIURL is the base URL of DigitalOcean's API, without /v2; "" means
 	// api.digitalocean.com.
 	DigitalOceanAPIURL string
+	// Route53APIURL and STSAPIURL are the base URLs of Amazon Route 53 and STS; ""
+	// means AWS's endpoints.
+	Route53APIURL, STSAPIURL string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -191,7 +194,8 @@ func Register(r worker.Registry, c Config) {
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
-			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
+			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
 			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},

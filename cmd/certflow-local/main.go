@@ -128,10 +128,12 @@ ACME (Pebble; pebble-challtestsrv answers 127.0.0.1 for every name):
   CA bundle:         %s (the issuer's spec.acme.caBundle: base64 -w0 of it)
   Cloudflare token:  %s (fake API %s, zones %s)
   DigitalOcean token: %s (fake API %s, zones %s)
+  Route53 keys:      %s / %s, role %s (fake Route 53 and STS %s, zones %s)
   HTTP-01:           served by the worker on 127.0.0.1:%d, where Pebble validates
 `, s.ACMEDirectoryURL, s.ACMECABundleFile, localstack.CloudflareToken, s.CloudflareAPIURL(),
 			strings.Join(s.CloudflareZoneNames(), ", "), localstack.DigitalOceanToken, s.DigitalOceanAPIURL(),
-			strings.Join(localstack.DigitalOceanZones, ", "), s.HTTP01Port)
+			strings.Join(localstack.DigitalOceanZones, ", "), localstack.Route53AccessKeyID, localstack.Route53SecretAccessKey,
+			localstack.Route53Role, s.Route53APIURL(), strings.Join(localstack.Route53Zones, ", "), s.HTTP01Port)
 	}
 	fmt.Fprintf(out, `
 Try:

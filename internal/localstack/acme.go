@@ -131,6 +131,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err := s.startDigitalOcean(o); err != nil {
 		return err
 	}
+	if err := s.startRoute53(o); err != nil {
+		return err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)

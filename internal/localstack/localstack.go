@@ -94,6 +94,8 @@ type Ports struct {
 	Cloudflare int
 	// The fake DigitalOcean API (HTTP, in process), started with ACME.
 	DigitalOcean int
+	// The fake Route 53 and STS APIs (HTTP, in process), started with ACME.
+	Route53 int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -106,6 +108,7 @@ func DefaultPorts() Ports {
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
 		Cloudflare: 8056, DigitalOcean: 8057,
+		Route53: 8061,
 	}
 }
 
@@ -144,6 +147,8 @@ type Stack struct {
 	cloudflareTXT *txtInterceptor // between the fake Cloudflare and challtestsrv
 	digitalOcean  *fakedns.Store  // the fake DigitalOcean account
 	doURL         string
+	route53       *fakedns.Store // the fake Route 53 account
+	route53URL    string
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter

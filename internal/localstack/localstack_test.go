@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -59,6 +62,7 @@ func TestFullStack(t *testing.T) {
 	t.Run("acme", func(t *testing.T) { checkACME(ctx, t, s) })
 	t.Run("cloudflare", func(t *testing.T) { checkCloudflare(ctx, t, s) })
 	t.Run("digitalocean", func(t *testing.T) { checkDigitalOcean(ctx, t, s) })
+	t.Run("route53", func(t *testing.T) { checkRoute53(ctx, t, s) })
 
 	pids := s.PIDs()
 	for _, name := range []string{"etcd", "kube-apiserver", "temporal", "pebble-challtestsrv", "pebble"} {
@@ -346,6 +350,48 @@ func checkDigitalOcean(ctx context.Context, t *testing.T, s *Stack) {
 		t.Errorf("challtestsrv serves TXT %q, want the record created through DigitalOcean", got)
 	}
 	call(DigitalOceanToken, http.MethodDelete, u+"/v2/domains/example.net/records/"+strconv.Itoa(res.DomainRecord.ID), "", http.StatusNoContent)
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, fqdn); len(got) != 0 {
+		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
+	}
+}
+
+// checkRoute53: the fake Route 53 answers on loopback to the stack's access key only
+// (SigV4 checked), and a TXT record set created through it is served by challtestsrv.
+func checkRoute53(ctx context.Context, t *testing.T, s *Stack) {
+	u := s.Route53APIURL()
+	if !strings.HasPrefix(u, "http://127.0.0.1:") || s.Route53() == nil {
+		t.Fatalf("Route53APIURL %q, Route53() %v", u, s.Route53())
+	}
+	client := func(secret string) *route53.Client {
+		return route53.New(route53.Options{Region: "us-east-1", BaseEndpoint: aws.String(u), RetryMaxAttempts: 1,
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: Route53AccessKeyID, SecretAccessKey: secret}, nil
+			})})
+	}
+	if _, err := client("wrong").ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{}); err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Fatalf("wrong secret: %v, want SignatureDoesNotMatch", err)
+	}
+	c := client(Route53SecretAccessKey)
+	zones, err := c.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(Route53Zones[0])})
+	if err != nil || len(zones.HostedZones) == 0 {
+		t.Fatalf("list zones: %+v, %v", zones, err)
+	}
+	const fqdn = "_acme-challenge.r53-check.example.biz."
+	change := func(action r53types.ChangeAction) {
+		t.Helper()
+		_, err := c.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: zones.HostedZones[0].Id,
+			ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{Action: action, ResourceRecordSet: &r53types.ResourceRecordSet{
+				Name: aws.String(fqdn), Type: r53types.RRTypeTxt, TTL: aws.Int64(10),
+				ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(`"via-route53"`)}}}}}}})
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+	}
+	change(r53types.ChangeActionCreate)
+	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, fqdn); !slices.Equal(got, []string{"via-route53"}) {
+		t.Errorf("challtestsrv serves TXT %q, want the record set created through Route 53", got)
+	}
+	change(r53types.ChangeActionDelete)
 	if got := dnsquery.TXT(t, s.ChallTestSrvDNS, fqdn); len(got) != 0 {
 		t.Errorf("challtestsrv still serves TXT %q after the delete", got)
 	}
