@@ -25,6 +25,7 @@ func TestFlagsArgs(t *testing.T) {
 			DigitalOceanAPIURL:        "http://127.0.0.1:8057",
 			Route53APIURL:             "http://127.0.0.1:8061",
 			STSAPIURL:                 "http://127.0.0.1:8061",
+			IssuerAmbientCredentials:  true,
 			HTTP01SolverListen:        "127.0.0.1:5002",
 			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
 			SelfCheckTimeout:          90 * time.Second,
@@ -43,6 +44,7 @@ func TestFlagsArgs(t *testing.T) {
 		"--digitalocean-api-url", "http://127.0.0.1:8057",
 		"--route53-api-url", "http://127.0.0.1:8061",
 		"--sts-api-url", "http://127.0.0.1:8061",
+		"--issuer-ambient-credentials", "--cluster-issuer-ambient-credentials=false",
 		"--http01-solver-listen", "127.0.0.1:5002",
 		"--http01-self-check-nameserver", "127.0.0.1:8053",
 		"--http01-self-check-port", "5002",
@@ -52,8 +54,8 @@ func TestFlagsArgs(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)
 	}
-	if got, want := (Flags{}).Args(), []string{"--metrics-listen-address=", "--healthz-listen-address="}; !slices.Equal(got, want) {
-		t.Errorf("Args of the zero Flags: %q, want only the listeners off %q", got, want)
+	if got, want := (Flags{}).Args(), []string{"--metrics-listen-address=", "--healthz-listen-address=", "--cluster-issuer-ambient-credentials=false"}; !slices.Equal(got, want) {
+		t.Errorf("Args of the zero Flags: %q, want only the listeners and ClusterIssuers' ambient credentials off %q", got, want)
 	}
 
 	var back Flags

@@ -75,6 +75,10 @@ type ACMEConfig struct {
 	// Route53APIURL and STSAPIURL are the base URLs of Amazon Route 53 and STS; ""
 	// means AWS's endpoints.
 	Route53APIURL, STSAPIURL string
+	// IssuerAmbientCredentials and ClusterIssuerAmbientCredentials let a route53
+	// solver without static keys use the worker's own AWS credentials, for Issuers and
+	// for ClusterIssuers.
+	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -195,8 +199,10 @@ func Register(r worker.Registry, c Config) {
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
-			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
-			LoadChallenge: kubeActivities.LoadChallenge},
+			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL,
+			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
+			RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			LoadChallenge:        kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,

@@ -47,6 +47,11 @@ type Activities struct {
 	// Route53APIURL and STSAPIURL override the endpoints of Amazon Route 53 and STS
 	// (the local stack's fake serves both); "" means AWS.
 	Route53APIURL, STSAPIURL string
+	// IssuerAmbientCredentials and ClusterIssuerAmbientCredentials let a route53
+	// solver without static keys of an Issuer, or of a ClusterIssuer, use the worker's
+	// own AWS credentials (upstream's --issuer-ambient-credentials and
+	// --cluster-issuer-ambient-credentials).
+	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -357,9 +362,9 @@ func (a *Activities) digitalOcean(ctx context.Context, issuerNS string, do *acme
 }
 
 // route53 reads the solver's static credentials (the access key ID inline or from a
-// Secret, the secret access key from a Secret). As upstream, the worker's ambient
-// credentials are not used for an Issuer; certflow does not use them for ClusterIssuers
-// either, nor auth.kubernetes yet: both are a DNS01Config error saying so.
+// Secret, the secret access key from a Secret). Without them, as upstream, the worker's
+// ambient credentials are used only when allowed for the issuer's kind; auth.kubernetes
+// is not supported yet: a DNS01Config error says so.
 func (a *Activities) route53(ctx context.Context, issuerNS string, r *acmev1.ACMEIssuerDNS01ProviderRoute53) (Provider, error) {
 	if r.Auth != nil && r.Auth.Kubernetes != nil {
 		return nil, configError("dns01: route53: auth.kubernetes (a ServiceAccount token for AssumeRoleWithWebIdentity) is not supported by certflow: use accessKeyID or accessKeyIDSecretRef with secretAccessKeySecretRef")
@@ -370,7 +375,19 @@ func (a *Activities) route53(ctx context.Context, issuerNS string, r *acmev1.ACM
 	case cfg.AccessKeyID != "" && r.SecretAccessKeyID != nil:
 		return nil, configError("dns01: route53: set only one of accessKeyID and accessKeyIDSecretRef")
 	case cfg.AccessKeyID == "" && r.SecretAccessKeyID == nil && r.SecretAccessKey.Name == "":
-		return nil, configError("dns01: route53: no credentials: set accessKeyID (or accessKeyIDSecretRef) and secretAccessKeySecretRef; certflow does not use ambient credentials (the worker's environment or instance role)")
+		kind, allowed, flag := "Issuers", a.IssuerAmbientCredentials, "--issuer-ambient-credentials"
+		if issuerNS == "" {
+			kind, allowed, flag = "ClusterIssuers", a.ClusterIssuerAmbientCredentials, "--cluster-issuer-ambient-credentials"
+		}
+		if !allowed {
+			return nil, configError("dns01: route53: no credentials: set accessKeyID (or accessKeyIDSecretRef) and secretAccessKeySecretRef; ambient credentials (the worker's own) are not allowed for %s (worker flag %s)", kind, flag)
+		}
+		cfg.Ambient = true
+		p, err := NewRoute53(cfg)
+		if err != nil {
+			return nil, configError("dns01: %v", err)
+		}
+		return p, nil
 	case r.SecretAccessKey.Name == "":
 		return nil, configError("dns01: route53: secretAccessKeySecretRef is required with accessKeyID or accessKeyIDSecretRef")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -24,6 +25,10 @@ import (
 type Route53Config struct {
 	AccessKeyID     string
 	SecretAccessKey string
+	// Ambient, with no static keys, takes the credentials from the worker's
+	// environment through the AWS SDK's default chain (environment variables, shared
+	// files, web identity token file, container or instance role), read on every call.
+	Ambient bool
 	// Role, when set, is an IAM role ARN assumed through STS AssumeRole with the static
 	// credentials; the temporary credentials then make the Route 53 calls.
 	Role string
@@ -67,7 +72,7 @@ const route53MaxConflicts = 5
 // provider then reads again.
 func NewRoute53(cfg Route53Config) (Provider, error) {
 	cfg.AccessKeyID, cfg.SecretAccessKey = strings.TrimSpace(cfg.AccessKeyID), strings.TrimSpace(cfg.SecretAccessKey)
-	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
+	if (cfg.AccessKeyID == "" || cfg.SecretAccessKey == "") && !(cfg.Ambient && cfg.AccessKeyID == "" && cfg.SecretAccessKey == "") {
 		return nil, errors.New("route53: an access key ID and a secret access key are required")
 	}
 	if cfg.Region == "" {
@@ -97,6 +102,17 @@ func staticCredentials(c aws.Credentials) aws.CredentialsProviderFunc {
 // credentials of the role assumed now.
 func (p *route53Provider) client(ctx context.Context) (*route53.Client, error) {
 	creds := aws.Credentials{AccessKeyID: p.cfg.AccessKeyID, SecretAccessKey: p.cfg.SecretAccessKey, Source: "certflow"}
+	if p.cfg.AccessKeyID == "" {
+		// The chain's own requests (instance metadata, SSO) use the SDK's client, which
+		// honours AWS_CA_BUNDLE.
+		env, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(p.cfg.Region))
+		if err == nil {
+			creds, err = env.Credentials.Retrieve(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("route53: ambient credentials: %w", err)
+		}
+	}
 	if p.cfg.Role != "" {
 		opts := sts.Options{Region: p.cfg.Region, Credentials: staticCredentials(creds), HTTPClient: p.cfg.HTTPClient, RetryMaxAttempts: 1}
 		if p.cfg.STSBaseURL != "" {

@@ -350,3 +350,69 @@ func TestRoute53PickZone(t *testing.T) {
 		t.Errorf("a private zone was picked: %q", got)
 	}
 }
+
+// r53Env sets the AWS SDK's environment credentials and keeps the rest of its default
+// chain (shared files, instance metadata) from being consulted.
+func r53Env(t *testing.T, keyID, secret string) {
+	t.Setenv("AWS_ACCESS_KEY_ID", keyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CA_BUNDLE", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+}
+
+func TestRoute53AmbientCredentials(t *testing.T) {
+	ctx := actCtx(t)
+	ambient := func(name string, cluster bool) DNS01Input {
+		in := r53Input(name, actKeyAuth)
+		in.Solver.Route53 = &acmev1.ACMEIssuerDNS01ProviderRoute53{Region: "eu-west-1"}
+		if cluster {
+			in.IssuerNamespace = ""
+		}
+		return in
+	}
+	t.Run("not allowed: a config error naming the flag, the environment unread", func(t *testing.T) {
+		r53Env(t, r53KeyID, r53Secret)
+		a, store, paths := r53Fixture(t, r53Secret)
+		_, err := a.PresentDNS01(ctx, ambient("example.net", false))
+		actWantNonRetryable(t, err, ErrTypeConfig, "not allowed for Issuers", "--issuer-ambient-credentials")
+		_, err = a.PresentDNS01(ctx, ambient("example.net", true))
+		actWantNonRetryable(t, err, ErrTypeConfig, "not allowed for ClusterIssuers", "--cluster-issuer-ambient-credentials")
+		if len(*paths) != 0 || len(store.Records("example.net")) != 0 {
+			t.Fatalf("requests made: %q", *paths)
+		}
+	})
+	t.Run("allowed for ClusterIssuers", func(t *testing.T) {
+		r53Env(t, r53KeyID, r53Secret)
+		a, store, _ := r53Fixture(t, r53Secret)
+		a.ClusterIssuerAmbientCredentials = true
+		in := ambient("cluster.example.net", true)
+		if _, err := a.PresentDNS01(ctx, in); err != nil {
+			t.Fatalf("present: %v", err)
+		}
+		if got := store.TXT("_acme-challenge.cluster.example.net"); len(got) != 1 {
+			t.Fatalf("TXT = %q", got)
+		}
+		_, err := a.PresentDNS01(ctx, ambient("issuer.example.net", false))
+		actWantNonRetryable(t, err, ErrTypeConfig, "not allowed for Issuers")
+		// With a role, the ambient credentials assume it.
+		r53Env(t, r53RoleKeyID, r53RoleSec)
+		in.Solver.Route53.Role = r53Role
+		if err := a.CleanUpDNS01(ctx, in); err != nil {
+			t.Fatalf("clean up through the role: %v", err)
+		}
+		if got := store.TXT("_acme-challenge.cluster.example.net"); len(got) != 0 {
+			t.Fatalf("TXT left: %q", got)
+		}
+	})
+	t.Run("allowed, wrong ambient secret: AWS's words", func(t *testing.T) {
+		r53Env(t, r53KeyID, "wrong-ambient-secret")
+		a, _, _ := r53Fixture(t, r53Secret)
+		a.IssuerAmbientCredentials = true
+		_, err := a.PresentDNS01(ctx, ambient("example.net", false))
+		actWantNonRetryable(t, err, ErrTypeRefused, "SignatureDoesNotMatch")
+	})
+}
