@@ -298,6 +298,9 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.Route53 != nil:
 		p, err := a.route53(ctx, in.IssuerNamespace, s.Route53)
 		return p, ProviderRoute53, err
+	case s.Webhook != nil:
+		p, err := a.webhook(in)
+		return p, ProviderWebhook, err
 	}
 	var name string
 	switch {
@@ -309,8 +312,6 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "acmeDNS"
 	case s.Akamai != nil:
 		name = "akamai"
-	case s.Webhook != nil:
-		name = "webhook"
 	default:
 		return nil, "", temporal.NewNonRetryableApplicationError(
 			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean and route53", ErrTypeUnsupported, nil)

@@ -491,7 +491,6 @@ func TestUnsupportedProviders(t *testing.T) {
 		"azureDNS":    {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
 		"acmeDNS":     {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
 		"akamai":      {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
-		"webhook":     {Webhook: &acmev1.ACMEIssuerDNS01ProviderWebhook{}},
 		"no provider": {},
 	} {
 		t.Run(name, func(t *testing.T) {
