@@ -27,6 +27,11 @@ import (
 // the common name of its client certificate.
 const AdminUser = "certflow-admin"
 
+// FrontProxyClientName is the common name of the client certificate kube-apiserver's
+// aggregation layer proxies with (--proxy-client-cert-file), the one name
+// --requestheader-allowed-names allows.
+const FrontProxyClientName = "front-proxy-client"
+
 func (s *Stack) startKube(ctx context.Context, o *Options) error {
 	if o.ExistingKubeconfig != "" {
 		return s.useKubeconfig(ctx, o.ExistingKubeconfig)
@@ -101,6 +106,10 @@ func (s *Stack) startEtcd(ctx context.Context, o *Options) error {
 // the admin's bearer token.
 type kubePKI struct {
 	ca, serving, admin *keyPair
+	// frontProxyCA signs frontProxyClient, the client certificate kube-apiserver's
+	// aggregation layer presents to extension API servers (the DNS-01 webhook), which
+	// trust the user it names in X-Remote-User (--requestheader-*).
+	frontProxyCA, frontProxyClient *keyPair
 	// adminToken authenticates AdminUser (group system:masters) through kube-apiserver's
 	// --token-auth-file. Clients of the stack use it rather than the admin certificate:
 	// kube-apiserver verifies a client certificate's chain on every request (5% of its
@@ -158,11 +167,22 @@ func ensureKubePKI(stateDir string) (*kubePKI, error) {
 	if err := ensureRSAKey(filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")); err != nil {
 		return nil, err
 	}
+	frontProxyCA, err := loadOrCreate(dir, "front-proxy-ca", certSpec{cn: "certflow-localstack-front-proxy-ca", isCA: true}, nil)
+	if err != nil {
+		return nil, err
+	}
+	frontProxyClient, err := loadOrCreate(dir, "front-proxy-client", certSpec{
+		cn: FrontProxyClientName, usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, frontProxyCA)
+	if err != nil {
+		return nil, err
+	}
 	token, err := ensureAdminToken(dir)
 	if err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
 	}
-	return &kubePKI{ca: ca, serving: serving, admin: admin, adminToken: token, dir: dir}, nil
+	return &kubePKI{ca: ca, serving: serving, admin: admin, frontProxyCA: frontProxyCA, frontProxyClient: frontProxyClient,
+		adminToken: token, dir: dir}, nil
 }
 
 func (s *Stack) startAPIServer(ctx context.Context, o *Options) error {
@@ -209,6 +229,17 @@ func (s *Stack) startAPIServer(ctx context.Context, o *Options) error {
 				"--disable-admission-plugins=ServiceAccount",
 				"--allow-privileged=true",
 				"--profiling=true", // kubectl get --raw /debug/pprof/profile while make bench runs
+				// The aggregation layer, as kubeadm sets it up: APIServices (the DNS-01
+				// webhook) are proxied to with the front-proxy client certificate and the
+				// user in X-Remote-*, to the endpoints of their Service (no kube-proxy here).
+				"--requestheader-client-ca-file=" + f("front-proxy-ca.crt"),
+				"--requestheader-allowed-names=" + FrontProxyClientName,
+				"--requestheader-username-headers=X-Remote-User",
+				"--requestheader-group-headers=X-Remote-Group",
+				"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+				"--proxy-client-cert-file=" + f("front-proxy-client.crt"),
+				"--proxy-client-key-file=" + f("front-proxy-client.key"),
+				"--enable-aggregator-routing=true",
 			}
 		},
 		ready: func(ctx context.Context) error {
