@@ -52,6 +52,10 @@ tool() {
     pebble-challtestsrv) build pebble-challtestsrv "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv ;;
     controller-gen) build controller-gen "$(tools_version sigs.k8s.io/controller-tools)" tools sigs.k8s.io/controller-tools/cmd/controller-gen ;;
     client-gen|lister-gen|informer-gen) build "$1" "$(tools_version k8s.io/code-generator)" tools "k8s.io/code-generator/cmd/$1" ;;
+    # The local stack's DNS-01 webhook (a nested module on cert-manager's webhook library);
+    # stamped with a hash of its sources, which live in this repository.
+    certflow-dnswebhook) build certflow-dnswebhook "$(cat tools/dnswebhook/go.mod tools/dnswebhook/go.sum tools/dnswebhook/*.go | sha256sum | cut -c1-16)" \
+      tools/dnswebhook . ;;
     workflowcheck) build workflowcheck "$(tools_version go.temporal.io/sdk/contrib/tools/workflowcheck)" tools go.temporal.io/sdk/contrib/tools/workflowcheck ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
@@ -60,6 +64,6 @@ tool() {
 tools_version() { (cd tools && go list -m -f '{{.Version}}' "$1"); }
 
 if [ $# -eq 0 ]; then
-  set -- etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv helm controller-gen workflowcheck
+  set -- etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv certflow-dnswebhook helm controller-gen workflowcheck
 fi
 for t in "$@"; do tool "$t"; done
