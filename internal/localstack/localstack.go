@@ -75,6 +75,9 @@ type Options struct {
 	// decodes payloads with, from the browser (temporal server start-dev
 	// --ui-codec-endpoint). Empty: none, the UI shows encrypted payloads as they are.
 	TemporalUICodecEndpoint string
+	// DNSWebhook also starts bin/certflow-dnswebhook (with Kube and ACME), a DNS-01
+	// webhook solver registered as an APIService (dnswebhook.go).
+	DNSWebhook bool
 }
 
 // Ports are the loopback ports of the stack. Zero means "pick a free one".
@@ -96,6 +99,8 @@ type Ports struct {
 	DigitalOcean int
 	// The fake Route 53 and STS APIs (HTTP, in process), started with ACME.
 	Route53 int
+	// The DNS-01 webhook's secure port (Options.DNSWebhook).
+	DNSWebhook int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -149,6 +154,7 @@ type Stack struct {
 	doURL         string
 	route53       *fakedns.Store // the fake Route 53 account
 	route53URL    string
+	dnsWebhook    *dnsWebhook
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter
@@ -220,6 +226,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		run(s.startACME)
 	}
 	wg.Wait()
+	if len(errs) == 0 && o.DNSWebhook {
+		if err := s.startDNSWebhook(ctx, &o); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		if err := s.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping after failed start: %w", err))

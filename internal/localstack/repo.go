@@ -26,6 +26,9 @@ func CheckBinaries(o Options) error {
 	if o.ACME {
 		need = append(need, "pebble", "pebble-challtestsrv")
 	}
+	if o.DNSWebhook {
+		need = append(need, "certflow-dnswebhook")
+	}
 	var missing []string
 	for _, b := range need {
 		if fi, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil || fi.IsDir() {

@@ -76,6 +76,11 @@ type Options struct {
 	TemporalUICodecEndpoint string
 	// Shim configures the watcher's ingress-shim and gateway-shim.
 	Shim shim.Config
+	// DNSWebhook (with ACME) also starts the stack's DNS-01 webhook solver behind
+	// kube-apiserver's aggregation layer (localstack.Options.DNSWebhook); the worker's
+	// DNS-01 lookups then go through the stack's zone-aware resolver in front of
+	// challtestsrv (Stack.DNSWebhookResolver), unless DNS01RecursiveNameservers is set.
+	DNSWebhook bool
 	// Log receives the stack's progress lines (default os.Stderr).
 	Log io.Writer
 	// VenafiFakeConnectorURL gives Venafi issuers of exactly this URL vcert's fake
@@ -117,7 +122,7 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		o.Log = os.Stderr
 	}
 	lo := localstack.Options{BinDir: filepath.Join(s.Root, "bin"), StateDir: s.stateDir, Kube: true, Temporal: true, ACME: o.ACME, Log: o.Log,
-		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer, TemporalUICodecEndpoint: o.TemporalUICodecEndpoint}
+		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer, TemporalUICodecEndpoint: o.TemporalUICodecEndpoint, DNSWebhook: o.DNSWebhook}
 	if o.PebbleNonceReject != 0 {
 		lo.PebbleEnv = map[string]string{"PEBBLE_WFE_NONCEREJECT": strconv.Itoa(o.PebbleNonceReject)}
 	}
@@ -147,6 +152,8 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		Setup: func(_ context.Context, sys *system.System) error {
 			if o.DNS01RecursiveNameservers != nil {
 				sys.ACME.DNS01RecursiveNameservers = slices.Clone(o.DNS01RecursiveNameservers)
+			} else if o.DNSWebhook {
+				sys.ACME.DNS01RecursiveNameservers = []string{sys.Stack.DNSWebhookResolver()}
 			}
 			if o.ACMEAccountRecheck > 0 {
 				sys.ACME.AccountRecheckInterval = o.ACMEAccountRecheck
