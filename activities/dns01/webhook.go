@@ -62,8 +62,8 @@ type ChallengeRequest struct {
 	ResolvedFQDN string `json:"resolvedFQDN,omitempty"`
 	// ResolvedZone is the zone of ResolvedFQDN (SOA lookups), with a trailing dot.
 	ResolvedZone string `json:"resolvedZone,omitempty"`
-	// AllowAmbientCredentials: true for ClusterIssuers, false for Issuers (upstream's
-	// defaults).
+	// AllowAmbientCredentials: the worker's --cluster-issuer-ambient-credentials for a
+	// ClusterIssuer, --issuer-ambient-credentials for an Issuer, as upstream.
 	AllowAmbientCredentials bool `json:"allowAmbientCredentials"`
 	// Config is the solver's config, as the Issuer spells it.
 	Config json.RawMessage `json:"config,omitempty"`
@@ -78,7 +78,7 @@ type ChallengeResponse struct {
 }
 
 // webhookRequest builds the ChallengeRequest of one call to solver w (pure).
-func webhookRequest(action string, w *acmev1.ACMEIssuerDNS01ProviderWebhook, in DNS01Input, rec DNS01Record, zone, resourceNamespace string) ChallengeRequest {
+func webhookRequest(action string, w *acmev1.ACMEIssuerDNS01ProviderWebhook, in DNS01Input, rec DNS01Record, zone, resourceNamespace string, ambient bool) ChallengeRequest {
 	r := ChallengeRequest{
 		UID:                     in.Challenge.UID,
 		Action:                  action,
@@ -88,7 +88,7 @@ func webhookRequest(action string, w *acmev1.ACMEIssuerDNS01ProviderWebhook, in 
 		ResourceNamespace:       resourceNamespace,
 		ResolvedFQDN:            rec.FQDN,
 		ResolvedZone:            zone,
-		AllowAmbientCredentials: in.IssuerNamespace == "",
+		AllowAmbientCredentials: ambient,
 	}
 	if w != nil && w.Config != nil && len(w.Config.Raw) > 0 {
 		r.Config = json.RawMessage(w.Config.Raw)
@@ -176,6 +176,7 @@ type webhookProvider struct {
 	solver            *acmev1.ACMEIssuerDNS01ProviderWebhook
 	in                DNS01Input
 	resourceNamespace string
+	ambient           bool
 	// zone finds the zone of an FQDN (findZone through the recursive nameservers).
 	zone func(ctx context.Context, fqdn string) (string, error)
 }
@@ -195,7 +196,7 @@ func (p *webhookProvider) call(ctx context.Context, action, fqdn, value string) 
 	if err != nil {
 		return err
 	}
-	req := webhookRequest(action, p.solver, p.in, DNS01Record{FQDN: fqdn, Value: value}, zone, p.resourceNamespace)
+	req := webhookRequest(action, p.solver, p.in, DNS01Record{FQDN: fqdn, Value: value}, zone, p.resourceNamespace, p.ambient)
 	body, err := json.Marshal(ChallengePayload{APIVersion: WebhookAPIVersion, Kind: WebhookKind, Request: &req})
 	if err != nil {
 		return err
@@ -217,9 +218,9 @@ func (a *Activities) webhook(in DNS01Input) (Provider, error) {
 	if err := checkWebhookSolver(w); err != nil {
 		return nil, err
 	}
-	ns := in.IssuerNamespace
+	ns, ambient := in.IssuerNamespace, a.IssuerAmbientCredentials
 	if ns == "" {
-		ns = a.ClusterResourceNamespace
+		ns, ambient = a.ClusterResourceNamespace, a.ClusterIssuerAmbientCredentials
 	}
 	if a.Kube == nil {
 		return nil, configError("dns01: webhook: the worker has no Kubernetes client to call %s", webhookPath(w))
@@ -228,7 +229,7 @@ func (a *Activities) webhook(in DNS01Input) (Provider, error) {
 	if rc == nil {
 		return nil, configError("dns01: webhook: the worker's Kubernetes client cannot make REST calls")
 	}
-	return &webhookProvider{rc: rc, solver: w, in: in, resourceNamespace: ns, zone: a.findZone}, nil
+	return &webhookProvider{rc: rc, solver: w, in: in, resourceNamespace: ns, ambient: ambient, zone: a.findZone}, nil
 }
 
 // findZone finds the zone of fqdn as upstream does: SOA queries (recursion desired)

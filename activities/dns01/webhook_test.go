@@ -32,9 +32,10 @@ func whSolver(config string) *acmev1.ACMEIssuerDNS01ProviderWebhook {
 func TestWebhookRequest(t *testing.T) {
 	rec := DNS01Record{FQDN: "_acme-challenge.example.com.", Value: "txt-value"}
 	for name, c := range map[string]struct {
-		in   DNS01Input
-		ns   string
-		want ChallengeRequest
+		in      DNS01Input
+		ns      string
+		ambient bool
+		want    ChallengeRequest
 	}{
 		"issuer": {
 			in: DNS01Input{Challenge: ChallengeRef{UID: "uid-1"}, IssuerNamespace: "team-a", DNSName: "example.com",
@@ -47,14 +48,14 @@ func TestWebhookRequest(t *testing.T) {
 		"cluster issuer, wildcard name, no config": {
 			in: DNS01Input{Challenge: ChallengeRef{UID: "uid-2"}, DNSName: "*.example.com.",
 				Solver: acmev1.ACMEChallengeSolverDNS01{Webhook: whSolver("")}},
-			ns: "cert-manager",
+			ns: "cert-manager", ambient: true,
 			want: ChallengeRequest{UID: "uid-2", Action: WebhookActionPresent, Type: "dns-01", DNSName: "example.com", Key: "txt-value",
 				ResourceNamespace: "cert-manager", ResolvedFQDN: "_acme-challenge.example.com.", ResolvedZone: "example.com.",
 				AllowAmbientCredentials: true},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := webhookRequest(WebhookActionPresent, c.in.Solver.Webhook, c.in, rec, "example.com.", c.ns)
+			got := webhookRequest(WebhookActionPresent, c.in.Solver.Webhook, c.in, rec, "example.com.", c.ns, c.ambient)
 			gb, _ := json.Marshal(got)
 			wb, _ := json.Marshal(c.want)
 			if string(gb) != string(wb) {
