@@ -26,6 +26,8 @@ const (
 	ProviderDigitalOcean = "digitalocean"
 	// ProviderRoute53 is Amazon Route 53 (route53.go).
 	ProviderRoute53 = "route53"
+	// ProviderCloudDNS runs on the shared recordAPI skeleton (clouddns.go).
+	ProviderCloudDNS = "clouddns"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -52,6 +54,9 @@ type Activities struct {
 	// own AWS credentials (upstream's --issuer-ambient-credentials and
 	// --cluster-issuer-ambient-credentials).
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
+	// CloudDNSAPIURL overrides Google Cloud DNS's API base URL, before "/dns/v1"
+	// (the local stack's fake); "" means the real API.
+	CloudDNSAPIURL string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -301,11 +306,12 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.Webhook != nil:
 		p, err := a.webhook(in)
 		return p, ProviderWebhook, err
+	case s.CloudDNS != nil:
+		p, err := a.cloudDNS(ctx, in.IssuerNamespace, s.CloudDNS)
+		return p, ProviderCloudDNS, err
 	}
 	var name string
 	switch {
-	case s.CloudDNS != nil:
-		name = "cloudDNS"
 	case s.AzureDNS != nil:
 		name = "azureDNS"
 	case s.AcmeDNS != nil:
