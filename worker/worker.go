@@ -79,6 +79,9 @@ type ACMEConfig struct {
 	// solver without static keys use the worker's own AWS credentials, for Issuers and
 	// for ClusterIssuers.
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
+	// CloudDNSAPIURL is the base URL of Google Cloud DNS's API, without /dns/v1; ""
+	// means dns.googleapis.com.
+	CloudDNSAPIURL string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -201,8 +204,8 @@ func Register(r worker.Registry, c Config) {
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
 			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL,
 			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
-			RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
-			LoadChallenge:        kubeActivities.LoadChallenge},
+			CloudDNSAPIURL: c.ACME.CloudDNSAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,

@@ -155,6 +155,7 @@ type Stack struct {
 	route53       *fakedns.Store // the fake Route 53 account
 	route53URL    string
 	dnsWebhook    *dnsWebhook
+	cloudDNS      *cloudDNSFake            // the fake Google Cloud DNS API
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter
