@@ -28,6 +28,8 @@ const (
 	ProviderRoute53 = "route53"
 	// ProviderCloudDNS runs on the shared recordAPI skeleton (clouddns.go).
 	ProviderCloudDNS = "clouddns"
+	// ProviderAzureDNS runs on the shared recordAPI skeleton (azuredns.go).
+	ProviderAzureDNS = "azuredns"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -57,6 +59,10 @@ type Activities struct {
 	// CloudDNSAPIURL overrides Google Cloud DNS's API base URL, before "/dns/v1"
 	// (the local stack's fake); "" means the real API.
 	CloudDNSAPIURL string
+	// AzureEndpoints overrides Azure's Entra ID and Resource Manager endpoints and
+	// the CAs trusted for them (the local stack's fake); empty means the
+	// environment's.
+	AzureEndpoints AzureEndpoints
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -309,11 +315,12 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.CloudDNS != nil:
 		p, err := a.cloudDNS(ctx, in.IssuerNamespace, s.CloudDNS)
 		return p, ProviderCloudDNS, err
+	case s.AzureDNS != nil:
+		p, err := a.azureDNS(ctx, in.IssuerNamespace, s.AzureDNS)
+		return p, ProviderAzureDNS, err
 	}
 	var name string
 	switch {
-	case s.AzureDNS != nil:
-		name = "azureDNS"
 	case s.AcmeDNS != nil:
 		name = "acmeDNS"
 	case s.Akamai != nil:

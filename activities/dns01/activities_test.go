@@ -487,7 +487,6 @@ func TestKubeErrorsAreRetryable(t *testing.T) {
 
 func TestUnsupportedProviders(t *testing.T) {
 	for name, s := range map[string]acmev1.ACMEChallengeSolverDNS01{
-		"azureDNS":    {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
 		"acmeDNS":     {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
 		"akamai":      {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
 		"no provider": {},
