@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certflow/certflow/activities/dns01"
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/internal/logging"
 )
@@ -27,6 +28,7 @@ func TestFlagsArgs(t *testing.T) {
 			STSAPIURL:                 "http://127.0.0.1:8061",
 			IssuerAmbientCredentials:  true,
 			CloudDNSAPIURL:            "http://127.0.0.1:8058",
+			AzureDNS:                  dns01.AzureEndpoints{AuthorityHost: "https://127.0.0.1:8059", ResourceManager: "https://127.0.0.1:8059", CAFile: "/ca.crt"},
 			HTTP01SolverListen:        "127.0.0.1:5002",
 			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
 			SelfCheckTimeout:          90 * time.Second,
@@ -47,6 +49,9 @@ func TestFlagsArgs(t *testing.T) {
 		"--sts-api-url", "http://127.0.0.1:8061",
 		"--issuer-ambient-credentials", "--cluster-issuer-ambient-credentials=false",
 		"--clouddns-api-url", "http://127.0.0.1:8058",
+		"--azuredns-authority-host", "https://127.0.0.1:8059",
+		"--azuredns-resource-manager-url", "https://127.0.0.1:8059",
+		"--azuredns-ca-file", "/ca.crt",
 		"--http01-solver-listen", "127.0.0.1:5002",
 		"--http01-self-check-nameserver", "127.0.0.1:8053",
 		"--http01-self-check-port", "5002",

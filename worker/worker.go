@@ -82,6 +82,9 @@ type ACMEConfig struct {
 	// CloudDNSAPIURL is the base URL of Google Cloud DNS's API, without /dns/v1; ""
 	// means dns.googleapis.com.
 	CloudDNSAPIURL string
+	// AzureDNS overrides Azure's endpoints (Entra ID, Resource Manager) and the CAs
+	// trusted for them; empty means each solver's environment's.
+	AzureDNS dns01.AzureEndpoints
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -204,7 +207,7 @@ func Register(r worker.Registry, c Config) {
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
 			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL,
 			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
-			CloudDNSAPIURL: c.ACME.CloudDNSAPIURL, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
+			CloudDNSAPIURL: c.ACME.CloudDNSAPIURL, AzureEndpoints: c.ACME.AzureDNS, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
 			LoadChallenge: kubeActivities.LoadChallenge},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},

@@ -156,6 +156,7 @@ type Stack struct {
 	route53URL    string
 	dnsWebhook    *dnsWebhook
 	cloudDNS      *cloudDNSFake            // the fake Google Cloud DNS API
+	azureDNS      *azureDNSFake            // the fake Azure DNS API
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter

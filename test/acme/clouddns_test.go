@@ -50,20 +50,29 @@ func assertKeyNotInChallengeHistories(t *testing.T, ns string, key []byte) {
 	if err := json.Unmarshal(key, &k); err != nil {
 		t.Fatal(err)
 	}
+	ids := challengeWorkflowIDs(t, ns)
+	for _, id := range ids {
+		testkit.AssertNoSecretInHistory(t, env.Temporal, id, map[string][]byte{"service account key": key}, []byte(k.PrivateKey))
+	}
+	if len(ids) == 0 {
+		t.Errorf("no ChallengeWorkflow of %s found", ns)
+	}
+}
+
+// challengeWorkflowIDs are the IDs of the ChallengeWorkflows of ns.
+func challengeWorkflowIDs(t *testing.T, ns string) []string {
+	t.Helper()
 	resp, err := env.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'ChallengeWorkflow'"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var ids []string
 	for _, e := range resp.Executions {
 		if id := e.Execution.WorkflowId; strings.Contains(id, "/"+ns+"/") {
-			n++
-			testkit.AssertNoSecretInHistory(t, env.Temporal, id, map[string][]byte{"service account key": key}, []byte(k.PrivateKey))
+			ids = append(ids, id)
 		}
 	}
-	if n == 0 {
-		t.Errorf("no ChallengeWorkflow of %s found", ns)
-	}
+	return ids
 }
 
 // A wildcard and its apex through the cloudDNS solver: the key's JWT is exchanged at

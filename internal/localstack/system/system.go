@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/certflow/certflow/activities/dns01"
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/clients"
@@ -138,6 +139,7 @@ func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACME
 		Route53APIURL:             s.Route53APIURL(),
 		STSAPIURL:                 s.Route53APIURL(),
 		CloudDNSAPIURL:            s.CloudDNSAPIURL(),
+		AzureDNS:                  dns01.AzureEndpoints{AuthorityHost: s.AzureDNSURL(), ResourceManager: s.AzureDNSURL(), CAFile: s.AzureDNSCAFile()},
 		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
 		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
 		SelfCheckTimeout:          selfCheckTimeout,
