@@ -2,6 +2,8 @@ package dns01
 
 import (
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -32,7 +34,9 @@ func azFixture(t *testing.T, secretValue string) (*Activities, *fakedns.Store) {
 	store := fakedns.NewStore([]string{"example.biz", "example.org"}, nil)
 	fake := &fakedns.AzureDNS{Store: store, SubscriptionID: azSub, ResourceGroup: azRG,
 		Apps: []fakedns.AzureApp{{TenantID: azTenant, ClientID: azClient, ClientSecret: azSecret}}}
-	hs := httptest.NewTLSServer(fake.Handler())
+	hs := httptest.NewUnstartedServer(fake.Handler())
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-server case's handshake errors
+	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	caFile := filepath.Join(t.TempDir(), "ca.crt")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600); err != nil {
