@@ -268,8 +268,8 @@ type AzureEndpoints struct {
 // azureDNS builds the azureDNS solver's provider. With clientID, the service
 // principal's secret (clientSecretSecretRef) and tenantID are required; without,
 // the ambient identity (workload identity when the worker has its federated token,
-// else managedIdentity through the instance metadata service) is used, as
-// upstream does by default, for ClusterIssuers only.
+// else managedIdentity through the instance metadata service) is used where the
+// worker's ambient-credentials flags allow it for the issuer's kind.
 func (a *Activities) azureDNS(ctx context.Context, issuerNS string, z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) (Provider, error) {
 	env, ok := azureClouds[z.Environment]
 	if !ok {
@@ -324,9 +324,10 @@ func (a *Activities) azureDNS(ctx context.Context, issuerNS string, z *acmev1.AC
 		cred = c
 	case z.ClientSecret != nil || z.TenantID != "":
 		return nil, configError("dns01: azuredns: clientSecretSecretRef and tenantID need clientID")
-	case issuerNS != "":
-		return nil, configError("dns01: azuredns: clientID and clientSecretSecretRef are required for an Issuer: ambient credentials (managedIdentity, workload identity) are only used for ClusterIssuers")
 	default:
+		if err := a.ambientError(issuerNS, "azuredns", "clientID, tenantID and clientSecretSecretRef (managedIdentity and workload identity are ambient)"); err != nil {
+			return nil, err
+		}
 		c, err := azureAmbient(copts, z.ManagedIdentity)
 		if err != nil {
 			return nil, configError("dns01: azuredns: %v", err)

@@ -149,7 +149,7 @@ func TestAzureDNSErrors(t *testing.T) {
 		{"secret without clientID", func(z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) { z.ClientID = "" }, "clientSecretSecretRef and tenantID need clientID"},
 		{"ambient for an Issuer", func(z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) {
 			z.ClientID, z.TenantID, z.ClientSecret, z.ManagedIdentity = "", "", nil, &acmev1.AzureManagedIdentity{ClientID: "x"}
-		}, "ambient credentials (managedIdentity, workload identity) are only used for ClusterIssuers"},
+		}, "not allowed for Issuers (worker flag --issuer-ambient-credentials)"},
 		{"clientID and managedIdentity", func(z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) { z.ManagedIdentity = &acmev1.AzureManagedIdentity{} }, "not both"},
 		{"German cloud", func(z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) { z.Environment = acmev1.AzureGermanCloud }, "AzureGermanCloud was closed"},
 		{"no subscription", func(z *acmev1.ACMEIssuerDNS01ProviderAzureDNS) { z.SubscriptionID = "" }, "subscriptionID is required"},

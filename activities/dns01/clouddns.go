@@ -251,10 +251,23 @@ func (c *cloudDNSAPI) deleteTXT(ctx context.Context, zone string, rec txtRecord)
 	return c.change(ctx, "remove TXT value from "+name+" in managed zone "+c.zones[zone], zone, name, old, rest)
 }
 
+// ambientError is nil when the worker's own credentials may be used for the issuer
+// (Issuers: IssuerAmbientCredentials, ClusterIssuers: ClusterIssuerAmbientCredentials,
+// upstream's flags), else a DNS01Config error saying what to set instead.
+func (a *Activities) ambientError(issuerNS, provider, instead string) error {
+	kind, allowed, flag := "Issuers", a.IssuerAmbientCredentials, "--issuer-ambient-credentials"
+	if issuerNS == "" {
+		kind, allowed, flag = "ClusterIssuers", a.ClusterIssuerAmbientCredentials, "--cluster-issuer-ambient-credentials"
+	}
+	if allowed {
+		return nil
+	}
+	return configError("dns01: %s: no credentials: set %s; ambient credentials (the worker's own) are not allowed for %s (worker flag %s)", provider, instead, kind, flag)
+}
+
 // cloudDNS builds the cloudDNS solver's provider. Without serviceAccountSecretRef
-// the ambient credentials (Application Default Credentials) are used, as upstream
-// does by default, for ClusterIssuers only: an Issuer's tenant must not act with
-// the worker's own identity.
+// the ambient credentials (Application Default Credentials) are used where the
+// worker's ambient-credentials flags allow them for the issuer's kind.
 func (a *Activities) cloudDNS(ctx context.Context, issuerNS string, c *acmev1.ACMEIssuerDNS01ProviderCloudDNS) (Provider, error) {
 	cfg := CloudDNSConfig{Project: c.Project, HostedZoneName: c.HostedZoneName, Endpoint: a.CloudDNSAPIURL}
 	if strings.TrimSpace(c.Project) == "" {
@@ -267,8 +280,10 @@ func (a *Activities) cloudDNS(ctx context.Context, issuerNS string, c *acmev1.AC
 			return nil, err
 		}
 		cfg.ServiceAccountJSON = []byte(key)
-	case issuerNS != "":
-		return nil, configError("dns01: clouddns: serviceAccountSecretRef is required for an Issuer: ambient credentials are only used for ClusterIssuers")
+	default:
+		if err := a.ambientError(issuerNS, "clouddns", "serviceAccountSecretRef"); err != nil {
+			return nil, err
+		}
 	}
 	p, err := NewCloudDNS(ctx, cfg)
 	if err != nil {

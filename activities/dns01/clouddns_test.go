@@ -154,7 +154,7 @@ func TestCloudDNSErrors(t *testing.T) {
 		in := gcpInput("example.info", actKeyAuth, "key.json")
 		in.Solver.CloudDNS.ServiceAccount = nil
 		_, err := a.PresentDNS01(ctx, in)
-		actWantNonRetryable(t, err, ErrTypeConfig, "serviceAccountSecretRef is required for an Issuer")
+		actWantNonRetryable(t, err, ErrTypeConfig, "clouddns: no credentials: set serviceAccountSecretRef", "not allowed for Issuers (worker flag --issuer-ambient-credentials)")
 	})
 	t.Run("no project", func(t *testing.T) {
 		a, _, _ := gcpFixture(t, true)
