@@ -25,7 +25,7 @@ const (
 
 // AzureDNSZones are the zones of the fake Azure DNS resource group; no other fake
 // holds them.
-var AzureDNSZones = []string{"example.biz"}
+var AzureDNSZones = []string{"example.site"}
 
 // azureDNSFake is the running fake Azure DNS API.
 type azureDNSFake struct {

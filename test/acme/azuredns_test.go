@@ -63,21 +63,21 @@ func TestDNS01AzureDNSWildcard(t *testing.T) {
 	ns := "dns01-azuredns"
 	createNamespace(t, ns)
 	azureDNSIssuer(t, ns, localstack.AzureClientSecret)
-	mustKubectl(t, acmetest.Certificate("wildcard", "Issuer", "azuredns", "example.biz", "*.example.biz"), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, acmetest.Certificate("wildcard", "Issuer", "azuredns", "example.site", "*.example.site"), "apply", "-n", ns, "-f", "-")
 	cert := waitCertificateReady(t, ns, "wildcard", 3*time.Minute)
-	verifyChain(t, ns, cert.Spec.SecretName, "example.biz", "*.example.biz")
+	verifyChain(t, ns, cert.Spec.SecretName, "example.site", "*.example.site")
 	assertOneValidOrder(t, ns)
 	assertNothingLeft(t, ns)
 	testkit.Eventually(t, 30*time.Second, "no TXT record left at Azure DNS", func() (bool, string) {
 		var left []string
-		for _, r := range env.Stack.AzureDNS().Records("example.biz") {
+		for _, r := range env.Stack.AzureDNS().Records("example.site") {
 			if r.Type == "TXT" {
 				left = append(left, r.Name+"="+r.Data)
 			}
 		}
 		return len(left) == 0, strings.Join(left, ", ")
 	})
-	acmetest.AssertNoTXT(t, env.Stack.ChallTestSrvDNS, "_acme-challenge.example.biz.")
+	acmetest.AssertNoTXT(t, env.Stack.ChallTestSrvDNS, "_acme-challenge.example.site.")
 	assertAzureSecretNotInChallengeHistories(t, ns, localstack.AzureClientSecret)
 }
 
@@ -106,7 +106,7 @@ func TestDNS01AzureDNSWrongSecret(t *testing.T) {
 			}
 		}
 	}()
-	mustKubectl(t, acmetest.Certificate("denied", "Issuer", "azuredns", "denied.example.biz"), "apply", "-n", ns, "-f", "-")
+	mustKubectl(t, acmetest.Certificate("denied", "Issuer", "azuredns", "denied.example.site"), "apply", "-n", ns, "-f", "-")
 	const words = "get an access token: HTTP 401: invalid_client: AADSTS7000215: Invalid client secret provided."
 	cert := acmetest.WaitCertificate(t, env, ns, "denied", failureTimeout, "Issuing=False Failed", func(c *cmapi.Certificate) bool {
 		i := testkit.CertificateCondition(c, cmapi.CertificateConditionIssuing)
@@ -133,7 +133,7 @@ func TestDNS01AzureDNSWrongSecret(t *testing.T) {
 	if !strings.Contains(issuing.Message, words) || strings.Contains(issuing.Message, wrong) {
 		t.Errorf("Certificate Issuing message %q: want Entra ID's %q and no secret", issuing.Message, words)
 	}
-	if recs := env.Stack.AzureDNS().Records("example.biz"); len(recs) != 0 {
+	if recs := env.Stack.AzureDNS().Records("example.site"); len(recs) != 0 {
 		t.Errorf("records written with a wrong secret: %+v", recs)
 	}
 	assertNothingLeft(t, ns)
