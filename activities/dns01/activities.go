@@ -26,6 +26,8 @@ const (
 	ProviderDigitalOcean = "digitalocean"
 	// ProviderRoute53 is Amazon Route 53 (route53.go).
 	ProviderRoute53 = "route53"
+	// ProviderAcmeDNS sets the value at an acme-dns account (acmedns.go).
+	ProviderAcmeDNS = "acmeDNS"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -177,7 +179,10 @@ func (a *Activities) CheckDNS01Propagation(ctx context.Context, in DNS01Input) (
 	}
 	res, err := CheckTXT(ctx, ChallengeFQDN(in.DNSName), TXTValue(in.KeyAuthorization), CheckOptions{
 		Nameservers: a.RecursiveNameservers,
-		FollowCNAME: in.Solver.CNAMEStrategy == acmev1.FollowStrategy,
+		// acme-dns is reached only through the _acme-challenge CNAME to an account's
+		// fulldomain, whatever cnameStrategy says (it only decides where records are
+		// written, and acme-dns writes at the fulldomain anyway).
+		FollowCNAME: in.Solver.CNAMEStrategy == acmev1.FollowStrategy || in.Solver.AcmeDNS != nil,
 	})
 	if err != nil {
 		return CheckResult{}, err
@@ -301,6 +306,9 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.Webhook != nil:
 		p, err := a.webhook(in)
 		return p, ProviderWebhook, err
+	case s.AcmeDNS != nil:
+		p, err := a.acmeDNS(ctx, in.IssuerNamespace, s.AcmeDNS, in.DNSName)
+		return p, ProviderAcmeDNS, err
 	}
 	var name string
 	switch {
@@ -308,16 +316,14 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "cloudDNS"
 	case s.AzureDNS != nil:
 		name = "azureDNS"
-	case s.AcmeDNS != nil:
-		name = "acmeDNS"
 	case s.Akamai != nil:
 		name = "akamai"
 	default:
 		return nil, "", temporal.NewNonRetryableApplicationError(
-			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean and route53", ErrTypeUnsupported, nil)
+			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean, route53 and acmeDNS", ErrTypeUnsupported, nil)
 	}
 	return nil, "", temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean or route53", name), ErrTypeUnsupported, nil)
+		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean, route53 or acmeDNS", name), ErrTypeUnsupported, nil)
 }
 
 func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
@@ -408,6 +414,18 @@ func (a *Activities) route53(ctx context.Context, issuerNS string, r *acmev1.ACM
 	}
 	cfg.SecretAccessKey = secret
 	p, err := NewRoute53(cfg)
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) acmeDNS(ctx context.Context, issuerNS string, ad *acmev1.ACMEIssuerDNS01ProviderAcmeDNS, dnsName string) (Provider, error) {
+	accounts, err := a.secretValue(ctx, issuerNS, "acmeDNS accountSecretRef", ad.AccountSecret)
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewAcmeDNS(AcmeDNSConfig{Host: ad.Host, AccountsJSON: []byte(accounts), Domain: dnsName})
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}
