@@ -134,6 +134,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err := s.startRoute53(o); err != nil {
 		return err
 	}
+	if err := s.startAcmeDNS(o); err != nil {
+		return err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)

@@ -101,6 +101,8 @@ type Ports struct {
 	Route53 int
 	// The DNS-01 webhook's secure port (Options.DNSWebhook).
 	DNSWebhook int
+	// The fake acme-dns server (HTTP, in process), started with ACME.
+	AcmeDNS int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -113,7 +115,7 @@ func DefaultPorts() Ports {
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
 		Cloudflare: 8056, DigitalOcean: 8057,
-		Route53: 8061,
+		Route53: 8061, AcmeDNS: 8064,
 	}
 }
 
@@ -155,6 +157,8 @@ type Stack struct {
 	route53       *fakedns.Store // the fake Route 53 account
 	route53URL    string
 	dnsWebhook    *dnsWebhook
+	acmeDNS       *fakedns.AcmeDNS // the fake acme-dns server
+	acmeDNSURL    string
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter
