@@ -28,6 +28,8 @@ const (
 	ProviderRoute53 = "route53"
 	// ProviderAcmeDNS sets the value at an acme-dns account (acmedns.go).
 	ProviderAcmeDNS = "acmeDNS"
+	// ProviderAkamai runs on the shared recordAPI skeleton (akamai.go).
+	ProviderAkamai = "akamai"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -54,6 +56,10 @@ type Activities struct {
 	// own AWS credentials (upstream's --issuer-ambient-credentials and
 	// --cluster-issuer-ambient-credentials).
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
+	// ProviderCAFile, when set, is a PEM file of CA certificates that the DNS provider
+	// API clients built on net/http (Akamai) trust besides the system's roots: a
+	// private API endpoint, or the local stack's fakes. It is read at each call.
+	ProviderCAFile string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -309,6 +315,9 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.AcmeDNS != nil:
 		p, err := a.acmeDNS(ctx, in.IssuerNamespace, s.AcmeDNS, in.DNSName)
 		return p, ProviderAcmeDNS, err
+	case s.Akamai != nil:
+		p, err := a.akamai(ctx, in.IssuerNamespace, s.Akamai)
+		return p, ProviderAkamai, err
 	}
 	var name string
 	switch {
@@ -316,14 +325,12 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 		name = "cloudDNS"
 	case s.AzureDNS != nil:
 		name = "azureDNS"
-	case s.Akamai != nil:
-		name = "akamai"
 	default:
 		return nil, "", temporal.NewNonRetryableApplicationError(
-			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean, route53 and acmeDNS", ErrTypeUnsupported, nil)
+			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean, route53, acmeDNS and akamai", ErrTypeUnsupported, nil)
 	}
 	return nil, "", temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean, route53 or acmeDNS", name), ErrTypeUnsupported, nil)
+		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean, route53, acmeDNS or akamai", name), ErrTypeUnsupported, nil)
 }
 
 func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
@@ -426,6 +433,35 @@ func (a *Activities) acmeDNS(ctx context.Context, issuerNS string, ad *acmev1.AC
 		return nil, err
 	}
 	p, err := NewAcmeDNS(AcmeDNSConfig{Host: ad.Host, AccountsJSON: []byte(accounts), Domain: dnsName})
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) akamai(ctx context.Context, issuerNS string, ak *acmev1.ACMEIssuerDNS01ProviderAkamai) (Provider, error) {
+	var cfg AkamaiConfig
+	for _, c := range []struct {
+		field string
+		sel   cmmeta.SecretKeySelector
+		into  *string
+	}{
+		{"akamai clientTokenSecretRef", ak.ClientToken, &cfg.ClientToken},
+		{"akamai clientSecretSecretRef", ak.ClientSecret, &cfg.ClientSecret},
+		{"akamai accessTokenSecretRef", ak.AccessToken, &cfg.AccessToken},
+	} {
+		v, err := a.secretValue(ctx, issuerNS, c.field, c.sel)
+		if err != nil {
+			return nil, err
+		}
+		*c.into = v
+	}
+	hc, err := a.providerHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServiceConsumerDomain, cfg.HTTPClient = ak.ServiceConsumerDomain, hc
+	p, err := NewAkamai(cfg)
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}

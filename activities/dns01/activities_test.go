@@ -489,7 +489,6 @@ func TestUnsupportedProviders(t *testing.T) {
 	for name, s := range map[string]acmev1.ACMEChallengeSolverDNS01{
 		"cloudDNS":    {CloudDNS: &acmev1.ACMEIssuerDNS01ProviderCloudDNS{}},
 		"azureDNS":    {AzureDNS: &acmev1.ACMEIssuerDNS01ProviderAzureDNS{}},
-		"akamai":      {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
 		"no provider": {},
 	} {
 		t.Run(name, func(t *testing.T) {
