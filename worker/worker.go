@@ -79,6 +79,10 @@ type ACMEConfig struct {
 	// solver without static keys use the worker's own AWS credentials, for Issuers and
 	// for ClusterIssuers.
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
+	// DNS01ProviderCAFile is a PEM file of CA certificates the DNS provider API clients
+	// trust besides the system's roots (Akamai's; the local stack's fake); "" means
+	// the system's roots only.
+	DNS01ProviderCAFile string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -199,7 +203,7 @@ func Register(r worker.Registry, c Config) {
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
-			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL,
+			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, ProviderCAFile: c.ACME.DNS01ProviderCAFile,
 			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
 			RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
 			LoadChallenge:        kubeActivities.LoadChallenge},

@@ -19,12 +19,12 @@ import (
 
 var akCreds = fakedns.AkamaiCredentials{ClientToken: "akab-client-token", ClientSecret: "akamai-client-secret=", AccessToken: "akab-access-token"}
 
-// akamaiFixture runs the fake Edge DNS API over TLS (zone example.biz) and returns
+// akamaiFixture runs the fake Edge DNS API over TLS (zone example.co) and returns
 // Activities trusting its certificate, with Secret team-a/akamai holding creds, and the
 // serviceConsumerDomain to use.
 func akamaiFixture(t *testing.T, creds fakedns.AkamaiCredentials) (*Activities, *fakedns.Store, string) {
 	t.Helper()
-	store := fakedns.NewStore([]string{"example.biz"}, nil)
+	store := fakedns.NewStore([]string{"example.co"}, nil)
 	hs := httptest.NewTLSServer((&fakedns.Akamai{Store: store, Clients: []fakedns.AkamaiCredentials{akCreds}}).Handler())
 	t.Cleanup(hs.Close)
 	caFile := filepath.Join(t.TempDir(), "ca.crt")
@@ -56,8 +56,8 @@ func akamaiInput(host, name, keyAuth string) DNS01Input {
 func TestAkamaiRoundTrip(t *testing.T) {
 	a, store, host := akamaiFixture(t, akCreds)
 	ctx := actCtx(t)
-	apex, wild := akamaiInput(host, "sub.example.biz", "ka-apex"), akamaiInput(host, "*.sub.example.biz", "ka-wild")
-	const fqdn = "_acme-challenge.sub.example.biz"
+	apex, wild := akamaiInput(host, "sub.example.co", "ka-apex"), akamaiInput(host, "*.sub.example.co", "ka-wild")
+	const fqdn = "_acme-challenge.sub.example.co"
 	for range 2 { // presenting again (a retried activity) leaves one value
 		for _, in := range []DNS01Input{apex, wild} {
 			rec, err := a.PresentDNS01(ctx, in)
@@ -85,7 +85,7 @@ func TestAkamaiRoundTrip(t *testing.T) {
 	if err := a.CleanUpDNS01(ctx, wild); err != nil {
 		t.Fatalf("clean up wildcard: %v", err)
 	}
-	if recs := store.Records("example.biz"); len(recs) != 0 {
+	if recs := store.Records("example.co"); len(recs) != 0 {
 		t.Fatalf("records left: %+v", recs)
 	}
 }
@@ -96,12 +96,12 @@ func TestAkamaiErrors(t *testing.T) {
 		bad := akCreds
 		bad.ClientSecret = "not-the-client-secret"
 		a, store, host := akamaiFixture(t, bad)
-		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.biz", actKeyAuth))
+		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.co", actKeyAuth))
 		actWantNonRetryable(t, err, ErrTypeRefused, "via akamai", "HTTP 401: Not authorized: The signature does not match")
 		if strings.Contains(err.Error(), bad.ClientSecret) {
 			t.Errorf("error %q shows the secret", err)
 		}
-		if len(store.Records("example.biz")) != 0 {
+		if len(store.Records("example.co")) != 0 {
 			t.Error("a record was written")
 		}
 	})
@@ -109,19 +109,19 @@ func TestAkamaiErrors(t *testing.T) {
 		bad := akCreds
 		bad.ClientToken = "akab-other"
 		a, _, host := akamaiFixture(t, bad)
-		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.biz", actKeyAuth))
+		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.co", actKeyAuth))
 		actWantNonRetryable(t, err, ErrTypeRefused, "HTTP 401: Not authorized: Invalid client token")
 	})
 	t.Run("CA not trusted: retryable TLS error", func(t *testing.T) {
 		a, _, host := akamaiFixture(t, akCreds)
 		a.ProviderCAFile = ""
-		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.biz", actKeyAuth))
+		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.co", actKeyAuth))
 		actWantRetryable(t, err, "certificate")
 	})
 	t.Run("bad CA file", func(t *testing.T) {
 		a, _, host := akamaiFixture(t, akCreds)
 		a.ProviderCAFile = filepath.Join(t.TempDir(), "none.crt")
-		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.biz", actKeyAuth))
+		_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.co", actKeyAuth))
 		actWantNonRetryable(t, err, ErrTypeConfig, "DNS provider CA file")
 	})
 	t.Run("no zone", func(t *testing.T) {
@@ -131,7 +131,7 @@ func TestAkamaiErrors(t *testing.T) {
 	})
 	t.Run("missing Secret", func(t *testing.T) {
 		a, _, host := akamaiFixture(t, akCreds)
-		in := akamaiInput(host, "example.biz", actKeyAuth)
+		in := akamaiInput(host, "example.co", actKeyAuth)
 		in.Solver.Akamai.AccessToken.Name = "nope"
 		_, err := a.PresentDNS01(ctx, in)
 		actWantNonRetryable(t, err, ErrTypeConfig, "akamai accessTokenSecretRef", "Secret team-a/nope", "not found")
@@ -139,7 +139,7 @@ func TestAkamaiErrors(t *testing.T) {
 	})
 	t.Run("wrong key", func(t *testing.T) {
 		a, _, host := akamaiFixture(t, akCreds)
-		in := akamaiInput(host, "example.biz", actKeyAuth)
+		in := akamaiInput(host, "example.co", actKeyAuth)
 		in.Solver.Akamai.ClientSecret.Key = "secret"
 		_, err := a.PresentDNS01(ctx, in)
 		actWantNonRetryable(t, err, ErrTypeConfig, "akamai clientSecretSecretRef", `Secret team-a/akamai has no key "secret"`)
@@ -147,7 +147,7 @@ func TestAkamaiErrors(t *testing.T) {
 	t.Run("bad serviceConsumerDomain", func(t *testing.T) {
 		a, _, _ := akamaiFixture(t, akCreds)
 		for _, host := range []string{"", "https://akab.luna.akamaiapis.net/"} {
-			_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.biz", actKeyAuth))
+			_, err := a.PresentDNS01(ctx, akamaiInput(host, "example.co", actKeyAuth))
 			actWantNonRetryable(t, err, ErrTypeConfig, "akamai:", "serviceConsumerDomain")
 		}
 	})

@@ -137,6 +137,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err := s.startAcmeDNS(o); err != nil {
 		return err
 	}
+	if err := s.startAkamai(o, dir, ca); err != nil {
+		return err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)

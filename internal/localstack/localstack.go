@@ -103,6 +103,8 @@ type Ports struct {
 	DNSWebhook int
 	// The fake acme-dns server (HTTP, in process), started with ACME.
 	AcmeDNS int
+	// The fake Akamai Edge DNS API (HTTPS, in process), started with ACME.
+	Akamai int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -115,7 +117,7 @@ func DefaultPorts() Ports {
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
 		Cloudflare: 8056, DigitalOcean: 8057,
-		Route53: 8061, AcmeDNS: 8064,
+		Route53: 8061, AcmeDNS: 8064, Akamai: 8065,
 	}
 }
 
@@ -159,6 +161,8 @@ type Stack struct {
 	dnsWebhook    *dnsWebhook
 	acmeDNS       *fakedns.AcmeDNS // the fake acme-dns server
 	acmeDNSURL    string
+	akamai        *fakedns.Store // the fake Akamai Edge DNS account
+	akamaiHost    string
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter

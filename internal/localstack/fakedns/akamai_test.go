@@ -15,13 +15,13 @@ import (
 func TestAkamaiEdgeGridAuthAndRecordSets(t *testing.T) {
 	creds := AkamaiCredentials{ClientToken: "ct", ClientSecret: "cs", AccessToken: "at"}
 	sink := &sinkLog{sets: map[string][]string{}}
-	store := NewStore([]string{"example.biz"}, sink)
+	store := NewStore([]string{"example.co"}, sink)
 	fake := &Akamai{Store: store, Clients: []AkamaiCredentials{creds}}
 	hs := httptest.NewTLSServer(fake.Handler())
 	defer hs.Close()
 	host := strings.TrimPrefix(hs.URL, "https://")
 	signer := edgegrid.Config{Host: host, ClientToken: creds.ClientToken, ClientSecret: creds.ClientSecret, AccessToken: creds.AccessToken, MaxBody: edgegrid.MaxBodySize}
-	const set = "/config-dns/v2/zones/example.biz/names/_acme-challenge.example.biz/types/TXT"
+	const set = "/config-dns/v2/zones/example.co/names/_acme-challenge.example.co/types/TXT"
 	call := func(s edgegrid.Config, method, path, body string, tamper func(*http.Request)) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
@@ -40,7 +40,7 @@ func TestAkamaiEdgeGridAuthAndRecordSets(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(raw)
 	}
-	body := `{"name":"_acme-challenge.example.biz","type":"TXT","ttl":60,"rdata":["\"one\""]}`
+	body := `{"name":"_acme-challenge.example.co","type":"TXT","ttl":60,"rdata":["\"one\""]}`
 	wrong := signer
 	wrong.ClientSecret = "other"
 	for _, tc := range []struct {
@@ -67,7 +67,7 @@ func TestAkamaiEdgeGridAuthAndRecordSets(t *testing.T) {
 			t.Errorf("%s: %d %s, want 401 %q", tc.name, status, answer, tc.detail)
 		}
 	}
-	if len(store.Records("example.biz")) != 0 {
+	if len(store.Records("example.co")) != 0 {
 		t.Fatal("a refused request wrote")
 	}
 	steps := []struct {
@@ -75,14 +75,14 @@ func TestAkamaiEdgeGridAuthAndRecordSets(t *testing.T) {
 		status             int
 		values             []string
 	}{
-		{http.MethodGet, "/config-dns/v2/zones/example.biz", "", 200, nil},
+		{http.MethodGet, "/config-dns/v2/zones/example.co", "", 200, nil},
 		{http.MethodGet, "/config-dns/v2/zones/example.com", "", 404, nil},
 		{http.MethodGet, set, "", 404, nil},
 		{http.MethodPost, set, body, 201, []string{"one"}},
 		{http.MethodPost, set, body, 409, []string{"one"}},
-		{http.MethodPut, set, `{"name":"_acme-challenge.example.biz","type":"TXT","ttl":60,"rdata":["\"one\"","\"two\""]}`, 200, []string{"one", "two"}},
+		{http.MethodPut, set, `{"name":"_acme-challenge.example.co","type":"TXT","ttl":60,"rdata":["\"one\"","\"two\""]}`, 200, []string{"one", "two"}},
 		{http.MethodGet, set, "", 200, []string{"one", "two"}},
-		{http.MethodPut, set, `{"name":"_acme-challenge.example.biz","type":"TXT","ttl":60,"rdata":["\"two\""]}`, 200, []string{"two"}},
+		{http.MethodPut, set, `{"name":"_acme-challenge.example.co","type":"TXT","ttl":60,"rdata":["\"two\""]}`, 200, []string{"two"}},
 		{http.MethodDelete, set, "", 204, nil},
 		{http.MethodDelete, set, "", 404, nil},
 		{http.MethodPut, set, body, 404, nil},
@@ -92,11 +92,11 @@ func TestAkamaiEdgeGridAuthAndRecordSets(t *testing.T) {
 		if status != st.status {
 			t.Fatalf("%s %s: %d %s, want %d", st.method, st.path, status, answer, st.status)
 		}
-		if got := store.TXT("_acme-challenge.example.biz"); !slices.Equal(got, st.values) {
+		if got := store.TXT("_acme-challenge.example.co"); !slices.Equal(got, st.values) {
 			t.Fatalf("%s %s: TXT %q, want %q", st.method, st.path, got, st.values)
 		}
 		sink.mu.Lock()
-		served := sink.sets["_acme-challenge.example.biz."]
+		served := sink.sets["_acme-challenge.example.co."]
 		sink.mu.Unlock()
 		if st.status < 300 && st.method != http.MethodGet && !slices.Equal(served, st.values) {
 			t.Fatalf("%s: sink serves %q, want %q", st.method, served, st.values)

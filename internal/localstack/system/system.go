@@ -137,6 +137,7 @@ func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACME
 		DigitalOceanAPIURL:        s.DigitalOceanAPIURL(),
 		Route53APIURL:             s.Route53APIURL(),
 		STSAPIURL:                 s.Route53APIURL(),
+		DNS01ProviderCAFile:       s.ACMECABundleFile,
 		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
 		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
 		SelfCheckTimeout:          selfCheckTimeout,
