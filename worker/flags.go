@@ -79,7 +79,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.ACME.STSAPIURL, "sts-api-url", "", "base URL of the AWS STS API the route53 solver assumes roles through (default: AWS's regional endpoint)")
 	fs.BoolVar(&f.ACME.IssuerAmbientCredentials, "issuer-ambient-credentials", false, "let a route53 solver of an Issuer without static keys use the worker's own AWS credentials (upstream's flag)")
 	fs.BoolVar(&f.ACME.ClusterIssuerAmbientCredentials, "cluster-issuer-ambient-credentials", true, "let a route53 solver of a ClusterIssuer without static keys use the worker's own AWS credentials (upstream's flag)")
-	fs.StringVar(&f.ACME.DNS01ProviderCAFile, "dns01-provider-ca-file", "", "PEM file of CA certificates that DNS-01 provider API clients (Akamai) trust besides the system's roots")
+	fs.StringVar(&f.ACME.DNS01ProviderCAFile, "dns01-provider-ca-file", "", "PEM file of CA certificates that DNS-01 provider API clients (Akamai, acme-dns) trust besides the system's roots")
 	fs.StringVar(&f.ACME.HTTP01SolverListen, "http01-solver-listen", "", "serve HTTP-01 challenges from this process on host:port instead of creating solver Pods (local stack)")
 	fs.BoolVar(&f.recursiveOnly, "dns01-recursive-nameservers-only", false, "upstream's flag, accepted: the DNS-01 check always asks only --dns01-recursive-nameservers when they are set")
 	fs.StringVar(&f.ACME.HTTP01SelfCheck.Resolver, "http01-self-check-nameserver", "", "DNS server (host:port) the HTTP-01 self check resolves names with (default: the system resolver)")

@@ -80,8 +80,8 @@ type ACMEConfig struct {
 	// for ClusterIssuers.
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
 	// DNS01ProviderCAFile is a PEM file of CA certificates the DNS provider API clients
-	// trust besides the system's roots (Akamai's; the local stack's fake); "" means
-	// the system's roots only.
+	// trust besides the system's roots (Akamai's and acme-dns's; the local stack's
+	// fake Akamai); "" means the system's roots only.
 	DNS01ProviderCAFile string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating

@@ -2,7 +2,10 @@ package dns01
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +178,33 @@ func TestAcmeDNSErrors(t *testing.T) {
 		_, err := a.PresentDNS01(ctx, acmeDNSInput(" ", "example.org", actKeyAuth, "accounts.json"))
 		actWantNonRetryable(t, err, ErrTypeConfig, "acmeDNS: no host set")
 	})
+}
+
+// An acme-dns server behind TLS with a private CA is reached through ProviderCAFile.
+func TestAcmeDNSPrivateCA(t *testing.T) {
+	a, store, acct, _ := acmeDNSFixture(t, nil)
+	fake := &fakedns.AcmeDNS{Store: store, Domain: acmeDNSZone}
+	// A second fake acme-dns, over TLS, with an account of its own.
+	hs := httptest.NewTLSServer(fake.Handler())
+	defer hs.Close()
+	registered, err := fake.Register()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]fakedns.AcmeDNSAccount{"example.org": registered})
+	a.Kube = kubefake.NewClientset(actSecret(actIssuerNS, "acme-dns", "accounts.json", string(raw)))
+	ctx := actCtx(t)
+	in := acmeDNSInput(hs.URL, "example.org", actKeyAuth, "accounts.json")
+	_, err = a.PresentDNS01(ctx, in)
+	actWantRetryable(t, err, "certificate")
+	a.ProviderCAFile = filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(a.ProviderCAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PresentDNS01(ctx, in); err != nil {
+		t.Fatalf("present through the private CA: %v", err)
+	}
+	if got := store.TXT(registered.FullDomain); !slices.Equal(got, []string{TXTValue(actKeyAuth)}) || acct.FullDomain == registered.FullDomain {
+		t.Fatalf("TXT %s = %q", registered.FullDomain, got)
+	}
 }

@@ -57,7 +57,7 @@ type Activities struct {
 	// --cluster-issuer-ambient-credentials).
 	IssuerAmbientCredentials, ClusterIssuerAmbientCredentials bool
 	// ProviderCAFile, when set, is a PEM file of CA certificates that the DNS provider
-	// API clients built on net/http (Akamai) trust besides the system's roots: a
+	// API clients built on net/http (Akamai, acme-dns) trust besides the system's roots: a
 	// private API endpoint, or the local stack's fakes. It is read at each call.
 	ProviderCAFile string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
@@ -432,7 +432,11 @@ func (a *Activities) acmeDNS(ctx context.Context, issuerNS string, ad *acmev1.AC
 	if err != nil {
 		return nil, err
 	}
-	p, err := NewAcmeDNS(AcmeDNSConfig{Host: ad.Host, AccountsJSON: []byte(accounts), Domain: dnsName})
+	hc, err := a.providerHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewAcmeDNS(AcmeDNSConfig{Host: ad.Host, AccountsJSON: []byte(accounts), Domain: dnsName, HTTPClient: hc})
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}
