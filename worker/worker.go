@@ -85,6 +85,10 @@ type ACMEConfig struct {
 	// AzureDNS overrides Azure's endpoints (Entra ID, Resource Manager) and the CAs
 	// trusted for them; empty means each solver's environment's.
 	AzureDNS dns01.AzureEndpoints
+	// DNS01ProviderCAFile is a PEM file of CA certificates the DNS provider API clients
+	// trust besides the system's roots (Akamai's and acme-dns's; the local stack's
+	// fake Akamai); "" means the system's roots only.
+	DNS01ProviderCAFile string
 	// HTTP01SolverListen, when set (the local stack), makes the worker serve HTTP-01
 	// tokens itself on this address (host:port) from HTTP01Registry instead of creating
 	// solver Pods.
@@ -205,7 +209,7 @@ func Register(r worker.Registry, c Config) {
 			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
-			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL,
+			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, ProviderCAFile: c.ACME.DNS01ProviderCAFile,
 			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
 			CloudDNSAPIURL: c.ACME.CloudDNSAPIURL, AzureEndpoints: c.ACME.AzureDNS, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
 			LoadChallenge: kubeActivities.LoadChallenge},

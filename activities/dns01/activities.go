@@ -30,6 +30,10 @@ const (
 	ProviderCloudDNS = "clouddns"
 	// ProviderAzureDNS runs on the shared recordAPI skeleton (azuredns.go).
 	ProviderAzureDNS = "azuredns"
+	// ProviderAcmeDNS sets the value at an acme-dns account (acmedns.go).
+	ProviderAcmeDNS = "acmeDNS"
+	// ProviderAkamai runs on the shared recordAPI skeleton (akamai.go).
+	ProviderAkamai = "akamai"
 )
 
 // Activities are the DNS-01 solver activities. Register them on a worker with
@@ -63,6 +67,10 @@ type Activities struct {
 	// the CAs trusted for them (the local stack's fake); empty means the
 	// environment's.
 	AzureEndpoints AzureEndpoints
+	// ProviderCAFile, when set, is a PEM file of CA certificates that the DNS provider
+	// API clients built on net/http (Akamai, acme-dns) trust besides the system's roots: a
+	// private API endpoint, or the local stack's fakes. It is read at each call.
+	ProviderCAFile string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the
 	// propagation check instead of the zone's authoritative nameservers
 	// (upstream's --dns01-recursive-nameservers-only), and are used to follow
@@ -188,7 +196,10 @@ func (a *Activities) CheckDNS01Propagation(ctx context.Context, in DNS01Input) (
 	}
 	res, err := CheckTXT(ctx, ChallengeFQDN(in.DNSName), TXTValue(in.KeyAuthorization), CheckOptions{
 		Nameservers: a.RecursiveNameservers,
-		FollowCNAME: in.Solver.CNAMEStrategy == acmev1.FollowStrategy,
+		// acme-dns is reached only through the _acme-challenge CNAME to an account's
+		// fulldomain, whatever cnameStrategy says (it only decides where records are
+		// written, and acme-dns writes at the fulldomain anyway).
+		FollowCNAME: in.Solver.CNAMEStrategy == acmev1.FollowStrategy || in.Solver.AcmeDNS != nil,
 	})
 	if err != nil {
 		return CheckResult{}, err
@@ -318,19 +329,15 @@ func (a *Activities) provider(ctx context.Context, in DNS01Input) (Provider, str
 	case s.AzureDNS != nil:
 		p, err := a.azureDNS(ctx, in.IssuerNamespace, s.AzureDNS)
 		return p, ProviderAzureDNS, err
-	}
-	var name string
-	switch {
 	case s.AcmeDNS != nil:
-		name = "acmeDNS"
+		p, err := a.acmeDNS(ctx, in.IssuerNamespace, s.AcmeDNS, in.DNSName)
+		return p, ProviderAcmeDNS, err
 	case s.Akamai != nil:
-		name = "akamai"
-	default:
-		return nil, "", temporal.NewNonRetryableApplicationError(
-			"dns01: the solver sets no DNS provider: certflow supports cloudflare, rfc2136, digitalocean and route53", ErrTypeUnsupported, nil)
+		p, err := a.akamai(ctx, in.IssuerNamespace, s.Akamai)
+		return p, ProviderAkamai, err
 	}
 	return nil, "", temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("dns01: DNS provider %s is not supported by certflow: use cloudflare, rfc2136, digitalocean or route53", name), ErrTypeUnsupported, nil)
+		"dns01: the solver sets no DNS provider: set one of cloudflare, route53, cloudDNS, azureDNS, digitalocean, acmeDNS, akamai, rfc2136 or webhook", ErrTypeUnsupported, nil)
 }
 
 func (a *Activities) cloudflare(ctx context.Context, issuerNS string, cf *acmev1.ACMEIssuerDNS01ProviderCloudflare) (Provider, error) {
@@ -421,6 +428,51 @@ func (a *Activities) route53(ctx context.Context, issuerNS string, r *acmev1.ACM
 	}
 	cfg.SecretAccessKey = secret
 	p, err := NewRoute53(cfg)
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) acmeDNS(ctx context.Context, issuerNS string, ad *acmev1.ACMEIssuerDNS01ProviderAcmeDNS, dnsName string) (Provider, error) {
+	accounts, err := a.secretValue(ctx, issuerNS, "acmeDNS accountSecretRef", ad.AccountSecret)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := a.providerHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewAcmeDNS(AcmeDNSConfig{Host: ad.Host, AccountsJSON: []byte(accounts), Domain: dnsName, HTTPClient: hc})
+	if err != nil {
+		return nil, configError("dns01: %v", err)
+	}
+	return p, nil
+}
+
+func (a *Activities) akamai(ctx context.Context, issuerNS string, ak *acmev1.ACMEIssuerDNS01ProviderAkamai) (Provider, error) {
+	var cfg AkamaiConfig
+	for _, c := range []struct {
+		field string
+		sel   cmmeta.SecretKeySelector
+		into  *string
+	}{
+		{"akamai clientTokenSecretRef", ak.ClientToken, &cfg.ClientToken},
+		{"akamai clientSecretSecretRef", ak.ClientSecret, &cfg.ClientSecret},
+		{"akamai accessTokenSecretRef", ak.AccessToken, &cfg.AccessToken},
+	} {
+		v, err := a.secretValue(ctx, issuerNS, c.field, c.sel)
+		if err != nil {
+			return nil, err
+		}
+		*c.into = v
+	}
+	hc, err := a.providerHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServiceConsumerDomain, cfg.HTTPClient = ak.ServiceConsumerDomain, hc
+	p, err := NewAkamai(cfg)
 	if err != nil {
 		return nil, configError("dns01: %v", err)
 	}

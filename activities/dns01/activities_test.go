@@ -487,8 +487,6 @@ func TestKubeErrorsAreRetryable(t *testing.T) {
 
 func TestUnsupportedProviders(t *testing.T) {
 	for name, s := range map[string]acmev1.ACMEChallengeSolverDNS01{
-		"acmeDNS":     {AcmeDNS: &acmev1.ACMEIssuerDNS01ProviderAcmeDNS{}},
-		"akamai":      {Akamai: &acmev1.ACMEIssuerDNS01ProviderAkamai{}},
 		"no provider": {},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -17,8 +17,7 @@ const (
 	// input (no DNS name, no key authorization).
 	ErrTypeConfig = "DNS01Config"
 	// ErrTypeUnsupported: the solver names a DNS provider certflow does not
-	// implement (cloudDNS, azureDNS, acmeDNS, akamai,
-	// webhook), or none at all.
+	// implement (cloudDNS, azureDNS), or none at all.
 	ErrTypeUnsupported = "DNS01Unsupported"
 	// ErrTypeRefused: a DNS provider's API refused the request for good (HTTP 400,
 	// 401, 403, 404 or 422: bad credentials, no access, a zone it does not have):

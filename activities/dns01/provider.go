@@ -1,6 +1,6 @@
 // Package dns01 presents and removes ACME DNS-01 TXT records at DNS providers
-// (Cloudflare, RFC2136, DigitalOcean, Route53, cert-manager webhook solvers) and checks that
-// they have propagated.
+// (Cloudflare, RFC2136, DigitalOcean, Route53, acme-dns, Akamai, cert-manager webhook
+// solvers) and checks that they have propagated.
 package dns01
 
 import "context"

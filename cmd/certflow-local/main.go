@@ -134,6 +134,10 @@ ACME (Pebble; pebble-challtestsrv answers 127.0.0.1 for every name):
 			strings.Join(s.CloudflareZoneNames(), ", "), localstack.DigitalOceanToken, s.DigitalOceanAPIURL(),
 			strings.Join(localstack.DigitalOceanZones, ", "), localstack.Route53AccessKeyID, localstack.Route53SecretAccessKey,
 			localstack.Route53Role, s.Route53APIURL(), strings.Join(localstack.Route53Zones, ", "), s.HTTP01Port)
+		c := localstack.AkamaiCredentials
+		fmt.Fprintf(out, `  acme-dns:          %s (POST /register for an account in zone %s; delegate _acme-challenge with challtestsrv's /set-cname)
+  Akamai:            serviceConsumerDomain %s, client token %s, client secret %s, access token %s (zones %s; CA bundle above)
+`, s.AcmeDNSURL(), localstack.AcmeDNSZone, s.AkamaiHost(), c.ClientToken, c.ClientSecret, c.AccessToken, strings.Join(localstack.AkamaiZones, ", "))
 	}
 	fmt.Fprintf(out, `
 Try:

@@ -140,6 +140,12 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	if err := s.startAzureDNS(dir, ca); err != nil {
 		return err
 	}
+	if err := s.startAcmeDNS(o); err != nil {
+		return err
+	}
+	if err := s.startAkamai(o, dir, ca); err != nil {
+		return err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)

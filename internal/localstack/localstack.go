@@ -101,6 +101,10 @@ type Ports struct {
 	Route53 int
 	// The DNS-01 webhook's secure port (Options.DNSWebhook).
 	DNSWebhook int
+	// The fake acme-dns server (HTTP, in process), started with ACME.
+	AcmeDNS int
+	// The fake Akamai Edge DNS API (HTTPS, in process), started with ACME.
+	Akamai int
 }
 
 // DefaultPorts returns the fixed ports used by `make run`.
@@ -113,7 +117,7 @@ func DefaultPorts() Ports {
 		ChallTestSrvDNS: 8053, ChallTestSrvAPI: 8055,
 		HTTP01: 5002, TLSALPN01: 5001,
 		Cloudflare: 8056, DigitalOcean: 8057,
-		Route53: 8061,
+		Route53: 8061, AcmeDNS: 8064, Akamai: 8065,
 	}
 }
 
@@ -155,8 +159,12 @@ type Stack struct {
 	route53       *fakedns.Store // the fake Route 53 account
 	route53URL    string
 	dnsWebhook    *dnsWebhook
-	cloudDNS      *cloudDNSFake            // the fake Google Cloud DNS API
-	azureDNS      *azureDNSFake            // the fake Azure DNS API
+	cloudDNS      *cloudDNSFake    // the fake Google Cloud DNS API
+	azureDNS      *azureDNSFake    // the fake Azure DNS API
+	acmeDNS       *fakedns.AcmeDNS // the fake acme-dns server
+	acmeDNSURL    string
+	akamai        *fakedns.Store // the fake Akamai Edge DNS account
+	akamaiHost    string
 	runs          map[string]*componentRun // how each server was started, for Restart
 	stopped       bool
 	log           *lineWriter

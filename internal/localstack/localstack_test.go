@@ -63,6 +63,8 @@ func TestFullStack(t *testing.T) {
 	t.Run("cloudflare", func(t *testing.T) { checkCloudflare(ctx, t, s) })
 	t.Run("digitalocean", func(t *testing.T) { checkDigitalOcean(ctx, t, s) })
 	t.Run("route53", func(t *testing.T) { checkRoute53(ctx, t, s) })
+	t.Run("acme-dns", func(t *testing.T) { checkAcmeDNS(ctx, t, s) })
+	t.Run("akamai", func(t *testing.T) { checkAkamai(ctx, t, s) })
 
 	pids := s.PIDs()
 	for _, name := range []string{"etcd", "kube-apiserver", "temporal", "pebble-challtestsrv", "pebble"} {
