@@ -10,8 +10,11 @@ TEST_TIMEOUT ?= 45m
 # Servers of the local stack and developer tools, built from Go modules into bin/.
 STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv helm
 DEV_TOOLS := controller-gen workflowcheck
+# Servers only the integration tests run: test fixtures, never shipped (Vault's licence
+# is the BSL; bin/vault is never bundled in the image or chart).
+TEST_TOOLS := vault
 
-.PHONY: all tools bind chromium build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
+.PHONY: all tools test-tools bind chromium build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -21,6 +24,10 @@ include hack/bench.mk
 ## tools: build the local stack's servers and the dev tools into bin/ (skips fresh ones)
 tools:
 	@hack/build-tools.sh $(STACK_TOOLS) $(DEV_TOOLS)
+
+## test-tools: build the servers only the integration tests run (HashiCorp Vault) into bin/
+test-tools:
+	@hack/build-tools.sh $(TEST_TOOLS)
 
 ## bind: install ISC BIND 9 (named) for the RFC2136 tests when it is missing (Debian's bind9)
 bind:
@@ -56,7 +63,7 @@ run: tools build
 	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools bind chromium lint verify-generate fuzz-short image
+test: tools test-tools bind chromium lint verify-generate fuzz-short image
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## chaos: 1,000 CA and 50 ACME DNS-01 Certificates issued while the worker, the watcher,

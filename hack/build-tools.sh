@@ -14,6 +14,9 @@ ETCD_VERSION=v3.7.3
 TEMPORAL_CLI_VERSION=1.5.1
 PEBBLE_VERSION=v2.10.3
 HELM_VERSION=v4.3.2
+# HashiCorp Vault, for the Vault issuer's integration tests only: its licence (BSL)
+# allows it as a test fixture; bin/vault is never shipped or bundled in the image or chart.
+VAULT_VERSION=v1.21.4
 
 # stamp NAME VERSION: true when bin/NAME was built at VERSION.
 fresh() { [ -x "$bin/$1" ] && [ "$(cat "$bin/.$1.version" 2>/dev/null)" = "$2" ]; }
@@ -57,6 +60,10 @@ tool() {
     certflow-dnswebhook) build certflow-dnswebhook "$(cat tools/dnswebhook/go.mod tools/dnswebhook/go.sum tools/dnswebhook/*.go | sha256sum | cut -c1-16)" \
       tools/dnswebhook . ;;
     workflowcheck) build workflowcheck "$(tools_version go.temporal.io/sdk/contrib/tools/workflowcheck)" tools go.temporal.io/sdk/contrib/tools/workflowcheck ;;
+    vault) # its sdk module is patched first (hack/vault-sdk.sh); the stamp names the patch
+      local v="$VAULT_VERSION+sdk-patch.$(sha256sum tools/vault/sdk.patch hack/vault-sdk.sh | sha256sum | cut -c1-12)"
+      fresh vault "$v" || hack/vault-sdk.sh
+      build vault "$v" tools/vault github.com/hashicorp/vault ;;
     *) echo "unknown tool $1" >&2; return 2 ;;
   esac
 }

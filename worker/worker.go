@@ -23,6 +23,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/vault"
 	"github.com/certflow/certflow/activities/venafi"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/version"
@@ -217,6 +218,7 @@ func Register(r worker.Registry, c Config) {
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", TestOnlyFakeConnectorURL: c.TestOnlyVenafiFakeConnectorURL},
+		Vault: &vault.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace},
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/vault"
 	"github.com/certflow/certflow/activities/venafi"
 )
 
@@ -64,6 +65,9 @@ const (
 	actCheckVenafiIssuer         = "CheckVenafiIssuer"
 	actRequestVenafiCertificate  = "RequestVenafiCertificate"
 	actRetrieveVenafiCertificate = "RetrieveVenafiCertificate"
+	// Vault issuers (activities/vault).
+	actCheckVault    = "CheckVault"
+	actSignWithVault = "SignWithVault"
 )
 
 // Activities are the implementations behind the activity names.
@@ -75,6 +79,7 @@ type Activities struct {
 	DNS01  *dns01.Activities
 	HTTP01 *http01.Activities
 	Venafi *venafi.Activities
+	Vault  *vault.Activities
 }
 
 // ActivityRegistry is where activities are registered: a worker, or a test environment.
@@ -130,6 +135,8 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actCheckVenafiIssuer, a.Venafi.CheckVenafiIssuer},
 		{actRequestVenafiCertificate, a.Venafi.RequestVenafiCertificate},
 		{actRetrieveVenafiCertificate, a.Venafi.RetrieveVenafiCertificate},
+		{actCheckVault, a.Vault.CheckVault},
+		{actSignWithVault, a.Vault.SignWithVault},
 	} {
 		r.RegisterActivityWithOptions(e.fn, activity.RegisterOptions{Name: e.name})
 	}

@@ -245,6 +245,8 @@ func (c *certificateRun) sign(issuer kube.IssuerInfo, csr []byte, key keys.KeyRe
 			c.askIssuerToRecheck()
 		}
 		return signed, err
+	case kube.IssuerTypeVault:
+		return signWithVault(c.ctx, issuer, c.st.Spec.IssuerRef, c.st.Namespace, csr, certDuration(c.st.Spec))
 	case kube.IssuerTypeACME:
 		signed, err := c.orderFromACME(issuer, csr, req)
 		if acmeAccountUnknown(err) && c.changes.has(changeACMEAccountRecovery) {

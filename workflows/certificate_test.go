@@ -22,6 +22,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/vault"
 	"github.com/certflow/certflow/activities/venafi"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
@@ -51,6 +52,7 @@ func registerAllActivities(env *testsuite.TestWorkflowEnvironment) {
 		Kube: &kube.Activities{}, Keys: &keys.Activities{}, PKI: &pki.Activities{},
 		ACME: &acme.Activities{}, DNS01: &dns01.Activities{}, HTTP01: &http01.Activities{},
 		Venafi: &venafi.Activities{},
+		Vault:  &vault.Activities{},
 	})
 }
 

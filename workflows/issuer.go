@@ -100,6 +100,9 @@ func (r *issuerRun) check() (kube.Condition, *acmev1.ACMEIssuerStatus, time.Dura
 	if r.in.Spec.Venafi != nil && r.changes.has(changeVenafiIssuers) {
 		return checkVenafiIssuer(r.ctx, r.in), nil, 0
 	}
+	if r.in.Spec.Vault != nil && r.changes.has(changeVaultIssuers) {
+		return checkVaultIssuer(r.ctx, r.in), nil, 0
+	}
 	return checkNonACMEIssuer(r.ctx, r.in), nil, 0
 }
 
@@ -123,7 +126,8 @@ func (r *issuerRun) recheckDelay(ready kube.Condition, err error) time.Duration 
 	case ready.Status != cmmeta.ConditionTrue:
 		r.status.Phase, r.status.LastError = "NotReady", ready.Message
 		if ready.Reason == cmapi.IssuerReasonErrorGetKeyPair || ready.Reason == cmapi.IssuerReasonErrorInvalidKeyPair ||
-			ready.Reason == cmapi.IssuerReasonErrorRegisterAccount || (r.in.Spec.Venafi != nil && venafiRecheck(ready.Reason)) {
+			ready.Reason == cmapi.IssuerReasonErrorRegisterAccount || (r.in.Spec.Venafi != nil && venafiRecheck(ready.Reason)) ||
+			ready.Reason == reasonVaultError {
 			retry := policy.RecheckBackoff(r.notReadyChecks)
 			r.notReadyChecks++
 			return retry

@@ -249,6 +249,8 @@ func (r *requestRun) sign(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sign
 		}
 		err := step(r.ctx, kubeStep, fmt.Sprintf("sign with CA %s/%s", issuer.ResourceNamespace, ca.SecretName), actSignWithCA, in).Get(r.ctx, &signed)
 		return signed, err
+	case kube.IssuerTypeVault:
+		return signWithVault(r.ctx, issuer, f.IssuerRef, r.in.Namespace, f.CSRPEM, duration)
 	case kube.IssuerTypeACME:
 		return r.order(issuer, f)
 	case kube.IssuerTypeVenafi:

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ func TestVenafiIssuerOldRunStaysUnsupported(t *testing.T) {
 	})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-v"}) }, time.Hour)
 	in := NewIssuerInput(cmapi.IssuerKind, "ns", "venafi", IssuerSpecSignal{UID: "uid-v", Generation: 1, Spec: venafiSpec})
-	in.Changes = len(issuerChanges) - 1
+	in.Changes = slices.IndexFunc(issuerChanges, func(c change) bool { return c.id == changeVenafiIssuers })
 	env.OnGetVersion(changeVenafiIssuers, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.ExecuteWorkflow(IssuerWorkflow, in)
 	if err := env.GetWorkflowError(); err != nil {

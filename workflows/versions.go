@@ -91,6 +91,7 @@ var certificateChanges = changeTable{
 const (
 	changeACMEAccountRecheck = "acme-account-recheck"
 	changeVenafiIssuers      = "venafi-issuers"
+	changeVaultIssuers       = "vault-issuers"
 )
 
 var issuerChanges = changeTable{
@@ -102,6 +103,9 @@ var issuerChanges = changeTable{
 	{id: changeVenafiIssuers, since: "2026-12-05 issue 14",
 		what: "Venafi issuers are verified by vcert's connector (ping, authenticate, read the zone), Ready=False with its " +
 			"words re-checked on a backoff (before: Ready=False Unsupported)"},
+	{id: changeVaultIssuers, since: "2026-12-05 issue 14",
+		what: "Vault issuers are checked against Vault (sys/health and a login): Ready=True VaultVerified, or Ready=False " +
+			"VaultError with Vault's words, re-checked on a backoff (before: Ready=False Unsupported)"},
 }
 
 // changeSet is which changes of a table one run has in effect.
