@@ -68,7 +68,7 @@ type Activities struct {
 	// environment's.
 	AzureEndpoints AzureEndpoints
 	// ProviderCAFile, when set, is a PEM file of CA certificates that the DNS provider
-	// API clients built on net/http (Akamai, acme-dns) trust besides the system's roots: a
+	// API clients (Akamai, acme-dns, Azure DNS) trust besides the system's roots: a
 	// private API endpoint, or the local stack's fakes. It is read at each call.
 	ProviderCAFile string
 	// RecursiveNameservers ("host" or "host:port"), when set, are asked in the

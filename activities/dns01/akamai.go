@@ -245,6 +245,19 @@ func (a *akamaiAPI) deleteTXT(ctx context.Context, zone string, rec txtRecord) e
 // providerHTTPClient is nil (apiHTTPClient's default) without ProviderCAFile, else a
 // client of the same limits that also trusts the file's CA certificates.
 func (a *Activities) providerHTTPClient() (*http.Client, error) {
+	cfg, err := a.providerTLSConfig()
+	if cfg == nil || err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = cfg
+	return &http.Client{Timeout: 30 * time.Second, Transport: bounded.Body(tr, 8<<20)}, nil
+}
+
+// providerTLSConfig is nil without ProviderCAFile, else a TLS configuration trusting
+// the system's roots and the file's CA certificates (read now, so a rotated file
+// takes effect at the next call).
+func (a *Activities) providerTLSConfig() (*tls.Config, error) {
 	if a.ProviderCAFile == "" {
 		return nil, nil
 	}
@@ -259,7 +272,5 @@ func (a *Activities) providerHTTPClient() (*http.Client, error) {
 	if !pool.AppendCertsFromPEM(pemBytes) {
 		return nil, configError("dns01: the worker's DNS provider CA file %s holds no PEM certificate", a.ProviderCAFile)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Timeout: 30 * time.Second, Transport: bounded.Body(tr, 8<<20)}, nil
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

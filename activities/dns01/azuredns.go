@@ -2,8 +2,6 @@ package dns01
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -260,9 +258,6 @@ type AzureEndpoints struct {
 	// ResourceManager is Azure Resource Manager's base URL (https); "" means the
 	// environment's.
 	ResourceManager string
-	// CAFile is a PEM bundle trusted for these endpoints besides the system's
-	// roots; "" means the system's roots only.
-	CAFile string
 }
 
 // azureDNS builds the azureDNS solver's provider. With clientID, the service
@@ -286,20 +281,11 @@ func (a *Activities) azureDNS(ctx context.Context, issuerNS string, z *acmev1.AC
 		env.Services[cloud.ResourceManager] = rm
 	}
 	var transport policy.Transporter
-	if ep.CAFile != "" {
-		pem, err := os.ReadFile(ep.CAFile)
-		if err != nil {
-			return nil, configError("dns01: azuredns: the worker's Azure CA bundle: %v", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, configError("dns01: azuredns: the worker's Azure CA bundle %s holds no PEM certificate", ep.CAFile)
-		}
+	if tlsConfig, err := a.providerTLSConfig(); err != nil {
+		return nil, err
+	} else if tlsConfig != nil {
 		transport = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+			Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsConfig}}
 	}
 	copts := azcore.ClientOptions{Cloud: env, Transport: transport}
 

@@ -44,7 +44,7 @@ func azFixture(t *testing.T, secretValue string) (*Activities, *fakedns.Store) {
 	}
 	kube := kubefake.NewClientset(actSecret(actIssuerNS, "az", "client-secret", secretValue))
 	return &Activities{Kube: kube, ClusterResourceNamespace: actClusterNS,
-		AzureEndpoints: AzureEndpoints{AuthorityHost: hs.URL, ResourceManager: hs.URL, CAFile: caFile}}, store
+		AzureEndpoints: AzureEndpoints{AuthorityHost: hs.URL, ResourceManager: hs.URL}, ProviderCAFile: caFile}, store
 }
 
 func azInput(name, keyAuth string, sel string) DNS01Input {
@@ -164,7 +164,7 @@ func TestAzureDNSErrors(t *testing.T) {
 	}
 	t.Run("a server the worker does not trust", func(t *testing.T) {
 		a, _ := azFixture(t, azSecret)
-		a.AzureEndpoints.CAFile = ""
+		a.ProviderCAFile = ""
 		_, err := a.PresentDNS01(ctx, azInput("example.biz", actKeyAuth, "client-secret"))
 		actWantRetryable(t, err, "certificate")
 	})

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -29,15 +28,14 @@ var AzureDNSZones = []string{"example.site"}
 
 // azureDNSFake is the running fake Azure DNS API.
 type azureDNSFake struct {
-	store  *fakedns.Store
-	url    string
-	caFile string
+	store *fakedns.Store
+	url   string
 }
 
 // startAzureDNS runs the fake Azure DNS API (Resource Manager) and Entra ID token
 // endpoint in this process on a free port of 127.0.0.1, over TLS with a certificate
 // of the stack's ACME CA (ca, in dir): the Azure SDK sends credentials over https
-// only, and the worker trusts that CA for Azure through --azuredns-ca-file. Its TXT
+// only, and the worker trusts that CA for Azure through --dns01-provider-ca-file. Its TXT
 // records are served by pebble-challtestsrv as the fake DigitalOcean's are.
 func (s *Stack) startAzureDNS(dir string, ca *keyPair) error {
 	t := time.Now()
@@ -68,7 +66,7 @@ func (s *Stack) startAzureDNS(dir string, ca *keyPair) error {
 		return err
 	}
 	s.mu.Lock()
-	s.azureDNS = &azureDNSFake{store: store, url: u, caFile: filepath.Join(dir, "acme-ca.crt")}
+	s.azureDNS = &azureDNSFake{store: store, url: u}
 	s.mu.Unlock()
 	s.recordTime("fake azuredns", time.Since(t))
 	return nil
@@ -85,17 +83,6 @@ func (s *Stack) AzureDNSURL() string {
 		return ""
 	}
 	return s.azureDNS.url
-}
-
-// AzureDNSCAFile is the CA bundle the fake Azure DNS API's certificate chains to
-// (what the worker's --azuredns-ca-file takes); empty unless ACME was started.
-func (s *Stack) AzureDNSCAFile() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.azureDNS == nil {
-		return ""
-	}
-	return s.azureDNS.caFile
 }
 
 // AzureDNS returns the fake Azure DNS resource group's records (nil unless ACME was

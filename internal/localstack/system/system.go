@@ -139,7 +139,7 @@ func ACMEConfig(s *localstack.Stack, selfCheckTimeout time.Duration) worker.ACME
 		Route53APIURL:             s.Route53APIURL(),
 		STSAPIURL:                 s.Route53APIURL(),
 		CloudDNSAPIURL:            s.CloudDNSAPIURL(),
-		AzureDNS:                  dns01.AzureEndpoints{AuthorityHost: s.AzureDNSURL(), ResourceManager: s.AzureDNSURL(), CAFile: s.AzureDNSCAFile()},
+		AzureDNS:                  dns01.AzureEndpoints{AuthorityHost: s.AzureDNSURL(), ResourceManager: s.AzureDNSURL()},
 		DNS01ProviderCAFile:       s.ACMECABundleFile,
 		HTTP01SolverListen:        "127.0.0.1:" + strconv.Itoa(s.HTTP01Port),
 		HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: s.ChallTestSrvDNS, Port: s.HTTP01Port},
