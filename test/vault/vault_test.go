@@ -6,6 +6,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -89,7 +90,7 @@ func setupVault(ctx context.Context) error {
 			return api(ctx, "POST", "pki/root/generate/internal", map[string]any{"common_name": "certflow Vault test root", "ttl": "87600h"}, &root)
 		},
 		func() error {
-			return api(ctx, "POST", "pki/roles/example", map[string]any{"allowed_domains": "example.com", "allow_subdomains": true, "max_ttl": "2160h"}, nil)
+			return api(ctx, "POST", "pki/roles/example", map[string]any{"allowed_domains": "example.com", "allow_subdomains": true, "max_ttl": "2160h", "key_type": "any"}, nil)
 		},
 		func() error {
 			return api(ctx, "PUT", "sys/policies/acl/pki-sign", map[string]any{"policy": `path "pki/sign/*" { capabilities = ["create", "update"] }
@@ -255,6 +256,15 @@ spec:
 `, name, vault.URL, path, caB64, indent(auth, 6))), "apply", "-n", ns, "-f", "-")
 }
 
+// pemDER is the DER of the first PEM block of b (nil without one): Vault's PEM has no
+// trailing newline, a Secret's has.
+func pemDER(b []byte) []byte {
+	if blk, _ := pem.Decode(b); blk != nil {
+		return blk.Bytes
+	}
+	return nil
+}
+
 func secretManifest(name string, data map[string]string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s}\ndata:\n", name)
@@ -270,7 +280,7 @@ func verifyIssued(t *testing.T, certName, dnsName string) {
 	t.Helper()
 	c := testkit.WaitCertificateReady(t, env.CertFlow, ns, certName, 2*time.Minute)
 	s, leaf := testkit.ReadTLSSecret(t, env.Kube, ns, c.Spec.SecretName)
-	if string(s.Data["ca.crt"]) != string(rootPEM) {
+	if got, want := pemDER(s.Data["ca.crt"]), pemDER(rootPEM); got == nil || !bytes.Equal(got, want) {
 		t.Errorf("ca.crt is not Vault's root:\n%s", s.Data["ca.crt"])
 	}
 	roots := x509.NewCertPool()
