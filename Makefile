@@ -12,7 +12,7 @@ STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv h
 DEV_TOOLS := controller-gen workflowcheck
 # Servers only the integration tests run: test fixtures, never shipped (Vault's licence
 # is the BSL; bin/vault is never bundled in the image or chart).
-TEST_TOOLS := vault
+TEST_TOOLS := vault certflow-dnswebhook
 
 .PHONY: all tools test-tools bind chromium build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
@@ -25,7 +25,7 @@ include hack/bench.mk
 tools:
 	@hack/build-tools.sh $(STACK_TOOLS) $(DEV_TOOLS)
 
-## test-tools: build the servers only the integration tests run (HashiCorp Vault) into bin/
+## test-tools: build the servers only the integration tests run (HashiCorp Vault, the DNS-01 webhook of test/dnswebhook) into bin/
 test-tools:
 	@hack/build-tools.sh $(TEST_TOOLS)
 

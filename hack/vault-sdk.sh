@@ -23,4 +23,5 @@ cp -r "$base" "$out"
 chmod -R u+w "$out"
 cp "$newer/helper/keysutil/lock_manager.go" "$out/helper/keysutil/lock_manager.go"
 chmod u+w "$out/helper/keysutil/lock_manager.go"
-patch --quiet -d "$out" -p1 < "$root/tools/vault/sdk.patch"
+# git apply, not patch(1), which a fresh machine may lack; paths are relative to the repo.
+git apply -p1 --directory=tools/vault/sdk-patched "$root/tools/vault/sdk.patch"
