@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	sys.Stop(code != 0)
+	if starterPath != "" { // the starter built for the tests (88 MB) is not left in $TMPDIR
+		os.RemoveAll(filepath.Dir(starterPath))
+	}
 	os.Exit(code)
 }
 
