@@ -280,13 +280,13 @@ func (a *Activities) azureDNS(ctx context.Context, issuerNS string, z *acmev1.AC
 		rm.Endpoint = strings.TrimSuffix(ep.ResourceManager, "/")
 		env.Services[cloud.ResourceManager] = rm
 	}
-	var transport policy.Transporter
-	if tlsConfig, err := a.providerTLSConfig(); err != nil {
+	// Entra ID's and Resource Manager's answers are read through the same bounded client
+	// as the other providers' (the SDK's own reads whole bodies).
+	hc, err := a.providerHTTPClient()
+	if err != nil {
 		return nil, err
-	} else if tlsConfig != nil {
-		transport = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsConfig}}
 	}
+	var transport policy.Transporter = apiHTTPClient(hc)
 	copts := azcore.ClientOptions{Cloud: env, Transport: transport}
 
 	var cred azcore.TokenCredential
