@@ -13,6 +13,7 @@ import (
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -92,8 +93,20 @@ func TestHistoryPayloadsEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	for _, id := range []string{workflows.CertificateWorkflowID(ns, "web"), workflows.IssuerWorkflowID(ns, "codec-ca-issuer")} {
-		hist := history(t, raw, id)
+	// The Certificate's workflow continues as new after each issuance: both runs are
+	// read, the one that took the signal and re-issued, and the new one once its first
+	// workflow task is done (a run read just after it started holds only its input,
+	// and a replay of it runs no workflow code).
+	certID := workflows.CertificateWorkflowID(ns, "web")
+	current := settledHistory(t, raw, certID)
+	runs := []namedHistory{{certID + " (current run)", current}}
+	if prev := current.Events[0].GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId(); prev != "" {
+		runs = append(runs, namedHistory{certID + " (run before)", history(t, raw, certID, prev)})
+	}
+	issuerID := workflows.IssuerWorkflowID(ns, "codec-ca-issuer")
+	runs = append(runs, namedHistory{issuerID, settledHistory(t, raw, issuerID)})
+	for _, run := range runs {
+		id, hist := run.name, run.hist
 		var payloads, found int
 		walkPayloads(hist, func(path string, p *commonpb.Payload) {
 			payloads++
@@ -128,7 +141,7 @@ func TestHistoryPayloadsEncrypted(t *testing.T) {
 		if payloads == 0 {
 			t.Errorf("%s: no payload in the history", id)
 		}
-		if id == workflows.CertificateWorkflowID(ns, "web") && found == 0 {
+		if strings.HasPrefix(id, certID) && found == 0 {
 			t.Errorf("%s: decoded with the key, no payload holds the spec: the check above could not fail", id)
 		}
 
@@ -182,9 +195,15 @@ func TestHistoryPayloadsEncrypted(t *testing.T) {
 	}
 }
 
-func history(t *testing.T, c client.Client, id string) *historypb.History {
+type namedHistory struct {
+	name string
+	hist *historypb.History
+}
+
+// history reads one run's history; runID "" is the latest run.
+func history(t *testing.T, c client.Client, id, runID string) *historypb.History {
 	t.Helper()
-	it := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	it := c.GetWorkflowHistory(context.Background(), id, runID, false, 0)
 	h := &historypb.History{}
 	for it.HasNext() {
 		e, err := it.Next()
@@ -193,6 +212,28 @@ func history(t *testing.T, c client.Client, id string) *historypb.History {
 		}
 		h.Events = append(h.Events, e)
 	}
+	return h
+}
+
+// settledHistory waits until the latest run of id has no workflow task pending and
+// has completed one, and returns its history.
+func settledHistory(t *testing.T, c client.Client, id string) *historypb.History {
+	t.Helper()
+	var h *historypb.History
+	testkit.Eventually(t, 30*time.Second, id+" settled", func() (bool, string) {
+		h = history(t, c, id, "")
+		last := h.Events[len(h.Events)-1].GetEventType()
+		switch last {
+		case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			return false, "last event " + last.String()
+		}
+		for _, e := range h.Events {
+			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+				return true, ""
+			}
+		}
+		return false, "no workflow task completed"
+	})
 	return h
 }
 
