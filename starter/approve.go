@@ -3,6 +3,7 @@ package starter
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,21 +15,31 @@ import (
 )
 
 func newApproveCommand(g *globals) *cobra.Command {
-	return decisionCommand(g, "approve", cmapi.CertificateRequestConditionApproved, "approved")
+	return decisionCommand(g, "approve", cmapi.CertificateRequestConditionApproved, "Approved")
 }
 
 func newDenyCommand(g *globals) *cobra.Command {
-	return decisionCommand(g, "deny", cmapi.CertificateRequestConditionDenied, "denied")
+	return decisionCommand(g, "deny", cmapi.CertificateRequestConditionDenied, "Denied")
 }
 
 // decisionCommand sets the Approved or Denied condition on a CertificateRequest, as cmctl
-// does. The watcher relays it to the Certificate's workflow, which is waiting for it.
+// does, through the Kubernetes API alone. The watcher relays it to the workflow waiting
+// for it.
 func decisionCommand(g *globals, verb string, typ cmapi.CertificateRequestConditionType, done string) *cobra.Command {
 	var reason, message string
 	cmd := &cobra.Command{
 		Use:   verb + " NAME",
-		Short: fmt.Sprintf("%s a CertificateRequest waiting for approval", verb),
+		Short: fmt.Sprintf("%s a CertificateRequest", strings.ToUpper(verb[:1])+verb[1:]),
 		Args:  cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" {
+				return fmt.Errorf("a reason must be given as to who %s this CertificateRequest", strings.ToLower(done))
+			}
+			if message == "" {
+				return fmt.Errorf("a message must be given as to why this CertificateRequest is %s", strings.ToLower(done))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withConn(cmd, func(ctx context.Context, c *conn) error {
 				if err := decide(ctx, c, args[0], typ, reason, message); err != nil {
@@ -39,8 +50,8 @@ func decisionCommand(g *globals, verb string, typ cmapi.CertificateRequestCondit
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "KubectlCertManager", "reason written on the condition")
-	cmd.Flags().StringVar(&message, "message", fmt.Sprintf("manually %s by \"starter\"", done), "message written on the condition")
+	cmd.Flags().StringVar(&reason, "reason", "KubectlCertManager", fmt.Sprintf("the reason for the %s condition (who %s it)", typ, strings.ToLower(done)))
+	cmd.Flags().StringVar(&message, "message", fmt.Sprintf("manually %s by \"kubectl cert-manager\"", strings.ToLower(done)), fmt.Sprintf("the message of the %s condition (why)", typ))
 	return cmd
 }
 
@@ -53,7 +64,7 @@ func decide(ctx context.Context, c *conn, name string, typ cmapi.CertificateRequ
 		}
 		for _, cond := range cr.Status.Conditions {
 			if (cond.Type == cmapi.CertificateRequestConditionApproved || cond.Type == cmapi.CertificateRequestConditionDenied) && cond.Status == cmmeta.ConditionTrue {
-				return fmt.Errorf("CertificateRequest %s/%s is already %s", c.namespace, name, cond.Type)
+				return fmt.Errorf("CertificateRequest is already %s", strings.ToLower(string(cond.Type)))
 			}
 		}
 		now := metav1.Now()

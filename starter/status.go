@@ -125,7 +125,12 @@ func certificateStatus(ctx context.Context, out io.Writer, c *conn, name string)
 
 	id := workflows.CertificateWorkflowID(cert.Namespace, cert.Name)
 	fmt.Fprintf(w, "Workflow:\t%s\n", id)
-	v, err := c.temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	tc, err := c.Temporal(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "  error:\t%v\n", err)
+		return nil
+	}
+	v, err := tc.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	if err != nil {
 		fmt.Fprintf(w, "  error:\t%v\n", err)
 		return nil

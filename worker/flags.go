@@ -59,7 +59,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.TemporalNamespace, "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE or the profile file, then default)")
 	fs.StringVar(&f.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue")
 	fs.StringVar(&f.ClusterResourceNamespace, "cluster-resource-namespace", DefaultClusterResourceNamespace, "namespace of the Secrets that ClusterIssuers refer to")
-	fs.BoolVar(&f.DisableApprover, "disable-approver", false, "do not approve CertificateRequests automatically: wait for starter approve/deny or the Approved/Denied condition")
+	fs.BoolVar(&f.DisableApprover, "disable-approver", false, "do not approve CertificateRequests automatically: wait for kubectl cert-manager approve/deny or the Approved/Denied condition")
 	fs.IntVar(&f.WorkflowCacheSize, "workflow-cache-size", DefaultWorkflowCacheSize, "workflows kept in memory between tasks; idle Certificates sleep for weeks, so a small cache keeps memory flat")
 	fs.IntVar(&f.MaxConcurrentWorkflowTasks, "max-concurrent-workflow-tasks", DefaultMaxConcurrentWorkflowTasks, "workflow tasks (with their local activities: the issuance of a CA or SelfSigned certificate) this worker runs at once; the rest wait in the task queue")
 	fs.IntVar(&f.MaxConcurrentLocalActivities, "max-concurrent-local-activities", DefaultMaxConcurrentLocalActivities, "local activities (Kubernetes calls, signing) this worker runs at once")

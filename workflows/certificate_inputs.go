@@ -53,7 +53,7 @@ func (c *certificateRun) createRequestInput(revision int, csr []byte, key keys.K
 }
 
 func waitingForApprovalStatus(req kube.RequestRef) kube.RequestStatusInput {
-	msg := fmt.Sprintf("Waiting for approval of CertificateRequest %q: run `starter approve %s -n %s` or set its Approved condition", req.Name, req.Name, req.Namespace)
+	msg := fmt.Sprintf("Waiting for approval of CertificateRequest %q: run `kubectl cert-manager approve %s -n %s` or set its Approved condition", req.Name, req.Name, req.Namespace)
 	return kube.RequestStatusInput{Request: req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg}}
 }
 

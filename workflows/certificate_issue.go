@@ -162,7 +162,7 @@ func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef
 }
 
 // awaitApproval asks the internal approver and, when it is disabled, waits for a person
-// (starter approve/deny, or kubectl setting the condition; the watcher signals either),
+// (kubectl cert-manager approve/deny, or kubectl setting the condition; the watcher signals either),
 // reading the request again on a re-check timer in case that signal is lost.
 // It clears req.CreatedVersion once it wrote the request's status: the next write must
 // read the request rather than assume a version that is gone.

@@ -760,7 +760,7 @@ func TestWaitsForApprovalSignalOrRecheck(t *testing.T) {
 			if !errors.As(env.GetWorkflowError(), &can) {
 				t.Fatalf("want continue-as-new after the approved issuance, got %v", env.GetWorkflowError())
 			}
-			if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "starter approve web-1") {
+			if len(waiting) != 1 || !strings.Contains(waiting[0].Ready.Message, "kubectl cert-manager approve web-1") {
 				t.Errorf("request should be marked waiting once, saying how to approve it, got %+v", waiting)
 			}
 			// Only the first write may go out unread on the version of the create; the

@@ -30,7 +30,7 @@ type Activities struct {
 	// ClusterResourceNamespace holds the Secrets that ClusterIssuers refer to.
 	ClusterResourceNamespace string
 	// DisableApprover turns off the internal approver: requests then wait for a human
-	// (starter approve / deny, or the Approved/Denied condition set with kubectl).
+	// (kubectl cert-manager approve / deny, or the Approved/Denied condition set with kubectl).
 	DisableApprover bool
 }
 

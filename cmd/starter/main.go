@@ -1,20 +1,7 @@
-// Command starter is certflow's operator CLI.
+// Command starter is certflow's operator CLI, the same as the kubectl plugin
+// kubectl-cert_manager (`kubectl cert-manager`).
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
+import "github.com/certflow/certflow/starter"
 
-	"github.com/certflow/certflow/starter"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := starter.NewRootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
+func main() { starter.Main() }

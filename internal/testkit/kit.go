@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,7 @@ type Cert struct {
 	Duration                     string
 	PrivateKey                   string // flow YAML, e.g. "{algorithm: ECDSA}"
 	Issuer, IssuerKind           string
+	Labels                       map[string]string
 	// Extra are more YAML lines under spec, indented by two spaces.
 	Extra string
 }
@@ -56,7 +59,11 @@ func (c Cert) String() string {
 		secret = c.Name + "-tls"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: %s}\nspec:\n  secretName: %s\n", c.Name, secret)
+	var labels []string
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		labels = append(labels, fmt.Sprintf("%q: %q", k, c.Labels[k]))
+	}
+	fmt.Fprintf(&b, "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: %s, labels: {%s}}\nspec:\n  secretName: %s\n", c.Name, strings.Join(labels, ", "), secret)
 	if c.IsCA {
 		b.WriteString("  isCA: true\n")
 	}

@@ -139,7 +139,7 @@ func waitRequestWaiting(t *testing.T, name string) {
 			return false, err.Error()
 		}
 		ready := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionReady)
-		return ready != nil && ready.Reason == cmapi.ReasonWaitingForApproval && strings.Contains(ready.Message, "starter approve "+name), fmt.Sprintf("%+v", cr.Status)
+		return ready != nil && ready.Reason == cmapi.ReasonWaitingForApproval && strings.Contains(ready.Message, "kubectl cert-manager approve "+name), fmt.Sprintf("%+v", cr.Status)
 	})
 }
 

@@ -173,7 +173,7 @@ func TestHistoryPayloadsEncrypted(t *testing.T) {
 	// The CLI says what it needs without the key, and shows the workflow with it.
 	status := func(args ...string) string {
 		var out bytes.Buffer
-		cmd := starter.NewRootCommand()
+		cmd := starter.NewRootCommand("kubectl cert-manager")
 		cmd.SetArgs(append([]string{"status", "certificate", "web", "-n", ns, "--kubeconfig", sys.Stack.Kubeconfig,
 			"--temporal-address", sys.Stack.TemporalAddress}, args...))
 		cmd.SetOut(&out)
