@@ -14,7 +14,7 @@ DEV_TOOLS := controller-gen workflowcheck
 # is the BSL; bin/vault is never bundled in the image or chart).
 TEST_TOOLS := vault certflow-dnswebhook
 
-.PHONY: all tools test-tools bind chromium build image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
+.PHONY: all tools test-tools bind chromium build plugin image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -40,6 +40,15 @@ chromium:
 ## build: build certflow's binaries into bin/
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+## plugin: the kubectl plugin kubectl-cert_manager (`kubectl cert-manager`), static, as out/kubectl-cert_manager-$(GOOS)-$(GOARCH).tar.gz the way cmctl ships it
+PLUGIN_OS ?= $(shell $(GO) env GOOS)
+PLUGIN_ARCH ?= $(shell $(GO) env GOARCH)
+plugin:
+	rm -rf out/plugin && mkdir -p out/plugin
+	CGO_ENABLED=0 GOOS=$(PLUGIN_OS) GOARCH=$(PLUGIN_ARCH) $(GO) build -trimpath -ldflags "-s -w" -o out/plugin/kubectl-cert_manager ./cmd/kubectl-cert_manager
+	tar -C out/plugin -czf out/kubectl-cert_manager-$(PLUGIN_OS)-$(PLUGIN_ARCH).tar.gz .
+	@echo "out/kubectl-cert_manager-$(PLUGIN_OS)-$(PLUGIN_ARCH).tar.gz"
 
 # The release version (internal/version/VERSION) and this version's image.
 VERSION := $(shell cat internal/version/VERSION)
