@@ -79,7 +79,9 @@ func NewRootCommand(name string) *cobra.Command {
 	pf.StringVar(&g.taskQueue, "task-queue", workflows.TaskQueue, "task queue of a workflow that has to be started (the worker's)")
 	pf.StringVar(&g.codecSecret, "payload-codec-secret", os.Getenv("CERTFLOW_PAYLOAD_CODEC_SECRET"), "namespace/name of the workers' payload codec Secret, to read encrypted workflow state (default $CERTFLOW_PAYLOAD_CODEC_SECRET)")
 	pf.StringVar(&g.temporalUI, "temporal-ui-url", os.Getenv("CERTFLOW_TEMPORAL_UI_URL"), "base URL of the Temporal Web UI, for links to workflows (default $CERTFLOW_TEMPORAL_UI_URL; for a dev server on port 7233, the same host on port 8233)")
-	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g))
+	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g),
+		newCreateCommand(g), newConvertCommand(),
+	)
 	return root
 }
 
