@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -100,7 +101,7 @@ func gatherCertificateStatus(ctx context.Context, c *conn, name string) (*certif
 		}
 	}
 
-	st.Workflow = gatherWorkflow(ctx, c, workflows.CertificateWorkflowID(cert.Namespace, cert.Name))
+	st.Workflow = gatherWorkflow(ctx, c, workflows.CertificateWorkflowID(cert.Namespace, cert.Name), st.Order, st.Challenges)
 	return st, nil
 }
 
@@ -229,15 +230,36 @@ func findChallenges(ctx context.Context, c *conn, order *acmev1.Order) ([]acmev1
 	return out, nil
 }
 
-// gatherWorkflow reads the workflow's execution and its status query; what cannot be
-// read goes into Err, never into the command's exit status.
-func gatherWorkflow(ctx context.Context, c *conn, id string) workflowSection {
-	s := workflowSection{ID: id, URL: c.WorkflowURL(id)}
+// gatherWorkflow reads the Certificate's workflow and, while an ACME order is in
+// flight, its Order's and Challenges' workflows; what cannot be read goes into the
+// sections' Err, never into the command's exit status.
+func gatherWorkflow(ctx context.Context, c *conn, id string, order *acmev1.Order, challenges []acmev1.Challenge) workflowSection {
 	tc, err := c.Temporal(ctx)
 	if err != nil {
-		s.Err = err.Error()
+		return workflowSection{ID: id, URL: c.WorkflowURL(id), Err: err.Error()}
+	}
+	s := readWorkflow(ctx, tc, id)
+	s.URL = c.WorkflowURL(id)
+	if order == nil || s.Err != "" {
 		return s
 	}
+	ids := []string{workflows.OrderWorkflowID(order.Namespace, order.Name)}
+	for _, ch := range challenges {
+		ids = append(ids, workflows.ChallengeWorkflowID(ch.Namespace, ch.Name))
+	}
+	for _, cid := range ids {
+		child := readWorkflow(ctx, tc, cid)
+		if child.ExecutionStatus == "" {
+			continue // never started, or gone from Temporal's retention: nothing to add
+		}
+		s.Children = append(s.Children, child)
+	}
+	return s
+}
+
+// readWorkflow reads one workflow's latest run and, while it runs, its status query.
+func readWorkflow(ctx context.Context, tc client.Client, id string) workflowSection {
+	s := workflowSection{ID: id}
 	desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		s.Err = err.Error()
@@ -253,7 +275,7 @@ func gatherWorkflow(ctx context.Context, c *conn, id string) workflowSection {
 		}
 	}
 	if s.ExecutionStatus != "Running" {
-		return s // a closed workflow answers queries only from its last state; say how it ended
+		return s // a closed workflow's last state is its history's; say how it ended
 	}
 	v, err := tc.QueryWorkflow(ctx, id, s.RunID, workflows.QueryStatus)
 	if err != nil {

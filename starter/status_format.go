@@ -70,6 +70,8 @@ type workflowSection struct {
 	// failure.
 	Retrying []string
 	Status   *workflows.Status
+	// Children are the workflows of the ACME Order and its Challenges, when there are.
+	Children []workflowSection
 }
 
 func (s *certificateStatus) String() string {
@@ -241,35 +243,48 @@ func (s *certificateStatus) writeOrder(w *strings.Builder) {
 func (s *certificateStatus) writeWorkflow(w *strings.Builder) {
 	wf := s.Workflow
 	fmt.Fprintf(w, "Workflow:\n  ID: %s\n", wf.ID)
-	if wf.RunID != "" {
-		fmt.Fprintf(w, "  Run ID: %s\n", wf.RunID)
-	}
-	if wf.ExecutionStatus != "" {
-		fmt.Fprintf(w, "  Execution Status: %s\n", wf.ExecutionStatus)
-	}
-	if wf.Err != "" {
-		fmt.Fprintf(w, "  Error: %s\n", wf.Err)
-	}
-	if st := wf.Status; st != nil {
-		fmt.Fprintf(w, "  Phase: %s\n", st.Phase)
-		if st.WaitingFor != "" {
-			fmt.Fprintf(w, "  Waiting for: %s\n", st.WaitingFor)
+	writeWorkflowState(w, wf, "  ", s.Now)
+	for _, child := range wf.Children {
+		kind := "Order"
+		if strings.HasPrefix(child.ID, "challenge/") {
+			kind = "Challenge"
 		}
-		if st.Until != nil {
-			fmt.Fprintf(w, "  Until: %s (%s)\n", st.Until.UTC().Format(time.RFC3339), relative(*st.Until, s.Now))
-		}
-		if st.FailedAttempts > 0 {
-			fmt.Fprintf(w, "  Failed Attempts: %d\n", st.FailedAttempts)
-		}
-		if st.LastError != "" {
-			fmt.Fprintf(w, "  Last Error: %s\n", st.LastError)
-		}
-	}
-	for _, r := range wf.Retrying {
-		fmt.Fprintf(w, "  Retrying: %s\n", r)
+		fmt.Fprintf(w, "  %s Workflow: %s\n", kind, child.ID)
+		writeWorkflowState(w, child, "    ", s.Now)
 	}
 	if wf.URL != "" {
 		fmt.Fprintf(w, "  Web UI: %s\n", wf.URL)
+	}
+}
+
+// writeWorkflowState writes what is known of one workflow's run, indented.
+func writeWorkflowState(w *strings.Builder, wf workflowSection, indent string, now time.Time) {
+	if wf.RunID != "" {
+		fmt.Fprintf(w, "%sRun ID: %s\n", indent, wf.RunID)
+	}
+	if wf.ExecutionStatus != "" {
+		fmt.Fprintf(w, "%sExecution Status: %s\n", indent, wf.ExecutionStatus)
+	}
+	if wf.Err != "" {
+		fmt.Fprintf(w, "%sError: %s\n", indent, wf.Err)
+	}
+	if st := wf.Status; st != nil {
+		fmt.Fprintf(w, "%sPhase: %s\n", indent, st.Phase)
+		if st.WaitingFor != "" {
+			fmt.Fprintf(w, "%sWaiting for: %s\n", indent, st.WaitingFor)
+		}
+		if st.Until != nil {
+			fmt.Fprintf(w, "%sUntil: %s (%s)\n", indent, st.Until.UTC().Format(time.RFC3339), relative(*st.Until, now))
+		}
+		if st.FailedAttempts > 0 {
+			fmt.Fprintf(w, "%sFailed Attempts: %d\n", indent, st.FailedAttempts)
+		}
+		if st.LastError != "" {
+			fmt.Fprintf(w, "%sLast Error: %s\n", indent, st.LastError)
+		}
+	}
+	for _, r := range wf.Retrying {
+		fmt.Fprintf(w, "%sRetrying: %s\n", indent, r)
 	}
 }
 

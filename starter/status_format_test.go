@@ -101,7 +101,11 @@ func TestCertificateStatusString(t *testing.T) {
 				Status: acmev1.ChallengeStatus{State: acmev1.Pending, Reason: "Waiting for HTTP-01 challenge propagation: connection refused", Presented: true}}},
 			Workflow: workflowSection{ID: "certificate/apps/web", ExecutionStatus: "Running",
 				Retrying: []string{"acme.Accept (attempt 3): rate limited"},
-				Status:   &workflows.Status{Phase: "Backoff", WaitingFor: "backoff", Until: &until, FailedAttempts: 2, LastError: "order invalid"}},
+				Status:   &workflows.Status{Phase: "Backoff", WaitingFor: "backoff", Until: &until, FailedAttempts: 2, LastError: "order invalid"},
+				Children: []workflowSection{
+					{ID: "order/apps/web-1-123", RunID: "run-o", ExecutionStatus: "Running", Status: &workflows.Status{Phase: "pending", WaitingFor: "1 challenge(s)"}},
+					{ID: "challenge/apps/web-1-123-456", ExecutionStatus: "Running", Status: &workflows.Status{Phase: "pending", WaitingFor: "self check", Until: &until, LastError: "connection refused"}},
+				}},
 		},
 		want: []string{
 			"Issuer:\n  Name: le\n  Kind: ClusterIssuer\n  Conditions:\n    No Conditions set\n",
@@ -109,6 +113,8 @@ func TestCertificateStatusString(t *testing.T) {
 			"Order:\n  Name: web-1-123\n  State: pending, Reason: \n  Authorizations:\n    URL: https://acme/authz/1, Identifier: web.example.com, Initial State: pending, Wildcard: false\n",
 			"Challenges:\n- Name: web-1-123-456, Type: HTTP-01, Token: tok, Key: tok.thumb, State: pending, Reason: Waiting for HTTP-01 challenge propagation: connection refused, Processing: false, Presented: true\n",
 			"  Phase: Backoff\n  Waiting for: backoff\n  Until: 2026-03-02T04:00:00Z (in 15h0m)\n  Failed Attempts: 2\n  Last Error: order invalid\n  Retrying: acme.Accept (attempt 3): rate limited\n",
+			"  Order Workflow: order/apps/web-1-123\n    Run ID: run-o\n    Execution Status: Running\n    Phase: pending\n    Waiting for: 1 challenge(s)\n",
+			"  Challenge Workflow: challenge/apps/web-1-123-456\n    Execution Status: Running\n    Phase: pending\n    Waiting for: self check\n    Until: 2026-03-02T04:00:00Z (in 15h0m)\n    Last Error: connection refused\n",
 		},
 	}, {
 		name: "ACME issuer, no Order yet; an issuer of another group",

@@ -136,14 +136,17 @@ func TestStatusCertificateACMEChallenge(t *testing.T) {
 		o := orders.Items[0]
 		line := challengeLine(r.stdout, ch.Name)
 		url := "http://" + dnsName + "/.well-known/acme-challenge/" + ch.Spec.Token
-		if !strings.Contains(line, "Reason: Waiting for HTTP-01 challenge propagation") || !strings.Contains(line, url) {
-			return false, "Challenge " + ch.Name + " not shown failing its self check:\n" + r.stdout
+		chWorkflow := "  Challenge Workflow: challenge/" + ns + "/" + ch.Name + "\n"
+		if !strings.Contains(line, "Reason: Waiting for HTTP-01 challenge propagation") || !strings.Contains(line, url) ||
+			!strings.Contains(r.stdout, chWorkflow) || !strings.Contains(r.stdout[strings.Index(r.stdout, chWorkflow):], "    Waiting for: self check\n") {
+			return false, "Challenge " + ch.Name + " and its workflow not shown in the self check:\n" + r.stdout
 		}
 		wantAll(t, "status mid-challenge", r.stdout,
 			"CertificateRequest:\n  Name: stuck-1\n",
 			"Order:\n  Name: "+o.Name+"\n  State: ",
 			", Identifier: "+dnsName+", Initial State: pending, Wildcard: false\n",
-			"Workflow:\n  ID: certificate/"+ns+"/stuck\n", "  Phase: Issuing\n")
+			"Workflow:\n  ID: certificate/"+ns+"/stuck\n", "  Phase: Issuing\n",
+			"  Order Workflow: order/"+ns+"/"+o.Name+"\n")
 		wantAll(t, "the Challenge's line", line, "Type: HTTP-01", "Token: "+ch.Spec.Token, "Key: "+ch.Spec.Key, "127.0.0.2", "Presented: true")
 		t.Logf("status mid-challenge:\n%s", r.stdout)
 		sawMidChallenge = true
