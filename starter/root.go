@@ -81,6 +81,7 @@ func NewRootCommand(name string) *cobra.Command {
 	pf.StringVar(&g.temporalUI, "temporal-ui-url", os.Getenv("CERTFLOW_TEMPORAL_UI_URL"), "base URL of the Temporal Web UI, for links to workflows (default $CERTFLOW_TEMPORAL_UI_URL; for a dev server on port 7233, the same host on port 8233)")
 	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g),
 		newCreateCommand(g), newConvertCommand(),
+		newInspectCommand(g),
 	)
 	return root
 }
