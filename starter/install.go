@@ -62,7 +62,7 @@ type installOptions struct {
 
 func addInstallUninstallFlags(cmd *cobra.Command, o *installOptions) {
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 300*time.Second, "Time to wait for any individual Kubernetes operation (like Jobs for hooks)")
-	cmd.Flags().BoolVar(&o.wait, "wait", false, "If set, will wait until all Pods, PVCs, Services, and minimum number of Pods of a Deployment, StatefulSet, or ReplicaSet are in a ready state before marking the release as successful. It will wait for as long as --timeout")
+	cmd.Flags().BoolVar(&o.wait, "wait", true, "If set, will wait until all Pods, PVCs, Services, and minimum number of Pods of a Deployment, StatefulSet, or ReplicaSet are in a ready state before marking the release as successful. It will wait for as long as --timeout")
 	cmd.Flags().StringVar(&o.releaseName, "release-name", defaultReleaseName, "name of the helm release")
 }
 
@@ -80,7 +80,8 @@ cert-manager's; when it already serves them (applied by hand, or by another rele
 they are left as they are. Either way --set crds.enabled=... decides. The chart keeps
 the CRDs on uninstall (crds.keep=true).
 
-With --dry-run the manifests are printed and nothing is created.`,
+With --dry-run the manifests are printed and nothing is created. --wait (the default, as
+cmctl's) waits for the Pods to be ready: --wait=false returns once the objects exist.`,
 		Example: `  kubectl cert-manager x install
   kubectl cert-manager x install -n my-certflow --set replicaCount=2
   kubectl cert-manager x install --set temporal.enabled=false -f my-values.yaml

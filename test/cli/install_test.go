@@ -16,7 +16,8 @@ import (
 // experimental install --dry-run prints the manifests and creates nothing; install
 // creates the release (the stack serves the CRDs already, so they are left out and
 // stay as they are); uninstall removes the release's objects and keeps the CRDs.
-// There is no kubelet: the Deployments get no Pods, so install runs without --wait.
+// There is no kubelet (nor garbage collector): the Deployments get no Pods, so install
+// and uninstall run with --wait=false.
 func TestInstallUninstall(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	ctx := context.Background()
@@ -40,7 +41,7 @@ func TestInstallUninstall(t *testing.T) {
 		t.Errorf("install --dry-run --set crds.enabled=true renders %d CRDs, want 6", n)
 	}
 
-	r = mustRun(t, append([]string{"x", "install", "-n", ns, "--release-name", rel}, sets...)...)
+	r = mustRun(t, append([]string{"x", "install", "-n", ns, "--release-name", rel, "--wait=false"}, sets...)...)
 	wantAll(t, "install", r.stdout, "NAME: "+rel+"\n", "NAMESPACE: "+ns+"\n", "STATUS: deployed\n", "REVISION: 1\n")
 	for _, d := range []string{rel + "-certflow-worker", rel + "-certflow-k8swatch"} {
 		if _, err := sys.Kube.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{}); err != nil {
@@ -63,7 +64,7 @@ func TestInstallUninstall(t *testing.T) {
 	if err != nil || strings.Count(out, ".cert-manager.io") != 6 {
 		t.Errorf("CRDs after install (%v):\n%s", err, out)
 	}
-	r = kubectlCertManager(t, nil, append([]string{"x", "install", "-n", ns, "--release-name", rel}, sets...)...)
+	r = kubectlCertManager(t, nil, append([]string{"x", "install", "-n", ns, "--release-name", rel, "--wait=false"}, sets...)...)
 	if r.err == nil {
 		t.Errorf("a second install of the same release was accepted:\n%s", r)
 	}
@@ -74,7 +75,7 @@ func TestInstallUninstall(t *testing.T) {
 		t.Errorf("uninstall --dry-run removed the worker's Deployment: %v", err)
 	}
 
-	r = mustRun(t, "x", "uninstall", "-n", ns, "--release-name", rel)
+	r = mustRun(t, "x", "uninstall", "-n", ns, "--release-name", rel, "--wait=false")
 	wantAll(t, "uninstall", r.stdout, `release "`+rel+`" uninstalled`)
 	testkit.Eventually(t, time.Minute, "the release's objects gone", func() (bool, string) {
 		for _, d := range []string{rel + "-certflow-worker", rel + "-certflow-k8swatch"} {
