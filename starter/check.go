@@ -84,7 +84,7 @@ func runCheckAPI(ctx context.Context, out io.Writer, g *globals, wait, interval 
 		if time.Since(start)+interval > wait {
 			fmt.Fprint(out, formatChecks(lines))
 			if wait > 0 {
-				return fmt.Errorf("the cert-manager API is not ready after %s: %d of %d checks failed", wait, failed, len(lines))
+				return &exitError{code: timeoutExitCode, err: fmt.Errorf("the cert-manager API is not ready after %s: %d of %d checks failed", wait, failed, len(lines))}
 			}
 			return fmt.Errorf("the cert-manager API is not ready: %d of %d checks failed", failed, len(lines))
 		}
@@ -95,6 +95,27 @@ func runCheckAPI(ctx context.Context, out io.Writer, g *globals, wait, interval 
 		case <-time.After(interval):
 		}
 	}
+}
+
+// timeoutExitCode is cmctl's exit code when --wait runs out (timeout(1)'s).
+const timeoutExitCode = 124
+
+// exitError is an error that ends the CLI with its own exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode is the CLI's exit code for err: an exitError's, else 1.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
 }
 
 // checkAPIOnce makes every check once, on fresh connections (a Temporal unreachable at

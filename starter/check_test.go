@@ -2,6 +2,7 @@ package starter
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,14 @@ func TestFormatChecks(t *testing.T) {
 	}
 	if n := failedChecks([]checkLine{{OK: true}, {}, {Skipped: true}}); n != 2 {
 		t.Errorf("failedChecks = %d, want 2 (a skipped check is not a pass)", n)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	if c := exitCode(errors.New("x")); c != 1 {
+		t.Errorf("exitCode(plain) = %d, want 1", c)
+	}
+	if c := exitCode(fmt.Errorf("wrapped: %w", &exitError{code: timeoutExitCode, err: errors.New("late")})); c != 124 {
+		t.Errorf("exitCode(timeout) = %d, want 124", c)
 	}
 }

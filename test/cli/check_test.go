@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,10 @@ func TestCheckAPINoPoller(t *testing.T) {
 		t.Fatalf("check api --wait with no poller exited 0:\n%s", r)
 	}
 	wantAll(t, "check api --wait", r.stderr, "the cert-manager API is not ready after 3s: 2 of 6 checks failed")
+	var exit *exec.ExitError
+	if !errors.As(r.err, &exit) || exit.ExitCode() != 124 {
+		t.Errorf("check api --wait that timed out: %v, want exit code 124 as cmctl", r.err)
+	}
 	if d := time.Since(start); d < 2*time.Second {
 		t.Errorf("check api --wait 3s --interval 1s gave up after %s", d)
 	}
