@@ -63,7 +63,7 @@ func TestCompletionScriptsNameTheBinary(t *testing.T) {
 // The commands that take names complete them from the cluster.
 func TestNameCompletionsAreWired(t *testing.T) {
 	root := NewRootCommand("kubectl cert-manager")
-	for _, path := range [][]string{{"renew"}, {"approve"}, {"deny"}} {
+	for _, path := range [][]string{{"renew"}, {"approve"}, {"deny"}, {"status", "certificate"}, {"inspect", "secret"}} {
 		cmd, _, err := root.Find(path)
 		if err != nil || cmd.ValidArgsFunction == nil {
 			t.Errorf("%q has no ValidArgsFunction (%v)", path, err)

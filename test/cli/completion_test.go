@@ -51,6 +51,10 @@ func TestCompletion(t *testing.T) {
 	}
 	r = mustRun(t, "__complete", "approve", "-n", ns, "web-")
 	wantAll(t, "__complete approve", r.stdout, "web-complete-1\n")
+	r = mustRun(t, "__complete", "status", "certificate", "-n", ns, "")
+	wantAll(t, "__complete status certificate", r.stdout, "web-complete\n")
+	r = mustRun(t, "__complete", "inspect", "secret", "-n", ns, "web-")
+	wantAll(t, "__complete inspect secret", r.stdout, "web-complete-tls\n")
 
 	// kubectl's completion of plugins: kubectl runs kubectl_complete-cert_manager.
 	r = mustRun(t, "completion", "kubectl")
