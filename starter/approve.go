@@ -52,6 +52,7 @@ func decisionCommand(g *globals, verb string, typ cmapi.CertificateRequestCondit
 	}
 	cmd.Flags().StringVar(&reason, "reason", "KubectlCertManager", fmt.Sprintf("the reason for the %s condition (who %s it)", typ, strings.ToLower(done)))
 	cmd.Flags().StringVar(&message, "message", fmt.Sprintf("manually %s by \"kubectl cert-manager\"", strings.ToLower(done)), fmt.Sprintf("the message of the %s condition (why)", typ))
+	cmd.ValidArgsFunction = completeCertificateRequests(g)
 	return cmd
 }
 

@@ -28,8 +28,9 @@ names it is valid for and its usages, its validity period, its issuer and subjec
 serial number, fingerprint and CRL / OCSP / CA issuer (AIA) URLs, the chain in tls.crt and
 ca.crt, and checks: trusted by this computer and by ca.crt, chain in order, valid now,
 private key matching the certificate, and the certificate's CRL and OCSP status.`,
-		Example: "  kubectl cert-manager inspect secret my-crt --namespace my-namespace",
-		Args:    exactlyOne("the name of the Secret"),
+		Example:           "  kubectl cert-manager inspect secret my-crt --namespace my-namespace",
+		Args:              exactlyOne("the name of the Secret"),
+		ValidArgsFunction: completeSecrets(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withConn(cmd, func(ctx context.Context, c *conn) error {
 				return inspectSecret(ctx, cmd.OutOrStdout(), c, args[0])

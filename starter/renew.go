@@ -54,6 +54,7 @@ its workflow back, started from the Certificate with the renewal as its first ac
 	cmd.Flags().BoolVar(&all, "all", false, "renew every Certificate in the namespace, or in every namespace with -A")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "look in every namespace (the --namespace flag is ignored)")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector of the Certificates to renew (e.g. -l key1=value1,key2=value2)")
+	cmd.ValidArgsFunction = completeCertificates(g)
 	return cmd
 }
 

@@ -82,6 +82,7 @@ func NewRootCommand(name string) *cobra.Command {
 	root.AddCommand(newRenewCommand(g), newStatusCommand(g), newApproveCommand(g), newDenyCommand(g),
 		newCreateCommand(g), newConvertCommand(),
 		newInspectCommand(g),
+		newCheckCommand(g), newVersionCommand(g), newCompletionCommand(), newExperimentalCommand(g),
 	)
 	return root
 }

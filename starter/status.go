@@ -34,8 +34,9 @@ CertificateRequest; for ACME issuers the Order and its Challenges), and what its
 is doing: phase, what it waits for and until when, its last error and a link to it in the
 Temporal Web UI. When Temporal cannot be reached, the Workflow section says why and the
 rest is shown all the same.`,
-		Example: "  kubectl cert-manager status certificate my-crt --namespace my-namespace",
-		Args:    exactlyOne("the name of the Certificate"),
+		Example:           "  kubectl cert-manager status certificate my-crt --namespace my-namespace",
+		Args:              exactlyOne("the name of the Certificate"),
+		ValidArgsFunction: completeCertificates(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withConn(cmd, func(ctx context.Context, c *conn) error {
 				st, err := gatherCertificateStatus(ctx, c, args[0])

@@ -181,6 +181,10 @@ func New(c Config) worker.Worker {
 	if o.MaxConcurrentActivityTaskPollers == 0 {
 		o.MaxConcurrentActivityTaskPollers = 4
 	}
+	if o.Identity == "" {
+		// The SDK's "<pid>@<host>@" with certflow's build in place of the task queue.
+		o.Identity = version.WorkerIdentity()
+	}
 	w := worker.New(c.Temporal, c.TaskQueue, o)
 	Register(w, c)
 	if c.ACME.HTTP01SolverListen != "" {
