@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/internal/codec"
@@ -128,8 +127,7 @@ func (c *conn) historyConverters(ctx context.Context) (history.Converters, error
 	if err != nil {
 		return history.Converters{}, err
 	}
-	dc := cd.DataConverter()
-	return history.Converters{Data: dc, Failure: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: true})}, nil
+	return history.CodecConverters(cd.DataConverter()), nil
 }
 
 // readRuns reads the runs of workflow id, oldest first, at most maxRuns of the newest:

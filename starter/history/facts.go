@@ -101,6 +101,13 @@ func DefaultConverters() Converters {
 	return Converters{Data: dc, Failure: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc})}
 }
 
+// CodecConverters decode histories a worker wrote through a payload codec (dc is the
+// codec's data converter): payloads, summaries and failures' messages, which the
+// workers encode too.
+func CodecConverters(dc converter.DataConverter) Converters {
+	return Converters{Data: dc, Failure: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: true})}
+}
+
 // interpreter carries what the facts read so far imply.
 type interpreter struct {
 	cv    Converters
@@ -124,6 +131,7 @@ type interpreter struct {
 	failures    int
 
 	scheduled        map[int64]string // regular activities' types by their scheduled event
+	undecodable      int              // payloads that did not decode
 	lastStatusReason string
 	lastUntil        map[string]time.Time // kind -> until of the last timer fact
 }
@@ -137,6 +145,13 @@ func Interpret(runs []Run, cv Converters) []Fact {
 		for _, ev := range r.Events {
 			in.event(ev, i == 0)
 		}
+	}
+	if in.undecodable > 0 && len(runs) > 0 && len(runs[0].Events) > 0 {
+		first := runs[0].Events[0]
+		in.facts = append([]Fact{{
+			Time: first.GetEventTime().AsTime().UTC(), Kind: KindHistoryIncomplete, RunID: runs[0].RunID, EventID: first.GetEventId(),
+			Message: fmt.Sprintf("%d payload(s) could not be decoded (encrypted by the workers' payload codec? set --payload-codec-secret): facts that need them are left out", in.undecodable),
+		}}, in.facts...)
 	}
 	return in.facts
 }
@@ -448,6 +463,7 @@ func (in *interpreter) summary(ev *historypb.HistoryEvent) string {
 	}
 	var s string
 	if in.cv.Data.FromPayload(p, &s) != nil {
+		in.undecodable++
 		return ""
 	}
 	return s
@@ -457,7 +473,11 @@ func (in *interpreter) decode(p *commonpb.Payloads, v any) error {
 	if p == nil || len(p.GetPayloads()) == 0 {
 		return errors.New("no payload")
 	}
-	return in.cv.Data.FromPayload(p.GetPayloads()[0], v)
+	err := in.cv.Data.FromPayload(p.GetPayloads()[0], v)
+	if err != nil {
+		in.undecodable++
+	}
+	return err
 }
 
 // failureMessage is a failure's own words: an application error's message, without

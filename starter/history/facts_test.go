@@ -22,6 +22,7 @@ import (
 
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/internal/codec"
 	"github.com/certflow/certflow/policy"
 	"github.com/certflow/certflow/workflows"
 )
@@ -292,7 +293,50 @@ func TestInterpretUndecodable(t *testing.T) {
 	})
 	b.add(&historypb.HistoryEvent{EventType: enumspb.EVENT_TYPE_TIMER_STARTED})
 	facts := Interpret([]Run{b.run("r")}, DefaultConverters())
-	if len(facts) != 1 || facts[0].Kind != KindWaiting {
+	if len(facts) != 2 || facts[0].Kind != KindHistoryIncomplete || facts[1].Kind != KindWaiting {
 		t.Fatalf("facts of undecodable events: %+v", facts)
+	}
+}
+
+// A history the workers wrote through the payload codec reads the same with the
+// codec's converters (--payload-codec-secret); without them its payloads stay opaque
+// and the facts that need them are left out, without a crash.
+func TestInterpretWithCodec(t *testing.T) {
+	key, err := codec.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, err := codec.New(map[string][]byte{codec.ActiveKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encrypted := CodecConverters(cd.DataConverter())
+	spec := workflows.SpecSignal{UID: "u1", Generation: 1}
+	b := newBuilder(t, t0)
+	b.cv = encrypted
+	b.started(workflows.NewCertificateInput("ns", "web", spec), "watcher@host", "").
+		step("InspectSecret", "inspect Secret web-tls", 0, nil, nil).
+		step("CreateCertificateRequest", workflows.RequestStepSummary("web-1", "DoesNotExist", "no Secret"), 0, nil, nil).
+		step("SignWithCA", "sign with CA ns/ca", 0, nil, temporal.NewNonRetryableApplicationError("CA Secret ns/ca not found", pki.ErrTypeCASecretNotFound, nil))
+	runs := []Run{b.run("r")}
+	var got []string
+	for _, f := range Interpret(runs, encrypted) {
+		got = append(got, line(f))
+	}
+	want := []string{
+		"Started workflow started generation 1 by watcher@host",
+		"Failed revision 1 (DoesNotExist) attempt 1 failed: SignWithCA: CA Secret ns/ca not found",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("facts with the codec:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	facts := Interpret(runs, DefaultConverters())
+	for _, f := range facts {
+		if strings.Contains(Describe(f), "not found") || f.Kind == KindFailed {
+			t.Errorf("without the codec, a fact read what is encrypted: %+v", f)
+		}
+	}
+	if len(facts) == 0 || facts[0].Kind != KindHistoryIncomplete || !strings.Contains(facts[0].Message, "set --payload-codec-secret") {
+		t.Errorf("without the codec, no word of it: %+v", facts)
 	}
 }
