@@ -213,7 +213,9 @@ func (in *interpreter) started(ev *historypb.HistoryEvent, firstRun bool) {
 	if a.GetContinuedExecutionRunId() != "" && !firstRun {
 		return
 	}
+	renewed := false
 	if decoded {
+		renewed = input.ManualRenewToken != "" && input.ManualRenewToken != in.manualToken && !firstRun
 		in.generation, in.uid, in.manualToken = input.Generation, input.UID, input.ManualRenewToken
 		in.revision = input.Revision
 	}
@@ -222,6 +224,15 @@ func (in *interpreter) started(ev *historypb.HistoryEvent, firstRun bool) {
 		f.Message = "continued from an earlier run that is not shown"
 	}
 	in.add(ev, f)
+	if renewed {
+		// Started again (after it was terminated, say) for a manual renewal.
+		r := Fact{Kind: KindRenewRequested, Reason: policy.ReasonManuallyTriggered, By: input.ManualRenewBy, Via: a.GetIdentity()}
+		if r.By == "" {
+			r.By, r.Via = r.Via, ""
+		}
+		in.add(ev, r)
+		in.pendingWhy = &r
+	}
 }
 
 func (in *interpreter) signaled(ev *historypb.HistoryEvent) {
@@ -391,6 +402,7 @@ func (in *interpreter) issued(ev *historypb.HistoryEvent, at time.Time, facts po
 	in.add(ev, f)
 	in.issuing, in.pendingWhy, in.failures, in.evaluatedAt = false, nil, 0, time.Time{}
 	in.lastStatusReason = ""
+	clear(in.lastUntil) // the waits after an issuance are new ones
 }
 
 // status reads a status write: its summary names the Ready condition's reason.
@@ -419,6 +431,7 @@ func (in *interpreter) stepFailedAt(ev *historypb.HistoryEvent, at time.Time, st
 		in.issuing = false
 		in.revision-- // the revision was not issued; the next attempt tries it again
 		in.evaluatedAt = time.Time{}
+		clear(in.lastUntil)
 	}
 	in.add(ev, f)
 }

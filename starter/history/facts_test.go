@@ -208,6 +208,7 @@ func TestInterpret(t *testing.T) {
 			"RenewalScheduled renewal until " + t0.Add(60*24*time.Hour).Format(time.RFC3339),
 			"RenewRequested ManuallyTriggered by kubectl-edit via watcher@host",
 			"Issued revision 2 (ManuallyTriggered: Certificate re-issuance manually triggered) in 45ms serial abc notAfter " + notAfter.Format(time.RFC3339) + " by kubectl-edit via watcher@host",
+			"RenewalScheduled renewal until " + t0.Add(60*24*time.Hour).Format(time.RFC3339),
 		},
 	}, {
 		name: "a spec change fails with the signer's words, backs off, and a renew signal ends it",

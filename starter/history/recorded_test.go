@@ -46,6 +46,7 @@ func TestInterpretRecorded(t *testing.T) {
 		"2026-12-06T01:57:24Z run-1 RenewalScheduled renewal until 2026-12-06T17:57:22Z",
 		"2026-12-06T01:57:24Z run-1 RenewRequested ManuallyTriggered by starter via 11127@vm@",
 		"2026-12-06T01:57:24Z run-2 Issued revision 2 (ManuallyTriggered: Certificate re-issuance manually triggered) in 39ms serial b527535169b8fd69f54aa0cd6c932ecf notAfter 2026-12-07T01:57:22Z by starter via 11127@vm@",
+		"2026-12-06T01:57:24Z run-2 RenewalScheduled renewal until 2026-12-06T17:57:22Z",
 		"2026-12-06T01:57:25Z run-2 RenewRequested ManuallyTriggered by starter via 11127@vm@",
 		"2026-12-06T01:57:26Z run-3 Issued revision 3 (ManuallyTriggered: Certificate re-issuance manually triggered) in 80ms serial fd10f0031526c669077e104116b785f0 notAfter 2026-12-07T01:57:22Z by starter via 11127@vm@",
 		"2026-12-06T01:57:26Z run-3 RenewalScheduled renewal until 2026-12-06T17:57:23Z",

@@ -181,6 +181,33 @@ func TestHistoryCertificate(t *testing.T) {
 		t.Errorf("-o json: %d failures, %d backoffs, %d renewals asked by starter; want 1, 1, 4", failures, backoffs, asked)
 	}
 
+	// Read from the newest runs only, it says so.
+	r = mustRun(t, "history", "certificate", "web", "-n", ns, "--max-runs", "2")
+	wantAll(t, "history --max-runs 2", columns.ReplaceAllString(r.stdout, " "), "(workflow "+id+", 2 run(s))",
+		"HistoryIncomplete older runs not read: stopped after --max-runs 2",
+		"Started workflow started at revision 3 generation 2 (continued from an earlier run that is not shown)",
+		"Issued revision 5 (ManuallyTriggered")
+
+	// A workflow terminated in the UI, then started again by a renewal: both chains,
+	// the one before found in Temporal's visibility.
+	if err := sys.Temporal.TerminateWorkflow(ctx, id, "", "history test"); err != nil {
+		t.Fatal(err)
+	}
+	renew(6)
+	testkit.Eventually(t, 30*time.Second, "both chains in the history", func() (bool, string) {
+		r := kubectlCertManager(t, nil, "history", "certificate", "web", "-n", ns)
+		out := columns.ReplaceAllString(r.stdout, " ")
+		return strings.Contains(out, "Issued revision 1 (") && strings.Contains(out, "WorkflowEnded Terminated history test by ") &&
+			strings.Contains(out, "Issued revision 6 (ManuallyTriggered"), r.String()
+	})
+	r = mustRun(t, "history", "certificate", "web", "-n", ns)
+	wantInOrder(t, columns.ReplaceAllString(r.stdout, " "),
+		"Issued revision 5 (",
+		"WorkflowEnded Terminated history test by ",
+		"Started workflow started at revision 5 generation 2 by ",
+		"RenewRequested ManuallyTriggered by starter",
+		"Issued revision 6 (ManuallyTriggered: Certificate re-issuance manually triggered) in ")
+
 	// A Certificate without a workflow, and Temporal out of reach, are clear errors.
 	r = kubectlCertManager(t, nil, "history", "certificate", "nothing", "-n", ns)
 	if r.err == nil || !strings.Contains(r.stderr, "no workflow certificate/"+ns+"/nothing") {
