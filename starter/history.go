@@ -97,7 +97,7 @@ func runHistoryCertificate(ctx context.Context, out io.Writer, c *conn, name, ou
 		return errors.New(msg)
 	}
 	facts := history.Interpret(runs, cv)
-	if cut != "" {
+	if cut != "" && len(facts) > 0 {
 		facts = append([]history.Fact{{Time: facts[0].Time, Kind: history.KindHistoryIncomplete, Message: cut, RunID: runs[0].RunID}}, facts...)
 	}
 	if output == "json" {
@@ -177,13 +177,13 @@ func readRuns(ctx context.Context, tc client.Client, namespace, id string, maxRu
 		// Earlier chains (terminated or failed, then started again) are found in
 		// visibility; best effort, the current chain is what matters most.
 		for _, e := range listExecutions(ctx, tc, namespace, id) {
-			if len(runs) >= maxRuns || cut != "" {
+			if cut != "" {
 				break
 			}
 			if seen[e] {
 				continue
 			}
-			if err := walk(e); err != nil {
+			if err := walk(e); err != nil { // sets cut when maxRuns are read
 				return nil, "", err
 			}
 		}

@@ -327,9 +327,9 @@ func (in *interpreter) marker(ev *historypb.HistoryEvent) {
 	result := a.GetDetails()["result"]
 	switch data.ActivityType {
 	case "InspectSecret", "ResolveIssuer":
-		if !in.issuing {
-			in.evaluatedAt = at
-		}
+		// The evaluation an issuance starts from (also after an attempt a newer spec
+		// superseded, which left no failure).
+		in.evaluatedAt = at
 	case "CreateCertificateRequest":
 		in.beginIssuance(ev, at)
 	case "SignWithCA", "SignSelfSigned", "SignWithVault", "RetrieveVenafiCertificate", "FetchCertificate":
