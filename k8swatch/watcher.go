@@ -656,13 +656,17 @@ func meta(obj any) (metav1.Object, error) {
 	return m, nil
 }
 
-// leanCache keeps the informer caches small: the watcher never reads managedFields of
-// certflow's own kinds (it does for Secrets, whose informer keeps them), nor the PEM
-// payloads of CertificateRequests (only their annotations and conditions), which are
-// most of their size. Memory then stays flat as Certificates grow into the tens of
+// leanCache keeps the informer caches small: of certflow's own kinds it keeps no
+// managedFields but, on a Certificate marked for manual renewal, the one entry naming
+// who marked it, which the spec signal carries (Secrets' informer keeps theirs); and
+// no PEM payloads of CertificateRequests (only their annotations and conditions are
+// read), which are most of their size. Memory then stays flat as Certificates grow into the tens of
 // thousands.
 func leanCache(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
+	if cert, ok := obj.(*cmapi.Certificate); ok {
+		// Only who asked for a manual renewal, which the spec signal carries.
+		entity.LeanManualRenewFields(cert)
+	} else if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
 	}
 	if cr, ok := obj.(*cmapi.CertificateRequest); ok {

@@ -83,6 +83,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newCreateCommand(g), newConvertCommand(),
 		newInspectCommand(g),
 		newCheckCommand(g), newVersionCommand(g), newCompletionCommand(), newExperimentalCommand(g),
+		newHistoryCommand(g),
 	)
 	return root
 }

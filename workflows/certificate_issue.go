@@ -43,7 +43,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 	revision := c.st.Revision + 1
-	req, err := c.createRequest(revision, csr, key)
+	req, err := c.createRequest(revision, csr, key, trig)
 	if err != nil {
 		return err
 	}
@@ -142,10 +142,12 @@ func (c *certificateRun) privateKey() (key keys.KeyRef, err error) {
 	return key, nil
 }
 
-// createRequest creates the CertificateRequest of revision.
-func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef) (kube.RequestRef, error) {
+// createRequest creates the CertificateRequest of revision. Its step's summary names
+// why the issuance runs (the trigger's reason and message), which the history command
+// reads back.
+func (c *certificateRun) createRequest(revision int, csr []byte, key keys.KeyRef, why policy.Trigger) (kube.RequestRef, error) {
 	var created kube.CreatedRequest
-	summary := "create CertificateRequest " + conventions.CertificateRequestName(c.st.Name, revision)
+	summary := RequestStepSummary(conventions.CertificateRequestName(c.st.Name, revision), why.Reason, why.Message)
 	if err := step(c.ctx, kubeStep, summary,
 		actCreateCertificateRequest, c.createRequestInput(revision, csr, key)).Get(c.ctx, &created); err != nil {
 		return created.RequestRef, err
@@ -363,4 +365,14 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	// As upstream, a failed issuance does not keep its next key. When the status named
 	// it, the write above already deleted it.
 	return c.deleteNextKey()
+}
+
+// RequestStepSummary is the summary of the step that creates the CertificateRequest of
+// an issuance: the request's name, then why the issuance runs.
+func RequestStepSummary(request, reason, message string) string {
+	s := "create CertificateRequest " + request
+	if reason != "" {
+		s += " (" + reason + ": " + message + ")"
+	}
+	return s
 }

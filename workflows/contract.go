@@ -53,6 +53,9 @@ type SpecSignal struct {
 	// Each distinct token acts once, like a renew signal; the workflow remembers the
 	// tokens of Issuing conditions it wrote itself, so its own writes never re-trigger.
 	ManualRenewToken string
+	// ManualRenewBy is the field manager that set that condition (managedFields of the
+	// Certificate's status), for the history of who asked; "" when unknown.
+	ManualRenewBy string `json:",omitempty"`
 	// Labels are the Certificate's labels, for ACME solver selectors (matchLabels); the
 	// workflow reads them again with each CertificateRequest it makes.
 	Labels map[string]string `json:",omitempty"`

@@ -7,12 +7,14 @@ package entity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
@@ -50,6 +52,9 @@ func CertificateSpec(cert *cmapi.Certificate) workflows.SpecSignal {
 		UID: string(cert.UID), Generation: cert.Generation, Spec: cert.Spec,
 		ManualRenewToken: ManualRenewToken(cert), Labels: cert.Labels,
 	}
+	if sig.ManualRenewToken != "" {
+		sig.ManualRenewBy = ManualRenewRequester(cert)
+	}
 	sig.Spec.Keystores = kube.RedactKeystorePasswords(cert.Spec.Keystores)
 	if cert.Status.Revision != nil {
 		sig.Revision = *cert.Status.Revision
@@ -66,6 +71,59 @@ func ManualRenewToken(cert *cmapi.Certificate) string {
 		}
 	}
 	return ""
+}
+
+// ManualRenewRequester names the field manager that set the Certificate's Issuing
+// condition (the one cmctl renew writes), from the managedFields of its status: the
+// newest entry of the status subresource that owns that condition's reason. An entry
+// without field sets (as the watcher's cache keeps it, see LeanManualRenewFields)
+// counts as owning it. "" when nothing says.
+func ManualRenewRequester(cert *cmapi.Certificate) string {
+	who, _ := manualRenewEntry(cert)
+	return who
+}
+
+func manualRenewEntry(cert *cmapi.Certificate) (string, *metav1.Time) {
+	var who string
+	var newest *metav1.Time
+	for _, e := range cert.ManagedFields {
+		if e.Subresource != "status" || e.Time == nil || (newest != nil && e.Time.Before(newest)) {
+			continue
+		}
+		if e.FieldsV1 != nil && !ownsIssuingReason(e.FieldsV1.Raw) {
+			continue
+		}
+		who, newest = e.Manager, e.Time
+	}
+	return who, newest
+}
+
+// ownsIssuingReason reports whether a managedFields field set holds the reason of the
+// Issuing condition (conditions are a list map keyed by type).
+func ownsIssuingReason(raw []byte) bool {
+	var fields struct {
+		Status struct {
+			Conditions map[string]map[string]json.RawMessage `json:"f:conditions"`
+		} `json:"f:status"`
+	}
+	if json.Unmarshal(raw, &fields) != nil {
+		return false
+	}
+	_, ok := fields.Status.Conditions[`k:{"type":"Issuing"}`]["f:reason"]
+	return ok
+}
+
+// LeanManualRenewFields reduces a Certificate's managedFields to what
+// ManualRenewRequester reads, without field sets: one entry naming who set its
+// ManuallyTriggered condition, or none. For caches that would otherwise drop them.
+func LeanManualRenewFields(cert *cmapi.Certificate) {
+	var keep []metav1.ManagedFieldsEntry
+	if ManualRenewToken(cert) != "" {
+		if who, at := manualRenewEntry(cert); who != "" {
+			keep = []metav1.ManagedFieldsEntry{{Manager: who, Subresource: "status", Time: at}}
+		}
+	}
+	cert.ManagedFields = keep
 }
 
 // Issuer is an Issuer or a ClusterIssuer (kind), as its workflow is told of it.

@@ -61,3 +61,66 @@ func TestSpecSignalRedactsInlinePasswords(t *testing.T) {
 		t.Errorf("signal %+v", sig)
 	}
 }
+
+// Who asked for a manual renewal is the field manager that owns the Issuing condition's
+// reason in the status's managedFields, the newest when several do; the watcher's lean
+// cache keeps just that entry, and reads the same name from it.
+func TestManualRenewRequester(t *testing.T) {
+	at := func(min int) *metav1.Time {
+		ts := metav1.NewTime(time.Date(2026, 5, 1, 10, min, 0, 0, time.UTC))
+		return &ts
+	}
+	issuing := &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:conditions":{"k:{\"type\":\"Issuing\"}":{".":{},"f:reason":{},"f:status":{}}}}}`)}
+	ready := &metav1.FieldsV1{Raw: []byte(`{"f:status":{"f:conditions":{"k:{\"type\":\"Ready\"}":{"f:reason":{}}},"f:revision":{}}}`)}
+	cert := func(entries ...metav1.ManagedFieldsEntry) *cmapi.Certificate {
+		c := &cmapi.Certificate{Status: cmapi.CertificateStatus{Conditions: []cmapi.CertificateCondition{{
+			Type: cmapi.CertificateConditionIssuing, Status: cmmeta.ConditionTrue, Reason: "ManuallyTriggered", LastTransitionTime: at(5),
+		}}}}
+		c.ManagedFields = entries
+		return c
+	}
+	tests := []struct {
+		name string
+		cert *cmapi.Certificate
+		want string
+	}{
+		{"nothing recorded", cert(), ""},
+		{"the CLI", cert(
+			metav1.ManagedFieldsEntry{Manager: "certflow", Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", Time: at(6), FieldsV1: ready},
+			metav1.ManagedFieldsEntry{Manager: "starter", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: at(5), FieldsV1: issuing},
+			metav1.ManagedFieldsEntry{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, Time: at(7), FieldsV1: issuing},
+		), "starter"},
+		{"the newest of two", cert(
+			metav1.ManagedFieldsEntry{Manager: "starter", Subresource: "status", Time: at(4), FieldsV1: issuing},
+			metav1.ManagedFieldsEntry{Manager: "kubectl-edit", Subresource: "status", Time: at(5), FieldsV1: issuing},
+		), "kubectl-edit"},
+		{"a field set that is not JSON", cert(
+			metav1.ManagedFieldsEntry{Manager: "odd", Subresource: "status", Time: at(5), FieldsV1: &metav1.FieldsV1{Raw: []byte("{")}},
+		), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ManualRenewRequester(tc.cert); got != tc.want {
+				t.Errorf("ManualRenewRequester = %q, want %q", got, tc.want)
+			}
+			lean := tc.cert.DeepCopy()
+			LeanManualRenewFields(lean)
+			if got := ManualRenewRequester(lean); got != tc.want {
+				t.Errorf("after LeanManualRenewFields (%v): %q, want %q", lean.ManagedFields, got, tc.want)
+			}
+			if len(lean.ManagedFields) > 1 || (len(lean.ManagedFields) == 1 && lean.ManagedFields[0].FieldsV1 != nil) {
+				t.Errorf("lean managedFields keep too much: %v", lean.ManagedFields)
+			}
+			if got := CertificateSpec(tc.cert).ManualRenewBy; got != tc.want {
+				t.Errorf("spec signal's ManualRenewBy = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Without a manual renewal, nothing is kept or said.
+	c := cert(metav1.ManagedFieldsEntry{Manager: "starter", Subresource: "status", Time: at(5), FieldsV1: issuing})
+	c.Status.Conditions[0].Reason = "Renewing"
+	LeanManualRenewFields(c)
+	if c.ManagedFields != nil || CertificateSpec(c).ManualRenewBy != "" {
+		t.Errorf("no manual renewal, yet managedFields %v", c.ManagedFields)
+	}
+}
