@@ -15,8 +15,9 @@ import (
 // watcher recognises certflow's own Secret writes by it.
 const FieldManager = "certflow"
 
-// CLIFieldManager names the starter CLI in managedFields of what it writes (approvals).
-const CLIFieldManager = "starter"
+// CLIFieldManager names the CLI (kubectl cert-manager) in managedFields of what it
+// writes (approvals, denials, manual renewals); history shows it as who asked.
+const CLIFieldManager = "kubectl-cert-manager"
 
 // CAInjectorFieldManager names the watcher's CA injector in managedFields of the caBundle
 // fields it writes.

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/api/conventions"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	"github.com/certflow/certflow/starter/history"
@@ -122,7 +123,7 @@ func TestHistoryCertificate(t *testing.T) {
 	// The facts, in the order they happened.
 	wantInOrder(t, out,
 		"Issued revision 1 (DoesNotExist: Issuing certificate as Secret does not exist)",
-		"RenewRequested ManuallyTriggered by starter via ",
+		"RenewRequested ManuallyTriggered by kubectl-cert-manager via ",
 		"Issued revision 2 (ManuallyTriggered: Certificate re-issuance manually triggered) in ",
 		"Issued revision 3 (ManuallyTriggered",
 		"SpecChanged generation 2",
@@ -130,7 +131,7 @@ func TestHistoryCertificate(t *testing.T) {
 		"attempt 1 failed: SignWithCA: CA Secret "+ns+"/hist-ca not found",
 		"Backoff after 1 failed attempt(s) until "+backoffUntil,
 		"IssuerChanged issuer is ready",
-		"RenewRequested ManuallyTriggered by starter",
+		"RenewRequested ManuallyTriggered by kubectl-cert-manager",
 		"Issued revision 4 (",
 		"Issued revision 5 (ManuallyTriggered",
 		"RenewalScheduled renewal until ",
@@ -163,7 +164,7 @@ func TestHistoryCertificate(t *testing.T) {
 				t.Errorf("backoff until %v, want %s", f.Until, backoffUntil)
 			}
 		case history.KindRenewRequested:
-			if f.By == "starter" {
+			if f.By == conventions.CLIFieldManager {
 				asked++
 			}
 		}
@@ -178,7 +179,7 @@ func TestHistoryCertificate(t *testing.T) {
 		}
 	}
 	if failures != 1 || backoffs != 1 || asked != 4 {
-		t.Errorf("-o json: %d failures, %d backoffs, %d renewals asked by starter; want 1, 1, 4", failures, backoffs, asked)
+		t.Errorf("-o json: %d failures, %d backoffs, %d renewals asked by the CLI; want 1, 1, 4", failures, backoffs, asked)
 	}
 
 	// Read from the newest runs only, it says so.
@@ -205,7 +206,7 @@ func TestHistoryCertificate(t *testing.T) {
 		"Issued revision 5 (",
 		"WorkflowEnded Terminated history test by ",
 		"Started workflow started at revision 5 generation 2 by ",
-		"RenewRequested ManuallyTriggered by starter",
+		"RenewRequested ManuallyTriggered by kubectl-cert-manager",
 		"Issued revision 6 (ManuallyTriggered: Certificate re-issuance manually triggered) in ")
 
 	// A Certificate without a workflow, and Temporal out of reach, are clear errors.
