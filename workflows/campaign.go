@@ -19,7 +19,11 @@ import (
 // the renew signal to the Certificate's workflow with workflow.SignalExternalWorkflow,
 // a command of the campaign's own workflow: Temporal records it in the campaign's
 // history and delivers it once; a worker killed mid-way replays that history on restart
-// and sends nothing again, and there is no activity whose retry could send it twice. A
+// and sends nothing again, and there is no activity whose retry could send it twice.
+// On the receiving side, a Certificate's workflow that takes the renewal continues as new
+// with it and issues in the next run's first task; a worker killed after that task
+// issued but before it completed leaves a revision that the retried task adopts as the
+// renewal (change lost-renewal in versions.go) instead of issuing a second time. A
 // Certificate counts as done when the signal is delivered, that is when its workflow
 // has taken the renewal (it issues at its next workflow task; status.revision moves
 // then); it counts as failed, with the reason, when its workflow is not running (the
@@ -33,9 +37,9 @@ import (
 
 // Signal and query names of a CampaignWorkflow.
 const (
-	SignalCampaignPause  = "pause"
-	SignalCampaignResume = "resume"
-	SignalCampaignCancel = "cancel"
+	SignalCampaignPause   = "pause"
+	SignalCampaignResume  = "resume"
+	SignalCampaignCancel  = "cancel"
 	QueryCampaignProgress = "progress"
 )
 
@@ -55,9 +59,9 @@ type CampaignInput struct {
 	Name      string
 	Selection kube.CampaignSelection
 	Rate      Rate
-	// PageSize is how many Certificates one list call reads (default 250);
+	// PageSize is how many Certificates one list call reads (default 100);
 	// ContinueAsNewEvery how many a run re-issues before it continues as new at the
-	// next page boundary (default 500).
+	// next page boundary (default 200).
 	PageSize           int `json:",omitempty"`
 	ContinueAsNewEvery int `json:",omitempty"`
 	// Carried across runs.
@@ -68,8 +72,8 @@ type CampaignInput struct {
 }
 
 const (
-	defaultCampaignPageSize    = 250
-	defaultCampaignRunLength   = 500
+	defaultCampaignPageSize    = 100
+	defaultCampaignRunLength   = 200
 	maxCampaignSignalsInFlight = 200
 )
 
@@ -80,7 +84,6 @@ var campaignListStep = stepKind{timeout: 2 * time.Minute, retry: &temporal.Retry
 type campaign struct {
 	in        CampaignInput
 	cancelled bool
-	inFlight  int
 	sentInRun int
 	pauseCh   workflow.ReceiveChannel
 	resumeCh  workflow.ReceiveChannel
@@ -202,6 +205,10 @@ func (c *campaign) run(ctx workflow.Context) (CampaignProgress, error) {
 				break
 			}
 			if c.sentInRun >= c.in.ContinueAsNewEvery || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+				// Signals in flight are counted by this run, before it ends.
+				if err := workflow.Await(ctx, func() bool { return p.InFlight == 0 }); err != nil {
+					return *p, err
+				}
 				return c.continueAsNew(ctx)
 			}
 			var res kube.CampaignPage
@@ -213,7 +220,7 @@ func (c *campaign) run(ctx workflow.Context) (CampaignProgress, error) {
 			continue
 		}
 		n := min(batch, len(page))
-		if err := workflow.Await(ctx, func() bool { return c.inFlight+n <= maxCampaignSignalsInFlight }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return p.InFlight+n <= maxCampaignSignalsInFlight }); err != nil {
 			return *p, err
 		}
 		for _, key := range page[:n] {
@@ -227,7 +234,7 @@ func (c *campaign) run(ctx workflow.Context) (CampaignProgress, error) {
 		}
 	}
 	// Cancelled or done: what was sent is counted once delivered.
-	if err := workflow.Await(ctx, func() bool { return c.inFlight == 0 }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return p.InFlight == 0 }); err != nil {
 		return *p, err
 	}
 	c.drainSignals()
@@ -244,12 +251,12 @@ func (c *campaign) renew(ctx workflow.Context, key string) {
 		c.in.Progress.recordFailure(key, "not a namespace/name")
 		return
 	}
-	c.inFlight++
+	c.in.Progress.InFlight++
 	c.sentInRun++
 	id := CertificateWorkflowID(ns, name)
 	f := workflow.SignalExternalWorkflow(ctx, id, "", SignalRenew, RenewSignal{Reason: "campaign " + CampaignWorkflowID(c.in.Name)})
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		defer func() { c.inFlight-- }()
+		defer func() { c.in.Progress.InFlight-- }()
 		if err := f.Get(ctx, nil); err != nil {
 			c.in.Progress.recordFailure(key, signalFailure(id, err))
 			return

@@ -108,6 +108,9 @@ type CampaignProgress struct {
 	Done      int
 	Failed    int
 	Remaining int
+	// InFlight counts renew signals sent and not yet delivered (counted in neither
+	// Done nor Failed yet).
+	InFlight int `json:",omitempty"`
 	// Failures lists the first failures by name (at most 50); Failed counts them all.
 	Failures []CampaignFailure `json:",omitempty"`
 	Paused   bool
@@ -154,6 +157,9 @@ func (p *CampaignProgress) finish(cancelled bool, now time.Time) {
 // Summary is the progress in one line, as the Web UI and the CLI show it.
 func (p CampaignProgress) Summary() string {
 	s := fmt.Sprintf("%s: %d of %d done, %d failed, %d remaining", p.State, p.Done, p.Total, p.Failed, p.Remaining)
+	if p.InFlight > 0 {
+		s += fmt.Sprintf(" (%d being signalled)", p.InFlight)
+	}
 	if p.Rate != "" {
 		s += " at " + p.Rate
 	}
