@@ -350,6 +350,41 @@ func TestCampaignReissuesFleetOnce(t *testing.T) {
 	if out, err := cli(t, "", "campaign", "status", "nope"); err == nil || !strings.Contains(out, "no campaign nope") {
 		t.Errorf("status of a campaign that does not exist: %v\n%s", err, out)
 	}
+
+	// --wait follows a small campaign to its end: root's 6 Certificates (the CA's own
+	// and the 5 others), each re-issued once.
+	out = mustCLI(t, []string{"Started campaign others", "Finished: 6 of 6 done, 0 failed, 0 remaining at 10/s"},
+		"campaign", "reissue", "-n", ns, "--issuer", "root", "--rate", "10/s", "--name", "others", "--wait")
+	t.Logf("reissue --wait:\n%s", out)
+	testkit.Eventually(t, time.Minute, "root's Certificates at their baseline revision + 1", func() (bool, string) {
+		now := revisions(t)
+		var wrong []string
+		for name, base := range baseline {
+			if !strings.HasPrefix(name, "svc-") && now[name] != base+1 {
+				wrong = append(wrong, fmt.Sprintf("%s at %d, want %d", name, now[name], base+1))
+			}
+		}
+		return len(wrong) == 0, strings.Join(wrong, "; ")
+	})
+
+	// A cancelled campaign starts no more and ends with what it did.
+	mustCLI(t, []string{"Started campaign slow"}, "campaign", "reissue", "-n", ns, "--issuer", "ca", "--rate", "1/s", "--name", "slow")
+	mustCLI(t, []string{"Campaign slow cancelled"}, "campaign", "cancel", "slow")
+	var cancelled workflows.CampaignProgress
+	testkit.Eventually(t, time.Minute, "the cancelled campaign to end", func() (bool, string) {
+		d, err := env.Temporal.DescribeWorkflowExecution(context.Background(), workflows.CampaignWorkflowID("slow"), "")
+		if err != nil {
+			return false, err.Error()
+		}
+		return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, d.GetWorkflowExecutionInfo().GetStatus().String()
+	})
+	if err := env.Temporal.GetWorkflow(context.Background(), workflows.CampaignWorkflowID("slow"), "").Get(context.Background(), &cancelled); err != nil {
+		t.Fatal(err)
+	}
+	if cancelled.State != workflows.CampaignCancelled || cancelled.Done > 10 || cancelled.Done+cancelled.Remaining != fleet || cancelled.Finished == nil {
+		t.Errorf("cancelled campaign's result %+v, want Cancelled with few done and the rest remaining", cancelled)
+	}
+	mustCLI(t, []string{"State:      Cancelled", fmt.Sprintf("Remaining:  %d\n", cancelled.Remaining)}, "campaign", "status", "slow")
 	t.Logf("test took %.1fs", time.Since(began).Seconds())
 }
 
