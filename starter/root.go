@@ -84,6 +84,7 @@ func NewRootCommand(name string) *cobra.Command {
 		newInspectCommand(g),
 		newCheckCommand(g), newVersionCommand(g), newCompletionCommand(), newExperimentalCommand(g),
 		newHistoryCommand(g),
+		newCampaignCommand(g),
 	)
 	return root
 }

@@ -205,6 +205,7 @@ func Register(r worker.Registry, c Config) {
 	r.RegisterWorkflowWithOptions(workflows.CertificateRequestWorkflow, workflow.RegisterOptions{Name: "CertificateRequestWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.CampaignWorkflow, workflow.RegisterOptions{Name: workflows.CampaignWorkflowType})
 	kubeActivities := &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover}
 	workflows.RegisterActivities(r, workflows.Activities{
 		Kube: kubeActivities,

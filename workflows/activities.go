@@ -37,6 +37,8 @@ const (
 	actInspectRequest              = "InspectRequest"
 	actReadRequestResult           = "ReadRequestResult"
 	actDeleteOrdersOfRequest       = "DeleteOrdersOfRequest"
+	actCountCampaignTargets        = "CountCampaignTargets"
+	actListCampaignTargets         = "ListCampaignTargets"
 	// Private keys (activities/keys).
 	actGeneratePrivateKey     = "GeneratePrivateKey"
 	actReadKeyRef             = "ReadKeyRef"
@@ -112,6 +114,8 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actInspectRequest, a.Kube.InspectRequest},
 		{actReadRequestResult, a.Kube.ReadRequestResult},
 		{actDeleteOrdersOfRequest, a.Kube.DeleteOrdersOfRequest},
+		{actCountCampaignTargets, a.Kube.CountCampaignTargets},
+		{actListCampaignTargets, a.Kube.ListCampaignTargets},
 		{actGeneratePrivateKey, a.Keys.GeneratePrivateKey},
 		{actReadKeyRef, a.Keys.ReadKeyRef},
 		{actDeletePrivateKeySecret, a.Keys.DeletePrivateKeySecret},

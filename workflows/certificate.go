@@ -53,6 +53,9 @@ type certificateRun struct {
 	// to issued in one status write.
 	unwrittenIssuing *kube.Condition
 	nextKey          nextKeyState
+	// renewCarried says that PendingRenew came with the run's input and no renewal was
+	// asked in this run since: an issuance a lost task of this run made came after it.
+	renewCarried bool
 	// http01Overrides are the HTTP-01 solver annotations the Certificate had when this
 	// run made its request (kube.CreatedRequest), for its ACME order.
 	http01Overrides map[string]string
@@ -69,6 +72,8 @@ func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRu
 		changes: changes,
 		status:  Status{Phase: PhaseEvaluating},
 		signals: newCertificateSignals(ctx),
+
+		renewCarried: in.PendingRenew,
 	}
 }
 
@@ -162,6 +167,10 @@ func (c *certificateRun) adoptLostRevision(secret policy.SecretState) {
 		return
 	}
 	c.st.Revision = secret.Revision
+	if c.renewCarried && c.st.PendingRenew && c.changes.has(changeLostRenewal) {
+		// The renewal asked before this run began: the lost task issued after it.
+		c.st.PendingRenew = false
+	}
 	adopted := requestSpecOf(c.st.Spec)
 	c.st.IssuedRequest = &adopted
 	if !rotationNever(c.st.Spec) {

@@ -27,13 +27,18 @@ func newCertificateSignals(ctx workflow.Context) certificateSignals {
 // evaluation.
 func (c *certificateRun) addSignalHandlers(sel workflow.Selector, woke *bool) {
 	receive(c.ctx, sel, c.signals.spec, woke, c.onSpec)
-	receive(c.ctx, sel, c.signals.renew, woke, func(RenewSignal) bool { c.st.PendingRenew = true; return true })
+	receive(c.ctx, sel, c.signals.renew, woke, func(RenewSignal) bool { c.askRenewal(); return true })
 	receive(c.ctx, sel, c.signals.secret, woke, func(SecretChangedSignal) bool { return true })
 	receive(c.ctx, sel, c.signals.issuer, woke, func(IssuerChangedSignal) bool { return true })
 	receive(c.ctx, sel, c.signals.delete, woke, c.onDelete)
 	receive(c.ctx, sel, c.signals.approval, woke, func(s ApprovalSignal) bool {
 		return c.awaitingRequest != "" && s.Request == c.awaitingRequest
 	})
+}
+
+// askRenewal notes a renewal asked in this run (renew signal, manual token).
+func (c *certificateRun) askRenewal() {
+	c.st.PendingRenew, c.renewCarried = true, false
 }
 
 // receive makes sel receive signals of type T on ch; handle applies one and says
@@ -59,7 +64,7 @@ func (c *certificateRun) drainSignals() {
 		case c.signals.spec.ReceiveAsync(&spec):
 			c.onSpec(spec)
 		case c.signals.renew.ReceiveAsync(&renew):
-			c.st.PendingRenew = true
+			c.askRenewal()
 		case c.signals.secret.ReceiveAsync(&secret), c.signals.issuer.ReceiveAsync(&issuer), c.signals.approval.ReceiveAsync(&approval):
 			// Only wake-ups: the evaluation that follows reads the current state.
 		case c.signals.delete.ReceiveAsync(&del):
@@ -90,7 +95,8 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 	}
 	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
 		c.st.LastManualToken = s.ManualRenewToken
-		c.st.PendingRenew, changed = true, true
+		c.askRenewal()
+		changed = true
 	}
 	return changed
 }
@@ -106,7 +112,8 @@ func (c *certificateRun) replaceObject(s SpecSignal) {
 	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
 	c.st.IssuedRequest, c.st.FailedRequest = nil, nil
 	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
-		c.st.LastManualToken, c.st.PendingRenew = s.ManualRenewToken, true
+		c.st.LastManualToken = s.ManualRenewToken
+		c.askRenewal()
 	}
 	c.deleted = false
 }

@@ -968,6 +968,37 @@ func recoversFromIssuanceLost(t *testing.T, statusNamedKey bool) {
 	}
 }
 
+// A renewal carried into a run (the renew signal arrived, the workflow continued as new
+// to act on it) whose first task was lost with its worker after it issued: the retry
+// adopts that revision as the renewal and does not issue again, so a campaign's
+// Certificate is re-issued once although the worker was killed.
+func TestCarriedRenewalIssuedByALostTaskIsDone(t *testing.T) {
+	env := newEnv(t)
+	secret := validSecret(epoch)
+	secret.Revision = 3
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	var statuses []kube.CertificateStatusInput
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
+			statuses = append(statuses, in)
+			return kube.CertificateStatusResult{Revision: *in.Revision}, nil
+		})
+	env.OnActivity(actDeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil)
+	in := testInput()
+	in.Revision, in.PendingRenew = 2, true
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
+
+	env.ExecuteWorkflow(CertificateWorkflow, in)
+
+	if env.GetWorkflowError() != nil {
+		t.Fatal(env.GetWorkflowError())
+	}
+	if len(statuses) != 1 || statuses[0].Revision == nil || *statuses[0].Revision != 3 || statuses[0].Issuing != nil {
+		t.Fatalf("want one Ready status at the lost task's revision 3 and no second issuance, got %+v", statuses)
+	}
+}
+
 func eventReasons(es []kube.Event) []string {
 	var out []string
 	for _, e := range es {

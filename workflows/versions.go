@@ -49,6 +49,7 @@ const (
 	changeSecretInUse         = "secret-in-use"
 	changeRealCANames         = "real-ca-names"
 	changeACMEAccountRecovery = "acme-account-recovery"
+	changeLostRenewal         = "lost-renewal"
 )
 
 var certificateChanges = changeTable{
@@ -85,6 +86,9 @@ var certificateChanges = changeTable{
 		what: "an ACME order refused because the server does not know the account (accountDoesNotExist, deactivated) " +
 			"registers the account again, asks the IssuerWorkflow to check again, and orders once more at once " +
 			"(before: the attempt failed into the backoff)"},
+	{id: changeLostRenewal, since: "2026-12-06 issue 15",
+		what: "a renewal carried into the run that adopts a revision a lost task issued is done: that task's issuance was " +
+			"the renewal (before: the retried task issued once more, so a worker killed mid-issuance renewed twice)"},
 }
 
 // Changes of the IssuerWorkflow.
