@@ -148,6 +148,8 @@ Try:
   temporal workflow list --query "CertName='ca-example-com'"
   temporal workflow query --workflow-id certificate/cert-manager/ca-example-com --type status
   temporal workflow signal --workflow-id certificate/cert-manager/ca-example-com --name renew
+  kubectl cert-manager status certificate ca-example-com -n cert-manager    (bin/ on the PATH: the plugin bin/kubectl-cert_manager)
+  kubectl cert-manager history certificate ca-example-com -n cert-manager
 `)
 	if s.ACMEDirectoryURL != "" {
 		fmt.Fprintf(out, `
