@@ -662,3 +662,46 @@ func TestAdmissionPoliciesAreTheChart(t *testing.T) {
 	}
 	sameObjects(t, "deploy/admission/policies.yaml", decode(t, string(b)), want)
 }
+
+// dns01ProviderCA mounts a ConfigMap's CA into the worker (only) and points
+// --dns01-provider-ca-file at it; the worker takes the rendered flag.
+func TestRenderDNS01ProviderCA(t *testing.T) {
+	objs := render(t, "dns01ProviderCA.configMapName=provider-ca", "dns01ProviderCA.key=bundle.pem", "volumes[0].name=extra", "volumes[0].emptyDir.medium=Memory")
+	d, w := deployment(t, objs, "certflow-worker")
+	const file = "/etc/certflow/dns01-provider-ca/bundle.pem"
+	if !slices.Contains(w.Args, "--dns01-provider-ca-file="+file) {
+		t.Errorf("worker args %q lack --dns01-provider-ca-file=%s", w.Args, file)
+	}
+	var f worker.Flags
+	fs := flag.NewFlagSet("certflow-worker", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.AddTo(fs)
+	if err := fs.Parse(w.Args); err != nil || f.ACME.DNS01ProviderCAFile != file {
+		t.Errorf("the worker does not take its rendered args %q: %v (CA file %q)", w.Args, err, f.ACME.DNS01ProviderCAFile)
+	}
+	var mounted, volume, extra bool
+	for _, m := range w.VolumeMounts {
+		mounted = mounted || (m.Name == "dns01-provider-ca" && m.MountPath == "/etc/certflow/dns01-provider-ca" && m.ReadOnly)
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		volume = volume || (v.Name == "dns01-provider-ca" && v.ConfigMap != nil && v.ConfigMap.Name == "provider-ca")
+		extra = extra || v.Name == "extra"
+	}
+	if !mounted || !volume || !extra {
+		t.Errorf("worker mounts %+v, volumes %+v: want ConfigMap provider-ca at /etc/certflow/dns01-provider-ca beside the user's volume", w.VolumeMounts, d.Spec.Template.Spec.Volumes)
+	}
+	wd, wc := deployment(t, objs, "certflow-k8swatch")
+	for _, v := range wd.Spec.Template.Spec.Volumes {
+		if v.Name == "dns01-provider-ca" {
+			t.Errorf("the watcher mounts the DNS-01 provider CA: %+v", v)
+		}
+	}
+	if slices.ContainsFunc(wc.Args, func(a string) bool { return strings.HasPrefix(a, "--dns01-provider-ca-file") }) {
+		t.Errorf("the watcher got %q", wc.Args)
+	}
+	// Off by default.
+	_, w = deployment(t, render(t), "certflow-worker")
+	if slices.ContainsFunc(w.Args, func(a string) bool { return strings.HasPrefix(a, "--dns01-provider-ca-file") }) || len(w.VolumeMounts) != 0 {
+		t.Errorf("default worker has %q, mounts %+v", w.Args, w.VolumeMounts)
+	}
+}
