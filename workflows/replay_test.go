@@ -63,7 +63,7 @@ var olderHistoriesDirs = []string{"testdata/histories-before-object-replaced", "
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.
-var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow", "OrderWorkflow", "ChallengeWorkflow"}
+var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow", "OrderWorkflow", "ChallengeWorkflow", "CampaignWorkflow"}
 
 // replayRegistry lets worker.Register fill a replayer, so the workflows are replayed
 // under exactly the names the worker registers them with. Activities never run during a

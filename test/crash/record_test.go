@@ -11,8 +11,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
@@ -132,6 +134,27 @@ spec: {selfSigned: {}}
 	kubectl(t, nil, "delete", "issuer", "rec-ca-issuer", "-n", ns)
 	record("issuer-ca-spec-change-deleted", caIssuer, waitClosed(t, caIssuer, caRun.RunID), hasActivity("CheckCAKeyPair"),
 		hasLaterSignal(workflows.SignalSpec), hasSignal(workflows.SignalDelete), endsWith(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED))
+
+	// A campaign over the namespace, one Certificate a run: paused and resumed, each run
+	// continuing as new with its progress, the last one completing.
+	campaign := workflows.CampaignWorkflowID("record")
+	if _, err := env.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: campaign, TaskQueue: workflows.TaskQueue}, workflows.CampaignWorkflowType,
+		workflows.CampaignInput{Name: "record", Selection: kube.CampaignSelection{Namespaces: []string{ns}}, Rate: workflows.Rate{Count: 1, Per: time.Second}, PageSize: 1, ContinueAsNewEvery: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []string{workflows.SignalCampaignPause, workflows.SignalCampaignResume} {
+		if err := env.temporal.SignalWorkflow(ctx, campaign, "", sig, workflows.CampaignSignal{Reason: "recording replay histories"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var progress workflows.CampaignProgress
+	if err := env.temporal.GetWorkflow(ctx, campaign, "").Get(ctx, &progress); err != nil {
+		t.Fatal(err)
+	}
+	record("campaign-paused-resumed", campaign, lastRunWith(t, campaign, hasSignal(workflows.SignalCampaignResume)),
+		hasSignal(workflows.SignalCampaignPause), hasSignal(workflows.SignalCampaignResume), hasActivity("ListCampaignTargets"))
+	record("campaign-completed", campaign, lastRunWith(t, campaign, endsWith(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)),
+		endsWith(enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED))
 
 	writeHistories(t, recorded)
 }
