@@ -218,7 +218,7 @@ func Register(r worker.Registry, c Config) {
 			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, ProviderCAFile: c.ACME.DNS01ProviderCAFile,
 			IssuerAmbientCredentials: c.ACME.IssuerAmbientCredentials, ClusterIssuerAmbientCredentials: c.ACME.ClusterIssuerAmbientCredentials,
 			CloudDNSAPIURL: c.ACME.CloudDNSAPIURL, AzureEndpoints: c.ACME.AzureDNS, RecursiveNameservers: c.ACME.DNS01RecursiveNameservers,
-			LoadChallenge: kubeActivities.LoadChallenge},
+			LoadChallenge: kubeActivities.LoadChallenge, ReportChallengeReason: kubeActivities.SetChallengeReason},
 		HTTP01: &http01.Activities{Kube: c.Kube, Gateway: c.Gateway, Image: c.ACME.HTTP01SolverImage, ConfirmChallenge: kubeActivities.ConfirmChallenge,
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 
 	"github.com/miekg/dns"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,6 +85,10 @@ type Activities struct {
 	// whatever the input says: a workflow started by hand with forged input cannot
 	// present records with another issuer's credentials. The worker sets it.
 	LoadChallenge func(ctx context.Context, namespace, name, uid string) (*acmev1.Challenge, error)
+	// ReportChallengeReason, when set, writes a reason on the Challenge now: a present
+	// that fails and will be retried shows the provider's words at its first failure,
+	// not only when its retries run out minutes later. The worker sets it.
+	ReportChallengeReason func(ctx context.Context, namespace, name, uid, reason string) error
 }
 
 // ChallengeRef names the Challenge object a DNS-01 input acts for.
@@ -151,9 +157,28 @@ func (a *Activities) PresentDNS01(ctx context.Context, in DNS01Input) (DNS01Reco
 		return DNS01Record{}, err
 	}
 	if err := p.Present(ctx, rec.FQDN, rec.Value); err != nil {
-		return DNS01Record{}, refusedOrErr(fmt.Sprintf("dns01: present TXT %s via %s", rec.FQDN, rec.Provider), err)
+		err = refusedOrErr(fmt.Sprintf("dns01: present TXT %s via %s", rec.FQDN, rec.Provider), err)
+		a.reportRetrying(ctx, in.Challenge, err)
+		return DNS01Record{}, err
 	}
 	return rec, nil
+}
+
+// reportRetrying writes a present failure that Temporal will retry on the Challenge,
+// with the attempt. A failure for good is left to the workflow, which writes it as the
+// Challenge's final state. Best effort: the retry goes on if the write fails.
+func (a *Activities) reportRetrying(ctx context.Context, ch ChallengeRef, err error) {
+	var appErr *temporal.ApplicationError
+	if a.ReportChallengeReason == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		return
+	}
+	reason := fmt.Sprintf("Error presenting challenge: %v (retrying)", err)
+	if activity.IsActivity(ctx) {
+		reason = fmt.Sprintf("Error presenting challenge: %v (attempt %d, retrying)", err, activity.GetInfo(ctx).Attempt)
+	}
+	if rerr := a.ReportChallengeReason(ctx, ch.Namespace, ch.Name, ch.UID, reason); rerr != nil && activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Warn("could not write the present failure on the Challenge", "challenge", ch.Namespace+"/"+ch.Name, "error", rerr)
+	}
 }
 
 // CleanUpDNS01 removes the challenge's TXT record (the value of this key

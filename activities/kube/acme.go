@@ -218,6 +218,33 @@ func (a *Activities) SetChallengeStatus(ctx context.Context, in ChallengeStatusI
 	return nil
 }
 
+// SetChallengeReason writes only the reason of a Challenge's status (uid "" for any):
+// an activity that failed and will be retried reports the failure's words at once.
+// A Challenge that is gone is not an error.
+func (a *Activities) SetChallengeReason(ctx context.Context, namespace, name, uid, reason string) error {
+	chs := a.CertFlow.AcmeV1().Challenges(namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := chs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if (uid != "" && string(cur.UID) != uid) || cur.Status.Reason == reason {
+			return nil
+		}
+		cur = cur.DeepCopy()
+		cur.Status.Reason = reason
+		_, err = chs.UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: conventions.FieldManager})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update the reason of Challenge %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
 // DeleteChallenge deletes a finished Challenge object (gone already is fine).
 func (a *Activities) DeleteChallenge(ctx context.Context, ref ObjectRef) error {
 	opts := metav1.DeleteOptions{}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -217,8 +218,19 @@ func TestWebhookFailure(t *testing.T) {
 		}
 	}()
 	acmetest.Kubectl(t, env, acmetest.Certificate("refused", "Issuer", "failing", "refused.example.edu"), "apply", "-n", ns, "-f", "-")
-	// A failure the webhook reports is retried (as upstream does) before the
-	// challenge errors with it.
+	// The webhook's words are on the Challenge at its first failure, long before the
+	// retries (as upstream, which retries too) run out.
+	testkit.Eventually(t, 30*time.Second, "the webhook's words on the Challenge while present is retried", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for r := range reasons {
+			if strings.Contains(r, "Error presenting challenge") && strings.Contains(r, words) && strings.Contains(r, "retrying") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("reasons seen: %q", slices.Sorted(maps.Keys(reasons)))
+	})
+	// The challenge then errors with them.
 	cert := acmetest.WaitCertificate(t, env, ns, "refused", 5*time.Minute, "Issuing=False Failed", func(c *cmapi.Certificate) bool {
 		i := testkit.CertificateCondition(c, cmapi.CertificateConditionIssuing)
 		return i != nil && i.Status == cmmeta.ConditionFalse && i.Reason == cmapi.ReasonFailed
