@@ -6,6 +6,8 @@
 #   make bench-idle                  # 10,000 issued Certificates at rest: RSS and CPU
 #   make bench BENCH_MODE=acme       # 100 Certificates through DNS-01 against Pebble
 #   make bench-acme                  # the same (BENCH_ACME_N, BENCH_ACME_OUT)
+#   make bench-shortlived            # 1000 short-lived ACME certificates for a compressed month
+#   make bench-shortlived BENCH_SHORTLIVED_N=200 BENCH_SHORTLIVED_COMPRESSION=2880
 #   make bench BENCH_FLAGS='--keep-state --worker-args="..."'
 #
 # Each run starts its own kube-apiserver, etcd and Temporal on free ports (it does not
@@ -20,10 +22,15 @@ BENCH_OUT ?= out/bench-$(BENCH_MODE).json
 BENCH_IDLE_N ?= 10000
 BENCH_IDLE_OUT ?= out/bench-idle.json
 BENCH_ACME_OUT ?= out/bench-acme.json
+# Short-lived mode: N Certificates with the shortlived profile live a 30-day month
+# compressed by a factor (1440: a 160 h certificate lives 400 s, the month 30 minutes).
+BENCH_SHORTLIVED_N ?= 1000
+BENCH_SHORTLIVED_COMPRESSION ?= 1440
+BENCH_SHORTLIVED_OUT ?= out/bench-shortlived.json
 # Extra flags for certflow-bench (see `bin/certflow-bench -h`).
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-idle bench-acme
+.PHONY: bench bench-idle bench-acme bench-shortlived
 
 ## bench: N Certificates at once on the local stack (BENCH_N, BENCH_MODE=throughput|idle|acme, BENCH_OUT)
 bench: tools build
@@ -36,3 +43,7 @@ bench-idle: tools build
 ## bench-acme: 100 Certificates at once through DNS-01 (fake Cloudflare) against Pebble
 bench-acme: tools build
 	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode acme -n $(BENCH_ACME_N) --out $(BENCH_ACME_OUT) $(BENCH_FLAGS)
+
+## bench-shortlived: 1000 short-lived (shortlived profile) ACME certificates renewed over a compressed month
+bench-shortlived: tools build
+	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode shortlived -n $(BENCH_SHORTLIVED_N) --compression $(BENCH_SHORTLIVED_COMPRESSION) --out $(BENCH_SHORTLIVED_OUT) $(BENCH_FLAGS)

@@ -33,13 +33,15 @@ const (
 	acmeSelfCheckTimeout = 15 * time.Second
 )
 
-// acmeIssuer is the ClusterIssuer of ACME mode: Pebble, one Cloudflare DNS-01 solver.
-func acmeIssuer(directoryURL string, caBundle []byte) *cmapi.ClusterIssuer {
+// acmeIssuer is the ClusterIssuer of ACME mode: Pebble, one Cloudflare DNS-01 solver,
+// the ACME profile named (empty: certflow's default).
+func acmeIssuer(directoryURL string, caBundle []byte, profile string) *cmapi.ClusterIssuer {
 	return &cmapi.ClusterIssuer{
 		ObjectMeta: metav1.ObjectMeta{Name: acmeClusterIssuer},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{ACME: &acmev1.ACMEIssuer{
 			Server:              directoryURL,
 			CABundle:            caBundle,
+			Profile:             profile,
 			PrivateKeySecretRef: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: acmeAccountSecret}},
 			Solvers: []acmev1.ACMEChallengeSolver{{DNS01: &acmev1.ACMEChallengeSolverDNS01{
 				Cloudflare: &acmev1.ACMEIssuerDNS01ProviderCloudflare{
@@ -67,9 +69,10 @@ func acmeCertificate(name string) *cmapi.Certificate {
 	}
 }
 
-// setupACME creates the Cloudflare token Secret and the ACME ClusterIssuer and waits
-// until the ClusterIssuer is Ready with its account registered at Pebble.
-func setupACME(ctx context.Context, kc kubernetes.Interface, cf versioned.Interface, s *localstack.Stack) error {
+// setupACME creates the Cloudflare token Secret and the ACME ClusterIssuer (asking for
+// profile, when not empty) and waits until the ClusterIssuer is Ready with its account
+// registered at Pebble.
+func setupACME(ctx context.Context, kc kubernetes.Interface, cf versioned.Interface, s *localstack.Stack, profile string) error {
 	_, err := kc.CoreV1().Secrets(clusterResourceNS).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: cloudflareSecret},
 		StringData: map[string]string{cloudflareSecretKey: localstack.CloudflareToken},
@@ -78,7 +81,7 @@ func setupACME(ctx context.Context, kc kubernetes.Interface, cf versioned.Interf
 		return fmt.Errorf("create Secret %s/%s: %w", clusterResourceNS, cloudflareSecret, err)
 	}
 	cm := cf.CertmanagerV1()
-	if _, err := cm.ClusterIssuers().Create(ctx, acmeIssuer(s.ACMEDirectoryURL, s.ACMECABundlePEM), metav1.CreateOptions{}); err != nil {
+	if _, err := cm.ClusterIssuers().Create(ctx, acmeIssuer(s.ACMEDirectoryURL, s.ACMECABundlePEM, profile), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create ClusterIssuer %s: %w", acmeClusterIssuer, err)
 	}
 	return poll(ctx, 100*time.Millisecond, func() (bool, string, error) {

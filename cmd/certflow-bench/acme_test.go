@@ -11,7 +11,7 @@ import (
 )
 
 func TestACMEIssuerAndCertificate(t *testing.T) {
-	ci := acmeIssuer("https://127.0.0.1:14000/dir", []byte("PEM"))
+	ci := acmeIssuer("https://127.0.0.1:14000/dir", []byte("PEM"), "")
 	a := ci.Spec.ACME
 	if ci.Name != acmeClusterIssuer || a == nil || a.Server != "https://127.0.0.1:14000/dir" || string(a.CABundle) != "PEM" || a.PrivateKeySecretRef.Name == "" {
 		t.Fatalf("issuer %+v", ci)

@@ -72,13 +72,18 @@ func (b *bench) run(ctx context.Context) error {
 
 	t := time.Now()
 	progress("starting kube-apiserver, etcd and Temporal in %s", r.StateDir)
-	acmeMode := c.mode == modeACME
+	acmeMode := c.mode == modeACME || c.mode == modeShortLived
+	var shortLived time.Duration
+	if c.mode == modeShortLived {
+		shortLived = c.comp.Validity
+	}
 	if acmeMode {
 		progress("with Pebble, pebble-challtestsrv and the fake Cloudflare API")
 	}
 	stack, err := system.StartStack(ctx, system.StackConfig{
 		Stack: localstack.Options{
 			BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, ACME: acmeMode, Log: stackLog(c.verbose),
+			PebbleShortLivedValidity: shortLived,
 		},
 		CRDDirs: []string{c.crdDir},
 	})
@@ -152,7 +157,11 @@ func (b *bench) run(ctx context.Context) error {
 	issuer := caClusterIssuer
 	if acmeMode {
 		issuer = acmeClusterIssuer
-		err = setupACME(sctx, b.kc, b.cf, stack)
+		profile := ""
+		if c.mode == modeShortLived {
+			profile = shortLivedProfile
+		}
+		err = setupACME(sctx, b.kc, b.cf, stack, profile)
 	} else {
 		err = setupCA(sctx, b.cf)
 	}
@@ -169,6 +178,8 @@ func (b *bench) run(ctx context.Context) error {
 		return b.idle(ctx)
 	case modeACME:
 		return b.acme(ctx)
+	case modeShortLived:
+		return b.shortlived(ctx)
 	}
 	return b.throughput(ctx)
 }
@@ -235,7 +246,7 @@ func names(prefix string, n int) []string {
 // certificate is the measured Certificate called name: from the ACME ClusterIssuer in
 // ACME mode, from the CA ClusterIssuer otherwise.
 func (b *bench) certificate(name string) *cmapi.Certificate {
-	if b.cfg.mode == modeACME {
+	if b.cfg.mode == modeACME || b.cfg.mode == modeShortLived {
 		return acmeCertificate(name)
 	}
 	return leafCertificate(name)
@@ -541,7 +552,7 @@ func (b *bench) apiLines(ctx context.Context, before requestCounts) error {
 func (b *bench) issuanceLines(f *issuanceFigures) {
 	r := b.res
 	goal := fmt.Sprintf("; target ≥ %.0f", targetCertsPerSecond)
-	if b.cfg.mode == modeACME {
+	if b.cfg.mode == modeACME || b.cfg.mode == modeShortLived {
 		goal = ", DNS-01 against Pebble" // the target is for the CA issuer
 	}
 	r.line("throughput %.1f certs/s (N=%d, %.1f s from first create to all Ready; creates took %.1f s, %d in flight%s)",

@@ -9,6 +9,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/certflow/certflow/workflows"
 )
@@ -17,6 +18,8 @@ import (
 // (and, after countTree, of the child workflows it started).
 type historyCount struct {
 	Events int
+	// Bytes is the size of the events as Temporal encodes them (protobuf).
+	Bytes  int
 	Runs   int // of the root workflow
 	ByType map[string]int
 	// Children are the IDs of the child workflows the runs started (ACME: the
@@ -58,6 +61,7 @@ func countHistory(ctx context.Context, tc client.Client, workflowID string) (his
 				return h, fmt.Errorf("history of %s run %q: %w", workflowID, runID, err)
 			}
 			h.Events++
+			h.Bytes += proto.Size(ev)
 			h.ByType[ev.GetEventType().String()]++
 			t := ev.GetEventTime().AsTime()
 			switch {
@@ -166,6 +170,7 @@ func walkTree(workflowID string, count func(id string) (historyCount, error)) (h
 // add sums another workflow's events, time and activities into h.
 func (h *historyCount) add(o historyCount) {
 	h.Events += o.Events
+	h.Bytes += o.Bytes
 	for t, n := range o.ByType {
 		h.ByType[t] += n
 	}

@@ -12,7 +12,11 @@
 //   - mode acme: the stack also runs Pebble, pebble-challtestsrv and a fake Cloudflare
 //     API; N Certificates from an ACME ClusterIssuer solving DNS-01 through Cloudflare
 //     are created at once, with the figures of throughput mode plus the Order and
-//     Challenge workflows' histories and the ACME objects left at the end.
+//     Challenge workflows' histories and the ACME objects left at the end;
+//   - mode shortlived: as acme, with the ClusterIssuer's profile "shortlived" and
+//     Pebble's shortlived validity compressed (--compression); the N Certificates then
+//     live for a simulated month, every renewal is checked against its renewal time
+//     and expiry, and the cost per renewal is reported.
 //
 // It prints one "bench: ..." line per figure and writes every figure as JSON to --out.
 // docs/bench.md explains each figure. `make bench` / `make bench-idle` run it.
@@ -54,6 +58,11 @@ type config struct {
 	workerArgs    string
 	watcherArgs   string
 	verbose       bool
+	// Short-lived mode: the compression factor, what it makes of the certificate's
+	// validity and the month, and the lateness a renewal may have.
+	compression float64
+	comp        compression
+	tolerance   time.Duration
 	// set holds the flags given on the command line.
 	set map[string]bool
 }
@@ -63,12 +72,13 @@ const (
 	modeThroughput = "throughput"
 	modeIdle       = "idle"
 	modeACME       = "acme"
+	modeShortLived = "shortlived"
 )
 
 func main() {
 	var c config
-	flag.StringVar(&c.mode, "mode", modeThroughput, "throughput: N Certificates at once; idle: RSS and CPU with N issued Certificates; acme: N Certificates at once through DNS-01 against Pebble")
-	flag.IntVar(&c.n, "n", 0, "number of Certificates (default 1000 in throughput mode, 10000 in idle mode, 100 in acme mode)")
+	flag.StringVar(&c.mode, "mode", modeThroughput, "throughput: N Certificates at once; idle: RSS and CPU with N issued Certificates; acme: N Certificates at once through DNS-01 against Pebble; shortlived: N short-lived ACME Certificates renewed over a compressed month")
+	flag.IntVar(&c.n, "n", 0, "number of Certificates (default 1000 in throughput and shortlived modes, 10000 in idle mode, 100 in acme mode)")
 	flag.StringVar(&c.out, "out", "", "JSON output file (default out/bench-<mode>.json)")
 	flag.StringVar(&c.binDir, "bin-dir", "bin", "directory with the stack's servers, certflow-worker and certflow-k8swatch")
 	flag.StringVar(&c.crdDir, "crds", "deploy/crds", "CRDs to install")
@@ -86,6 +96,8 @@ func main() {
 	flag.StringVar(&c.workerArgs, "worker-args", "", "extra flags for certflow-worker (space separated)")
 	flag.StringVar(&c.watcherArgs, "watcher-args", "", "extra flags for certflow-k8swatch (space separated)")
 	flag.BoolVar(&c.verbose, "v", false, "show the local stack's progress lines")
+	flag.Float64Var(&c.compression, "compression", defaultCompression, "shortlived mode: time compression; a 160 h certificate lives 160h/F and the 30-day month takes 30d/F (1440: a simulated day per minute)")
+	flag.DurationVar(&c.tolerance, "tolerance", 0, "shortlived mode: how long after its renewal time a renewal may come before it counts as late (default 5% of the compressed validity, at least 5s)")
 	flag.Parse()
 	c.set = map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
@@ -133,8 +145,28 @@ func (c *config) defaults() error {
 		if !c.set["probes"] {
 			c.probes = 1
 		}
+	case modeShortLived:
+		if c.n == 0 {
+			c.n = 1000
+		}
+		comp, err := newCompression(c.compression)
+		if err != nil {
+			return err
+		}
+		c.comp = comp
+		if c.tolerance == 0 {
+			c.tolerance = max(comp.Validity/20, 5*time.Second)
+		}
+		if c.timeout == 0 {
+			// The month, plus issuing and counting at its ends.
+			c.timeout = comp.Month + 20*time.Minute
+		}
+		// The probes' Certificates would renew too; none unless asked.
+		if !c.set["probes"] {
+			c.probes = 0
+		}
 	default:
-		return fmt.Errorf("--mode %q: want throughput, idle or acme", c.mode)
+		return fmt.Errorf("--mode %q: want throughput, idle, acme or shortlived", c.mode)
 	}
 	if c.n < 1 || c.concurrency < 1 || c.probes < 0 || c.historySample < 0 || c.sampleEvery <= 0 {
 		return errors.New("-n and --concurrency must be positive, --probes and --history-sample not negative")
@@ -167,8 +199,10 @@ type result struct {
 	Idle           *idleFigures    `json:"idle,omitempty"`
 	Restart        *restartFigures `json:"watcher_restart,omitempty"`
 	// ACME is what ACME mode leaves behind: Orders, Challenges, TXT records, workflows.
-	ACME    *acmeFigures `json:"acme,omitempty"`
-	Targets []target     `json:"targets,omitempty"`
+	ACME *acmeFigures `json:"acme,omitempty"`
+	// ShortLived is short-lived mode's month: renewals on time and their cost.
+	ShortLived *shortLivedFigures `json:"shortlived,omitempty"`
+	Targets    []target           `json:"targets,omitempty"`
 	// ThrottleLogLines counts "client-side throttling" lines in the logs of worker and
 	// watcher (client-go logs a wait over 1 s).
 	ThrottleLogLines map[string]int `json:"throttle_log_lines,omitempty"`

@@ -165,7 +165,7 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 			if err := fillPorts(nil, &p.ACME, &p.PebbleManagement, &p.HTTP01, &p.TLSALPN01); err != nil {
 				return err
 			}
-			return writePebbleConfig(cfgPath, dir, p)
+			return writePebbleConfig(cfgPath, dir, p, o.PebbleShortLivedValidity)
 		},
 		addr: func() string { return fmt.Sprintf("127.0.0.1:%d (management %d)", p.ACME, p.PebbleManagement) },
 		args: func() []string {
@@ -215,7 +215,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	return nil
 }
 
-func writePebbleConfig(path, pkiDir string, p *Ports) error {
+// writePebbleConfig writes pebble's configuration; shortLived, when positive, is the
+// validity of the shortlived profile (whole seconds, at least one) instead of 160 hours.
+func writePebbleConfig(path, pkiDir string, p *Ports, shortLived time.Duration) error {
 	var c pebbleConfig
 	c.Pebble.ListenAddress = "127.0.0.1:" + strconv.Itoa(p.ACME)
 	c.Pebble.ManagementListenAddress = "127.0.0.1:" + strconv.Itoa(p.PebbleManagement)
@@ -234,6 +236,12 @@ func writePebbleConfig(path, pkiDir string, p *Ports) error {
 		ProfileClassic:    {Description: "90-day certificates, the first name as common name", ValidityPeriod: 90 * day, PromoteCommonName: true},
 		ProfileTLSServer:  {Description: "90-day certificates without a common name", ValidityPeriod: 90 * day},
 		ProfileShortLived: {Description: "6-day (160-hour) certificates without a common name", ValidityPeriod: 160 * 3600},
+	}
+	if shortLived > 0 {
+		c.Pebble.Profiles[ProfileShortLived] = pebbleProfile{
+			Description:    "short-lived certificates without a common name, time compressed: " + shortLived.String(),
+			ValidityPeriod: max(int64(shortLived/time.Second), 1),
+		}
 	}
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {

@@ -70,6 +70,10 @@ type Options struct {
 	// with; empty means pebble-challtestsrv's. Point it at another server (e.g. a BIND
 	// of internal/localstack/bind for RFC2136 tests) when the records Pebble must see live there.
 	PebbleDNSServer string
+	// PebbleShortLivedValidity overrides the validity of Pebble's "shortlived" profile
+	// (ProfileShortLived); zero means 160 hours, Let's Encrypt's. A shorter one
+	// compresses time for short-lived certificates (certflow-bench --mode shortlived).
+	PebbleShortLivedValidity time.Duration
 	// TemporalUICodecEndpoint is the codec endpoint (a URL such as http://127.0.0.1:8081,
 	// what certflow-worker --codec-server-listen-address serves) the dev server's Web UI
 	// decodes payloads with, from the browser (temporal server start-dev

@@ -69,7 +69,7 @@ func TestCertsReusedAndRegenerated(t *testing.T) {
 func TestPebbleConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pebble.json")
 	p := Ports{ACME: 1, PebbleManagement: 2, HTTP01: 3, TLSALPN01: 4}
-	if err := writePebbleConfig(path, "/pki", &p); err != nil {
+	if err := writePebbleConfig(path, "/pki", &p, 0); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -103,6 +103,25 @@ func TestPebbleConfig(t *testing.T) {
 		if prof["validityPeriod"] != want.validity || prof["promoteCommonName"] != want.cn {
 			t.Errorf("profile %s = %v, want validityPeriod %v, promoteCommonName %t", name, prof, want.validity, want.cn)
 		}
+	}
+}
+
+func TestPebbleConfigShortLivedValidity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pebble.json")
+	p := Ports{ACME: 1, PebbleManagement: 2, HTTP01: 3, TLSALPN01: 4}
+	if err := writePebbleConfig(path, "/pki", &p, 400*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	var c pebbleConfig
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Pebble.Profiles[ProfileShortLived].ValidityPeriod; got != 400 {
+		t.Errorf("shortlived validityPeriod = %d, want 400", got)
+	}
+	if got := c.Pebble.Profiles[ProfileTLSServer].ValidityPeriod; got != 90*86400 {
+		t.Errorf("tlsserver validityPeriod = %d, want unchanged 90 days", got)
 	}
 }
 
