@@ -46,6 +46,9 @@ type OrderInput struct {
 	Spec            acmev1.OrderSpec
 	PreferredChain  string     `json:",omitempty"`
 	NotAfter        *time.Time `json:",omitempty"`
+	// Changes counts the rows of the OrderWorkflow's change table (versions.go) the
+	// run adopts, as CertificateInput.Changes does.
+	Changes int `json:",omitempty"`
 }
 
 // OrderResult is the issued chain.
@@ -84,6 +87,7 @@ func ChallengeWorkflowID(namespace, name string) string { return "challenge/" + 
 // per pending authorization, finalization with the request's CSR and the chain. The
 // Order object's status follows every step; its Challenges are deleted at the end.
 func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
+	changes := resolveChanges(ctx, orderChanges, in.Changes)
 	status := Status{Phase: "Pending", WaitingFor: "creating the order"}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
 		return OrderResult{}, err
@@ -119,9 +123,15 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err), err)
 	}
 	status.Phase, status.WaitingFor = st.Status, "authorizations"
+	// Local: the ACME calls after the order's creation are local activities.
+	local := changes.has(changeOrderLocalACMESteps)
+	acmeKind := acmeStep
+	if local {
+		acmeKind = acmeLocalStep
+	}
 
 	if st.Status == "pending" {
-		if err := solveAuthorizations(ctx, in, order, st, &status); err != nil {
+		if err := solveAuthorizations(ctx, in, order, st, &status, acmeKind, local); err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
 				return OrderResult{}, fail(acmev1.Invalid, appErr.Message(), nil)
@@ -132,23 +142,27 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 
 	// The server moves the order to ready once every authorization is valid.
 	var err error
-	if st, err = pollOrder(ctx, in.Account, st.URL, &status, "ready"); err != nil {
+	if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "ready"); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 	}
 	if st.Status == "ready" {
-		_ = step(ctx, kubeStep, "mark Order ready",
-			actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
-		if err := step(ctx, acmeStep, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
+		if !local {
+			// (Local: the finalize and the download follow in the same workflow task, and
+			// the Order's next write says valid, or why not.)
+			_ = step(ctx, kubeStep, "mark Order ready",
+				actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
+		}
+		if err := step(ctx, acmeKind, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
 			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
 		}).Get(ctx, &st); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err), err)
 		}
-		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
+		if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "valid"); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 		}
 	} else if st.Status == "processing" {
 		// Resumed after the CSR went in (a worker lost after finalizing): wait for it.
-		if st, err = pollOrder(ctx, in.Account, st.URL, &status, "valid"); err != nil {
+		if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "valid"); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 		}
 	}
@@ -160,7 +174,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 		return OrderResult{}, fail(acmev1.Invalid, reason, nil)
 	}
 	var chain acme.Chain
-	if err := step(ctx, acmeStep, "download the certificate", actFetchCertificate, acme.FetchInput{
+	if err := step(ctx, acmeKind, "download the certificate", actFetchCertificate, acme.FetchInput{
 		Account: in.Account, CertificateURL: st.CertificateURL, PreferredChain: in.PreferredChain,
 	}).Get(ctx, &chain); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err), err)
@@ -177,7 +191,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 // solveAuthorizations runs one ChallengeWorkflow per pending authorization, records
 // the authorizations on the Order, waits for all of them, and deletes the Challenge
 // objects afterwards (also when one failed or the order was cancelled).
-func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status) error {
+func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status, acmeKind stepKind, local bool) error {
 	type running struct {
 		ref    kube.ObjectRef
 		future workflow.ChildWorkflowFuture
@@ -197,7 +211,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}
 	for i, url := range st.Authorizations {
 		var az acme.Authorization
-		if err := step(ctx, acmeStep, "get authorization "+url,
+		if err := step(ctx, acmeKind, "get authorization "+url,
 			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
 			return err
 		}
@@ -242,9 +256,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 			StaticSummary:     fmt.Sprintf("%s challenge for %s", ch.Type, name),
 		})
-		f := workflow.ExecuteChildWorkflow(cctx, ChallengeWorkflow, ChallengeInput{
+		chIn := ChallengeInput{
 			Challenge: ref, Account: in.Account, IssuerNamespace: in.IssuerNamespace, Spec: spec, SelfCheckTimeout: settings.SelfCheckTimeout,
-		})
+		}
+		if local {
+			chIn.Changes = len(challengeChanges)
+		}
+		f := workflow.ExecuteChildWorkflow(cctx, ChallengeWorkflow, chIn)
 		children = append(children, running{ref: ref, future: f, name: name})
 	}
 	if err := step(ctx, kubeStep, "record authorizations on Order "+order.Name, actSetOrderStatus, kube.OrderStatusInput{
@@ -324,11 +342,11 @@ func challengeName(orderName string, i int, identifier string, wildcard bool) st
 
 // pollOrder reads the order until it reaches want or a final state, on durable timers
 // (1 s doubling to 10 s) between reads.
-func pollOrder(ctx workflow.Context, account acme.AccountRef, url string, status *Status, want string) (acme.OrderState, error) {
+func pollOrder(ctx workflow.Context, acmeKind stepKind, account acme.AccountRef, url string, status *Status, want string) (acme.OrderState, error) {
 	delay := time.Second
 	for {
 		var st acme.OrderState
-		if err := step(ctx, acmeStep, "get ACME order",
+		if err := step(ctx, acmeKind, "get ACME order",
 			actGetOrder, acme.OrderURLInput{Account: account, URL: url}).Get(ctx, &st); err != nil {
 			return st, err
 		}

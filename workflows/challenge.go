@@ -23,6 +23,10 @@ type ChallengeInput struct {
 	// asked to validate anyway: its verdict (and message) ends the challenge instead
 	// of a self check that never passes (upstream's stuck challenges).
 	SelfCheckTimeout time.Duration
+	// Changes counts the rows of the ChallengeWorkflow's change table (versions.go)
+	// the run adopts, as CertificateInput.Changes does: the OrderWorkflow starts its
+	// challenges with all of them.
+	Changes int `json:",omitempty"`
 }
 
 // ChallengeResult is how the challenge ended.
@@ -48,6 +52,14 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	status := Status{Phase: string(acmev1.Pending), WaitingFor: "presenting"}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
 		return res, err
+	}
+	changes := resolveChanges(ctx, challengeChanges, in.Changes)
+	// Local: every step a local activity, and no status write that the next one, in
+	// the same workflow task, would overwrite at once.
+	local := changes.has(changeChallengeLocalSteps)
+	acmeKind := acmeStep
+	if local {
+		acmeKind = acmeLocalStep
 	}
 	spec := in.Spec
 	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
@@ -75,9 +87,9 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		if presented {
 			var cerr error
 			if isDNS {
-				cerr = step(dctx, acmeStep, "remove TXT record of "+spec.DNSName, actCleanUpDNS01, dnsIn).Get(dctx, nil)
+				cerr = step(dctx, acmeKind, "remove TXT record of "+spec.DNSName, actCleanUpDNS01, dnsIn).Get(dctx, nil)
 			} else {
-				cerr = step(dctx, acmeStep, "remove HTTP-01 solver of "+spec.DNSName, actCleanUpHTTP01Solver, httpIn).Get(dctx, nil)
+				cerr = step(dctx, acmeKind, "remove HTTP-01 solver of "+spec.DNSName, actCleanUpHTTP01Solver, httpIn).Get(dctx, nil)
 			}
 			if cerr != nil && err == nil {
 				res.Reason += "; clean up failed: " + errorMessage(cerr)
@@ -94,15 +106,17 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		setStatus(dctx, false, false, res.State, res.Reason)
 	}()
 
-	setStatus(ctx, true, false, acmev1.Pending, "Presenting "+string(spec.Type)+" challenge")
+	if !local {
+		setStatus(ctx, true, false, acmev1.Pending, "Presenting "+string(spec.Type)+" challenge")
+	}
 	presented = true // a present that failed halfway is cleaned up too
 	if isDNS {
 		var rec dns01.DNS01Record
-		if err := step(ctx, acmeStep, "present TXT record for "+spec.DNSName, actPresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
+		if err := step(ctx, acmeKind, "present TXT record for "+spec.DNSName, actPresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
 		}
 	} else {
-		if err := step(ctx, acmeStep, "create HTTP-01 solver for "+spec.DNSName, actEnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
+		if err := step(ctx, acmeKind, "create HTTP-01 solver for "+spec.DNSName, actEnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
 		}
 	}
@@ -114,7 +128,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		// Idempotent: with the worker serving HTTP-01 itself (the local stack) the token
 		// lives in the memory of one worker process; a restarted or other worker serves
 		// it again from here.
-		return step(ctx, acmeStep, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place",
+		return step(ctx, acmeKind, "make sure the HTTP-01 solver for "+spec.DNSName+" is in place",
 			actEnsureHTTP01Solver, httpIn).Get(ctx, nil)
 	}
 	for attempt := 1; ; attempt++ {
@@ -123,7 +137,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 				return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
 			}
 		}
-		ok, detail, err := selfCheck(ctx, isDNS, dnsIn, spec)
+		ok, detail, err := selfCheck(ctx, acmeKind, isDNS, dnsIn, spec)
 		if err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Self check could not run: " + errorMessage(err)}, nil
 		}
@@ -146,7 +160,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	}
 
 	var accepted acme.ChallengeInfo
-	if err := step(ctx, acmeStep, "ask the ACME server to validate",
+	if err := step(ctx, acmeKind, "ask the ACME server to validate",
 		actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
 		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 	}
@@ -155,7 +169,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	delay = time.Second
 	for {
 		var az acme.Authorization
-		if err := step(ctx, acmeStep, "get authorization",
+		if err := step(ctx, acmeKind, "get authorization",
 			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
 			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 		}
@@ -179,14 +193,14 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 
 // selfCheck runs one pass of the self check: the TXT record at the nameservers, or a
 // GET of the HTTP-01 URL.
-func selfCheck(ctx workflow.Context, isDNS bool, dnsIn dns01.DNS01Input, spec acmev1.ChallengeSpec) (bool, string, error) {
+func selfCheck(ctx workflow.Context, kind stepKind, isDNS bool, dnsIn dns01.DNS01Input, spec acmev1.ChallengeSpec) (bool, string, error) {
 	if isDNS {
 		var r dns01.CheckResult
-		err := step(ctx, acmeStep, "check TXT record propagation", actCheckDNS01Propagation, dnsIn).Get(ctx, &r)
+		err := step(ctx, kind, "check TXT record propagation", actCheckDNS01Propagation, dnsIn).Get(ctx, &r)
 		return r.Ready, r.Detail, err
 	}
 	var r http01.SelfCheckResult
-	err := step(ctx, acmeStep, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token,
+	err := step(ctx, kind, "self check http://"+spec.DNSName+"/.well-known/acme-challenge/"+spec.Token,
 		actHTTP01SelfCheck, http01.SelfCheckInput{
 			DNSName: spec.DNSName, Token: spec.Token, Key: spec.Key,
 		}).Get(ctx, &r)

@@ -30,6 +30,12 @@ var (
 	slowKeyStep = stepKind{timeout: 5 * time.Minute, retry: kubeRetry}
 	// acmeStep talks to the ACME server, a DNS provider or a solver.
 	acmeStep = stepKind{timeout: time.Minute, retry: acmeRetry}
+	// acmeLocalStep is an acmeStep run as a local activity, in the worker running the
+	// workflow task: a request or two, one marker event instead of three events and a
+	// workflow task of their own. Its retries keep acmeRetry's backoff and the server's
+	// Retry-After (NextRetryDelay): the SDK retries in the task while the backoff is
+	// shorter than the workflow task timeout, and on a durable timer after that.
+	acmeLocalStep = stepKind{local: true, timeout: time.Minute, retry: acmeRetry}
 	// accountStep registers an ACME account and gives up soon: the IssuerWorkflow's
 	// re-check timer (5 s doubling to 5 m) takes over, with the server's message in the
 	// Ready condition meanwhile.

@@ -112,6 +112,31 @@ var issuerChanges = changeTable{
 			"VaultError with Vault's words, re-checked on a backoff (before: Ready=False Unsupported)"},
 }
 
+// Changes of the OrderWorkflow.
+const (
+	changeOrderLocalACMESteps = "order-local-acme-steps"
+)
+
+var orderChanges = changeTable{
+	{id: changeOrderLocalACMESteps, since: "2026-12-06 issue 16",
+		what: "the authorizations' reads, the order's polls, finalize and the download are local activities (one marker " +
+			"each, in the workflow task that asks), no ready status is written before the finalize (the next write says " +
+			"valid, or why not), and its ChallengeWorkflows start carrying every challenge change (before: regular " +
+			"activities, a workflow task each, and a ready write)"},
+}
+
+// Changes of the ChallengeWorkflow.
+const (
+	changeChallengeLocalSteps = "challenge-local-steps"
+)
+
+var challengeChanges = changeTable{
+	{id: changeChallengeLocalSteps, since: "2026-12-06 issue 16",
+		what: "present, self check, accept, the authorization's polls and the clean up are local activities (one marker " +
+			"each), and no Presenting status is written before the present: the Challenge's first write is a failed self " +
+			"check's reason or the accept's Processing (before: regular activities, a workflow task each, and Presenting)"},
+}
+
 // changeSet is which changes of a table one run has in effect.
 type changeSet struct {
 	ctx   workflow.Context

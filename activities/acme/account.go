@@ -71,6 +71,9 @@ func (a *Activities) RegisterAccount(ctx context.Context, in RegisterInput) (Acc
 	if err != nil {
 		return res, err
 	}
+	// The issuer checks its account (a changed key, a server that forgot it): the
+	// orders' next calls read the key Secret again.
+	a.keys.forgetSecret(a.keyNamespace(in.Account), in.Account.KeySecretName)
 	hc, err := httpClient(in.Account)
 	if err != nil {
 		return res, err

@@ -42,6 +42,7 @@ type Activities struct {
 
 	mu    sync.Mutex
 	cores map[string]*api.Core // by coreKey: a client per account, server and key version
+	keys  keyCache             // account keys read within accountKeyTTL
 }
 
 // DefaultAccountKeySecretKey is where the account key lives in privateKeySecretRef's
@@ -101,11 +102,26 @@ func (a *Activities) loadAccountKey(ctx context.Context, ref AccountRef) (crypto
 	return key, string(s.UID) + "/" + s.ResourceVersion, nil
 }
 
+// cachedAccountKey is loadAccountKey, answered from the worker's cache when the key
+// was read less than accountKeyTTL ago for the same account URL.
+func (a *Activities) cachedAccountKey(ctx context.Context, ref AccountRef) (crypto.Signer, string, error) {
+	k := keyCacheKey{namespace: a.keyNamespace(ref), name: ref.KeySecretName, key: ref.secretKey(), accountURL: ref.URL}
+	if key, version, ok := a.keys.get(k); ok {
+		return key, version, nil
+	}
+	key, version, err := a.loadAccountKey(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	a.keys.put(k, key, version)
+	return key, version, nil
+}
+
 // client returns a lego client acting as the account. Clients are kept per account,
 // server and key version, so a burst of orders shares one directory fetch and one nonce
 // pool.
 func (a *Activities) client(ctx context.Context, ref AccountRef) (*api.Core, crypto.Signer, error) {
-	key, version, err := a.loadAccountKey(ctx, ref)
+	key, version, err := a.cachedAccountKey(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -192,11 +192,16 @@ func history(t *testing.T, id string) []*historypb.HistoryEvent {
 }
 
 // activityStarts returns, for each run of activity typ in a history, the identity of
-// the worker that started its last attempt ("local" for a local activity marker).
+// the worker that started its last attempt: for a local activity, the worker whose
+// workflow task recorded its marker (markers follow their task's completion).
 func activityStarts(events []*historypb.HistoryEvent, typ string) []string {
 	scheduled := map[int64]bool{}
 	var out []string
+	taskWorker := ""
 	for _, ev := range events {
+		if c := ev.GetWorkflowTaskCompletedEventAttributes(); c != nil {
+			taskWorker = c.GetIdentity()
+		}
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == typ {
 			scheduled[ev.GetEventId()] = true
 		}
@@ -207,7 +212,7 @@ func activityStarts(events []*historypb.HistoryEvent, typ string) []string {
 			var data struct{ ActivityType string }
 			if p := m.GetDetails()["data"].GetPayloads(); len(p) > 0 &&
 				converter.GetDefaultDataConverter().FromPayload(p[0], &data) == nil && data.ActivityType == typ {
-				out = append(out, "local")
+				out = append(out, taskWorker)
 			}
 		}
 	}
