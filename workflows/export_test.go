@@ -16,5 +16,5 @@ func ChangeTables() map[string][]ChangeRow {
 		}
 		return out
 	}
-	return map[string][]ChangeRow{"CertificateWorkflow": rows(certificateChanges), "IssuerWorkflow": rows(issuerChanges)}
+	return map[string][]ChangeRow{"CertificateWorkflow": rows(certificateChanges), "IssuerWorkflow": rows(issuerChanges), "OrderWorkflow": rows(orderChanges)}
 }

@@ -112,6 +112,20 @@ var issuerChanges = changeTable{
 			"VaultError with Vault's words, re-checked on a backoff (before: Ready=False Unsupported)"},
 }
 
+// Changes of the OrderWorkflow. Its input carries no count of them: every run asks
+// GetVersion for each live row when it starts (resolveChanges with none carried).
+const (
+	changeAccountScheduler = "account-scheduler"
+)
+
+var orderChanges = changeTable{
+	{id: changeAccountScheduler, since: "2026-12-06 issue 16",
+		what: "a new order waits for a slot from its ACME account's scheduler (AccountSchedulerWorkflow) before it is " +
+			"created at the server, gives the slot back with its outcome when it ends, and a rateLimited answer pauses " +
+			"the account and asks for a slot again (before: the order was created at once, a rateLimited answer was " +
+			"retried by the step after its Retry-After)"},
+}
+
 // changeSet is which changes of a table one run has in effect.
 type changeSet struct {
 	ctx   workflow.Context
