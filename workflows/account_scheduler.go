@@ -45,6 +45,8 @@ const defaultSchedulerMaxHistory = 5000
 // windows still count.
 func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 	s := &schedulerRun{ctx: ctx, in: in}
+	// Seqs go with Queue, position by position (an input from elsewhere may lack them).
+	s.in.Seqs = append(s.in.Seqs, make([]int, max(0, len(s.in.Queue)-len(s.in.Seqs)))...)[:len(s.in.Queue)]
 	if err := workflow.SetQueryHandler(ctx, scheduler.QueryStatus, func() (scheduler.Status, error) { return s.status(), nil }); err != nil {
 		return err
 	}

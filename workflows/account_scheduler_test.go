@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/kube"
@@ -305,5 +306,36 @@ func TestOrderOutcome(t *testing.T) {
 	}
 	if r := orderOutcome(in, errors.New("boom")); r.Outcome != "errored" {
 		t.Errorf("outcome %+v", r)
+	}
+}
+
+// An issuer's rateLimits override the server's defaults limit by limit.
+func TestRateLimitsOf(t *testing.T) {
+	le := "https://acme-v02.api.letsencrypt.org/directory"
+	if got := rateLimitsOf(le, nil); got != policy.LetsEncryptLimits {
+		t.Errorf("Let's Encrypt without overrides: %+v", got)
+	}
+	got := rateLimitsOf("https://127.0.0.1:14000/dir", &acmev1.ACMERateLimits{
+		CertificatesPerDomain: &acmev1.ACMERateLimit{Count: 50, Window: metav1.Duration{Duration: 20 * time.Second}},
+	})
+	want := policy.GenericLimits
+	want.CertificatesPerDomain = policy.RateWindow{Count: 50, Window: 20 * time.Second}
+	if got != want {
+		t.Errorf("Pebble with a domain limit: %+v, want %+v", got, want)
+	}
+	got = rateLimitsOf(le, &acmev1.ACMERateLimits{ConcurrentOrders: ptrTo(int32(3))})
+	if got.Concurrent != 3 || got.OrdersPerAccount != policy.LetsEncryptLimits.OrdersPerAccount {
+		t.Errorf("Let's Encrypt with a concurrency cap: %+v", got)
+	}
+}
+
+// A scheduler continued from an input without Seqs does not fail.
+func TestAccountSchedulerAcceptsQueueWithoutSeqs(t *testing.T) {
+	e := newSchedulerEnv(t)
+	e.stopAfter(time.Minute)
+	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Limits: testLimits,
+		Queue: []policy.SlotRequest{{OrderID: "order/ns/a", Identifiers: []string{"a.example.com"}, Since: epoch}}})
+	if want := []string{"order/ns/a"}; !slices.Equal(e.grants, want) {
+		t.Fatalf("grants %v, want %v", e.grants, want)
 	}
 }
