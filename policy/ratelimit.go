@@ -142,6 +142,33 @@ type SlotGrant struct {
 	// Released is when the order gave the slot back (or its lease ran out); zero
 	// while it runs.
 	Released time.Time `json:",omitempty"`
+	// Ordered is when the order's new-order call had returned (the order reports it):
+	// no earlier than the server counted the order. Zero until the order says so.
+	Ordered time.Time `json:",omitempty"`
+}
+
+// CountedAt is the time the windows count the grant at. The server counts an order
+// when it arrives there, some time after the grant (the order's workflow and
+// activity run first, longer on a busy worker): counting from the grant would let
+// the server see more orders in a window than the limit when the orders of one
+// window reach it late and those of the next early. So a grant counts from when its
+// order reported reaching the server, a released grant without that report from its
+// release (the latest it can have reached it), and a running grant without it as at
+// now: it stays in every window until its order reports.
+func (g SlotGrant) CountedAt(now time.Time) time.Time {
+	var t time.Time
+	switch {
+	case !g.Ordered.IsZero():
+		t = g.Ordered
+	case !g.Released.IsZero():
+		t = g.Released
+	default:
+		t = now
+	}
+	if t.Before(g.At) {
+		return g.At
+	}
+	return t
 }
 
 // ValidationFailure is one failed validation of a name.
@@ -257,7 +284,7 @@ func blockingLimit(l RateLimits, r SlotRequest, grants []SlotGrant, failures []V
 		var ts []time.Time
 		for _, g := range grants {
 			if !g.Exempt && match(g) {
-				ts = append(ts, g.At)
+				ts = append(ts, g.CountedAt(now))
 			}
 		}
 		return ts
@@ -303,7 +330,7 @@ func blockingLimit(l RateLimits, r SlotRequest, grants []SlotGrant, failures []V
 func windowFull(w RateWindow, times []time.Time, now time.Time) (time.Time, bool) {
 	var in []time.Time
 	for _, t := range times {
-		if !t.After(now) && now.Before(t.Add(w.Window)) {
+		if now.Before(t.Add(w.Window)) { // a later time (another clock's) counts too
 			in = append(in, t)
 		}
 	}
@@ -324,7 +351,7 @@ func PruneSlotHistory(l RateLimits, h SlotHistory, now time.Time) SlotHistory {
 		out.PausedUntil = time.Time{}
 	}
 	for _, g := range h.Grants {
-		if g.Active(now, l.Lease) || now.Before(g.At.Add(keep)) {
+		if g.Active(now, l.Lease) || now.Before(g.CountedAt(now).Add(keep)) {
 			out.Grants = append(out.Grants, g)
 		}
 	}

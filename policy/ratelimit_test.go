@@ -54,7 +54,7 @@ func TestDecideSlots(t *testing.T) {
 		return SlotRequest{OrderID: id, Identifiers: names, Since: t0}
 	}
 	grant := func(id string, s int, names ...string) SlotGrant {
-		return SlotGrant{OrderID: id, Identifiers: names, At: at(s), Released: at(s + 1)}
+		return SlotGrant{OrderID: id, Identifiers: names, At: at(s), Ordered: at(s), Released: at(s + 1)}
 	}
 	week := RateWindow{Count: 2, Window: 20 * time.Second}
 	for _, tc := range []struct {
@@ -116,6 +116,27 @@ func TestDecideSlots(t *testing.T) {
 			hist: SlotHistory{Grants: []SlotGrant{{OrderID: "a", Identifiers: []string{"a.example.com"}, At: at(0)}}},
 			now:  at(10), grant: []string{"ari"}, waitLimit: []string{LimitConcurrency, LimitConcurrency},
 			until: []time.Time{at(3600), at(3600)}, next: at(3600)},
+		{name: "per domain: an order counts from when it reached the server, not from its grant",
+			limits: RateLimits{CertificatesPerDomain: week},
+			queue:  []SlotRequest{req("c", "c.example.com")},
+			hist: SlotHistory{Grants: []SlotGrant{
+				{OrderID: "a", Identifiers: []string{"a.example.com"}, At: at(0), Ordered: at(8)},
+				{OrderID: "b", Identifiers: []string{"b.example.com"}, At: at(1), Ordered: at(2), Released: at(5)}}},
+			now: at(21), waitLimit: []string{LimitDomain}, until: []time.Time{at(22)}, next: at(22)},
+		{name: "per domain: a running order that has not reported stays in the window",
+			limits: RateLimits{CertificatesPerDomain: week},
+			queue:  []SlotRequest{req("c", "c.example.com")},
+			hist: SlotHistory{Grants: []SlotGrant{
+				{OrderID: "a", Identifiers: []string{"a.example.com"}, At: at(0)},
+				{OrderID: "b", Identifiers: []string{"b.example.com"}, At: at(1), Ordered: at(90)}}},
+			now: at(100), waitLimit: []string{LimitDomain}, until: []time.Time{at(110)}, next: at(110)},
+		{name: "per domain: a released order that never reported counts from its release",
+			limits: RateLimits{CertificatesPerDomain: week},
+			queue:  []SlotRequest{req("c", "c.example.com")},
+			hist: SlotHistory{Grants: []SlotGrant{
+				{OrderID: "a", Identifiers: []string{"a.example.com"}, At: at(0), Released: at(15)},
+				{OrderID: "b", Identifiers: []string{"b.example.com"}, At: at(1), Ordered: at(20)}}},
+			now: at(30), waitLimit: []string{LimitDomain}, until: []time.Time{at(35)}, next: at(35)},
 		{name: "a slot never released is reclaimed after its lease",
 			limits: RateLimits{Concurrent: 1, Lease: time.Minute},
 			queue:  []SlotRequest{req("b", "b.example.com")},

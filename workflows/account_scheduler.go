@@ -52,6 +52,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 	}
 	requests := workflow.GetSignalChannel(ctx, scheduler.SignalRequest)
 	releases := workflow.GetSignalChannel(ctx, scheduler.SignalRelease)
+	ordered := workflow.GetSignalChannel(ctx, scheduler.SignalOrdered)
 	maxHistory := in.MaxHistoryEvents
 	if maxHistory <= 0 {
 		maxHistory = defaultSchedulerMaxHistory
@@ -66,6 +67,13 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 				break
 			}
 			s.request(r)
+		}
+		for {
+			var o scheduler.Ordered
+			if !ordered.ReceiveAsync(&o) {
+				break
+			}
+			s.ordered(o)
 		}
 		for {
 			var r scheduler.Release
@@ -84,6 +92,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(requests, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(releases, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(ordered, func(workflow.ReceiveChannel, bool) {})
 		for _, f := range s.signals {
 			sel.AddFuture(f.future, func(workflow.Future) {})
 		}
@@ -133,6 +142,15 @@ func (s *schedulerRun) request(r scheduler.Request) {
 	}
 	s.in.Queue = append(s.in.Queue, policy.SlotRequest{OrderID: r.OrderID, Identifiers: r.Identifiers, Exempt: r.Exempt, Since: now})
 	s.in.Seqs = append(s.in.Seqs, r.Seq)
+}
+
+// ordered records when an order reached the server: its grant counts from then.
+func (s *schedulerRun) ordered(o scheduler.Ordered) {
+	for i := range s.in.History.Grants {
+		if g := &s.in.History.Grants[i]; g.OrderID == o.OrderID && g.Ordered.IsZero() {
+			g.Ordered = o.At
+		}
+	}
 }
 
 // release ends an order's slot (or takes it out of the queue: it ended waiting).

@@ -165,6 +165,13 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 		err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 		until, limited := rateLimitedUntil(ctx, err)
 		if !limited {
+			if err == nil && slot.scheduler != "" {
+				// The server has counted the order by now: the scheduler's windows
+				// count it from here, not from the grant. A report that fails (the
+				// scheduler is gone) keeps the slot in the windows until released.
+				_ = workflow.SignalExternalWorkflow(ctx, slot.scheduler, "", scheduler.SignalOrdered,
+					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: workflow.Now(ctx)}).Get(ctx, nil)
+			}
 			return st, err
 		}
 		status.LastError = errorMessage(err)

@@ -56,6 +56,13 @@ func (e *schedulerEnv) request(after time.Duration, id string, names ...string) 
 	}, after)
 }
 
+// ordered reports, after d, that the order reached the server at that time.
+func (e *schedulerEnv) ordered(after time.Duration, id string) {
+	e.RegisterDelayedCallback(func() {
+		e.SignalWorkflow(scheduler.SignalOrdered, scheduler.Ordered{OrderID: id, At: e.Now()})
+	}, after)
+}
+
 func (e *schedulerEnv) release(after time.Duration, r scheduler.Release) {
 	e.RegisterDelayedCallback(func() { e.SignalWorkflow(scheduler.SignalRelease, r) }, after)
 }
@@ -89,6 +96,10 @@ func TestAccountSchedulerGrantsWithinTheWindow(t *testing.T) {
 	e.request(2*time.Second, "order/ns/b", "b.example.com")
 	e.request(3*time.Second, "order/ns/c", "c.example.com")
 	e.request(4*time.Second, "order/ns/d", "d.other.org")
+	// The orders reach the server a little after their grants: the windows count
+	// from their reports.
+	e.ordered(1500*time.Millisecond, "order/ns/a")
+	e.ordered(2500*time.Millisecond, "order/ns/b")
 	var st scheduler.Status
 	e.RegisterDelayedCallback(func() { st = e.status(t) }, 10*time.Second)
 	e.stopAfter(5 * time.Minute)
@@ -97,12 +108,41 @@ func TestAccountSchedulerGrantsWithinTheWindow(t *testing.T) {
 	if want := []string{"order/ns/a", "order/ns/b", "order/ns/d", "order/ns/c"}; !slices.Equal(e.grants, want) {
 		t.Fatalf("grants %v, want %v", e.grants, want)
 	}
-	if at := e.grantAt["order/ns/c"][0]; at != 61*time.Second {
-		t.Errorf("c granted after %s, want 61s (a's grant leaves the window)", at)
+	if at := e.grantAt["order/ns/c"][0]; at != 61500*time.Millisecond {
+		t.Errorf("c granted after %s, want 61.5s (a's order leaves the window)", at)
 	}
 	if len(st.Waiting) != 1 || st.Waiting[0].OrderID != "order/ns/c" || st.Waiting[0].Limit != policy.LimitDomain ||
-		st.Waiting[0].Until == nil || !st.Waiting[0].Until.Equal(epoch.Add(61*time.Second)) || st.Waiting[0].Position != 1 || st.Running != 3 {
+		st.Waiting[0].Until == nil || !st.Waiting[0].Until.Equal(epoch.Add(61500*time.Millisecond)) || st.Waiting[0].Position != 1 || st.Running != 3 {
 		t.Errorf("status while c waits: %+v", st)
+	}
+}
+
+// The windows count an order from when it reached the server (its report), not from
+// its grant: orders granted together may reach the server far apart on a busy
+// worker, and the server counts arrivals. Until its report a running grant stays in
+// the window; a released one without a report counts from its release.
+func TestAccountSchedulerCountsOrdersFromTheServer(t *testing.T) {
+	e := newSchedulerEnv(t)
+	e.request(time.Second, "order/ns/a", "a.example.com")
+	e.request(2*time.Second, "order/ns/b", "b.example.com")
+	e.request(3*time.Second, "order/ns/c", "c.example.com")
+	e.request(4*time.Second, "order/ns/d", "d.example.com")
+	e.ordered(30*time.Second, "order/ns/a") // a late arrival at the server
+	// b never reports; it ends (errored) at 80s: it counts from then.
+	e.release(80*time.Second, scheduler.Release{OrderID: "order/ns/b", Outcome: "errored"})
+	var st scheduler.Status
+	e.RegisterDelayedCallback(func() { st = e.status(t) }, 75*time.Second)
+	e.stopAfter(5 * time.Minute)
+	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Limits: testLimits})
+
+	if want := []string{"order/ns/a", "order/ns/b", "order/ns/c", "order/ns/d"}; !slices.Equal(e.grants, want) {
+		t.Fatalf("grants %v, want %v", e.grants, want)
+	}
+	if c, d := e.grantAt["order/ns/c"][0], e.grantAt["order/ns/d"][0]; c != 90*time.Second || d != 140*time.Second {
+		t.Errorf("c granted after %s (want 90s: a reached the server at 30s), d after %s (want 140s: b released at 80s)", c, d)
+	}
+	if len(st.Waiting) != 2 || st.Waiting[0].Until == nil || !st.Waiting[0].Until.Equal(epoch.Add(90*time.Second)) {
+		t.Errorf("status at 75s: %+v", st)
 	}
 }
 
@@ -117,6 +157,7 @@ func TestAccountSchedulerDeduplicatesAndResendsGrants(t *testing.T) {
 	e.request(2*time.Second, "order/ns/b", "b.example.com")
 	e.request(3*time.Second, "order/ns/b", "b.example.com") // queued already: nothing new
 	e.request(4*time.Second, "order/ns/a", "a.example.com") // holds its slot: the grant again
+	e.ordered(5*time.Second, "order/ns/a")
 	e.stopAfter(5 * time.Minute)
 	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Limits: limits})
 	if want := []string{"order/ns/a", "order/ns/a", "order/ns/b"}; !slices.Equal(e.grants, want) {
@@ -243,6 +284,12 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 		}
 		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
 	})
+	var reports []scheduler.Ordered
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", scheduler.SignalOrdered, mock.Anything).Return(
+		func(_, id, _, _ string, arg any) error {
+			reports = append(reports, arg.(scheduler.Ordered))
+			return nil
+		})
 	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
 	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
@@ -285,6 +332,11 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 	if len(releases) != 2 || releases[0].Outcome != "rateLimited" || !releases[0].PausedUntil.Equal(epoch.Add(slotResendInterval+time.Minute+10*time.Second)) ||
 		releases[1].Outcome != "valid" {
 		t.Errorf("releases %+v", releases)
+	}
+	// Once created (not when refused), the order tells the scheduler when it reached
+	// the server.
+	if len(reports) != 1 || reports[0].OrderID != workflowIDOfTest || !reports[0].At.Equal(epoch.Add(slotResendInterval+3*time.Minute)) {
+		t.Errorf("reports to the scheduler %+v, want one at the second order's creation", reports)
 	}
 	if want := "a slot from " + AccountSchedulerID(in.Account); len(waiting) < len(want) || waiting[:len(want)] != want {
 		t.Errorf("status while waiting: %q", waiting)

@@ -27,6 +27,8 @@ const (
 	SignalRelease = "slot-release"
 	// SignalGranted tells an order it has its slot (Grant).
 	SignalGranted = "slot-granted"
+	// SignalOrdered tells the scheduler an order has reached the server (Ordered).
+	SignalOrdered = "slot-ordered"
 	// QueryStatus is the scheduler's queue (Status).
 	QueryStatus = "status"
 )
@@ -54,6 +56,13 @@ type Release struct {
 	Outcome     string
 	FailedNames []string  `json:",omitempty"`
 	PausedUntil time.Time `json:",omitempty"`
+}
+
+// Ordered is an order's report that its new-order call returned at At: the windows
+// count its slot from then (the server counted it no later).
+type Ordered struct {
+	OrderID string
+	At      time.Time
 }
 
 // Grant is the scheduler's answer to a request.
