@@ -253,6 +253,9 @@ func gatherWorkflow(ctx context.Context, c *conn, id string, order *acmev1.Order
 		if child.ExecutionStatus == "" {
 			continue // never started, or gone from Temporal's retention: nothing to add
 		}
+		if child.Status != nil {
+			child.Status.WaitingFor = explainSlotWait(ctx, tc, cid, child.Status.WaitingFor)
+		}
 		s.Children = append(s.Children, child)
 	}
 	return s

@@ -23,6 +23,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/scheduler"
 	"github.com/certflow/certflow/activities/vault"
 	"github.com/certflow/certflow/activities/venafi"
 	"github.com/certflow/certflow/client/clientset/versioned"
@@ -206,6 +207,7 @@ func Register(r worker.Registry, c Config) {
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.CampaignWorkflow, workflow.RegisterOptions{Name: workflows.CampaignWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.AccountSchedulerWorkflow, workflow.RegisterOptions{Name: scheduler.WorkflowType})
 	kubeActivities := &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover}
 	workflows.RegisterActivities(r, workflows.Activities{
 		Kube: kubeActivities,
@@ -223,7 +225,8 @@ func Register(r worker.Registry, c Config) {
 			Local: c.HTTP01Registry, SelfCheck: c.ACME.HTTP01SelfCheck},
 		Venafi: &venafi.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			UserAgent: "certflow", TestOnlyFakeConnectorURL: c.TestOnlyVenafiFakeConnectorURL},
-		Vault: &vault.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace},
+		Vault:     &vault.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace},
+		Scheduler: &scheduler.Activities{Client: c.Temporal},
 	})
 }
 

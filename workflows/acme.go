@@ -49,6 +49,13 @@ type OrderInput struct {
 	// Changes counts the rows of the OrderWorkflow's change table (versions.go) the
 	// run adopts, as CertificateInput.Changes does.
 	Changes int `json:",omitempty"`
+	// Replaces is the ARI identifier of the certificate this order renews (RFC 9773).
+	Replaces string `json:",omitempty"`
+	// RenewalWindowOpen says the order renews a certificate whose ARI window has begun:
+	// Let's Encrypt exempts such orders from its rate limits.
+	RenewalWindowOpen bool `json:",omitempty"`
+	// RateLimits are the issuer's overrides of the account's rate limits.
+	RateLimits *acmev1.ACMERateLimits `json:",omitempty"`
 }
 
 // OrderResult is the issued chain.
@@ -86,12 +93,21 @@ func ChallengeWorkflowID(namespace, name string) string { return "challenge/" + 
 // (its URL recorded first, so a crash resumes the same order), one ChallengeWorkflow
 // per pending authorization, finalization with the request's CSR and the chain. The
 // Order object's status follows every step; its Challenges are deleted at the end.
-func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
+func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err error) {
 	changes := resolveChanges(ctx, orderChanges, in.Changes)
 	status := Status{Phase: "Pending", WaitingFor: "creating the order"}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return status, nil }); err != nil {
 		return OrderResult{}, err
 	}
+	// The account's scheduler gives the order its slot before the order is created at
+	// the server; the slot goes back with the order's outcome when it ends.
+	var slot orderSlot
+	useScheduler := changes.has(changeAccountScheduler)
+	defer func() {
+		if useScheduler {
+			releaseSlot(ctx, &slot, orderOutcome(in, err))
+		}
+	}()
 	var order kube.ObjectRef
 	if err := step(ctx, kubeStep, "create Order "+in.OrderName, actCreateOrder, kube.CreateOrderInput{
 		Request: in.Request, Name: in.OrderName, Spec: in.Spec,
@@ -116,10 +132,16 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 
 	identifiers := append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...)
 	var st acme.OrderState
-	if err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, acme.EnsureOrderInput{
+	ensure := acme.EnsureOrderInput{
 		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
 		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
-	}).Get(ctx, &st); err != nil {
+	}
+	if useScheduler {
+		st, err = createOrderWithSlot(ctx, in, &slot, &status, ensure)
+	} else {
+		err = step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
+	}
+	if err != nil {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err), err)
 	}
 	status.Phase, status.WaitingFor = st.Status, "authorizations"
@@ -141,7 +163,6 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 	}
 
 	// The server moves the order to ready once every authorization is valid.
-	var err error
 	if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "ready"); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
+	"github.com/certflow/certflow/activities/scheduler"
 	"github.com/certflow/certflow/activities/vault"
 	"github.com/certflow/certflow/activities/venafi"
 )
@@ -70,6 +71,9 @@ const (
 	// Vault issuers (activities/vault).
 	actCheckVault    = "CheckVault"
 	actSignWithVault = "SignWithVault"
+	// ACME account schedulers (activities/scheduler).
+	actRequestSlot = "RequestSlot"
+	actReleaseSlot = "ReleaseSlot"
 )
 
 // Activities are the implementations behind the activity names.
@@ -82,6 +86,8 @@ type Activities struct {
 	HTTP01 *http01.Activities
 	Venafi *venafi.Activities
 	Vault  *vault.Activities
+	// Scheduler may be nil: orders then go on without asking for a slot.
+	Scheduler *scheduler.Activities
 }
 
 // ActivityRegistry is where activities are registered: a worker, or a test environment.
@@ -141,6 +147,8 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actRetrieveVenafiCertificate, a.Venafi.RetrieveVenafiCertificate},
 		{actCheckVault, a.Vault.CheckVault},
 		{actSignWithVault, a.Vault.SignWithVault},
+		{actRequestSlot, a.Scheduler.RequestSlot},
+		{actReleaseSlot, a.Scheduler.ReleaseSlot},
 	} {
 		r.RegisterActivityWithOptions(e.fn, activity.RegisterOptions{Name: e.name})
 	}

@@ -86,6 +86,7 @@ func (c *certificateRun) orderInput(issuer kube.IssuerInfo, csr []byte, req kube
 		Request: req, OrderName: OrderName(req.Name, orderSpec), IssuerRef: spec.IssuerRef,
 		Account: acmeAccountRef(acmeSpec, issuer.ResourceNamespace, issuer.ACMEAccountURL), Solvers: acmeSpec.Solvers,
 		CertificateLabels: c.st.Labels, Spec: orderSpec, PreferredChain: acmeSpec.PreferredChain,
+		Changes: len(orderChanges), RateLimits: acmeSpec.RateLimits,
 		HTTP01Overrides: c.http01Overrides,
 	}
 	if defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind) == cmapi.IssuerKind {

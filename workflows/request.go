@@ -272,6 +272,7 @@ func (r *requestRun) order(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sig
 		Request: r.ref, OrderName: OrderName(r.in.Name, orderSpec), IssuerRef: f.IssuerRef,
 		Account: acmeAccountRef(acmeSpec, issuer.ResourceNamespace, issuer.ACMEAccountURL), Solvers: acmeSpec.Solvers,
 		CertificateLabels: f.Labels, Spec: orderSpec, PreferredChain: acmeSpec.PreferredChain,
+		Changes: len(orderChanges), RateLimits: acmeSpec.RateLimits,
 	}
 	if defaulted(f.IssuerRef.Kind, cmapi.IssuerKind) == cmapi.IssuerKind {
 		in.IssuerNamespace = r.in.Namespace

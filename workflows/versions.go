@@ -115,6 +115,7 @@ var issuerChanges = changeTable{
 // Changes of the OrderWorkflow.
 const (
 	changeOrderLocalACMESteps = "order-local-acme-steps"
+	changeAccountScheduler    = "account-scheduler"
 )
 
 var orderChanges = changeTable{
@@ -123,6 +124,11 @@ var orderChanges = changeTable{
 			"each, in the workflow task that asks), no ready status is written before the finalize (the next write says " +
 			"valid, or why not), and its ChallengeWorkflows start carrying every challenge change (before: regular " +
 			"activities, a workflow task each, and a ready write)"},
+	{id: changeAccountScheduler, since: "2026-12-06 issue 16",
+		what: "a new order waits for a slot from its ACME account's scheduler (AccountSchedulerWorkflow) before it is " +
+			"created at the server, gives the slot back with its outcome when it ends, and a rateLimited answer pauses " +
+			"the account and asks for a slot again (before: the order was created at once, a rateLimited answer was " +
+			"retried by the step after its Retry-After)"},
 }
 
 // Changes of the ChallengeWorkflow.

@@ -48,6 +48,10 @@ type EnsureOrderInput struct {
 	Profile     string `json:",omitempty"`
 	// NotAfter is asked for when the issuer enables the duration feature.
 	NotAfter *time.Time `json:",omitempty"`
+	// ReportRateLimit makes the server's rateLimited answer to a new order final for
+	// the step (ErrTypeRateLimited with the Retry-After delay as its details), for the
+	// account's scheduler to pause the account, instead of retried after the delay.
+	ReportRateLimit bool `json:",omitempty"`
 }
 
 // EnsureOrder returns the ACME order of an Order object, creating it at the server
@@ -81,7 +85,7 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 	}
 	o, err := core.Orders.NewWithOptions(orderIdentifiers(in.Identifiers), opts)
 	if err != nil {
-		return OrderState{}, classify("create ACME order", err)
+		return OrderState{}, reportRateLimit(in.ReportRateLimit, classify("create ACME order", err))
 	}
 	st := stateOf(o.Location, o)
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {

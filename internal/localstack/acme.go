@@ -212,6 +212,9 @@ func (s *Stack) startACME(ctx context.Context, o *Options) error {
 	s.ChallTestSrvDNS = "127.0.0.1:" + strconv.Itoa(p.ChallTestSrvDNS)
 	s.HTTP01Port = p.HTTP01
 	s.TLSALPN01Port = p.TLSALPN01
+	if o.RateLimitProxy != nil {
+		return s.startRateLimitProxy(ca, *o.RateLimitProxy)
+	}
 	return nil
 }
 

@@ -82,6 +82,10 @@ type Options struct {
 	// DNSWebhook also starts bin/certflow-dnswebhook (with Kube and ACME), a DNS-01
 	// webhook solver registered as an APIService (dnswebhook.go).
 	DNSWebhook bool
+	// RateLimitProxy, when set, puts a RateLimitProxy with these limits in front of
+	// Pebble (which has none): ACMEDirectoryURL is the proxy's, Stack.RateLimitProxy
+	// its counters. Off by default.
+	RateLimitProxy *RateLimitProxyOptions
 }
 
 // Ports are the loopback ports of the stack. Zero means "pick a free one".
@@ -137,7 +141,9 @@ type Stack struct {
 	TemporalUIURL     string // http://127.0.0.1:<ui>; empty with ExistingTemporal
 	TemporalNamespace string // "default"
 
-	ACMEDirectoryURL    string // https://127.0.0.1:<acme>/dir
+	ACMEDirectoryURL string // https://127.0.0.1:<acme>/dir
+	// RateLimitProxy is in front of Pebble when Options.RateLimitProxy asks for it.
+	RateLimitProxy      *RateLimitProxy
 	ACMECABundlePEM     []byte // CA that signed the TLS certificate of the ACME and management endpoints
 	ACMECABundleFile    string // the same CA as a file (StateDir/pki/acme-ca.crt)
 	PebbleManagementURL string // https://127.0.0.1:<mgmt> (/roots/0 is the issuing root)

@@ -86,6 +86,9 @@ type Options struct {
 	// VenafiFakeConnectorURL gives Venafi issuers of exactly this URL vcert's fake
 	// connector (worker.Config.TestOnlyVenafiFakeConnectorURL).
 	VenafiFakeConnectorURL string
+	// RateLimitProxy (with ACME) puts a rate-limiting proxy with these limits in front
+	// of Pebble (localstack.Options.RateLimitProxy): issuers reach Pebble through it.
+	RateLimitProxy *localstack.RateLimitProxyOptions
 }
 
 // System is a running certflow.
@@ -122,7 +125,8 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 		o.Log = os.Stderr
 	}
 	lo := localstack.Options{BinDir: filepath.Join(s.Root, "bin"), StateDir: s.stateDir, Kube: true, Temporal: true, ACME: o.ACME, Log: o.Log,
-		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer, TemporalUICodecEndpoint: o.TemporalUICodecEndpoint, DNSWebhook: o.DNSWebhook}
+		CloudflareZones: o.CloudflareZones, PebbleDNSServer: o.PebbleDNSServer, TemporalUICodecEndpoint: o.TemporalUICodecEndpoint, DNSWebhook: o.DNSWebhook,
+		RateLimitProxy: o.RateLimitProxy}
 	if o.PebbleNonceReject != 0 {
 		lo.PebbleEnv = map[string]string{"PEBBLE_WFE_NONCEREJECT": strconv.Itoa(o.PebbleNonceReject)}
 	}

@@ -3,6 +3,7 @@ package v1
 import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 )
@@ -71,6 +72,49 @@ type ACMEIssuer struct {
 	// "ACME profiles" extension), when the server supports it.
 	// +optional
 	Profile string `json:"profile,omitempty"`
+
+	// RateLimits override the limits certflow keeps this account's new orders
+	// within (a certflow extension; upstream has no such field). Without it (and for
+	// every limit it leaves out) Let's Encrypt's published limits apply to
+	// letsencrypt.org servers, and only a cap of 300 concurrent orders to any other
+	// server. A rateLimited answer from the server pauses the account either way.
+	// +optional
+	RateLimits *ACMERateLimits `json:"rateLimits,omitempty"`
+}
+
+// ACMERateLimits are the limits an ACME account's new orders are kept within
+// (certflow extension).
+type ACMERateLimits struct {
+	// OrdersPerAccount limits new orders per account (Let's Encrypt: 300 per 3h).
+	// +optional
+	OrdersPerAccount *ACMERateLimit `json:"ordersPerAccount,omitempty"`
+	// CertificatesPerDomain limits new orders per registered domain, by the public
+	// suffix list (Let's Encrypt: 50 certificates per 168h).
+	// +optional
+	CertificatesPerDomain *ACMERateLimit `json:"certificatesPerDomain,omitempty"`
+	// DuplicateCertificates limits orders for exactly the same set of names (Let's
+	// Encrypt: 5 per 168h).
+	// +optional
+	DuplicateCertificates *ACMERateLimit `json:"duplicateCertificates,omitempty"`
+	// FailedValidations limits orders for a name whose validation failed this many
+	// times (Let's Encrypt: 5 per 1h).
+	// +optional
+	FailedValidations *ACMERateLimit `json:"failedValidations,omitempty"`
+	// ConcurrentOrders caps orders in flight (their pending authorizations) at
+	// once (Let's Encrypt: 300 pending authorizations).
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	ConcurrentOrders *int32 `json:"concurrentOrders,omitempty"`
+}
+
+// ACMERateLimit is at most Count events in any sliding Window.
+// +kubebuilder:validation:XValidation:rule="duration(self.window) > duration('0s')",message="window must be positive"
+type ACMERateLimit struct {
+	// Count is how many in any window.
+	// +kubebuilder:validation:Minimum=1
+	Count int32 `json:"count"`
+	// Window is the sliding window's length, a Go duration ("3h", "168h", "20s").
+	Window metav1.Duration `json:"window"`
 }
 
 // ACMEExternalAccountBinding is a reference to a CA external account of the

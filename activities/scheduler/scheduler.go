@@ -1,0 +1,166 @@
+// Package scheduler holds the activities that talk to an ACME account's scheduler
+// workflow (workflows.AccountSchedulerWorkflow) through the worker's Temporal client:
+// an order asks for a slot (starting the scheduler if it does not run) and gives it
+// back. The signals' payloads are here so that both sides share them.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+
+	"github.com/certflow/certflow/policy"
+)
+
+// Names shared by the scheduler and its orders.
+const (
+	// WorkflowType is the scheduler's registered workflow type.
+	WorkflowType = "AccountSchedulerWorkflow"
+	// SignalRequest asks the scheduler for a slot (Request).
+	SignalRequest = "slot-request"
+	// SignalRelease gives a slot back (Release).
+	SignalRelease = "slot-release"
+	// SignalGranted tells an order it has its slot (Grant).
+	SignalGranted = "slot-granted"
+	// SignalOrdered tells the scheduler an order has reached the server (Ordered).
+	SignalOrdered = "slot-ordered"
+	// QueryStatus is the scheduler's queue (Status).
+	QueryStatus = "status"
+)
+
+// Request is an order's request for a slot. The scheduler keeps one queue entry per
+// OrderID: a request sent again (the order heard nothing) changes nothing but, for an
+// order already granted, sends the grant again.
+type Request struct {
+	OrderID     string
+	Identifiers []string
+	Exempt      bool `json:",omitempty"`
+	// Seq numbers the order's requests; the grant names it, so a late grant of an
+	// earlier request is not taken for one of this.
+	Seq int
+	// Limits are the account's limits as the order's issuer says them (defaults
+	// with its overrides): the scheduler keeps the latest.
+	Limits policy.RateLimits
+}
+
+// Release gives a slot back with the order's outcome.
+type Release struct {
+	OrderID string
+	// Outcome: valid, invalid, errored, or rateLimited (the server refused the order:
+	// the account is paused until PausedUntil).
+	Outcome     string
+	FailedNames []string  `json:",omitempty"`
+	PausedUntil time.Time `json:",omitempty"`
+}
+
+// Ordered is an order's report that its new-order call returned at At: the windows
+// count its slot from then (the server counted it no later).
+type Ordered struct {
+	OrderID string
+	At      time.Time
+}
+
+// Grant is the scheduler's answer to a request.
+type Grant struct {
+	Scheduler string
+	Seq       int
+	At        time.Time
+}
+
+// Input starts (or continues) a scheduler.
+type Input struct {
+	// Account names the account for people: server and key Secret.
+	Account string
+	Limits  policy.RateLimits
+	Queue   []policy.SlotRequest `json:",omitempty"`
+	// Seqs are the queued requests' Seq, by queue position.
+	Seqs    []int              `json:",omitempty"`
+	History policy.SlotHistory `json:",omitempty"`
+	// MaxHistoryEvents continues the scheduler as new once its history is this long
+	// (0: a default; Temporal's suggestion always counts).
+	MaxHistoryEvents int `json:",omitempty"`
+}
+
+// Status is the scheduler's query answer.
+type Status struct {
+	Account     string
+	Limits      policy.RateLimits
+	PausedUntil *time.Time `json:",omitempty"`
+	// Running is how many granted slots are not released.
+	Running int
+	// Granted is how many grants the windows still count.
+	Granted int
+	Waiting []Waiting
+}
+
+// Waiting is one queued order.
+type Waiting struct {
+	OrderID  string
+	Since    time.Time
+	Exempt   bool       `json:",omitempty"`
+	Limit    string     // which limit holds it back
+	Detail   string     `json:",omitempty"`
+	Until    *time.Time `json:",omitempty"`
+	Position int
+}
+
+// RequestSlotInput is the RequestSlot activity's input.
+type RequestSlotInput struct {
+	SchedulerID string
+	Account     string
+	Request     Request
+}
+
+// RequestSlotResult says where the request went; no Scheduler means this worker runs
+// no schedulers (no Temporal client: tests, replays), and the order goes on at once.
+type RequestSlotResult struct {
+	Scheduler string `json:",omitempty"`
+}
+
+// ReleaseSlotInput is the ReleaseSlot activity's input.
+type ReleaseSlotInput struct {
+	SchedulerID string
+	Release     Release
+}
+
+// Activities talk to schedulers with the worker's client.
+type Activities struct {
+	Client client.Client
+}
+
+// RequestSlot signals the request to the account's scheduler, starting it if it does
+// not run.
+func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (RequestSlotResult, error) {
+	if a == nil || a.Client == nil {
+		return RequestSlotResult{}, nil
+	}
+	_, err := a.Client.SignalWithStartWorkflow(ctx, in.SchedulerID, SignalRequest, in.Request, client.StartWorkflowOptions{
+		ID: in.SchedulerID, TaskQueue: activity.GetInfo(ctx).TaskQueue,
+		StaticSummary: "ACME account scheduler for " + in.Account,
+	}, WorkflowType, Input{Account: in.Account, Limits: in.Request.Limits})
+	if err != nil {
+		return RequestSlotResult{}, fmt.Errorf("ask ACME account scheduler %s for a slot: %w", in.SchedulerID, err)
+	}
+	return RequestSlotResult{Scheduler: in.SchedulerID}, nil
+}
+
+// ReleaseSlot gives a slot back. A scheduler that is gone has nothing to release.
+func (a *Activities) ReleaseSlot(ctx context.Context, in ReleaseSlotInput) error {
+	if a == nil || a.Client == nil || in.SchedulerID == "" {
+		return nil
+	}
+	err := a.Client.SignalWorkflow(ctx, in.SchedulerID, "", SignalRelease, in.Release)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("give the slot back to ACME account scheduler %s: %w", in.SchedulerID, err)
+	}
+	return nil
+}

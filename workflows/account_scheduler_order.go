@@ -1,0 +1,187 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/scheduler"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// slotResendInterval is how long an order waits for its scheduler's answer before it
+// asks again (a lost signal, a scheduler restarted from an older history): the
+// scheduler keeps one queue entry per order, so asking again costs one signal.
+const slotResendInterval = 5 * time.Minute
+
+// rateLimitsOf are an account's limits: the server's defaults with the issuer's
+// overrides.
+func rateLimitsOf(server string, o *acmev1.ACMERateLimits) policy.RateLimits {
+	l := policy.DefaultRateLimits(server)
+	if o == nil {
+		return l
+	}
+	w := func(r *acmev1.ACMERateLimit) policy.RateWindow {
+		if r == nil {
+			return policy.RateWindow{}
+		}
+		return policy.RateWindow{Count: int(r.Count), Window: r.Window.Duration}
+	}
+	var ov policy.RateLimits
+	ov.OrdersPerAccount, ov.CertificatesPerDomain = w(o.OrdersPerAccount), w(o.CertificatesPerDomain)
+	ov.DuplicateCertificates, ov.FailedValidations = w(o.DuplicateCertificates), w(o.FailedValidations)
+	if o.ConcurrentOrders != nil {
+		ov.Concurrent = int(*o.ConcurrentOrders)
+	}
+	return l.Override(ov)
+}
+
+// orderSlot is an order's place with its account's scheduler.
+type orderSlot struct {
+	scheduler string // "" when the worker runs no schedulers
+	seq       int
+	granted   bool
+}
+
+// awaitSlot asks the account's scheduler for a slot and waits for it, asking again
+// every slotResendInterval until the grant arrives. status says what it waits for.
+func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status) error {
+	granted := workflow.GetSignalChannel(ctx, scheduler.SignalGranted)
+	slot.seq++
+	id := AccountSchedulerID(in.Account)
+	req := scheduler.RequestSlotInput{SchedulerID: id, Account: accountName(in.Account), Request: scheduler.Request{
+		OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, Identifiers: append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...),
+		Exempt: in.RenewalWindowOpen, Seq: slot.seq,
+	}}
+	// Pure: url.Parse of the server URL.
+	req.Request.Limits = rateLimitsOf(in.Account.Server, in.RateLimits) //workflowcheck:ignore
+	since := workflow.Now(ctx)
+	for {
+		var res scheduler.RequestSlotResult
+		if err := step(ctx, kubeStep, "ask "+id+" for a slot", actRequestSlot, req).Get(ctx, &res); err != nil {
+			return err
+		}
+		if res.Scheduler == "" {
+			return nil // this worker runs no schedulers
+		}
+		slot.scheduler = res.Scheduler
+		status.WaitingFor = fmt.Sprintf("a slot from %s (asked at %s; kubectl cert-manager status shows the limit and the position)",
+			res.Scheduler, since.UTC().Format(time.RFC3339))
+		wait := true
+		for wait {
+			tctx, cancel := workflow.WithCancel(ctx)
+			timer := workflow.NewTimerWithOptions(tctx, slotResendInterval, workflow.TimerOptions{Summary: "no answer from " + id + " yet: ask again"})
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(granted, func(c workflow.ReceiveChannel, _ bool) {
+				var g scheduler.Grant
+				c.Receive(ctx, &g)
+				if g.Seq == slot.seq {
+					slot.granted = true
+				}
+			})
+			var timerErr error
+			fired := false
+			sel.AddFuture(timer, func(f workflow.Future) { fired, timerErr = true, f.Get(ctx, nil) })
+			sel.Select(ctx)
+			cancel()
+			if slot.granted {
+				status.WaitingFor = "creating the order"
+				return nil
+			}
+			if timerErr != nil {
+				return timerErr // cancelled
+			}
+			wait = !fired
+		}
+	}
+}
+
+// releaseSlot gives the slot back (also while waiting: the queue entry goes), with
+// the order's outcome; on a disconnected context, so a cancelled order releases too.
+func releaseSlot(ctx workflow.Context, slot *orderSlot, rel scheduler.Release) {
+	if slot.scheduler == "" {
+		return
+	}
+	rel.OrderID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = step(dctx, kubeStep, "give the slot back to "+slot.scheduler, actReleaseSlot,
+		scheduler.ReleaseSlotInput{SchedulerID: slot.scheduler, Release: rel}).Get(dctx, nil)
+	slot.granted = false
+}
+
+// orderOutcome is the release of an order that ended with err: valid, invalid (the
+// names whose validation failed count for the failed-validation limit), or errored.
+func orderOutcome(in OrderInput, err error) scheduler.Release {
+	if err == nil {
+		return scheduler.Release{Outcome: "valid"}
+	}
+	msg := errorMessage(err)
+	if !strings.Contains(msg, "Failed to validate: ") {
+		return scheduler.Release{Outcome: "errored"}
+	}
+	rel := scheduler.Release{Outcome: "invalid"}
+	failed := msg[strings.Index(msg, "Failed to validate: "):]
+	for _, n := range append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...) {
+		if strings.Contains(failed, n+": ") || strings.Contains(failed, "; "+n+":") {
+			rel.FailedNames = append(rel.FailedNames, n)
+		}
+	}
+	return rel
+}
+
+// rateLimitedUntil reports whether err is the server's rateLimited answer to a new
+// order, and until when the account should pause.
+func rateLimitedUntil(ctx workflow.Context, err error) (time.Time, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != acme.ErrTypeRateLimited {
+		return time.Time{}, false
+	}
+	var delay time.Duration
+	if appErr.HasDetails() {
+		_ = appErr.Details(&delay)
+	}
+	if delay <= 0 {
+		delay = time.Minute
+	}
+	return workflow.Now(ctx).Add(delay), true
+}
+
+// createOrderWithSlot runs the "create or resume the ACME order" step within the
+// account's limits: it waits for a slot first, and a server that answers rateLimited
+// pauses the account (scheduler.Release.PausedUntil) and asks for a slot again.
+func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, ensure acme.EnsureOrderInput) (acme.OrderState, error) {
+	ensure.ReportRateLimit = true
+	for {
+		if err := awaitSlot(ctx, in, slot, status); err != nil {
+			return acme.OrderState{}, err
+		}
+		var st acme.OrderState
+		err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
+		until, limited := rateLimitedUntil(ctx, err)
+		if !limited {
+			if err == nil && slot.scheduler != "" {
+				// The server has counted the order by now: the scheduler's windows
+				// count it from here, not from the grant. A report that fails (the
+				// scheduler is gone) keeps the slot in the windows until released.
+				_ = workflow.SignalExternalWorkflow(ctx, slot.scheduler, "", scheduler.SignalOrdered,
+					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: workflow.Now(ctx)}).Get(ctx, nil)
+			}
+			return st, err
+		}
+		status.LastError = errorMessage(err)
+		if slot.scheduler == "" {
+			// No scheduler to pause: this order waits by itself.
+			if err := workflow.NewTimerWithOptions(ctx, until.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: "rate limited by the ACME server"}).Get(ctx, nil); err != nil {
+				return acme.OrderState{}, err
+			}
+			continue
+		}
+		releaseSlot(ctx, slot, scheduler.Release{Outcome: "rateLimited", PausedUntil: until})
+	}
+}
