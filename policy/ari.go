@@ -47,8 +47,11 @@ func ARICertID(authorityKeyID []byte, serial *big.Int) (string, error) {
 // certificates but the same at every evaluation and replay of one. The point is kept
 // within the certificate's validity and no later than a tenth of its lifetime before
 // its expiry (a window reaching past it, as a server gives for very short validities,
-// still leaves time to renew). A window whose end has passed (a revoked certificate)
-// gives a time in the past: renew now. ok is false for an invalid window.
+// still leaves time to renew), and no sooner than ARIEarliestRenewal after its
+// issuance. A window whose end has passed (a revoked certificate) gives a time in the
+// past, so the certificate is renewed now; the floor keeps a server that says so of
+// every new certificate from making renewal a hot loop. ok is false for an invalid
+// window.
 func ARIRenewalTime(certID string, w ARIWindow, notBefore, notAfter time.Time) (t time.Time, ok bool) {
 	if !w.Valid() {
 		return time.Time{}, false
@@ -64,11 +67,14 @@ func ARIRenewalTime(certID string, w ARIWindow, notBefore, notAfter time.Time) (
 	if t.After(latest) {
 		t = latest
 	}
-	if t.Before(notBefore) && !w.End.Before(notBefore) {
-		t = notBefore
+	if earliest := notBefore.Add(ARIEarliestRenewal); t.Before(earliest) && earliest.Before(latest) {
+		t = earliest
 	}
 	return t, true
 }
+
+// ARIEarliestRenewal is how soon after its issuance a window may renew a certificate.
+const ARIEarliestRenewal = time.Minute
 
 // Bounds of the interval between two reads of a certificate's renewal information.
 const (
@@ -83,19 +89,18 @@ const (
 )
 
 // ARINextCheck is when to read the renewal information again: after the server's
-// Retry-After (0: ARIDefaultRetryAfter) bounded to [ARIMinRecheck, ARIMaxRecheck], and
-// no later than half-way to the renewal time, so that a window that moves earlier is
-// seen before the renewal the old one set (never sooner than ARIMinRecheck).
+// Retry-After (0: ARIDefaultRetryAfter) bounded to [ARIMinRecheck, ARIMaxRecheck], but
+// when that is past the renewal time, once more just before it (ARIMinRecheck ahead),
+// so that a renewal is not made on a window that has moved since; a renewal closer than
+// that is made without another read.
 func ARINextCheck(now time.Time, retryAfter time.Duration, renewal time.Time) time.Time {
 	d := retryAfter
 	if d <= 0 {
 		d = ARIDefaultRetryAfter
 	}
 	d = min(max(d, ARIMinRecheck), ARIMaxRecheck)
-	if !renewal.IsZero() {
-		if half := renewal.Sub(now) / 2; half < d {
-			d = max(half, ARIMinRecheck)
-		}
+	if last := renewal.Add(-ARIMinRecheck); !renewal.IsZero() && now.Add(d).After(last) && last.Sub(now) >= ARIMinRecheck {
+		return last
 	}
 	return now.Add(d)
 }

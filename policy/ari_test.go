@@ -73,7 +73,8 @@ func TestARIRenewalTime(t *testing.T) {
 		{"invalid: empty", ARIWindow{Start: w.Start, End: w.Start}, false, time.Time{}, time.Time{}},
 		{"window past expiry is clamped before it", ARIWindow{Start: na.Add(-time.Hour), End: na.Add(day)}, true, na.Add(-9 * day), nb},
 		{"window over the whole life (very short validity)", ARIWindow{Start: nb.Add(-day), End: na}, true, na.Add(-9 * day), nb},
-		{"window ended before issuance (revoked): renew now", ARIWindow{Start: nb.Add(-2 * time.Hour), End: nb.Add(-time.Hour)}, true, nb.Add(-time.Hour), nb.Add(-2 * time.Hour)},
+		{"window ended before issuance (revoked): a minute after issuance", ARIWindow{Start: nb.Add(-2 * time.Hour), End: nb.Add(-time.Hour)}, true, nb.Add(ARIEarliestRenewal), nb.Add(ARIEarliestRenewal)},
+		{"window ended after issuance (revoked): renew now", ARIWindow{Start: nb.Add(day), End: nb.Add(day + time.Second)}, true, nb.Add(day + time.Second), nb.Add(day)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := ARIRenewalTime("x.y", tc.w, nb, na)
@@ -100,8 +101,8 @@ func TestARINextCheck(t *testing.T) {
 		{"none given: default", 0, far, ARIDefaultRetryAfter},
 		{"too short: floor", time.Second, far, ARIMinRecheck},
 		{"too long: ceiling", 30 * 24 * time.Hour, far, ARIMaxRecheck},
-		{"half-way to a near renewal", 6 * time.Hour, now.Add(2 * time.Hour), time.Hour},
-		{"renewal imminent: floor", 6 * time.Hour, now.Add(10 * time.Second), ARIMinRecheck},
+		{"just before a renewal nearer than the retry-after", 6 * time.Hour, now.Add(2 * time.Hour), 2*time.Hour - ARIMinRecheck},
+		{"renewal imminent: no read before it", 6 * time.Hour, now.Add(50 * time.Second), 6 * time.Hour},
 		{"no renewal known", 6 * time.Hour, time.Time{}, 6 * time.Hour},
 	} {
 		if got := ARINextCheck(now, tc.retryAfter, tc.renewal).Sub(now); got != tc.want {

@@ -46,6 +46,11 @@ type OrderInput struct {
 	Spec            acmev1.OrderSpec
 	PreferredChain  string     `json:",omitempty"`
 	NotAfter        *time.Time `json:",omitempty"`
+	// Replaces is the ARI identifier of the certificate this order renews (RFC 9773).
+	Replaces string `json:",omitempty"`
+	// RenewalWindowOpen says the order renews a certificate whose ARI window has begun:
+	// Let's Encrypt exempts such orders from its rate limits.
+	RenewalWindowOpen bool `json:",omitempty"`
 }
 
 // OrderResult is the issued chain.
@@ -114,7 +119,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 	var st acme.OrderState
 	if err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, acme.EnsureOrderInput{
 		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
-		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
+		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter, Replaces: in.Replaces,
 	}).Get(ctx, &st); err != nil {
 		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err), err)
 	}

@@ -71,7 +71,28 @@ type ACMEIssuer struct {
 	// "ACME profiles" extension), when the server supports it.
 	// +optional
 	Profile string `json:"profile,omitempty"`
+
+	// RenewalInformationSource says where the renewal time of this issuer's
+	// certificates comes from: `ARI` (the default) asks the ACME server's renewal
+	// information (RFC 9773) and renews inside the window it suggests, falling back to
+	// renewBefore when the server offers none; `None` keeps renewBefore only.
+	// +optional
+	// +kubebuilder:default=ARI
+	RenewalInformationSource ACMERenewalInformationSource `json:"renewalInformationSource,omitempty"`
 }
+
+// ACMERenewalInformationSource says whether to use the ACME server's renewal
+// information (upstream's field of the same name, behind its ACMEUseARI gate; here
+// always available).
+// +kubebuilder:validation:Enum=ARI;None
+type ACMERenewalInformationSource string
+
+const (
+	// ACMERenewalInformationSourceARI renews when the server's renewalInfo window says.
+	ACMERenewalInformationSourceARI ACMERenewalInformationSource = "ARI"
+	// ACMERenewalInformationSourceNone renews at renewBefore (or 2/3 of the life).
+	ACMERenewalInformationSourceNone ACMERenewalInformationSource = "None"
+)
 
 // ACMEExternalAccountBinding is a reference to a CA external account of the
 // ACME server (RFC 8555 section 7.3.4).
