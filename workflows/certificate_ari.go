@@ -171,6 +171,9 @@ func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
 	moved := prev == nil || prev.Window != res.Window || prev.ExplanationURL != res.ExplanationURL
 	c.st.ARI = &ARIState{NotAfter: notAfter, CertID: res.CertID, Window: res.Window, ExplanationURL: res.ExplanationURL, Checked: now}
 	after := c.currentRenewalTime()
+	if after == nil { // no validity carried: nothing to renew by the window
+		return
+	}
 	next := policy.ARINextCheck(now, res.RetryAfter, *after)
 	c.st.ARI.NextCheck = &next
 	if !moved {
