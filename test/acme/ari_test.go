@@ -58,8 +58,9 @@ func TestARIRenewsWhenTheWindowSays(t *testing.T) {
 		t.Errorf("renewal time %v, want within Pebble's window around %v", rt, twoThirds)
 	}
 
-	// Move the window to the next minute: renewed then, not at 2/3 of the 90 days.
-	start := time.Now().UTC().Add(20 * time.Second)
+	// Move the window to a minute from now (a renewal is never sooner than
+	// policy.ARIEarliestRenewal after the issuance): renewed then, not at 2/3 of the 90 days.
+	start := time.Now().UTC().Add(policy.ARIEarliestRenewal + 10*time.Second)
 	end := start.Add(20 * time.Second)
 	setRenewalInfo(t, leaf.Raw, fmt.Sprintf(`{"suggestedWindow": {"start": %q, "end": %q}, "explanationURL": "https://pebble.example/window-moved"}`,
 		start.Format(time.RFC3339), end.Format(time.RFC3339)))
