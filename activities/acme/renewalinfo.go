@@ -37,7 +37,8 @@ type RenewalInfo struct {
 	// Window is the suggested window (zero when none was read).
 	Window         policy.ARIWindow `json:",omitempty"`
 	ExplanationURL string           `json:",omitempty"`
-	// RetryAfter is the server's Retry-After (0 = none given).
+	// RetryAfter is the server's Retry-After (0 = none given), capped by the worker's
+	// --acme-renewal-info-max-recheck.
 	RetryAfter time.Duration `json:",omitempty"`
 	// Error says why no window was read: the renewal falls back to renewBefore.
 	Error string `json:",omitempty"`
@@ -82,7 +83,21 @@ func (a *Activities) renewalInfo(ctx context.Context, in RenewalInfoInput) (Rene
 		return res, err
 	}
 	err = fetchRenewalInfo(core, &res)
+	res.RetryAfter = capRetryAfter(res.RetryAfter, a.RenewalInfoMaxRecheck)
 	return res, err
+}
+
+// capRetryAfter bounds a renewalInfo Retry-After (0: none given, which the workflow
+// reads as policy.ARIDefaultRetryAfter) by the worker's maximum (0: no maximum).
+func capRetryAfter(retryAfter, maxRecheck time.Duration) time.Duration {
+	if maxRecheck <= 0 {
+		return retryAfter
+	}
+	d := retryAfter
+	if d <= 0 {
+		d = policy.ARIDefaultRetryAfter
+	}
+	return min(d, maxRecheck)
 }
 
 // fetchRenewalInfo reads res.CertID's renewal information from the server into res.

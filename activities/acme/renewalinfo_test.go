@@ -11,6 +11,7 @@ import (
 	"github.com/go-acme/lego/v4/acme/api"
 
 	"github.com/certflow/certflow/pki/pkitest"
+	"github.com/certflow/certflow/policy"
 )
 
 // The renewalInfo answers a server may give, read into what the workflow decides on:
@@ -90,5 +91,24 @@ func TestFetchRenewalInfo(t *testing.T) {
 				t.Errorf("read %+v", res)
 			}
 		})
+	}
+}
+
+func TestCapRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		retryAfter, max time.Duration
+		want            time.Duration
+	}{
+		{"no maximum keeps the server's", 6 * time.Hour, 0, 6 * time.Hour},
+		{"no maximum keeps none given", 0, 0, 0},
+		{"a shorter Retry-After stays", 10 * time.Second, time.Minute, 10 * time.Second},
+		{"a longer Retry-After is capped", 6 * time.Hour, 15 * time.Second, 15 * time.Second},
+		{"none given is the default, capped", 0, 15 * time.Second, 15 * time.Second},
+		{"none given under a long maximum is the default", 0, 24 * time.Hour, policy.ARIDefaultRetryAfter},
+	} {
+		if got := capRetryAfter(tc.retryAfter, tc.max); got != tc.want {
+			t.Errorf("%s: capRetryAfter(%v, %v) = %v, want %v", tc.name, tc.retryAfter, tc.max, got, tc.want)
+		}
 	}
 }

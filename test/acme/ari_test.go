@@ -6,9 +6,10 @@ package acme
 // through the ACME API is renewed within a minute, with a Warning naming why; an
 // issuer with renewalInformationSource None renews at the usual time.
 //
-// Pebble answers renewalInfo with Retry-After 6 h: the tests make the Certificate
-// evaluate again at once by labelling its Secret (the watcher's secret-changed signal),
-// and every evaluation reads the window again.
+// Pebble answers renewalInfo with Retry-After 6 h: the suite's worker reads the window
+// again at least every renewalInfoMaxRecheck (--acme-renewal-info-max-recheck; the
+// workflow's floor, policy.ARIMinRecheck, makes that 30 s), as a user who wants a
+// revocation seen sooner would set it. Nothing else makes the Certificate look again.
 
 import (
 	"bytes"
@@ -34,6 +35,9 @@ import (
 	"github.com/certflow/certflow/test/acme/acmetest"
 	"github.com/certflow/certflow/workflows"
 )
+
+// renewalInfoMaxRecheck is the suite's worker's --acme-renewal-info-max-recheck.
+const renewalInfoMaxRecheck = 15 * time.Second
 
 func TestARIRenewsWhenTheWindowSays(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
@@ -64,7 +68,6 @@ func TestARIRenewsWhenTheWindowSays(t *testing.T) {
 	end := start.Add(20 * time.Second)
 	setRenewalInfo(t, leaf.Raw, fmt.Sprintf(`{"suggestedWindow": {"start": %q, "end": %q}, "explanationURL": "https://pebble.example/window-moved"}`,
 		start.Format(time.RFC3339), end.Format(time.RFC3339)))
-	pokeSecret(t, ns, cert.Spec.SecretName)
 	renewed := acmetest.WaitCertificate(t, env, ns, name, 2*time.Minute, "renewed in the moved window", func(c *cmapi.Certificate) bool {
 		return c.Status.Revision != nil && *c.Status.Revision >= 2
 	})
@@ -95,7 +98,6 @@ func TestARIRenewsAfterRevocation(t *testing.T) {
 
 	revokeAsAccount(t, ns, "cloudflare", leaf.Raw)
 	revoked := time.Now()
-	pokeSecret(t, ns, cert.Spec.SecretName)
 	acmetest.WaitCertificate(t, env, ns, name, 90*time.Second, "renewed after the revocation", func(c *cmapi.Certificate) bool {
 		return c.Status.Revision != nil && *c.Status.Revision >= 2
 	})
@@ -175,13 +177,6 @@ func revokeAsAccount(t *testing.T, ns, issuerName string, der []byte) {
 	if err := core.Certificates.Revoke(legoacme.RevokeCertMessage{Certificate: base64.RawURLEncoding.EncodeToString(der)}); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-}
-
-// pokeSecret labels a Secret: the watcher relays the edit, and the Certificate
-// evaluates again.
-func pokeSecret(t *testing.T, ns, name string) {
-	t.Helper()
-	mustKubectl(t, nil, "label", "secret", "-n", ns, name, "--overwrite", "ari-test/poked="+fmt.Sprint(time.Now().UnixNano()))
 }
 
 func hasEvent(t *testing.T, ns, name, reason, contains string) bool {
