@@ -212,7 +212,8 @@ func (c *certificateRun) ariFailed(prev *ARIState, notAfter, now time.Time, why 
 
 // waitForRenewal sleeps until renewal. With the server's window in hand it wakes at
 // each re-read (ARIState.NextCheck) and returns to an evaluation when the window moved
-// the renewal time, so that the status says so.
+// the renewal time, so that the status says so, or when the history is long enough
+// that the run should continue as new (short re-reads over a long validity).
 func (c *certificateRun) waitForRenewal(renewal time.Time) {
 	for {
 		until, reread := renewal, false
@@ -231,6 +232,9 @@ func (c *certificateRun) waitForRenewal(renewal time.Time) {
 		c.ariFresh = true
 		if r := c.currentRenewalTime(); r == nil || !r.Equal(renewal) || len(c.pendingEvents) > 0 {
 			return // the evaluation writes the new renewal time and the Events
+		}
+		if workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
+			return // re-reads every --acme-renewal-info-max-recheck: the run continues as new
 		}
 	}
 }

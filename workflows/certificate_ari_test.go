@@ -147,6 +147,35 @@ func TestARIWindowMovedRenewsEarlier(t *testing.T) {
 	}
 }
 
+// Re-reads of a window that does not move keep the run waiting, but not past the point
+// where Temporal suggests continuing as new: a short re-read interval over a long
+// validity (--acme-renewal-info-max-recheck) does not grow one history without end.
+func TestARIRereadsContinueAsNewWhenSuggested(t *testing.T) {
+	reads := 0
+	env, _, orders := ariCertificate(t, readyACME, func() acme.RenewalInfo {
+		reads++
+		return answer(window(59*day, 61*day))
+	})
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 2*day)
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", env.GetWorkflowError())
+	}
+	if now := env.Now(); now.Before(epoch.Add(2*day)) || now.After(epoch.Add(2*day+6*time.Hour)) {
+		t.Errorf("continued as new at %v, want at the first re-read (6h) after the suggestion at %v", now, epoch.Add(2*day))
+	}
+	if len(*orders) != 0 || reads < 8 {
+		t.Errorf("%d orders and %d reads, want none before the window and a read every 6 h", len(*orders), reads)
+	}
+	next := nextRunInput(t, can)
+	if next.ARI == nil || next.ARI.Window != window(59*day, 61*day) {
+		t.Errorf("next run's renewal information %+v, want the window carried", next.ARI)
+	}
+}
+
 // Without renewal information at the server, with a read that fails, or with the
 // issuer's renewalInformationSource None, the renewal is at 2/3 of the life as before.
 func TestARIAbsentOrFailingRenewsAsBefore(t *testing.T) {
