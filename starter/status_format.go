@@ -276,6 +276,9 @@ func writeWorkflowState(w *strings.Builder, wf workflowSection, indent string, n
 		if st.Until != nil {
 			fmt.Fprintf(w, "%sUntil: %s (%s)\n", indent, st.Until.UTC().Format(time.RFC3339), relative(*st.Until, now))
 		}
+		if st.RenewalRule != "" {
+			fmt.Fprintf(w, "%sRenewal Time Set By: %s\n", indent, st.RenewalRule)
+		}
 		if st.FailedAttempts > 0 {
 			fmt.Fprintf(w, "%sFailed Attempts: %d\n", indent, st.FailedAttempts)
 		}

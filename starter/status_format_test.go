@@ -52,7 +52,7 @@ func TestCertificateStatusString(t *testing.T) {
 			Secret:  secretSection{Name: "web-tls", Object: secret},
 			Request: requestSection{Object: req},
 			Workflow: workflowSection{ID: "certificate/apps/web", RunID: "run-1", ExecutionStatus: "Running", URL: "http://127.0.0.1:8233/namespaces/default/workflows/certificate%2Fapps%2Fweb",
-				Status: &workflows.Status{Phase: "Ready", WaitingFor: "renewal at 2026-03-02T04:00:00Z", Until: &until}},
+				Status: &workflows.Status{Phase: "Ready", WaitingFor: "renewal at 2026-03-02T04:00:00Z", Until: &until, RenewalRule: "2/3 of the certificate's lifetime"}},
 		},
 		want: []string{
 			"Name: web\nNamespace: apps\nCreated at: 2026-03-01T12:00:00Z\n",
@@ -67,7 +67,7 @@ func TestCertificateStatusString(t *testing.T) {
 			"  Not Before: 2026-03-01T12:00:00Z\n  Not After: 2026-03-02T12:00:00Z\n  OCSP: http://ocsp.example.com\n  CRL: http://crl.example.com/ca.crl\n",
 			"Not Before: 2026-03-01T12:00:00Z\nNot After: 2026-03-02T12:00:00Z\nRenewal Time: 2026-03-02T04:00:00Z\nRevision: 1\n",
 			"CertificateRequest:\n  Name: web-1\n  Namespace: apps\n  Conditions:\n    Ready: True, Reason: Issued, Message: Certificate fetched from issuer successfully\n",
-			"Workflow:\n  ID: certificate/apps/web\n  Run ID: run-1\n  Execution Status: Running\n  Phase: Ready\n  Waiting for: renewal at 2026-03-02T04:00:00Z\n  Until: 2026-03-02T04:00:00Z (in 15h0m)\n",
+			"Workflow:\n  ID: certificate/apps/web\n  Run ID: run-1\n  Execution Status: Running\n  Phase: Ready\n  Waiting for: renewal at 2026-03-02T04:00:00Z\n  Until: 2026-03-02T04:00:00Z (in 15h0m)\n  Renewal Time Set By: 2/3 of the certificate's lifetime\n",
 			"  Web UI: http://127.0.0.1:8233/namespaces/default/workflows/certificate%2Fapps%2Fweb\n",
 		},
 		not: []string{"Order:", "Challenges:", "Error"},

@@ -90,6 +90,7 @@ func (f *Flags) AddTo(fs *flag.FlagSet) {
 	fs.StringVar(&f.ACME.HTTP01SolverImage, "http01-solver-image", DefaultHTTP01SolverImage, "image of HTTP-01 solver Pods (they run certflow-worker "+http01.SolverSubcommand+")")
 	fs.DurationVar(&f.ACME.SelfCheckTimeout, "acme-self-check-timeout", DefaultACMESelfCheckTimeout, "how long a challenge's self check may fail before the ACME server is asked to validate anyway")
 	fs.DurationVar(&f.ACME.AccountRecheckInterval, "acme-account-recheck-interval", DefaultACMEAccountRecheckInterval, "how often a Ready ACME issuer verifies that the server still knows its account (and registers again when it does not)")
+	fs.DurationVar(&f.ACME.RenewalInfoMaxRecheck, "acme-renewal-info-max-recheck", DefaultACMERenewalInfoMaxRecheck, "the longest a certificate waits before it reads its ACME renewal information (RFC 9773) again, whatever the server's Retry-After says (at least 30s)")
 }
 
 // Check validates the parsed flags and normalizes the nameservers (an entry without a
@@ -135,6 +136,9 @@ func (f *Flags) Check() error {
 	}
 	if f.ACME.AccountRecheckInterval <= 0 {
 		return errors.New("--acme-account-recheck-interval must be positive")
+	}
+	if f.ACME.RenewalInfoMaxRecheck <= 0 {
+		return errors.New("--acme-renewal-info-max-recheck must be positive")
 	}
 	return nil
 }
@@ -197,6 +201,9 @@ func (f Flags) Args() []string {
 	}
 	if c.AccountRecheckInterval > 0 {
 		a = append(a, "--acme-account-recheck-interval", c.AccountRecheckInterval.String())
+	}
+	if c.RenewalInfoMaxRecheck > 0 {
+		a = append(a, "--acme-renewal-info-max-recheck", c.RenewalInfoMaxRecheck.String())
 	}
 	return a
 }

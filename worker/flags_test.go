@@ -34,6 +34,7 @@ func TestFlagsArgs(t *testing.T) {
 			HTTP01SelfCheck:           http01.SelfCheckOptions{Resolver: "127.0.0.1:8053", Port: 5002},
 			SelfCheckTimeout:          90 * time.Second,
 			AccountRecheckInterval:    time.Minute,
+			RenewalInfoMaxRecheck:     15 * time.Second,
 		},
 	}
 	got := f.Args()
@@ -58,6 +59,7 @@ func TestFlagsArgs(t *testing.T) {
 		"--http01-self-check-port", "5002",
 		"--acme-self-check-timeout", "1m30s",
 		"--acme-account-recheck-interval", "1m0s",
+		"--acme-renewal-info-max-recheck", "15s",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)

@@ -28,6 +28,7 @@ import (
 	"github.com/certflow/certflow/activities/venafi"
 	"github.com/certflow/certflow/client/clientset/versioned"
 	"github.com/certflow/certflow/internal/version"
+	"github.com/certflow/certflow/policy"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -106,6 +107,10 @@ type ACMEConfig struct {
 	// AccountRecheckInterval is how often a Ready ACME issuer verifies that the server
 	// still knows its account (default DefaultACMEAccountRecheckInterval).
 	AccountRecheckInterval time.Duration
+	// RenewalInfoMaxRecheck caps how long a certificate waits before it reads its ACME
+	// renewal information again, whatever the server's Retry-After says (default
+	// DefaultACMERenewalInfoMaxRecheck).
+	RenewalInfoMaxRecheck time.Duration
 }
 
 // DefaultHTTP01SolverImage is the image of HTTP-01 solver Pods: this version's own
@@ -119,6 +124,9 @@ const (
 	DefaultACMESelfCheckTimeout = 2 * time.Minute
 	// DefaultACMEAccountRecheckInterval is ACMEConfig.AccountRecheckInterval's default.
 	DefaultACMEAccountRecheckInterval = acme.DefaultAccountRecheckInterval
+	// DefaultACMERenewalInfoMaxRecheck is ACMEConfig.RenewalInfoMaxRecheck's default:
+	// the server's Retry-After is honoured up to a day.
+	DefaultACMERenewalInfoMaxRecheck = policy.ARIMaxRecheck
 )
 
 // WithDefaults returns c with the defaults filled in for zero fields.
@@ -131,6 +139,9 @@ func (c ACMEConfig) WithDefaults() ACMEConfig {
 	}
 	if c.AccountRecheckInterval <= 0 {
 		c.AccountRecheckInterval = DefaultACMEAccountRecheckInterval
+	}
+	if c.RenewalInfoMaxRecheck <= 0 {
+		c.RenewalInfoMaxRecheck = DefaultACMERenewalInfoMaxRecheck
 	}
 	return c
 }
@@ -214,7 +225,8 @@ func Register(r worker.Registry, c Config) {
 		Keys: &keys.Activities{Kube: c.Kube, ConfirmOwner: kubeActivities.ConfirmOwner},
 		PKI:  &pki.Activities{Kube: c.Kube},
 		ACME: &acme.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace,
-			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval},
+			UserAgent: "certflow", SelfCheckTimeout: c.ACME.SelfCheckTimeout, AccountRecheckInterval: c.ACME.AccountRecheckInterval,
+			RenewalInfoMaxRecheck: c.ACME.RenewalInfoMaxRecheck},
 		DNS01: &dns01.Activities{Kube: c.Kube, ClusterResourceNamespace: c.ClusterResourceNamespace,
 			CloudflareAPIURL: c.ACME.CloudflareAPIURL, DigitalOceanAPIURL: c.ACME.DigitalOceanAPIURL,
 			Route53APIURL: c.ACME.Route53APIURL, STSAPIURL: c.ACME.STSAPIURL, ProviderCAFile: c.ACME.DNS01ProviderCAFile,

@@ -134,7 +134,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 	var st acme.OrderState
 	ensure := acme.EnsureOrderInput{
 		Account: in.Account, Order: acme.OrderRef{Namespace: order.Namespace, Name: order.Name, UID: order.UID},
-		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter,
+		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter, Replaces: in.Replaces,
 	}
 	if useScheduler {
 		st, err = createOrderWithSlot(ctx, in, &slot, &status, ensure)

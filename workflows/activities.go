@@ -57,6 +57,7 @@ const (
 	actAcceptChallenge  = "AcceptChallenge"
 	actFinalizeOrder    = "FinalizeOrder"
 	actFetchCertificate = "FetchCertificate"
+	actGetRenewalInfo   = "GetRenewalInfo"
 	// Challenge solvers (activities/dns01, activities/http01).
 	actPresentDNS01          = "PresentDNS01"
 	actCheckDNS01Propagation = "CheckDNS01Propagation"
@@ -136,6 +137,7 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actAcceptChallenge, a.ACME.AcceptChallenge},
 		{actFinalizeOrder, a.ACME.FinalizeOrder},
 		{actFetchCertificate, a.ACME.FetchCertificate},
+		{actGetRenewalInfo, a.ACME.GetRenewalInfo},
 		{actPresentDNS01, a.DNS01.PresentDNS01},
 		{actCheckDNS01Propagation, a.DNS01.CheckDNS01Propagation},
 		{actCleanUpDNS01, a.DNS01.CleanUpDNS01},

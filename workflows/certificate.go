@@ -59,6 +59,10 @@ type certificateRun struct {
 	// http01Overrides are the HTTP-01 solver annotations the Certificate had when this
 	// run made its request (kube.CreatedRequest), for its ACME order.
 	http01Overrides map[string]string
+	// issuedBy is the issuer of this run's issuance; ariFresh says that the renewal
+	// information was read since the last evaluation (certificate_ari.go).
+	issuedBy *kube.IssuerInfo
+	ariFresh bool
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -144,6 +148,7 @@ func (c *certificateRun) reconcile() (issued bool, err error) {
 		}
 	}
 	c.st.PendingRenew = false
+	c.issuedBy = &issuer
 	if err := c.issue(issuer, trig, ready); errors.Is(err, errSuperseded) {
 		return false, nil
 	} else if err != nil {
@@ -211,13 +216,26 @@ func (c *certificateRun) keepUpToDate(secret policy.SecretState, ready kube.Cond
 		}
 		c.st.FailedAttempts, c.st.LastFailureTime, c.status.LastError = 0, nil, ""
 	}
+	if c.ariCheckDue() {
+		// The server's renewal information may set another renewal time, maybe now (a
+		// revoked certificate): then the next evaluation issues, and its status write
+		// carries the Event.
+		c.refreshARI(nil)
+		if r := c.currentRenewalTime(); r != nil {
+			renewal = *r
+		}
+		if !renewal.After(workflow.Now(c.ctx)) {
+			return nil
+		}
+	}
+	c.ariFresh = false
 	if err := c.updateStatus(ready, nil); err != nil {
 		return err
 	}
 	if err := c.deleteNextKey(); err != nil {
 		return err
 	}
-	c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
+	c.waitForRenewal(renewal)
 	return nil
 }
 
@@ -226,6 +244,9 @@ func (c *certificateRun) keepUpToDate(secret policy.SecretState, ready kube.Cond
 func (c *certificateRun) sleepAfterIssuance() {
 	if c.st.PendingRenew || c.st.Generation != c.st.IssuedGeneration || c.st.NotBefore == nil || c.st.NotAfter == nil {
 		return
+	}
+	if !c.afterIssuanceARI() {
+		return // the next run reads the new certificate's renewal information first
 	}
 	renewal := *c.currentRenewalTime()
 	c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))

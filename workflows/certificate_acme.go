@@ -92,6 +92,8 @@ func (c *certificateRun) orderInput(issuer kube.IssuerInfo, csr []byte, req kube
 	if defaulted(spec.IssuerRef.Kind, cmapi.IssuerKind) == cmapi.IssuerKind {
 		in.IssuerNamespace = c.st.Namespace
 	}
+	in.Replaces, in.RenewalWindowOpen = c.ariOrder(issuer)
+	in.Spec.Replaces = in.Replaces
 	if acmeSpec.EnableDurationFeature && spec.Duration != nil {
 		in.Spec.Duration = spec.Duration
 		notAfter := workflow.Now(c.ctx).Add(spec.Duration.Duration)

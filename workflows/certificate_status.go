@@ -57,6 +57,7 @@ func (c *certificateRun) view() Status {
 	v.UID = c.st.UID
 	v.Revision, v.Generation, v.NotAfter, v.FailedAttempts = c.st.Revision, c.st.Generation, c.st.NotAfter, c.st.FailedAttempts
 	v.RenewalTime = c.currentRenewalTime()
+	v.RenewalRule = c.renewalRule()
 	return v
 }
 
@@ -65,6 +66,9 @@ func (c *certificateRun) renewalTime(s policy.SecretState) time.Time {
 	if !s.Exists || !s.HasCertificate || s.CertificateError != "" {
 		return time.Time{}
 	}
+	if t, ok := c.ariRenewalTime(s.Certificate.NotBefore, s.Certificate.NotAfter); ok {
+		return t
+	}
 	return policy.RenewalTime(s.Certificate.NotBefore, s.Certificate.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
 }
 
@@ -72,6 +76,9 @@ func (c *certificateRun) renewalTime(s policy.SecretState) time.Time {
 func (c *certificateRun) currentRenewalTime() *time.Time {
 	if c.st.NotBefore == nil || c.st.NotAfter == nil {
 		return nil
+	}
+	if t, ok := c.ariRenewalTime(*c.st.NotBefore, *c.st.NotAfter); ok {
+		return &t
 	}
 	r := policy.RenewalTime(*c.st.NotBefore, *c.st.NotAfter, durationPtr(c.st.Spec.RenewBefore), c.st.Spec.RenewBeforePercentage)
 	return &r

@@ -109,6 +109,8 @@ type CertificateInput struct {
 	// the backoff.
 	IssuedRequest *policy.RequestSpec `json:",omitempty"`
 	FailedRequest *policy.RequestSpec `json:",omitempty"`
+	// ARI is the ACME server's renewal information about the current certificate.
+	ARI *ARIState `json:",omitempty"`
 	// Changes is how many rows of the workflow's change table (versions.go) this chain
 	// has adopted: the watcher starts new workflows with all of them and every
 	// continue-as-new carries all the worker knows. Zero, as in the input of a workflow
@@ -158,7 +160,10 @@ type Status struct {
 	Generation int64
 	NotAfter   *time.Time
 	// RenewalTime is when the current certificate will be renewed.
-	RenewalTime    *time.Time
+	RenewalTime *time.Time
+	// RenewalRule says what set RenewalTime: the ACME server's renewal info window,
+	// spec.renewBefore, spec.renewBeforePercentage or 2/3 of the lifetime.
+	RenewalRule    string `json:",omitempty"`
 	FailedAttempts int
 	LastError      string
 }

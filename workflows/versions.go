@@ -50,6 +50,7 @@ const (
 	changeRealCANames         = "real-ca-names"
 	changeACMEAccountRecovery = "acme-account-recovery"
 	changeLostRenewal         = "lost-renewal"
+	changeARI                 = "acme-renewal-info"
 )
 
 var certificateChanges = changeTable{
@@ -89,6 +90,10 @@ var certificateChanges = changeTable{
 	{id: changeLostRenewal, since: "2026-12-06 issue 15",
 		what: "a renewal carried into the run that adopts a revision a lost task issued is done: that task's issuance was " +
 			"the renewal (before: the retried task issued once more, so a worker killed mid-issuance renewed twice)"},
+	{id: changeARI, since: "2026-12-06 issue 16",
+		what: "an ACME issuer's certificate is renewed inside its server's renewal info window (RFC 9773), read after each " +
+			"issuance, at each evaluation and again when the server's Retry-After says; a moved window moves the renewal, " +
+			"with an Event; the order names the certificate it replaces (before: renewBefore or 2/3 of the lifetime only)"},
 }
 
 // Changes of the IssuerWorkflow.

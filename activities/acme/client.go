@@ -39,6 +39,9 @@ type Activities struct {
 	// AccountRecheckInterval: see AccountResult.RecheckAfter (0 =
 	// DefaultAccountRecheckInterval).
 	AccountRecheckInterval time.Duration
+	// RenewalInfoMaxRecheck caps RenewalInfo.RetryAfter (0: the server's Retry-After
+	// as it is).
+	RenewalInfoMaxRecheck time.Duration
 
 	mu    sync.Mutex
 	cores map[string]*api.Core // by coreKey: a client per account, server and key version

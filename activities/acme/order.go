@@ -3,6 +3,7 @@ package acme
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -52,6 +53,9 @@ type EnsureOrderInput struct {
 	// the step (ErrTypeRateLimited with the Retry-After delay as its details), for the
 	// account's scheduler to pause the account, instead of retried after the delay.
 	ReportRateLimit bool `json:",omitempty"`
+	// Replaces is the ARI identifier of the certificate this order renews (RFC 9773
+	// §5), sent when the server offers renewal information.
+	Replaces string `json:",omitempty"`
 }
 
 // EnsureOrder returns the ACME order of an Order object, creating it at the server
@@ -83,7 +87,16 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 	if in.NotAfter != nil {
 		opts.NotAfter = *in.NotAfter
 	}
+	opts.ReplacesCertID = in.Replaces
 	o, err := core.Orders.NewWithOptions(orderIdentifiers(in.Identifiers), opts)
+	if err != nil && replacesRefused(in.Replaces, err) {
+		// lego orders again without it when the certificate was already replaced
+		// (alreadyReplaced); any other refusal of an order naming what it replaces
+		// (a certificate the server does not know, ...) is tried once more the same way:
+		// the renewal matters more than the link.
+		opts.ReplacesCertID = ""
+		o, err = core.Orders.NewWithOptions(orderIdentifiers(in.Identifiers), opts)
+	}
 	if err != nil {
 		return OrderState{}, reportRateLimit(in.ReportRateLimit, classify("create ACME order", err))
 	}
@@ -108,6 +121,21 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 		return OrderState{}, fmt.Errorf("record ACME order %s on Order %s/%s: %w", st.URL, in.Order.Namespace, in.Order.Name, err)
 	}
 	return st, nil
+}
+
+// replacesRefused reports whether an order naming the certificate it replaces was
+// refused with a problem that ordering without it may avoid: a 4xx answer other than a
+// rate limit or an account the server does not know.
+func replacesRefused(replaces string, err error) bool {
+	if replaces == "" {
+		return false
+	}
+	var rl *legoacme.RateLimitedError
+	if errors.As(err, &rl) {
+		return false
+	}
+	var pd *legoacme.ProblemDetails
+	return errors.As(err, &pd) && pd.HTTPStatus >= 400 && pd.HTTPStatus < 500 && !accountUnknown(pd)
 }
 
 // orderIdentifiers are the identifiers to order as the server will write them back:

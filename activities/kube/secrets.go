@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -200,7 +201,13 @@ func (a *Activities) WriteCertificateSecret(ctx context.Context, in WriteSecretI
 	}
 	keyPEM, err := keys.LoadKeyPEM(ctx, a.Kube, in.Key)
 	if err != nil {
-		return policy.IssuedFacts{}, err
+		// A workflow task that wrote the Secret and deleted the next-key Secret, then
+		// was not recorded (a signal came in as it completed), runs this again: the key
+		// is then the one the Secret already holds with this certificate.
+		var kerr error
+		if keyPEM, kerr = a.keyAlreadyWritten(ctx, in, cert); kerr != nil {
+			return policy.IssuedFacts{}, err
+		}
 	}
 	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
 	if err != nil || !pki.PublicKeysEqual(signer.Public(), cert.PublicKey) {
@@ -382,4 +389,22 @@ func eventHash(parts ...string) uint64 {
 		h.Write([]byte{0})
 	}
 	return h.Sum64()
+}
+
+// keyAlreadyWritten is the private key of the target Secret when the key Secret in.Key
+// is gone and the target Secret already holds the issued certificate with its key.
+func (a *Activities) keyAlreadyWritten(ctx context.Context, in WriteSecretInput, cert *x509.Certificate) ([]byte, error) {
+	cur, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(cur.Data[TLSCertKey], in.CertificatePEM) {
+		return nil, errors.New("the Secret does not hold the issued certificate")
+	}
+	keyPEM := cur.Data[TLSKeyKey]
+	signer, err := keys.ParsePrivateKeyPEM(keyPEM)
+	if err != nil || !pki.PublicKeysEqual(signer.Public(), cert.PublicKey) {
+		return nil, errors.New("the Secret's key does not match the issued certificate")
+	}
+	return keyPEM, nil
 }

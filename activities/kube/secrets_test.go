@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -570,5 +571,36 @@ func TestRefreshSecretOutputsNeedsAKeyPair(t *testing.T) {
 				t.Errorf("wrote %v", w)
 			}
 		})
+	}
+}
+
+// A workflow task that wrote the Secret and deleted the next-key Secret but was not
+// recorded runs the write again: the key is the one the Secret already holds with the
+// issued certificate. Without that, or with another certificate in the Secret, the
+// missing key Secret is the error.
+func TestWriteCertificateSecretAfterTheKeySecretWasDeleted(t *testing.T) {
+	ctx := context.Background()
+	kp := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
+	a, _ := newActivities(keySecret(kp))
+	in := writeInput(kp, nil, nil, nil)
+	first, err := a.WriteCertificateSecret(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Kube.CoreV1().Secrets(testNS).Delete(ctx, testKeyName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.WriteCertificateSecret(ctx, in)
+	if err != nil {
+		t.Fatalf("write again after the key Secret was deleted: %v", err)
+	}
+	if !reflect.DeepEqual(again, first) || !bytes.Equal(getSecret(t, a).Data[TLSKeyKey], kp.keyPEM) {
+		t.Errorf("write again: %+v and key changed, want %+v and the same key", again, first)
+	}
+
+	other := newKeyPair(t, cmapi.ECDSAKeyAlgorithm)
+	var appErr *temporal.ApplicationError
+	if _, err := a.WriteCertificateSecret(ctx, writeInput(other, nil, nil, nil)); !errors.As(err, &appErr) || appErr.Type() != keys.ErrTypePrivateKeySecretNotFound {
+		t.Errorf("another certificate without its key Secret: %v, want %s", err, keys.ErrTypePrivateKeySecretNotFound)
 	}
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// ACMEAccountRecheck is how often a Ready ACME issuer verifies its account (the
 	// worker's --acme-account-recheck-interval; 0: its default).
 	ACMEAccountRecheck time.Duration
+	// ACMERenewalInfoMaxRecheck caps how long a certificate waits before it reads its
+	// ACME renewal information again (the worker's --acme-renewal-info-max-recheck; 0:
+	// its default, Pebble's Retry-After of 6 h).
+	ACMERenewalInfoMaxRecheck time.Duration
 	// NoWorker leaves the worker out (a test runs its own, e.g. as a child process).
 	NoWorker bool
 	// NoWatcher leaves the watcher out (a test runs its own, e.g. as a child process).
@@ -161,6 +165,9 @@ func Start(ctx context.Context, o Options) (s *System, err error) {
 			}
 			if o.ACMEAccountRecheck > 0 {
 				sys.ACME.AccountRecheckInterval = o.ACMEAccountRecheck
+			}
+			if o.ACMERenewalInfoMaxRecheck > 0 {
+				sys.ACME.RenewalInfoMaxRecheck = o.ACMERenewalInfoMaxRecheck
 			}
 			if out, err := kubectl(s.Root, sys.Stack.Kubeconfig, nil, "apply", "-f", filepath.Join(s.Root, "deploy", "rbac", "rbac.yaml")); err != nil {
 				return fmt.Errorf("apply RBAC: %v\n%s", err, out)

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	sys, err := testkit.Start(context.Background(), testkit.Options{ACME: true, Namespaces: []string{"http01", "ingress", "dns01"},
-		ACMEAccountRecheck: accountRecheck})
+		ACMEAccountRecheck: accountRecheck, ACMERenewalInfoMaxRecheck: renewalInfoMaxRecheck})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "acme setup:", err)
 		os.Exit(1)

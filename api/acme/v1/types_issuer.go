@@ -80,6 +80,14 @@ type ACMEIssuer struct {
 	// server. A rateLimited answer from the server pauses the account either way.
 	// +optional
 	RateLimits *ACMERateLimits `json:"rateLimits,omitempty"`
+
+	// RenewalInformationSource says where the renewal time of this issuer's
+	// certificates comes from: `ARI` (the default) asks the ACME server's renewal
+	// information (RFC 9773) and renews inside the window it suggests, falling back to
+	// renewBefore when the server offers none; `None` keeps renewBefore only.
+	// +optional
+	// +kubebuilder:default=ARI
+	RenewalInformationSource ACMERenewalInformationSource `json:"renewalInformationSource,omitempty"`
 }
 
 // ACMERateLimits are the limits an ACME account's new orders are kept within
@@ -116,6 +124,19 @@ type ACMERateLimit struct {
 	// Window is the sliding window's length, a Go duration ("3h", "168h", "20s").
 	Window metav1.Duration `json:"window"`
 }
+
+// ACMERenewalInformationSource says whether to use the ACME server's renewal
+// information (upstream's field of the same name, behind its ACMEUseARI gate; here
+// always available).
+// +kubebuilder:validation:Enum=ARI;None
+type ACMERenewalInformationSource string
+
+const (
+	// ACMERenewalInformationSourceARI renews when the server's renewalInfo window says.
+	ACMERenewalInformationSourceARI ACMERenewalInformationSource = "ARI"
+	// ACMERenewalInformationSourceNone renews at renewBefore (or 2/3 of the life).
+	ACMERenewalInformationSourceNone ACMERenewalInformationSource = "None"
+)
 
 // ACMEExternalAccountBinding is a reference to a CA external account of the
 // ACME server (RFC 8555 section 7.3.4).

@@ -71,6 +71,12 @@ type OrderSpec struct {
 	// Profile is the ACME profile requested for the certificate.
 	// +optional
 	Profile string `json:"profile,omitempty"`
+
+	// Replaces is the ARI identifier (RFC 9773 §4.1, base64url(AKI).base64url(serial))
+	// of the certificate this order renews, sent as newOrder's `replaces` when the
+	// server offers renewal information.
+	// +optional
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // OrderStatus is the observed state of an Order.

@@ -1,0 +1,269 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/certflow/certflow/activities/acme"
+	"github.com/certflow/certflow/activities/kube"
+	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/policy"
+)
+
+// Renewal information (RFC 9773) with activities mocked: the window sets the renewal
+// time, a moved window moves it, and without a window the renewal is as before.
+
+const day = 24 * time.Hour
+
+// ariCertificate is a Certificate of an ACME issuer whose Secret holds a valid 90-day
+// certificate from epoch, and the statuses and orders the run makes.
+func ariCertificate(t *testing.T, issuer kube.IssuerInfo, info func() acme.RenewalInfo) (*testsuite.TestWorkflowEnvironment, *[]kube.CertificateStatusInput, *[]OrderInput) {
+	env := newEnv(t)
+	env.RegisterWorkflow(OrderWorkflow)
+	statuses, orders := &[]kube.CertificateStatusInput{}, &[]OrderInput{}
+	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(issuer, nil)
+	secret := validSecret(epoch)
+	secret.IssuerName, secret.IssuerKind = "letsencrypt", cmapi.ClusterIssuerKind
+	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	if info != nil {
+		env.OnActivity(actGetRenewalInfo, mock.Anything, mock.Anything).Return(func(context.Context, acme.RenewalInfoInput) (acme.RenewalInfo, error) {
+			return info(), nil
+		})
+	}
+	expectIssuance(env, statuses)
+	env.OnWorkflow(OrderWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in OrderInput) (OrderResult, error) {
+		*orders = append(*orders, in)
+		return OrderResult{CertificatePEM: []byte("chain")}, nil
+	})
+	return env, statuses, orders
+}
+
+func ariInput() CertificateInput {
+	in := testInput()
+	in.Spec.IssuerRef = cmmeta.IssuerReference{Name: "letsencrypt", Kind: cmapi.ClusterIssuerKind}
+	in.Changes = len(certificateChanges)
+	// As the run that issued the certificate leaves it: its issuer gives renewal
+	// information, which this run reads first.
+	nb, na := epoch, epoch.Add(90*day)
+	in.NotBefore, in.NotAfter = &nb, &na
+	in.ARI = &ARIState{NotAfter: na}
+	return in
+}
+
+func window(from, to time.Duration) policy.ARIWindow {
+	return policy.ARIWindow{Start: epoch.Add(from), End: epoch.Add(to)}
+}
+
+func answer(w policy.ARIWindow) acme.RenewalInfo {
+	return acme.RenewalInfo{Supported: true, CertID: "aki.serial", NotBefore: epoch, NotAfter: epoch.Add(90 * day),
+		Window: w, ExplanationURL: "https://ca.example/why", RetryAfter: 6 * time.Hour}
+}
+
+func eventsOf(statuses []kube.CertificateStatusInput, reason string) []kube.Event {
+	var out []kube.Event
+	for _, st := range statuses {
+		for _, e := range st.Events {
+			if e.Reason == reason {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// The window sets the renewal time (not 2/3 of the life): the renewal happens in it,
+// the status and the query say why, and the order names the certificate it replaces.
+func TestARIWindowSetsRenewalTime(t *testing.T) {
+	w := window(20*day, 21*day)
+	env, statuses, orders := ariCertificate(t, readyACME, func() acme.RenewalInfo { return answer(w) })
+	var q Status
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(QueryStatus)
+		if err == nil {
+			_ = v.Get(&q)
+		}
+	}, 10*day)
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the renewal, got %v", env.GetWorkflowError())
+	}
+	if q.RenewalTime == nil || q.RenewalTime.Before(w.Start) || !q.RenewalTime.Before(w.End) {
+		t.Errorf("queried renewal time %v, want in %v", q.RenewalTime, w)
+	}
+	if !strings.Contains(q.RenewalRule, "renewal info window") || !strings.Contains(q.RenewalRule, "https://ca.example/why") {
+		t.Errorf("renewal rule %q, want the window and its explanation", q.RenewalRule)
+	}
+	if now := env.Now(); now.Before(w.Start) || now.After(w.End) {
+		t.Errorf("renewed at %v, want in %v", now, w)
+	}
+	if ev := eventsOf(*statuses, ReasonRenewalInfo); len(ev) != 1 || ev[0].Type != "Normal" || !strings.Contains(ev[0].Message, "renewal at ") {
+		t.Errorf("RenewalInfo events %+v, want one naming the renewal time", ev)
+	}
+	if len(*orders) != 1 || (*orders)[0].Replaces != "aki.serial" || !(*orders)[0].RenewalWindowOpen || (*orders)[0].Spec.Replaces != "aki.serial" {
+		t.Errorf("orders %+v, want one replacing aki.serial in its open window", *orders)
+	}
+}
+
+// A window that moves (a revocation: its end in the past) is seen at the next re-read
+// and renews at once, with a Warning that says why.
+func TestARIWindowMovedRenewsEarlier(t *testing.T) {
+	revoked := false
+	env, statuses, orders := ariCertificate(t, readyACME, func() acme.RenewalInfo {
+		if revoked {
+			return answer(window(day-time.Hour, day-time.Hour+time.Second))
+		}
+		return answer(window(59*day, 61*day))
+	})
+	env.RegisterDelayedCallback(func() { revoked = true }, day)
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new after the renewal, got %v", env.GetWorkflowError())
+	}
+	if now := env.Now(); now.Before(epoch.Add(day)) || now.After(epoch.Add(day+6*time.Hour)) {
+		t.Errorf("renewed at %v, want within a re-read (6h) of the revocation at %v", now, epoch.Add(day))
+	}
+	ev := eventsOf(*statuses, ReasonRenewalInfo)
+	if len(ev) != 2 || ev[1].Type != "Warning" || !strings.Contains(ev[1].Message, "renewing now") || !strings.Contains(ev[1].Message, "https://ca.example/why") {
+		t.Errorf("RenewalInfo events %+v, want the window, then a Warning naming the new one and its explanation", ev)
+	}
+	if len(*orders) != 1 || (*orders)[0].Replaces != "aki.serial" {
+		t.Errorf("orders %+v, want one replacing aki.serial", *orders)
+	}
+}
+
+// Re-reads of a window that does not move keep the run waiting, but not past the point
+// where Temporal suggests continuing as new: a short re-read interval over a long
+// validity (--acme-renewal-info-max-recheck) does not grow one history without end.
+func TestARIRereadsContinueAsNewWhenSuggested(t *testing.T) {
+	reads := 0
+	env, _, orders := ariCertificate(t, readyACME, func() acme.RenewalInfo {
+		reads++
+		return answer(window(59*day, 61*day))
+	})
+	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 2*day)
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var can *workflow.ContinueAsNewError
+	if !errors.As(env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new, got %v", env.GetWorkflowError())
+	}
+	if now := env.Now(); now.Before(epoch.Add(2*day)) || now.After(epoch.Add(2*day+6*time.Hour)) {
+		t.Errorf("continued as new at %v, want at the first re-read (6h) after the suggestion at %v", now, epoch.Add(2*day))
+	}
+	if len(*orders) != 0 || reads < 8 {
+		t.Errorf("%d orders and %d reads, want none before the window and a read every 6 h", len(*orders), reads)
+	}
+	next := nextRunInput(t, can)
+	if next.ARI == nil || next.ARI.Window != window(59*day, 61*day) {
+		t.Errorf("next run's renewal information %+v, want the window carried", next.ARI)
+	}
+}
+
+// Without renewal information at the server, with a read that fails, or with the
+// issuer's renewalInformationSource None, the renewal is at 2/3 of the life as before.
+func TestARIAbsentOrFailingRenewsAsBefore(t *testing.T) {
+	off := readyACME
+	offSpec := *readyACME.Spec.ACME
+	offSpec.RenewalInformationSource = acmev1.ACMERenewalInformationSourceNone
+	off.Spec.ACME = &offSpec
+	for _, tc := range []struct {
+		name   string
+		issuer kube.IssuerInfo
+		info   func() acme.RenewalInfo
+		rule   string
+	}{
+		{"server without renewalInfo", readyACME, func() acme.RenewalInfo { return acme.RenewalInfo{} }, "offers no renewal information"},
+		{"read fails", readyACME, func() acme.RenewalInfo {
+			return acme.RenewalInfo{Supported: true, CertID: "aki.serial", Error: "HTTP 500"}
+		}, "failed: HTTP 500"},
+		{"turned off at the issuer", off, nil, "renewalInformationSource is None"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, statuses, orders := ariCertificate(t, tc.issuer, tc.info)
+			var q Status
+			env.RegisterDelayedCallback(func() {
+				if v, err := env.QueryWorkflow(QueryStatus); err == nil {
+					_ = v.Get(&q)
+				}
+			}, 10*day)
+
+			env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new after the renewal, got %v", env.GetWorkflowError())
+			}
+			if want := epoch.Add(60 * day); env.Now().Before(want) {
+				t.Errorf("renewed at %v, want at 2/3 of the life (%v)", env.Now(), want)
+			}
+			if !strings.Contains(q.RenewalRule, "2/3") || !strings.Contains(q.RenewalRule, tc.rule) {
+				t.Errorf("renewal rule %q, want 2/3 of the life and %q", q.RenewalRule, tc.rule)
+			}
+			if len(*orders) != 1 || (*orders)[0].Replaces != "" {
+				t.Errorf("orders %+v, want one without replaces", *orders)
+			}
+			failed := eventsOf(*statuses, ReasonRenewalInfoFailed)
+			if wantFailed := tc.name == "read fails"; (len(failed) > 0) != wantFailed {
+				t.Errorf("RenewalInfoFailed events %+v, want some: %v", failed, wantFailed)
+			}
+		})
+	}
+}
+
+// An issuance by an ACME issuer with renewal information ends the run without
+// sleeping, and the next run reads the new certificate's renewal information first;
+// any other issuer's certificate sleeps until renewBefore's time, without a read.
+func TestIssuanceLeavesRenewalInfoToTheNextRun(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		issuer  kube.IssuerInfo
+		wantOff bool
+	}{
+		{"ACME", readyACME, false},
+		{"self-signed", readySelfSigned, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.RegisterWorkflow(OrderWorkflow)
+			var statuses []kube.CertificateStatusInput
+			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(tc.issuer, nil)
+			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			expectIssuance(env, &statuses)
+			env.OnWorkflow(OrderWorkflow, mock.Anything, mock.Anything).Return(OrderResult{CertificatePEM: []byte("chain")}, nil).Maybe()
+			in := testInput()
+			in.Changes = len(certificateChanges)
+
+			env.ExecuteWorkflow(CertificateWorkflow, in)
+
+			var can *workflow.ContinueAsNewError
+			if !errors.As(env.GetWorkflowError(), &can) {
+				t.Fatalf("want continue-as-new, got %v", env.GetWorkflowError())
+			}
+			var next CertificateInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			slept := env.Now().After(epoch)
+			if next.ARI == nil || next.ARI.Off != tc.wantOff || slept != tc.wantOff {
+				t.Errorf("next run's renewal information %+v, slept %v; want off %v, slept %v", next.ARI, slept, tc.wantOff, tc.wantOff)
+			}
+		})
+	}
+}
