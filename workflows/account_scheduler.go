@@ -62,13 +62,6 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 	const eventsPerRound = 4
 	for round := 1; ; round++ {
 		for {
-			var r scheduler.Request
-			if !requests.ReceiveAsync(&r) {
-				break
-			}
-			s.request(r)
-		}
-		for {
 			var o scheduler.Ordered
 			if !ordered.ReceiveAsync(&o) {
 				break
@@ -81,6 +74,16 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 				break
 			}
 			s.release(r)
+		}
+		// Requests after releases: an order refused as rateLimited gives its slot back
+		// (with the pause) and asks again at once; read in the other order, the request
+		// would find the old grant still active and get it again, past the pause.
+		for {
+			var r scheduler.Request
+			if !requests.ReceiveAsync(&r) {
+				break
+			}
+			s.request(r)
 		}
 		s.decide()
 		info := workflow.GetInfo(ctx)

@@ -183,5 +183,8 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 			continue
 		}
 		releaseSlot(ctx, slot, scheduler.Release{Outcome: "rateLimited", PausedUntil: until})
+		// The server did not exempt this order: it waits out the pause like any other
+		// (an exempt request skips the pause, and would be refused again at once).
+		in.RenewalWindowOpen = false
 	}
 }

@@ -314,12 +314,18 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 	in := testOrderInput()
 	in.Account = acme.AccountRef{Server: "https://acme-v02.api.letsencrypt.org/directory", KeyNamespace: "ns", KeySecretName: "key"}
 	in.RateLimits = &acmev1.ACMERateLimits{ConcurrentOrders: ptrTo(int32(5))}
+	// An ARI renewal: exempt until the server refuses it anyway.
+	in.RenewalWindowOpen = true
 	env.ExecuteWorkflow(OrderWorkflow, in)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
 	if len(requests) != 3 || requests[0].Request.Seq != 1 || requests[1].Request.Seq != 1 || requests[2].Request.Seq != 2 {
 		t.Fatalf("slot requests %+v, want seq 1 twice (no answer), then 2", requests)
+	}
+	if !requests[0].Request.Exempt || !requests[1].Request.Exempt || requests[2].Request.Exempt {
+		t.Errorf("exempt requests %t %t %t, want true true false (refused as rateLimited, the order waits out the pause)",
+			requests[0].Request.Exempt, requests[1].Request.Exempt, requests[2].Request.Exempt)
 	}
 	r := requests[0]
 	if r.SchedulerID != AccountSchedulerID(in.Account) || r.Request.OrderID != workflowIDOfTest ||
