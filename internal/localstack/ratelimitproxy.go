@@ -161,7 +161,7 @@ func (p *RateLimitProxy) Counters() RateLimitCounters {
 // limit answers a new order that a limit (or RefuseNext) refuses, and records the
 // others; it reports whether it answered.
 func (p *RateLimitProxy) limit(w http.ResponseWriter, r *http.Request) bool {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBounded(r.Body)
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
@@ -250,7 +250,7 @@ func (p *RateLimitProxy) rewriteURLs(resp *http.Response) error {
 			resp.Header[http.CanonicalHeaderKey(h)][i] = strings.ReplaceAll(v, from, to)
 		}
 	}
-	body, err := io.ReadAll(resp.Body)
+	body, err := readBounded(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return err
@@ -327,4 +327,17 @@ func (s *Stack) startRateLimitProxy(ca *keyPair, opts RateLimitProxyOptions) err
 	}
 	s.RateLimitProxy, s.ACMEDirectoryURL = p, p.DirectoryURL
 	return nil
+}
+
+// maxProxiedBody bounds what the proxy reads of a request or a reply: ACME messages
+// and certificate chains are kilobytes.
+const maxProxiedBody = 1 << 20
+
+// readBounded reads a body of at most maxProxiedBody bytes, and fails on a longer one.
+func readBounded(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxProxiedBody+1))
+	if err == nil && len(b) > maxProxiedBody {
+		err = fmt.Errorf("body over %d bytes", maxProxiedBody)
+	}
+	return b, err
 }
