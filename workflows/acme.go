@@ -56,12 +56,19 @@ type OrderInput struct {
 	RenewalWindowOpen bool `json:",omitempty"`
 	// RateLimits are the issuer's overrides of the account's rate limits.
 	RateLimits *acmev1.ACMERateLimits `json:",omitempty"`
+	// ReadRenewalInfo asks for the issued certificate's renewal information (RFC 9773)
+	// right after the download, in OrderResult: the Certificate then knows its renewal
+	// time before it writes its status.
+	ReadRenewalInfo bool `json:",omitempty"`
 }
 
 // OrderResult is the issued chain.
 type OrderResult struct {
 	CertificatePEM []byte
 	URL            string
+	// RenewalInfo is the chain's renewal information, when OrderInput.ReadRenewalInfo
+	// asked for it and the read ran (its Error says what went wrong at the server).
+	RenewalInfo *acme.RenewalInfo `json:",omitempty"`
 }
 
 // ErrTypeOrderFailed is the error type of an order that ended invalid: final for this
@@ -206,7 +213,23 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 		return OrderResult{}, err
 	}
 	status.Phase, status.WaitingFor = "valid", "nothing"
-	return OrderResult{CertificatePEM: chain.CertificatePEM, URL: st.URL}, nil
+	res = OrderResult{CertificatePEM: chain.CertificatePEM, URL: st.URL}
+	if in.ReadRenewalInfo {
+		res.RenewalInfo = readRenewalInfo(ctx, acmeKind, in.Account, chain.CertificatePEM)
+	}
+	return res, nil
+}
+
+// readRenewalInfo reads the renewal information of a chain the order downloaded; nil
+// when the read did not run to an answer (the Certificate then reads it itself).
+func readRenewalInfo(ctx workflow.Context, acmeKind stepKind, account acme.AccountRef, chain []byte) *acme.RenewalInfo {
+	var info acme.RenewalInfo
+	if err := step(ctx, acmeKind, "read the certificate's ACME renewal information", actGetRenewalInfo, acme.RenewalInfoInput{
+		Account: account, CertificatePEM: chain,
+	}).Get(ctx, &info); err != nil {
+		return nil
+	}
+	return &info
 }
 
 // solveAuthorizations runs one ChallengeWorkflow per pending authorization, records

@@ -248,8 +248,42 @@ func TestOrderResumedWhileProcessing(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if string(res.CertificatePEM) != "chain" {
-		t.Fatalf("result %+v", res)
+	if string(res.CertificatePEM) != "chain" || res.RenewalInfo != nil {
+		t.Fatalf("result %+v, want the chain and no renewal information (not asked)", res)
+	}
+}
+
+// An order asked for the renewal information reads it for the chain it downloaded
+// (not from a Secret) and returns it; a read that does not end leaves it to the
+// Certificate.
+func TestOrderReadsRenewalInfoOfItsChain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"read", nil}, {"read never ends", errors.New("deadline exceeded")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newACMEEnv(t)
+			env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+			env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil).Once()
+			env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
+			env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil).Once()
+			env.OnActivity(actGetRenewalInfo, mock.Anything, mock.MatchedBy(func(in acme.RenewalInfoInput) bool {
+				return string(in.CertificatePEM) == "chain" && in.SecretName == ""
+			})).Return(acme.RenewalInfo{Supported: true, CertID: "aki.serial"}, tc.err)
+			in := testOrderInput()
+			in.ReadRenewalInfo = true
+
+			env.ExecuteWorkflow(OrderWorkflow, in)
+
+			var res OrderResult
+			if err := env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			if got := res.RenewalInfo != nil && res.RenewalInfo.CertID == "aki.serial"; got != (tc.err == nil) || string(res.CertificatePEM) != "chain" {
+				t.Errorf("result %+v, want the chain, renewal information %v", res, tc.err == nil)
+			}
+		})
 	}
 }
 

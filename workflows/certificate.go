@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
@@ -59,10 +60,16 @@ type certificateRun struct {
 	// http01Overrides are the HTTP-01 solver annotations the Certificate had when this
 	// run made its request (kube.CreatedRequest), for its ACME order.
 	http01Overrides map[string]string
-	// issuedBy is the issuer of this run's issuance; ariFresh says that the renewal
-	// information was read since the last evaluation (certificate_ari.go).
+	// issuedBy is the issuer of this run's issuance; orderARI is the renewal
+	// information its ACME order read; ariFresh says that the renewal information was
+	// read since the last evaluation (certificate_ari.go).
 	issuedBy *kube.IssuerInfo
+	orderARI *acme.RenewalInfo
 	ariFresh bool
+	// ariMovedRenewal says that the sleep after this run's issuance ended on renewal
+	// information that moved the renewal: the run evaluates once more before it
+	// continues as new.
+	ariMovedRenewal bool
 }
 
 func newCertificateRun(ctx workflow.Context, in CertificateInput) *certificateRun {
@@ -88,10 +95,11 @@ func (c *certificateRun) run() error {
 			c.setPhase(PhaseDeleted, "nothing: the Certificate was deleted", nil)
 			return nil
 		}
-		if c.cycleDone || workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
+		if (c.cycleDone && !c.ariMovedRenewal) || workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
 			// One issuance cycle per run keeps histories short and replays cheap.
 			return c.continueAsNew()
 		}
+		c.ariMovedRenewal = false
 		issued, err := c.reconcile()
 		if err != nil {
 			// An activity gave up on a transient error after its retries: say so, then
@@ -104,8 +112,9 @@ func (c *certificateRun) run() error {
 			// Sleep in this run and continue as new at the next wake-up, in a workflow
 			// task of its own: a signal that races with a task ending in continue-as-new
 			// makes the server refuse that task, and the issuance's local activities
-			// would all run again.
-			c.sleepAfterIssuance()
+			// would all run again. A wake-up by renewal information that moved the
+			// renewal evaluates once more in this run: its status write carries the Event.
+			c.ariMovedRenewal = c.sleepAfterIssuance()
 			c.cycleDone = true
 		}
 	}
@@ -241,15 +250,15 @@ func (c *certificateRun) keepUpToDate(secret policy.SecretState, ready kube.Cond
 
 // sleepAfterIssuance waits until the renewal time of what was just issued, without
 // reading back what the issuance wrote, unless a signal already asks for more.
-func (c *certificateRun) sleepAfterIssuance() {
+// evaluate says that the wait ended on renewal information that changed the renewal.
+func (c *certificateRun) sleepAfterIssuance() (evaluate bool) {
 	if c.st.PendingRenew || c.st.Generation != c.st.IssuedGeneration || c.st.NotBefore == nil || c.st.NotAfter == nil {
-		return
+		return false
 	}
 	if !c.afterIssuanceARI() {
-		return // the next run reads the new certificate's renewal information first
+		return false // the next run reads the new certificate's renewal information first
 	}
-	renewal := *c.currentRenewalTime()
-	c.wait(renewal.Sub(workflow.Now(c.ctx)), PhaseReady, "renewal at "+renewal.UTC().Format(time.RFC3339))
+	return c.waitForRenewal(*c.currentRenewalTime())
 }
 
 // readyIssuer resolves the Certificate's issuer; one that is not ready is waited for

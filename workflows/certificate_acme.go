@@ -49,6 +49,7 @@ func (c *certificateRun) orderFromACME(issuer kube.IssuerInfo, csr []byte, req k
 	if err := order.Get(c.ctx, &res); err != nil {
 		return pki.SignedCertificate{}, err
 	}
+	c.orderARI = res.RenewalInfo
 	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
 }
 
@@ -93,6 +94,7 @@ func (c *certificateRun) orderInput(issuer kube.IssuerInfo, csr []byte, req kube
 		in.IssuerNamespace = c.st.Namespace
 	}
 	in.Replaces, in.RenewalWindowOpen = c.ariOrder(issuer)
+	in.ReadRenewalInfo = c.changes.has(changeARIFromOrder) && ariEnabled(issuer)
 	in.Spec.Replaces = in.Replaces
 	if acmeSpec.EnableDurationFeature && spec.Duration != nil {
 		in.Spec.Duration = spec.Duration

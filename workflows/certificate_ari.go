@@ -132,21 +132,18 @@ func (c *certificateRun) ariCheckDue() bool {
 // keeps the window last read (or renewBefore) and is retried later: it never holds up
 // a renewal.
 func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
-	notAfter := *c.st.NotAfter
-	before := c.currentRenewalTime()
-	prev := c.currentARI()
-	now := workflow.Now(c.ctx)
 	c.ariFresh = true
+	now := workflow.Now(c.ctx) // when the read began
 	if issuer == nil {
 		var info kube.IssuerInfo
 		if err := step(c.ctx, kubeStep, "resolve issuer for renewal information", actResolveIssuer, c.issuerRef()).Get(c.ctx, &info); err != nil {
-			c.ariFailed(prev, notAfter, now, "resolve the issuer: "+errorMessage(err), before)
+			c.ariFailed(c.currentARI(), *c.st.NotAfter, now, "resolve the issuer: "+errorMessage(err), c.currentRenewalTime())
 			return
 		}
 		issuer = &info
 	}
 	if !ariEnabled(*issuer) {
-		c.st.ARI = &ARIState{NotAfter: notAfter, Off: true, OffReason: ariOffReason(*issuer), Checked: now}
+		c.st.ARI = &ARIState{NotAfter: *c.st.NotAfter, Off: true, OffReason: ariOffReason(*issuer), Checked: now}
 		return
 	}
 	var res acme.RenewalInfo
@@ -154,10 +151,33 @@ func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
 		Account:   acmeAccountRef(issuer.Spec.ACME, issuer.ResourceNamespace, issuer.ACMEAccountURL),
 		Namespace: c.st.Namespace, SecretName: c.st.Spec.SecretName,
 	}).Get(c.ctx, &res)
-	switch {
-	case err != nil:
-		c.ariFailed(prev, notAfter, now, errorMessage(err), before)
+	if err != nil {
+		res = acme.RenewalInfo{Supported: true, Error: errorMessage(err)}
+	}
+	c.applyARI(res, now)
+}
+
+// applyOrderARI takes the renewal information the issuance's ACME order read for the
+// new certificate, before the issuance writes its status; without it (another issuer,
+// an order run by an older worker, a read that did not end) afterIssuanceARI decides.
+func (c *certificateRun) applyOrderARI() {
+	res := c.orderARI
+	c.orderARI = nil
+	if res == nil || c.st.NotAfter == nil || !c.changes.has(changeARIFromOrder) {
 		return
+	}
+	c.st.ARI = &ARIState{NotAfter: *c.st.NotAfter}
+	c.applyARI(*res, workflow.Now(c.ctx))
+}
+
+// applyARI records an answer about the certificate in hand (one that is not about it
+// is a failure), read at now: the window and when to read it again, an Event when the
+// renewal time it sets is new or moved.
+func (c *certificateRun) applyARI(res acme.RenewalInfo, now time.Time) {
+	notAfter := *c.st.NotAfter
+	before := c.currentRenewalTime()
+	prev := c.currentARI()
+	switch {
 	case res.Error == "" && !res.Supported:
 		c.st.ARI = &ARIState{NotAfter: notAfter, Off: true, OffReason: "the ACME server offers no renewal information", Checked: now}
 		return
@@ -212,9 +232,9 @@ func (c *certificateRun) ariFailed(prev *ARIState, notAfter, now time.Time, why 
 
 // waitForRenewal sleeps until renewal. With the server's window in hand it wakes at
 // each re-read (ARIState.NextCheck) and returns to an evaluation when the window moved
-// the renewal time, so that the status says so, or when the history is long enough
-// that the run should continue as new (short re-reads over a long validity).
-func (c *certificateRun) waitForRenewal(renewal time.Time) {
+// the renewal time (changed true), so that the status says so, or when the history is
+// long enough that the run should continue as new (short re-reads over a long validity).
+func (c *certificateRun) waitForRenewal(renewal time.Time) (changed bool) {
 	for {
 		until, reread := renewal, false
 		if a := c.currentARI(); a != nil && !a.Off && a.NextCheck != nil && a.NextCheck.Before(renewal) {
@@ -226,15 +246,15 @@ func (c *certificateRun) waitForRenewal(renewal time.Time) {
 		}
 		c.wait(until.Sub(workflow.Now(c.ctx)), PhaseReady, waitingFor)
 		if !reread || workflow.Now(c.ctx).Before(until) {
-			return // the renewal is due, or a signal asks for an evaluation
+			return false // the renewal is due, or a signal asks for an evaluation
 		}
 		c.refreshARI(nil)
 		c.ariFresh = true
 		if r := c.currentRenewalTime(); r == nil || !r.Equal(renewal) || len(c.pendingEvents) > 0 {
-			return // the evaluation writes the new renewal time and the Events
+			return true // the evaluation writes the new renewal time and the Events
 		}
 		if workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
-			return // re-reads every --acme-renewal-info-max-recheck: the run continues as new
+			return false // re-reads every --acme-renewal-info-max-recheck: the run continues as new
 		}
 	}
 }
@@ -251,10 +271,14 @@ func (c *certificateRun) ariOrder(issuer kube.IssuerInfo) (replaces string, wind
 
 // afterIssuanceARI is what an issuance leaves for the renewal information: an issuer
 // that gives it has the next run read it for the new certificate before it sleeps
-// (ok false: do not sleep now); any other issuer's certificate has none.
+// (sleep false: do not sleep now), unless the order read it already (applyOrderARI);
+// any other issuer's certificate has none.
 func (c *certificateRun) afterIssuanceARI() (sleep bool) {
 	if c.issuedBy == nil || !c.changes.has(changeARI) {
 		return true
+	}
+	if a := c.currentARI(); a != nil && !a.Checked.IsZero() {
+		return true // read by the order
 	}
 	if ariEnabled(*c.issuedBy) {
 		c.st.ARI = &ARIState{NotAfter: *c.st.NotAfter}

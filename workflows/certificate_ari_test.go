@@ -267,3 +267,104 @@ func TestIssuanceLeavesRenewalInfoToTheNextRun(t *testing.T) {
 		})
 	}
 }
+
+// orderARIIssuance is a Certificate of an ACME issuer with no Secret yet whose order
+// reads the new certificate's window w; reread answers the certificate's own re-reads.
+// It counts the evaluations (Secret inspections) and re-reads.
+type orderARIIssuance struct {
+	env                  *testsuite.TestWorkflowEnvironment
+	statuses             []kube.CertificateStatusInput
+	orders               []OrderInput
+	evaluations, rereads int
+}
+
+func newOrderARIIssuance(t *testing.T, w policy.ARIWindow, reread func() acme.RenewalInfo) *orderARIIssuance {
+	r := &orderARIIssuance{env: newEnv(t)}
+	r.env.RegisterWorkflow(OrderWorkflow)
+	r.env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
+	r.env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+		r.evaluations++
+		if r.evaluations == 1 {
+			return policy.SecretState{}, nil
+		}
+		secret := validSecret(epoch) // as the issuance wrote it
+		secret.IssuerName, secret.IssuerKind, secret.Revision = "letsencrypt", cmapi.ClusterIssuerKind, 1
+		return secret, nil
+	})
+	expectIssuance(r.env, &r.statuses)
+	r.env.OnActivity(actGetRenewalInfo, mock.Anything, mock.Anything).Return(func(context.Context, acme.RenewalInfoInput) (acme.RenewalInfo, error) {
+		r.rereads++
+		return reread(), nil
+	})
+	r.env.OnWorkflow(OrderWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in OrderInput) (OrderResult, error) {
+		r.orders = append(r.orders, in)
+		info := answer(w)
+		return OrderResult{CertificatePEM: []byte("chain"), RenewalInfo: &info}, nil
+	})
+	return r
+}
+
+func (r *orderARIIssuance) run(t *testing.T) {
+	in := testInput()
+	in.Spec.IssuerRef = cmmeta.IssuerReference{Name: "letsencrypt", Kind: cmapi.ClusterIssuerKind}
+	in.Changes = len(certificateChanges)
+	r.env.ExecuteWorkflow(CertificateWorkflow, in)
+	var can *workflow.ContinueAsNewError
+	if !errors.As(r.env.GetWorkflowError(), &can) {
+		t.Fatalf("want continue-as-new at the renewal, got %v", r.env.GetWorkflowError())
+	}
+}
+
+// An ACME order that read the new certificate's renewal information hands it to the
+// issuance: its one status write carries the renewal time the window sets and the
+// Event, and the run sleeps until then, reading the window again only at its
+// Retry-After (never at once, and no second evaluation).
+func TestIssuanceTakesRenewalInfoFromTheOrder(t *testing.T) {
+	w := window(20*day, 21*day)
+	r := newOrderARIIssuance(t, w, func() acme.RenewalInfo { return answer(w) })
+	r.run(t)
+
+	if len(r.orders) != 1 || !r.orders[0].ReadRenewalInfo {
+		t.Errorf("orders %+v, want one asked to read the renewal information", r.orders)
+	}
+	// Issuing=True, then the issuance's status: nothing after it.
+	if n := len(r.statuses); n != 2 || r.statuses[1].RenewalTime == nil || r.statuses[1].RenewalTime.Before(w.Start) || !r.statuses[1].RenewalTime.Before(w.End) {
+		t.Fatalf("statuses %+v, want two, the issued one with its renewal time in %v", r.statuses, w)
+	}
+	if ev := eventsOf(r.statuses, ReasonRenewalInfo); len(ev) != 1 || !strings.Contains(ev[0].Message, "renewal info window") {
+		t.Errorf("RenewalInfo events %+v, want one naming the window", ev)
+	}
+	if now := r.env.Now(); now.Before(w.Start) || now.After(w.End) {
+		t.Errorf("the run slept until %v, want in %v", now, w)
+	}
+	if max := int(w.End.Sub(epoch) / (6 * time.Hour)); r.rereads == 0 || r.rereads > max {
+		t.Errorf("%d re-reads of the window, want some, at most one per Retry-After (%d)", r.rereads, max)
+	}
+	if r.evaluations != 1 {
+		t.Errorf("%d evaluations, want 1: the run sleeps right after the issuance", r.evaluations)
+	}
+}
+
+// A window that moves while the run sleeps after its issuance is evaluated in that run:
+// the status write names the moved window (the Event is not lost to a continue-as-new)
+// and the run sleeps until the new renewal time, then continues as new to renew.
+func TestIssuanceSleepWokenByAMovedWindow(t *testing.T) {
+	first, moved := window(20*day, 21*day), window(5*day, 6*day)
+	r := newOrderARIIssuance(t, first, func() acme.RenewalInfo {
+		a := answer(moved)
+		a.ExplanationURL = "https://ca.example/moved"
+		return a
+	})
+	r.run(t)
+
+	if now := r.env.Now(); now.Before(moved.Start) || now.After(moved.End) {
+		t.Errorf("woke to renew at %v, want in the moved window %v", now, moved)
+	}
+	ev := eventsOf(r.statuses, ReasonRenewalInfo)
+	if len(ev) != 2 || !strings.Contains(ev[1].Message, "https://ca.example/moved") || !strings.Contains(ev[1].Message, "the window moved") {
+		t.Errorf("RenewalInfo events %+v, want the first window, then the moved one with its explanation", ev)
+	}
+	if r.evaluations != 2 {
+		t.Errorf("%d evaluations, want 2: the issuance, the moved window (the renewal is the next run's)", r.evaluations)
+	}
+}

@@ -87,6 +87,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		return err
 	}
 	c.issued(revision, facts)
+	c.applyOrderARI()
 	return c.updateStatus(upToDate, nil)
 }
 

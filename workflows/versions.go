@@ -51,6 +51,7 @@ const (
 	changeACMEAccountRecovery = "acme-account-recovery"
 	changeLostRenewal         = "lost-renewal"
 	changeARI                 = "acme-renewal-info"
+	changeARIFromOrder        = "acme-renewal-info-from-order"
 )
 
 var certificateChanges = changeTable{
@@ -94,6 +95,10 @@ var certificateChanges = changeTable{
 		what: "an ACME issuer's certificate is renewed inside its server's renewal info window (RFC 9773), read after each " +
 			"issuance, at each evaluation and again when the server's Retry-After says; a moved window moves the renewal, " +
 			"with an Event; the order names the certificate it replaces (before: renewBefore or 2/3 of the lifetime only)"},
+	{id: changeARIFromOrder, since: "2026-12-06 issue 16",
+		what: "the order reads the new certificate's renewal information right after its download, the issuance's status " +
+			"write carries the renewal time it sets, and the run sleeps (before: the run continued as new without sleeping " +
+			"and the next run read the Secret, the issuer and the renewal information, and wrote the status again)"},
 }
 
 // Changes of the IssuerWorkflow.

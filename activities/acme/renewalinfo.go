@@ -19,11 +19,13 @@ import (
 	"github.com/certflow/certflow/policy"
 )
 
-// RenewalInfoInput asks the ACME server when to renew the certificate a Secret holds.
+// RenewalInfoInput asks the ACME server when to renew a certificate: the one an order
+// just downloaded (CertificatePEM, no API read), or else the one a Secret holds.
 type RenewalInfoInput struct {
-	Account    AccountRef
-	Namespace  string
-	SecretName string
+	Account        AccountRef
+	Namespace      string `json:",omitempty"`
+	SecretName     string `json:",omitempty"`
+	CertificatePEM []byte `json:",omitempty"`
 }
 
 // RenewalInfo is the server's renewal information for one certificate (RFC 9773).
@@ -47,7 +49,7 @@ type RenewalInfo struct {
 // maxRenewalInfoBytes bounds the answer read.
 const maxRenewalInfoBytes = 64 << 10
 
-// GetRenewalInfo reads the renewal information of the certificate in a Secret, an
+// GetRenewalInfo reads the renewal information of a certificate (RenewalInfoInput), an
 // unauthenticated GET of <renewalInfo>/<certID> with the account's HTTP client. It
 // fails only when its context ends: whatever goes wrong at the server or with the
 // certificate is said in Error, and the renewal time stays as it would be without ARI,
@@ -65,13 +67,17 @@ func (a *Activities) GetRenewalInfo(ctx context.Context, in RenewalInfoInput) (R
 
 func (a *Activities) renewalInfo(ctx context.Context, in RenewalInfoInput) (RenewalInfo, error) {
 	var res RenewalInfo
-	secret, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
-	if err != nil {
-		return res, fmt.Errorf("read Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+	chain, where := in.CertificatePEM, "the order's chain"
+	if len(chain) == 0 {
+		secret, err := a.Kube.CoreV1().Secrets(in.Namespace).Get(ctx, in.SecretName, metav1.GetOptions{})
+		if err != nil {
+			return res, fmt.Errorf("read Secret %s/%s: %w", in.Namespace, in.SecretName, err)
+		}
+		chain, where = secret.Data[corev1.TLSCertKey], "Secret "+in.Namespace+"/"+in.SecretName
 	}
-	certs, err := pki.ParseCertificates(secret.Data[corev1.TLSCertKey])
+	certs, err := pki.ParseCertificates(chain)
 	if err != nil || len(certs) == 0 {
-		return res, fmt.Errorf("Secret %s/%s holds no certificate", in.Namespace, in.SecretName)
+		return res, fmt.Errorf("%s holds no certificate", where)
 	}
 	leaf := certs[0]
 	res.NotBefore, res.NotAfter = leaf.NotBefore, leaf.NotAfter

@@ -112,3 +112,13 @@ func TestCapRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// A chain handed in is read as it is: no Secret is read (the activities have no
+// Kubernetes client here), and one without a certificate is said in Error.
+func TestRenewalInfoOfAChainReadsNoSecret(t *testing.T) {
+	a := &Activities{}
+	res, err := a.GetRenewalInfo(t.Context(), RenewalInfoInput{CertificatePEM: []byte("not PEM")})
+	if err != nil || !strings.Contains(res.Error, "the order's chain holds no certificate") {
+		t.Fatalf("result %+v, error %v; want the chain's fault in Error", res, err)
+	}
+}
