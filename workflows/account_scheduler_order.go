@@ -155,22 +155,33 @@ func rateLimitedUntil(ctx workflow.Context, err error) (time.Time, bool) {
 // createOrderWithSlot runs the "create or resume the ACME order" step within the
 // account's limits: it waits for a slot first, and a server that answers rateLimited
 // pauses the account (scheduler.Release.PausedUntil) and asks for a slot again.
-func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, ensure acme.EnsureOrderInput) (acme.OrderState, error) {
+//
+// With localCreate the step is a local activity (EnsureOrder resumes the order its
+// Order object records, so a rerun creates no second one) and the report to the
+// scheduler is not waited for: the order goes on in the same workflow task.
+func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, ensure acme.EnsureOrderInput, localCreate bool) (acme.OrderState, error) {
 	ensure.ReportRateLimit = true
+	kind := acmeStep
+	if localCreate {
+		kind = acmeLocalStep
+	}
 	for {
 		if err := awaitSlot(ctx, in, slot, status); err != nil {
 			return acme.OrderState{}, err
 		}
 		var st acme.OrderState
-		err := step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
+		err := step(ctx, kind, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 		until, limited := rateLimitedUntil(ctx, err)
 		if !limited {
 			if err == nil && slot.scheduler != "" {
 				// The server has counted the order by now: the scheduler's windows
 				// count it from here, not from the grant. A report that fails (the
 				// scheduler is gone) keeps the slot in the windows until released.
-				_ = workflow.SignalExternalWorkflow(ctx, slot.scheduler, "", scheduler.SignalOrdered,
-					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: workflow.Now(ctx)}).Get(ctx, nil)
+				ordered := workflow.SignalExternalWorkflow(ctx, slot.scheduler, "", scheduler.SignalOrdered,
+					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: workflow.Now(ctx)})
+				if !localCreate {
+					_ = ordered.Get(ctx, nil)
+				}
 			}
 			return st, err
 		}

@@ -144,7 +144,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 		Identifiers: identifiers, Profile: in.Spec.Profile, NotAfter: in.NotAfter, Replaces: in.Replaces,
 	}
 	if useScheduler {
-		st, err = createOrderWithSlot(ctx, in, &slot, &status, ensure)
+		st, err = createOrderWithSlot(ctx, in, &slot, &status, ensure, changes.has(changeOrderLocalCreate))
 	} else {
 		err = step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 	}

@@ -189,6 +189,11 @@ func (c *certificateRun) applyARI(res acme.RenewalInfo, now time.Time) {
 		return
 	}
 	moved := prev == nil || prev.Window != res.Window || prev.ExplanationURL != res.ExplanationURL
+	if c.changes.has(changeARIFromOrder) {
+		// The first window of a certificate is no news (the status and the query name
+		// it); a window that moved, or one already over, is.
+		moved = moved && (prev != nil && prev.Window.Valid() || !res.Window.End.After(now))
+	}
 	c.st.ARI = &ARIState{NotAfter: notAfter, CertID: res.CertID, Window: res.Window, ExplanationURL: res.ExplanationURL, Checked: now}
 	after := c.currentRenewalTime()
 	if after == nil { // no validity carried: nothing to renew by the window

@@ -109,8 +109,8 @@ func TestARIWindowSetsRenewalTime(t *testing.T) {
 	if now := env.Now(); now.Before(w.Start) || now.After(w.End) {
 		t.Errorf("renewed at %v, want in %v", now, w)
 	}
-	if ev := eventsOf(*statuses, ReasonRenewalInfo); len(ev) != 1 || ev[0].Type != "Normal" || !strings.Contains(ev[0].Message, "renewal at ") {
-		t.Errorf("RenewalInfo events %+v, want one naming the renewal time", ev)
+	if ev := eventsOf(*statuses, ReasonRenewalInfo); len(ev) != 0 {
+		t.Errorf("RenewalInfo events %+v, want none: the first window is in the status and the query, not news", ev)
 	}
 	if len(*orders) != 1 || (*orders)[0].Replaces != "aki.serial" || !(*orders)[0].RenewalWindowOpen || (*orders)[0].Spec.Replaces != "aki.serial" {
 		t.Errorf("orders %+v, want one replacing aki.serial in its open window", *orders)
@@ -139,8 +139,8 @@ func TestARIWindowMovedRenewsEarlier(t *testing.T) {
 		t.Errorf("renewed at %v, want within a re-read (6h) of the revocation at %v", now, epoch.Add(day))
 	}
 	ev := eventsOf(*statuses, ReasonRenewalInfo)
-	if len(ev) != 2 || ev[1].Type != "Warning" || !strings.Contains(ev[1].Message, "renewing now") || !strings.Contains(ev[1].Message, "https://ca.example/why") {
-		t.Errorf("RenewalInfo events %+v, want the window, then a Warning naming the new one and its explanation", ev)
+	if len(ev) != 1 || ev[0].Type != "Warning" || !strings.Contains(ev[0].Message, "renewing now") || !strings.Contains(ev[0].Message, "https://ca.example/why") {
+		t.Errorf("RenewalInfo events %+v, want one Warning naming the new window and its explanation", ev)
 	}
 	if len(*orders) != 1 || (*orders)[0].Replaces != "aki.serial" {
 		t.Errorf("orders %+v, want one replacing aki.serial", *orders)
@@ -316,8 +316,8 @@ func (r *orderARIIssuance) run(t *testing.T) {
 }
 
 // An ACME order that read the new certificate's renewal information hands it to the
-// issuance: its one status write carries the renewal time the window sets and the
-// Event, and the run sleeps until then, reading the window again only at its
+// issuance: its one status write carries the renewal time the window sets (no Event:
+// the first window is no news), and the run sleeps until then, reading the window again only at its
 // Retry-After (never at once, and no second evaluation).
 func TestIssuanceTakesRenewalInfoFromTheOrder(t *testing.T) {
 	w := window(20*day, 21*day)
@@ -331,8 +331,8 @@ func TestIssuanceTakesRenewalInfoFromTheOrder(t *testing.T) {
 	if n := len(r.statuses); n != 2 || r.statuses[1].RenewalTime == nil || r.statuses[1].RenewalTime.Before(w.Start) || !r.statuses[1].RenewalTime.Before(w.End) {
 		t.Fatalf("statuses %+v, want two, the issued one with its renewal time in %v", r.statuses, w)
 	}
-	if ev := eventsOf(r.statuses, ReasonRenewalInfo); len(ev) != 1 || !strings.Contains(ev[0].Message, "renewal info window") {
-		t.Errorf("RenewalInfo events %+v, want one naming the window", ev)
+	if ev := eventsOf(r.statuses, ReasonRenewalInfo); len(ev) != 0 {
+		t.Errorf("RenewalInfo events %+v, want none: the first window is no news", ev)
 	}
 	if now := r.env.Now(); now.Before(w.Start) || now.After(w.End) {
 		t.Errorf("the run slept until %v, want in %v", now, w)
@@ -361,8 +361,8 @@ func TestIssuanceSleepWokenByAMovedWindow(t *testing.T) {
 		t.Errorf("woke to renew at %v, want in the moved window %v", now, moved)
 	}
 	ev := eventsOf(r.statuses, ReasonRenewalInfo)
-	if len(ev) != 2 || !strings.Contains(ev[1].Message, "https://ca.example/moved") || !strings.Contains(ev[1].Message, "the window moved") {
-		t.Errorf("RenewalInfo events %+v, want the first window, then the moved one with its explanation", ev)
+	if len(ev) != 1 || !strings.Contains(ev[0].Message, "https://ca.example/moved") || !strings.Contains(ev[0].Message, "the window moved") {
+		t.Errorf("RenewalInfo events %+v, want one naming the moved window and its explanation", ev)
 	}
 	if r.evaluations != 2 {
 		t.Errorf("%d evaluations, want 2: the issuance, the moved window (the renewal is the next run's)", r.evaluations)

@@ -126,6 +126,7 @@ var issuerChanges = changeTable{
 const (
 	changeOrderLocalACMESteps = "order-local-acme-steps"
 	changeAccountScheduler    = "account-scheduler"
+	changeOrderLocalCreate    = "order-local-create"
 )
 
 var orderChanges = changeTable{
@@ -139,6 +140,10 @@ var orderChanges = changeTable{
 			"created at the server, gives the slot back with its outcome when it ends, and a rateLimited answer pauses " +
 			"the account and asks for a slot again (before: the order was created at once, a rateLimited answer was " +
 			"retried by the step after its Retry-After)"},
+	{id: changeOrderLocalCreate, since: "2026-12-06 issue 16",
+		what: "the order is created (or resumed) at the server by a local activity in the workflow task that got the " +
+			"slot, and the scheduler is told it was created without waiting for the signal's delivery (before: a regular " +
+			"activity, and a workflow task each for its completion and the signal's)"},
 }
 
 // Changes of the ChallengeWorkflow.
