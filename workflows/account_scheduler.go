@@ -53,6 +53,20 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 	requests := workflow.GetSignalChannel(ctx, scheduler.SignalRequest)
 	releases := workflow.GetSignalChannel(ctx, scheduler.SignalRelease)
 	ordered := workflow.GetSignalChannel(ctx, scheduler.SignalOrdered)
+	// A request by update is decided in its handler, so that a free slot is granted
+	// in the answer (no signal back); wake has the loop plan its timer again.
+	wake := workflow.NewBufferedChannel(ctx, 1)
+	if err := workflow.SetUpdateHandler(ctx, scheduler.UpdateRequest, func(ctx workflow.Context, r scheduler.Request) (scheduler.Answer, error) {
+		s.drainReports(ordered, releases)
+		s.answering, s.answered = r.OrderID, false
+		s.request(r)
+		s.decide()
+		s.answering = ""
+		wake.SendAsync(true)
+		return scheduler.Answer{Granted: s.answered, Seq: r.Seq}, nil
+	}); err != nil {
+		return err
+	}
 	maxHistory := in.MaxHistoryEvents
 	if maxHistory <= 0 {
 		maxHistory = defaultSchedulerMaxHistory
@@ -61,20 +75,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 	// count stands in where the history length is not known (test environments).
 	const eventsPerRound = 4
 	for round := 1; ; round++ {
-		for {
-			var o scheduler.Ordered
-			if !ordered.ReceiveAsync(&o) {
-				break
-			}
-			s.ordered(o)
-		}
-		for {
-			var r scheduler.Release
-			if !releases.ReceiveAsync(&r) {
-				break
-			}
-			s.release(r)
-		}
+		s.drainReports(ordered, releases)
 		// Requests after releases: an order refused as rateLimited gives its slot back
 		// (with the pause) and asks again at once; read in the other order, the request
 		// would find the old grant still active and get it again, past the pause.
@@ -87,7 +88,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 		}
 		s.decide()
 		info := workflow.GetInfo(ctx)
-		if len(s.signals) == 0 && (info.GetContinueAsNewSuggested() || max(info.GetCurrentHistoryLength(), eventsPerRound*round) >= maxHistory) {
+		if len(s.signals) == 0 && workflow.AllHandlersFinished(ctx) && (info.GetContinueAsNewSuggested() || max(info.GetCurrentHistoryLength(), eventsPerRound*round) >= maxHistory) {
 			next := s.in
 			next.History = policy.PruneSlotHistory(s.in.Limits, s.in.History, workflow.Now(ctx))
 			return workflow.NewContinueAsNewError(ctx, AccountSchedulerWorkflow, next)
@@ -96,6 +97,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 		sel.AddReceive(requests, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(releases, func(workflow.ReceiveChannel, bool) {})
 		sel.AddReceive(ordered, func(workflow.ReceiveChannel, bool) {})
+		sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
 		for _, f := range s.signals {
 			sel.AddFuture(f.future, func(workflow.Future) {})
 		}
@@ -120,6 +122,30 @@ type schedulerRun struct {
 	next    time.Time
 	// signals are grants on their way to orders.
 	signals []grantSignal
+	// answering is the order whose update request is being decided; answered says
+	// it was granted (in the answer, without a signal).
+	answering string
+	answered  bool
+}
+
+// drainReports takes the orders' reports received so far: created orders, then
+// released slots (before any request: an order refused as rateLimited gives its slot
+// back with the pause and asks again at once).
+func (s *schedulerRun) drainReports(ordered, releases workflow.ReceiveChannel) {
+	for {
+		var o scheduler.Ordered
+		if !ordered.ReceiveAsync(&o) {
+			break
+		}
+		s.ordered(o)
+	}
+	for {
+		var r scheduler.Release
+		if !releases.ReceiveAsync(&r) {
+			break
+		}
+		s.release(r)
+	}
 }
 
 type grantSignal struct {
@@ -208,6 +234,10 @@ func (s *schedulerRun) decide() {
 }
 
 func (s *schedulerRun) sendGrant(orderID string, seq int) {
+	if orderID == s.answering {
+		s.answered = true // granted in the update's answer
+		return
+	}
 	f := workflow.SignalExternalWorkflow(s.ctx, orderID, "", scheduler.SignalGranted,
 		scheduler.Grant{Scheduler: workflow.GetInfo(s.ctx).WorkflowExecution.ID, Seq: seq, At: workflow.Now(s.ctx)})
 	s.signals = append(s.signals, grantSignal{orderID: orderID, future: f})

@@ -51,14 +51,16 @@ type orderSlot struct {
 
 // awaitSlot asks the account's scheduler for a slot and waits for it, asking again
 // every slotResendInterval until the grant arrives. status says what it waits for.
-func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status) error {
+//
+// answered asks by update: a free slot comes in the reply, without a signal back.
+func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, answered bool) error {
 	granted := workflow.GetSignalChannel(ctx, scheduler.SignalGranted)
 	slot.seq++
 	id := AccountSchedulerID(in.Account)
 	req := scheduler.RequestSlotInput{SchedulerID: id, Account: accountName(in.Account), Request: scheduler.Request{
 		OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, Identifiers: append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...),
 		Exempt: in.RenewalWindowOpen, Seq: slot.seq,
-	}}
+	}, Answered: answered}
 	// Pure: url.Parse of the server URL.
 	req.Request.Limits = rateLimitsOf(in.Account.Server, in.RateLimits) //workflowcheck:ignore
 	since := workflow.Now(ctx)
@@ -71,6 +73,11 @@ func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Sta
 			return nil // this worker runs no schedulers
 		}
 		slot.scheduler = res.Scheduler
+		if res.Granted {
+			slot.granted = true
+			status.WaitingFor = "creating the order"
+			return nil
+		}
 		status.WaitingFor = fmt.Sprintf("a slot from %s (asked at %s; kubectl cert-manager status shows the limit and the position)",
 			res.Scheduler, since.UTC().Format(time.RFC3339))
 		wait := true
@@ -143,22 +150,29 @@ func rateLimitedUntil(ctx workflow.Context, err error) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var delay time.Duration
+	var until time.Time
 	if appErr.HasDetails() {
-		_ = appErr.Details(&delay)
+		if appErr.Details(&delay, &until) != nil { // until: given since order-local-create
+			_ = appErr.Details(&delay)
+		}
 	}
 	if delay <= 0 {
 		delay = time.Minute
 	}
-	return workflow.Now(ctx).Add(delay), true
+	if now := workflow.Now(ctx); until.Before(now) {
+		until = now.Add(delay)
+	}
+	return until, true
 }
 
 // createOrderWithSlot runs the "create or resume the ACME order" step within the
 // account's limits: it waits for a slot first, and a server that answers rateLimited
 // pauses the account (scheduler.Release.PausedUntil) and asks for a slot again.
 //
-// With localCreate the step is a local activity (EnsureOrder resumes the order its
-// Order object records, so a rerun creates no second one) and the report to the
-// scheduler is not waited for: the order goes on in the same workflow task.
+// With localCreate the slot is asked for by update (a free one comes in the reply),
+// the step is a local activity (EnsureOrder resumes the order its Order object
+// records, so a rerun creates no second one) and the report to the scheduler is not
+// waited for: the order goes on in the same workflow task.
 func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, ensure acme.EnsureOrderInput, localCreate bool) (acme.OrderState, error) {
 	ensure.ReportRateLimit = true
 	kind := acmeStep
@@ -166,19 +180,26 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 		kind = acmeLocalStep
 	}
 	for {
-		if err := awaitSlot(ctx, in, slot, status); err != nil {
+		if err := awaitSlot(ctx, in, slot, status, localCreate); err != nil {
 			return acme.OrderState{}, err
 		}
 		var st acme.OrderState
 		err := step(ctx, kind, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 		until, limited := rateLimitedUntil(ctx, err)
 		if !limited {
-			if err == nil && slot.scheduler != "" {
+			// Pure: url.Parse of the server URL.
+			windows := rateLimitsOf(in.Account.Server, in.RateLimits).Longest() > 0 //workflowcheck:ignore
+			if err == nil && slot.scheduler != "" && (windows || !localCreate) {
 				// The server has counted the order by now: the scheduler's windows
-				// count it from here, not from the grant. A report that fails (the
-				// scheduler is gone) keeps the slot in the windows until released.
+				// count it from here, not from the grant (an account without window
+				// limits has nothing to count). A report that fails (the scheduler is
+				// gone) keeps the slot in the windows until released.
+				at := workflow.Now(ctx)
+				if st.Created != nil && st.Created.After(at) {
+					at = *st.Created // a local step's task began before the server answered
+				}
 				ordered := workflow.SignalExternalWorkflow(ctx, slot.scheduler, "", scheduler.SignalOrdered,
-					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: workflow.Now(ctx)})
+					scheduler.Ordered{OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: at})
 				if !localCreate {
 					_ = ordered.Get(ctx, nil)
 				}

@@ -397,3 +397,80 @@ func TestAccountSchedulerAcceptsQueueWithoutSeqs(t *testing.T) {
 		t.Fatalf("grants %v, want %v", e.grants, want)
 	}
 }
+
+// A request by update is answered: a free slot is granted in the answer (no signal
+// back), a request the limits hold back is answered queued and granted by signal
+// later; a release read in the same round comes first.
+func TestAccountSchedulerAnswersUpdateRequests(t *testing.T) {
+	e := newSchedulerEnv(t)
+	e.limits = policy.RateLimits{Concurrent: 1, Lease: time.Hour}
+	answers := map[string]scheduler.Answer{}
+	ask := func(after time.Duration, id string) {
+		e.RegisterDelayedCallback(func() {
+			e.UpdateWorkflow(scheduler.UpdateRequest, id, &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { t.Errorf("update of %s rejected: %v", id, err) },
+				OnAccept: func() {},
+				OnComplete: func(v any, err error) {
+					if err != nil {
+						t.Errorf("update of %s: %v", id, err)
+						return
+					}
+					answers[id] = v.(scheduler.Answer)
+				},
+			}, scheduler.Request{OrderID: id, Identifiers: []string{id + ".example.com"}, Seq: 3, Limits: e.limits})
+		}, after)
+	}
+	ask(time.Second, "order/ns/a")
+	ask(2*time.Second, "order/ns/b")
+	e.release(time.Minute, scheduler.Release{OrderID: "order/ns/a", Outcome: "valid"})
+	e.stopAfter(5 * time.Minute)
+	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Account: "acct", Limits: e.limits})
+
+	if a := answers["order/ns/a"]; !a.Granted || a.Seq != 3 {
+		t.Errorf("answer to a %+v, want granted for seq 3", a)
+	}
+	if b, ok := answers["order/ns/b"]; !ok || b.Granted {
+		t.Errorf("answer to b %+v (answered %v), want queued", b, ok)
+	}
+	if want := []string{"order/ns/b"}; !slices.Equal(e.grants, want) {
+		t.Errorf("grants by signal %v, want only b's, after a's release", e.grants)
+	}
+	if at := e.grantAt["order/ns/b"]; len(at) != 1 || at[0] != time.Minute {
+		t.Errorf("b granted after %v, want at a's release (1m)", at)
+	}
+}
+
+// An order whose slot request is answered granted creates the order at once, in the
+// same workflow task: no wait for a signal, no resend timer.
+func TestOrderTakesTheSlotFromTheAnswer(t *testing.T) {
+	env := newACMEEnv(t)
+	var requests []scheduler.RequestSlotInput
+	env.OnActivity(actRequestSlot, mock.Anything, mock.Anything).Return(func(_ context.Context, in scheduler.RequestSlotInput) (scheduler.RequestSlotResult, error) {
+		requests = append(requests, in)
+		return scheduler.RequestSlotResult{Scheduler: in.SchedulerID, Granted: true}, nil
+	})
+	env.OnActivity(actReleaseSlot, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
+	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
+	// Pebble's limits have no windows: no report that the order reached the server.
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", scheduler.SignalOrdered, mock.Anything).Return(
+		func(_, _, _, _ string, _ any) error {
+			t.Error("the order reported its creation to a scheduler without windows")
+			return nil
+		}).Maybe()
+
+	env.ExecuteWorkflow(OrderWorkflow, testOrderInput())
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(requests) != 1 || !requests[0].Answered {
+		t.Errorf("slot requests %+v, want one, asked for an answer", requests)
+	}
+	if !env.Now().Equal(epoch) {
+		t.Errorf("the order ended at %v, want at once (%v): no wait for a grant", env.Now(), epoch)
+	}
+}

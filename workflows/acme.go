@@ -71,6 +71,10 @@ type OrderResult struct {
 	RenewalInfo *acme.RenewalInfo `json:",omitempty"`
 }
 
+// finalizeSettle is how long the finalize waits in its activity for the server to
+// process the CSR, before the order polls on timers.
+const finalizeSettle = 3 * time.Second
+
 // ErrTypeOrderFailed is the error type of an order that ended invalid: final for this
 // revision; the Certificate backs off and the next attempt is a new revision.
 const ErrTypeOrderFailed = "ACMEOrderFailed"
@@ -180,9 +184,11 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 			_ = step(ctx, kubeStep, "mark Order ready",
 				actSetOrderStatus, kube.OrderStatusInput{Order: order, State: acmev1.Ready}).Get(ctx, nil)
 		}
-		if err := step(ctx, acmeKind, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, acme.FinalizeInput{
-			Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request,
-		}).Get(ctx, &st); err != nil {
+		fin := acme.FinalizeInput{Account: in.Account, URL: st.URL, FinalizeURL: st.FinalizeURL, CSRPEM: in.Spec.Request}
+		if changes.has(changeOrderLocalCreate) {
+			fin.SettleFor = finalizeSettle
+		}
+		if err := step(ctx, acmeKind, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, fin).Get(ctx, &st); err != nil {
 			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err), err)
 		}
 		if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "valid"); err != nil {

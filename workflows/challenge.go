@@ -44,6 +44,11 @@ const (
 	selfCheckMaxDelay   = 30 * time.Second
 )
 
+// validationSettle is how long the first look after the accept waits in its activity
+// for the server's verdict (Let's Encrypt decides most validations in a second or
+// two), before the challenge writes Processing and polls on timers.
+const validationSettle = 3 * time.Second
+
 // ChallengeWorkflow solves one challenge: present (DNS-01 record or HTTP-01 solver),
 // self-check until it passes (each failure's what-and-why in the Challenge's reason,
 // with the next try's time), accept, wait for the server's verdict, and clean up
@@ -164,25 +169,40 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
 		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 	}
+	// verdict reads the authorization (settling for a moment while the server
+	// validates, when settle is given); final is false while it is still undecided.
+	verdict := func(settle time.Duration) (res ChallengeResult, final bool) {
+		var az acme.Authorization
+		if err := step(ctx, acmeKind, "get authorization", actGetAuthorization, acme.AuthorizationInput{
+			Account: in.Account, URL: spec.AuthorizationURL, SettleFor: settle,
+		}).Get(ctx, &az); err != nil {
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, true
+		}
+		switch az.Status {
+		case "valid":
+			return ChallengeResult{State: acmev1.Valid, Reason: "Successfully authorized domain"}, true
+		case "pending", "processing":
+			return ChallengeResult{}, false
+		}
+		reason := "Authorization " + az.Status
+		if az.Error != "" {
+			reason += ": " + az.Error
+		}
+		return ChallengeResult{State: acmev1.Invalid, Reason: reason}, true
+	}
+	if changes.has(changeChallengeSettle) {
+		// A validation the server decides within validationSettle ends here: no
+		// Processing write that the final one would overwrite, no timer.
+		if res, final := verdict(validationSettle); final {
+			return res, nil
+		}
+	}
 	setStatus(ctx, true, true, acmev1.Processing, "Waiting for the ACME server to validate")
 	status.WaitingFor = "the ACME server's validation"
 	delay = time.Second
 	for {
-		var az acme.Authorization
-		if err := step(ctx, acmeKind, "get authorization",
-			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: spec.AuthorizationURL}).Get(ctx, &az); err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
-		}
-		switch az.Status {
-		case "valid":
-			return ChallengeResult{State: acmev1.Valid, Reason: "Successfully authorized domain"}, nil
-		case "pending", "processing":
-		default:
-			reason := "Authorization " + az.Status
-			if az.Error != "" {
-				reason += ": " + az.Error
-			}
-			return ChallengeResult{State: acmev1.Invalid, Reason: reason}, nil
+		if res, final := verdict(0); final {
+			return res, nil
 		}
 		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: "validation pending, next look"}).Get(ctx, nil); err != nil {
 			return res, err

@@ -59,11 +59,11 @@ var currentHistoriesDirs = []string{historiesDir, "testdata/histories-acme"}
 // where a change was used: their markers stand in later workflow tasks, where a
 // reading of the change must still find them.
 var olderHistoriesDirs = []string{"testdata/histories-before-object-replaced", "testdata/histories-before-carried-changes", "testdata/histories-before-secret-first", "testdata/histories-point-of-use",
-	"testdata/histories-before-acme-account-recovery", "testdata/histories-before-lost-renewal"}
+	"testdata/histories-before-acme-account-recovery", "testdata/histories-before-lost-renewal", "testdata/histories-before-order-local-acme-steps"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.
-var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow", "OrderWorkflow", "ChallengeWorkflow", "CampaignWorkflow"}
+var replayedTypes = []string{"CertificateWorkflow", "IssuerWorkflow", "OrderWorkflow", "ChallengeWorkflow", "CampaignWorkflow", "AccountSchedulerWorkflow"}
 
 // replayRegistry lets worker.Register fill a replayer, so the workflows are replayed
 // under exactly the names the worker registers them with. Activities never run during a

@@ -141,14 +141,18 @@ var orderChanges = changeTable{
 			"the account and asks for a slot again (before: the order was created at once, a rateLimited answer was " +
 			"retried by the step after its Retry-After)"},
 	{id: changeOrderLocalCreate, since: "2026-12-06 issue 16",
-		what: "the order is created (or resumed) at the server by a local activity in the workflow task that got the " +
-			"slot, and the scheduler is told it was created without waiting for the signal's delivery (before: a regular " +
-			"activity, and a workflow task each for its completion and the signal's)"},
+		what: "the order asks its scheduler for a slot by update (a free slot comes in the answer, no signal back), is " +
+			"created (or resumed) at the server by a local activity in the workflow task that got the slot, tells the " +
+			"scheduler it was created only when the account has window limits and without waiting for the signal's " +
+			"delivery, and its finalize waits up to 3 s in the activity for the CSR to be processed (before: the slot " +
+			"always granted by signal, a regular activity, a workflow task each for its completion and the signal's, " +
+			"and the processing order polled on timers from 1 s)"},
 }
 
 // Changes of the ChallengeWorkflow.
 const (
 	changeChallengeLocalSteps = "challenge-local-steps"
+	changeChallengeSettle     = "challenge-settle"
 )
 
 var challengeChanges = changeTable{
@@ -156,6 +160,10 @@ var challengeChanges = changeTable{
 		what: "present, self check, accept, the authorization's polls and the clean up are local activities (one marker " +
 			"each), and no Presenting status is written before the present: the Challenge's first write is a failed self " +
 			"check's reason or the accept's Processing (before: regular activities, a workflow task each, and Presenting)"},
+	{id: changeChallengeSettle, since: "2026-12-06 issue 16",
+		what: "the first look at the authorization after the accept waits up to 3 s in its activity for the server's " +
+			"verdict; a verdict by then ends the challenge without a Processing status write or a timer (before: " +
+			"Processing was written, then the authorization read on timers from 1 s)"},
 }
 
 // changeSet is which changes of a table one run has in effect.

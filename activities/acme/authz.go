@@ -2,6 +2,7 @@ package acme
 
 import (
 	"context"
+	"time"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 )
@@ -34,16 +35,24 @@ type ChallengeInfo struct {
 type AuthorizationInput struct {
 	Account AccountRef
 	URL     string
+	// SettleFor reads again, for at most this long, while the server is still
+	// validating (pending or processing): a validation the server decides in a
+	// moment then costs the workflow no timer (0: one read).
+	SettleFor time.Duration `json:",omitempty"`
 }
 
 // GetAuthorization reads an authorization with its challenges and their key
-// authorizations (one request; the workflow polls on timers).
+// authorizations (one request, or a few within SettleFor; the workflow polls on
+// timers).
 func (a *Activities) GetAuthorization(ctx context.Context, in AuthorizationInput) (Authorization, error) {
 	core, _, err := a.client(ctx, in.Account)
 	if err != nil {
 		return Authorization{}, err
 	}
 	az, err := core.Authorizations.Get(in.URL)
+	for s := newSettle(in.SettleFor); err == nil && (az.Status == legoacme.StatusPending || az.Status == legoacme.StatusProcessing) && s.wait(ctx); {
+		az, err = core.Authorizations.Get(in.URL)
+	}
 	if err != nil {
 		return Authorization{}, classify("get ACME authorization "+in.URL, err)
 	}

@@ -38,6 +38,9 @@ type OrderState struct {
 	Authorizations []string `json:",omitempty"`
 	// Error is the server's problem document for an invalid order, in words.
 	Error string `json:",omitempty"`
+	// Created is when the server had created the order (EnsureOrder's new order):
+	// the account's scheduler counts it in its windows from then.
+	Created *time.Time `json:",omitempty"`
 }
 
 // EnsureOrderInput asks for the ACME order behind one Order object.
@@ -101,6 +104,8 @@ func (a *Activities) EnsureOrder(ctx context.Context, in EnsureOrderInput) (Orde
 		return OrderState{}, reportRateLimit(in.ReportRateLimit, classify("create ACME order", err))
 	}
 	st := stateOf(o.Location, o)
+	created := time.Now()
+	st.Created = &created
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := orders.Get(ctx, in.Order.Name, metav1.GetOptions{})
 		if err != nil {
@@ -215,6 +220,9 @@ type FinalizeInput struct {
 	URL         string
 	FinalizeURL string
 	CSRPEM      []byte
+	// SettleFor reads the order again, for at most this long, while the server is
+	// still processing the CSR (0: the finalize's answer as it is).
+	SettleFor time.Duration `json:",omitempty"`
 }
 
 // FinalizeOrder sends the CSR once the order is ready. An order already processing or
@@ -234,6 +242,11 @@ func (a *Activities) FinalizeOrder(ctx context.Context, in FinalizeInput) (Order
 	o, err = core.Orders.UpdateForCSR(in.FinalizeURL, blk.Bytes)
 	if err != nil {
 		return OrderState{}, classify("finalize ACME order "+in.URL, err)
+	}
+	for s := newSettle(in.SettleFor); o.Status == legoacme.StatusProcessing && s.wait(ctx); {
+		if o, err = core.Orders.Get(in.URL); err != nil {
+			return OrderState{}, classify("get ACME order "+in.URL, err)
+		}
 	}
 	return stateOf(in.URL, o), nil
 }

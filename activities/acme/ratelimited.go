@@ -2,6 +2,7 @@ package acme
 
 import (
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -15,7 +16,10 @@ func reportRateLimit(report bool, err error) error {
 	if !report || !errors.As(err, &appErr) || appErr.Type() != ErrTypeRateLimited {
 		return err
 	}
+	// The delay, and the time it ends: a local activity's workflow task began before
+	// the server answered, so its clock would end the pause early.
+	delay := appErr.NextRetryDelay()
 	return temporal.NewApplicationErrorWithOptions(appErr.Message(), ErrTypeRateLimited, temporal.ApplicationErrorOptions{
-		NonRetryable: true, Details: []any{appErr.NextRetryDelay()},
+		NonRetryable: true, Details: []any{delay, time.Now().Add(delay)},
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -31,7 +32,17 @@ const (
 	SignalOrdered = "slot-ordered"
 	// QueryStatus is the scheduler's queue (Status).
 	QueryStatus = "status"
+	// UpdateRequest asks for a slot as SignalRequest does, and answers at once
+	// whether it was granted (Answer): a grant then needs no signal back.
+	UpdateRequest = "slot-request-answered"
 )
+
+// Answer is the scheduler's reply to UpdateRequest: Granted for the request's Seq, or
+// queued (the grant comes later by SignalGranted).
+type Answer struct {
+	Granted bool `json:",omitempty"`
+	Seq     int
+}
 
 // Request is an order's request for a slot. The scheduler keeps one queue entry per
 // OrderID: a request sent again (the order heard nothing) changes nothing but, for an
@@ -114,12 +125,17 @@ type RequestSlotInput struct {
 	SchedulerID string
 	Account     string
 	Request     Request
+	// Answered asks by UpdateRequest (update-with-start) instead of a signal, so that
+	// a free slot is granted in the reply.
+	Answered bool `json:",omitempty"`
 }
 
 // RequestSlotResult says where the request went; no Scheduler means this worker runs
 // no schedulers (no Temporal client: tests, replays), and the order goes on at once.
+// Granted says the reply granted the slot (Answered requests only).
 type RequestSlotResult struct {
 	Scheduler string `json:",omitempty"`
+	Granted   bool   `json:",omitempty"`
 }
 
 // ReleaseSlotInput is the ReleaseSlot activity's input.
@@ -139,14 +155,55 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 	if a == nil || a.Client == nil {
 		return RequestSlotResult{}, nil
 	}
-	_, err := a.Client.SignalWithStartWorkflow(ctx, in.SchedulerID, SignalRequest, in.Request, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID: in.SchedulerID, TaskQueue: activity.GetInfo(ctx).TaskQueue,
 		StaticSummary: "ACME account scheduler for " + in.Account,
-	}, WorkflowType, Input{Account: in.Account, Limits: in.Request.Limits})
+	}
+	start := Input{Account: in.Account, Limits: in.Request.Limits}
+	if in.Answered {
+		ans, err := a.requestAnswered(ctx, in, opts, start)
+		if err == nil {
+			return RequestSlotResult{Scheduler: in.SchedulerID, Granted: ans.Granted && ans.Seq == in.Request.Seq}, nil
+		}
+		if ctx.Err() != nil {
+			return RequestSlotResult{}, ctx.Err()
+		}
+		// A scheduler run older than the update (it rejects an update it has no
+		// handler for), or a server without update-with-start: ask by signal.
+		activity.GetLogger(ctx).Info("asking the ACME account scheduler by update failed; asking by signal", "scheduler", in.SchedulerID, "error", err)
+	}
+	_, err := a.Client.SignalWithStartWorkflow(ctx, in.SchedulerID, SignalRequest, in.Request, opts, WorkflowType, start)
 	if err != nil {
 		return RequestSlotResult{}, fmt.Errorf("ask ACME account scheduler %s for a slot: %w", in.SchedulerID, err)
 	}
 	return RequestSlotResult{Scheduler: in.SchedulerID}, nil
+}
+
+// answerTimeout bounds the wait for the scheduler's answer. The order's workflow task
+// waits meanwhile, and the scheduler's needs a worker slot: should every slot hold an
+// order waiting so, the orders ask by signal instead (a grant the scheduler made in an
+// answer nobody read is sent again by signal: it knows the order holds it).
+const answerTimeout = 5 * time.Second
+
+// requestAnswered asks the scheduler by update, starting it if it does not run, and
+// waits for its answer.
+func (a *Activities) requestAnswered(ctx context.Context, in RequestSlotInput, opts client.StartWorkflowOptions, start Input) (Answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+	h, err := a.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: a.Client.NewWithStartWorkflowOperation(opts, WorkflowType, start),
+		UpdateOptions: client.UpdateWorkflowOptions{
+			WorkflowID: in.SchedulerID, UpdateName: UpdateRequest, Args: []any{in.Request},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return Answer{}, err
+	}
+	var ans Answer
+	err = h.Get(ctx, &ans)
+	return ans, err
 }
 
 // ReleaseSlot gives a slot back. A scheduler that is gone has nothing to release.

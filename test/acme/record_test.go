@@ -116,6 +116,14 @@ func TestRecordACMEHistories(t *testing.T) {
 			hasEvent(enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED)(h)
 	})
 	add("clusterissuer-acme-account-recheck", "clusterissuer/restart-dns01", hasEvent(enums.EVENT_TYPE_TIMER_FIRED))
+	// An account scheduler: requests answered by update, releases by signal.
+	resp, err := env.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'AccountSchedulerWorkflow'"})
+	if err != nil || len(resp.Executions) == 0 {
+		t.Fatalf("no AccountSchedulerWorkflow (%v)", err)
+	}
+	add("account-scheduler", resp.Executions[0].Execution.WorkflowId, func(h *historypb.History) bool {
+		return hasEvent(enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)(h) && hasEvent(enums.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)(h)
+	})
 
 	dir := filepath.Join(env.Root, "workflows", "testdata", "histories-acme")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
