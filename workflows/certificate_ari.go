@@ -146,8 +146,12 @@ func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
 		c.st.ARI = &ARIState{NotAfter: *c.st.NotAfter, Off: true, OffReason: ariOffReason(*issuer), Checked: now}
 		return
 	}
+	kind := acmeStep
+	if c.changes.has(changeARIFromOrder) {
+		kind = acmeLocalStep // a read: no task queue round trip, one marker
+	}
 	var res acme.RenewalInfo
-	err := step(c.ctx, acmeStep, "read ACME renewal information of Secret "+c.st.Spec.SecretName, actGetRenewalInfo, acme.RenewalInfoInput{
+	err := step(c.ctx, kind, "read ACME renewal information of Secret "+c.st.Spec.SecretName, actGetRenewalInfo, acme.RenewalInfoInput{
 		Account:   acmeAccountRef(issuer.Spec.ACME, issuer.ResourceNamespace, issuer.ACMEAccountURL),
 		Namespace: c.st.Namespace, SecretName: c.st.Spec.SecretName,
 	}).Get(c.ctx, &res)

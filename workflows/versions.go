@@ -97,7 +97,7 @@ var certificateChanges = changeTable{
 			"with an Event; the order names the certificate it replaces (before: renewBefore or 2/3 of the lifetime only)"},
 	{id: changeARIFromOrder, since: "2026-12-06 issue 16",
 		what: "the order reads the new certificate's renewal information right after its download, the issuance's status " +
-			"write carries the renewal time it sets, and the run sleeps (before: the run continued as new without sleeping " +
+			"write carries the renewal time it sets, the run sleeps, and the re-reads are local activities (before: the run continued as new without sleeping " +
 			"and the next run read the Secret, the issuer and the renewal information, and wrote the status again)"},
 }
 

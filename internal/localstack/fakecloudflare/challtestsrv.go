@@ -17,11 +17,14 @@ import (
 // address, e.g. BaseURL "http://127.0.0.1:8055").
 //
 // challtestsrv appends the values of repeated /set-txt calls for one host and its
-// /clear-txt removes them all. A value added next to others (the two challenges of a
-// wildcard and its apex share one name) is only appended: clearing and setting them
-// all again would leave a moment without records, and an ACME server validating the
-// other challenge in that moment fails it, as a real Cloudflare never would. Only a
-// removal clears the host and sets the rest again.
+// /clear-txt removes them all; it cannot remove one value. A real Cloudflare changes a
+// name's records without a moment in which it has none, and an ACME server validating
+// the other challenge of a name in such a moment fails it (the two challenges of a
+// wildcard and its apex share one name). So a value added next to others is only
+// appended, and a value removed while others stay is left served until the name's
+// last record goes: then the host is cleared. Only a value's absence next to others
+// is not like Cloudflare (a validator looks for its own value, never for another's
+// absence).
 type ChallTestSrvSink struct {
 	BaseURL string
 	Client  *http.Client // nil means http.DefaultClient
@@ -39,26 +42,27 @@ func (c *ChallTestSrvSink) SetTXT(ctx context.Context, fqdn string, values []str
 	}
 	prev, known := c.served[fqdn]
 	delete(c.served, fqdn) // unknown until the calls below succeed
-	add, ok := appended(prev, values)
-	if !known || !ok {
+	add := missing(prev, values)
+	if !known || len(values) == 0 {
 		if err := c.post(ctx, "/clear-txt", map[string]string{"host": fqdn}); err != nil {
 			return err
 		}
-		add = values
+		prev, add = nil, values
 	}
 	for _, v := range add {
 		if err := c.post(ctx, "/set-txt", map[string]string{"host": fqdn, "value": v}); err != nil {
 			return err
 		}
 	}
-	c.served[fqdn] = slices.Clone(values)
+	if len(values) > 0 {
+		c.served[fqdn] = append(slices.Clone(prev), add...)
+	}
 	return nil
 }
 
-// appended returns the values of next that prev lacks, and whether next holds every
-// value of prev (counting repeats).
-func appended(prev, next []string) (add []string, ok bool) {
-	left := slices.Clone(prev)
+// missing returns the values of next that served lacks (counting repeats).
+func missing(served, next []string) (add []string) {
+	left := slices.Clone(served)
 	for _, v := range next {
 		if i := slices.Index(left, v); i >= 0 {
 			left = slices.Delete(left, i, i+1)
@@ -66,7 +70,7 @@ func appended(prev, next []string) (add []string, ok bool) {
 			add = append(add, v)
 		}
 	}
-	return add, len(left) == 0
+	return add
 }
 
 func (c *ChallTestSrvSink) post(ctx context.Context, path string, body map[string]string) error {
