@@ -199,10 +199,51 @@ func New(c Config) worker.Worker {
 	}
 	w := worker.New(c.Temporal, c.TaskQueue, o)
 	Register(w, c)
+	s := worker.New(c.Temporal, scheduler.TaskQueue(c.TaskQueue), worker.Options{
+		Identity: o.Identity, MaxConcurrentWorkflowTaskPollers: 2, MaxConcurrentWorkflowTaskExecutionSize: schedulerWorkflowTasks,
+	})
+	s.RegisterWorkflowWithOptions(workflows.AccountSchedulerWorkflow, workflow.RegisterOptions{Name: scheduler.WorkflowType})
+	both := &withSchedulers{Worker: w, schedulers: s}
 	if c.ACME.HTTP01SolverListen != "" {
-		return &solvingWorker{Worker: w, solver: &HTTP01Solver{Addr: c.ACME.HTTP01SolverListen, Registry: c.HTTP01Registry}}
+		return &solvingWorker{Worker: both, solver: &HTTP01Solver{Addr: c.ACME.HTTP01SolverListen, Registry: c.HTTP01Registry}}
 	}
-	return w
+	return both
+}
+
+// schedulerWorkflowTasks bounds the ACME account schedulers' workflow tasks in flight
+// (one per account at a time).
+const schedulerWorkflowTasks = 8
+
+// withSchedulers is the worker with a second one polling the ACME account schedulers'
+// own task queue (scheduler.TaskQueue) with its own workflow task slots: orders wait in
+// their tasks for their scheduler's answer, so its tasks must not queue behind theirs.
+type withSchedulers struct {
+	worker.Worker
+	schedulers worker.Worker
+}
+
+func (w *withSchedulers) Start() error {
+	if err := w.schedulers.Start(); err != nil {
+		return err
+	}
+	if err := w.Worker.Start(); err != nil {
+		w.schedulers.Stop()
+		return err
+	}
+	return nil
+}
+
+func (w *withSchedulers) Run(interruptCh <-chan any) error {
+	if err := w.schedulers.Start(); err != nil {
+		return err
+	}
+	defer w.schedulers.Stop()
+	return w.Worker.Run(interruptCh)
+}
+
+func (w *withSchedulers) Stop() {
+	w.Worker.Stop()
+	w.schedulers.Stop()
 }
 
 // Register adds certflow's workflows and activities to any registry (a worker or a
@@ -218,6 +259,8 @@ func Register(r worker.Registry, c Config) {
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: "ChallengeWorkflow"})
 	r.RegisterWorkflowWithOptions(workflows.CampaignWorkflow, workflow.RegisterOptions{Name: workflows.CampaignWorkflowType})
+	// Schedulers run on their own task queue (New); one started on this queue before
+	// they had it runs here until it continues as new.
 	r.RegisterWorkflowWithOptions(workflows.AccountSchedulerWorkflow, workflow.RegisterOptions{Name: scheduler.WorkflowType})
 	kubeActivities := &kube.Activities{Kube: c.Kube, CertFlow: c.CertFlow, ClusterResourceNamespace: c.ClusterResourceNamespace, DisableApprover: c.DisableApprover}
 	workflows.RegisterActivities(r, workflows.Activities{

@@ -91,7 +91,10 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 		if len(s.signals) == 0 && workflow.AllHandlersFinished(ctx) && (info.GetContinueAsNewSuggested() || max(info.GetCurrentHistoryLength(), eventsPerRound*round) >= maxHistory) {
 			next := s.in
 			next.History = policy.PruneSlotHistory(s.in.Limits, s.in.History, workflow.Now(ctx))
-			return workflow.NewContinueAsNewError(ctx, AccountSchedulerWorkflow, next)
+			// A scheduler started on the workers' queue (before schedulers had
+			// their own) moves to its own.
+			cctx := workflow.WithWorkflowTaskQueue(ctx, scheduler.TaskQueue(info.TaskQueueName))
+			return workflow.NewContinueAsNewError(cctx, AccountSchedulerWorkflow, next)
 		}
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(requests, func(workflow.ReceiveChannel, bool) {})

@@ -254,7 +254,14 @@ func TestAccountSchedulerContinuesAsNew(t *testing.T) {
 		len(next.History.Grants) != 1 || next.History.Grants[0].OrderID != "order/ns/a" || next.MaxHistoryEvents != 16 {
 		t.Errorf("carried %+v", next)
 	}
+	// Started on the workers' queue, it moves to the schedulers' own.
+	if want := scheduler.TaskQueue(taskQueueOfTest); can.TaskQueueName != want {
+		t.Errorf("continued on task queue %q, want %q", can.TaskQueueName, want)
+	}
 }
+
+// taskQueueOfTest is the test environment's task queue.
+const taskQueueOfTest = "default-test-taskqueue"
 
 // The order asks its account's scheduler for a slot before it creates the order at
 // the server, asks again when no answer comes, and gives the slot back at its end.

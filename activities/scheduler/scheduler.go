@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -36,6 +37,20 @@ const (
 	// whether it was granted (Answer): a grant then needs no signal back.
 	UpdateRequest = "slot-request-answered"
 )
+
+// TaskQueueSuffix names the schedulers' own task queue beside the worker's.
+const TaskQueueSuffix = "-acme-accounts"
+
+// TaskQueue is the task queue of the schedulers of the orders on taskQueue. The
+// schedulers have their own, polled with their own workflow task slots: an order's
+// workflow task waits for its scheduler's answer, so a scheduler's task must never
+// queue behind a burst of orders' tasks holding every slot.
+func TaskQueue(taskQueue string) string {
+	if strings.HasSuffix(taskQueue, TaskQueueSuffix) {
+		return taskQueue
+	}
+	return taskQueue + TaskQueueSuffix
+}
 
 // Answer is the scheduler's reply to UpdateRequest: Granted for the request's Seq, or
 // queued (the grant comes later by SignalGranted).
@@ -156,7 +171,7 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 		return RequestSlotResult{}, nil
 	}
 	opts := client.StartWorkflowOptions{
-		ID: in.SchedulerID, TaskQueue: activity.GetInfo(ctx).TaskQueue,
+		ID: in.SchedulerID, TaskQueue: TaskQueue(activity.GetInfo(ctx).TaskQueue),
 		StaticSummary: "ACME account scheduler for " + in.Account,
 	}
 	start := Input{Account: in.Account, Limits: in.Request.Limits}
