@@ -24,13 +24,15 @@ import (
 // appended, and a value removed while others stay is left served until the name's
 // last record goes: then the host is cleared. Only a value's absence next to others
 // is not like Cloudflare (a validator looks for its own value, never for another's
-// absence).
+// absence). A change that drops values and adds others at once (a replacement, as
+// localstack's InterceptCloudflareTXT makes) clears the host and sets the new values.
 type ChallTestSrvSink struct {
 	BaseURL string
 	Client  *http.Client // nil means http.DefaultClient
 
 	mu     sync.Mutex
-	served map[string][]string // what challtestsrv holds per host, as far as known
+	wanted map[string][]string // the values last set per host
+	served map[string][]string // what challtestsrv holds per host (wanted and left-over), as far as known
 }
 
 // SetTXT implements TXTSink.
@@ -38,12 +40,13 @@ func (c *ChallTestSrvSink) SetTXT(ctx context.Context, fqdn string, values []str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.served == nil {
-		c.served = map[string][]string{}
+		c.served, c.wanted = map[string][]string{}, map[string][]string{}
 	}
 	prev, known := c.served[fqdn]
 	delete(c.served, fqdn) // unknown until the calls below succeed
 	add := missing(prev, values)
-	if !known || len(values) == 0 {
+	replaced := len(add) > 0 && len(missing(values, c.wanted[fqdn])) > 0
+	if !known || len(values) == 0 || replaced {
 		if err := c.post(ctx, "/clear-txt", map[string]string{"host": fqdn}); err != nil {
 			return err
 		}
@@ -54,6 +57,7 @@ func (c *ChallTestSrvSink) SetTXT(ctx context.Context, fqdn string, values []str
 			return err
 		}
 	}
+	c.wanted[fqdn] = slices.Clone(values)
 	if len(values) > 0 {
 		c.served[fqdn] = append(slices.Clone(prev), add...)
 	}

@@ -48,9 +48,9 @@ func TestChallTestSrvSinkRequests(t *testing.T) {
 	sink := &ChallTestSrvSink{BaseURL: hs.URL + "/"}
 	ctx := context.Background()
 	// A host first seen is cleared; a value added next to others is only appended, a
-	// value removed next to others stays served (no moment without records); the
-	// last removal clears the host.
-	for _, values := range [][]string{{"a", "b"}, {"a", "b", "c"}, {"b", "c"}, {"b", "c", "d"}, nil} {
+	// value removed next to others stays served (no moment without records); a
+	// replacement clears and sets the new values; the last removal clears the host.
+	for _, values := range [][]string{{"a", "b"}, {"a", "b", "c"}, {"b", "c"}, {"b", "c", "d"}, {"x"}, nil} {
 		if err := sink.SetTXT(ctx, "_acme-challenge.example.com.", values); err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +61,8 @@ func TestChallTestSrvSinkRequests(t *testing.T) {
 		"/set-txt _acme-challenge.example.com. b",
 		"/set-txt _acme-challenge.example.com. c",
 		"/set-txt _acme-challenge.example.com. d",
+		"/clear-txt _acme-challenge.example.com. ",
+		"/set-txt _acme-challenge.example.com. x",
 		"/clear-txt _acme-challenge.example.com. ",
 	}
 	if !slices.Equal(calls, want) {
