@@ -297,9 +297,7 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 			reports = append(reports, arg.(scheduler.Ordered))
 			return nil
 		})
-	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
-	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
+	expectValidOrderEnd(env)
 	// First grant lost: the order asks again after slotResendInterval, then hears.
 	var waiting string
 	env.RegisterDelayedCallback(func() {
@@ -459,9 +457,7 @@ func TestOrderTakesTheSlotFromTheAnswer(t *testing.T) {
 	env.OnActivity(actReleaseSlot, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
 	env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
-	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
-	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
+	expectValidOrderEnd(env)
 	// Pebble's limits have no windows: no report that the order reached the server.
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", scheduler.SignalOrdered, mock.Anything).Return(
 		func(_, _, _, _ string, _ any) error {
@@ -480,4 +476,12 @@ func TestOrderTakesTheSlotFromTheAnswer(t *testing.T) {
 	if !env.Now().Equal(epoch) {
 		t.Errorf("the order ended at %v, want at once (%v): no wait for a grant", env.Now(), epoch)
 	}
+}
+
+// expectValidOrderEnd mocks the end of an order the server has made valid: its status
+// writes, its reads and the download.
+func expectValidOrderEnd(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
+	env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
 }
