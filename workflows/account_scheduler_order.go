@@ -53,7 +53,7 @@ type orderSlot struct {
 // every slotResendInterval until the grant arrives. status says what it waits for.
 //
 // answered asks by update: a free slot comes in the reply, without a signal back.
-func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Status, answered bool) error {
+func awaitSlot(ctx workflow.Context, in OrderInput, limits policy.RateLimits, slot *orderSlot, status *Status, answered bool) error {
 	granted := workflow.GetSignalChannel(ctx, scheduler.SignalGranted)
 	slot.seq++
 	id := AccountSchedulerID(in.Account)
@@ -61,8 +61,7 @@ func awaitSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, status *Sta
 		OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, Identifiers: append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...),
 		Exempt: in.RenewalWindowOpen, Seq: slot.seq,
 	}, Answered: answered}
-	// Pure: url.Parse of the server URL.
-	req.Request.Limits = rateLimitsOf(in.Account.Server, in.RateLimits) //workflowcheck:ignore
+	req.Request.Limits = limits
 	since := workflow.Now(ctx)
 	for {
 		var res scheduler.RequestSlotResult
@@ -179,17 +178,17 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 	if localCreate {
 		kind = acmeLocalStep
 	}
+	// Pure: url.Parse of the server URL.
+	limits := rateLimitsOf(in.Account.Server, in.RateLimits) //workflowcheck:ignore
 	for {
-		if err := awaitSlot(ctx, in, slot, status, localCreate); err != nil {
+		if err := awaitSlot(ctx, in, limits, slot, status, localCreate); err != nil {
 			return acme.OrderState{}, err
 		}
 		var st acme.OrderState
 		err := step(ctx, kind, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 		until, limited := rateLimitedUntil(ctx, err)
 		if !limited {
-			// Pure: url.Parse of the server URL.
-			windows := rateLimitsOf(in.Account.Server, in.RateLimits).Longest() > 0 //workflowcheck:ignore
-			if err == nil && slot.scheduler != "" && (windows || !localCreate) {
+			if err == nil && slot.scheduler != "" && (limits.Longest() > 0 || !localCreate) {
 				// The server has counted the order by now: the scheduler's windows
 				// count it from here, not from the grant (an account without window
 				// limits has nothing to count). A report that fails (the scheduler is
