@@ -40,6 +40,7 @@ const (
 	actDeleteOrdersOfRequest       = "DeleteOrdersOfRequest"
 	actCountCampaignTargets        = "CountCampaignTargets"
 	actListCampaignTargets         = "ListCampaignTargets"
+	actReadManualRenewToken        = "ReadManualRenewToken"
 	// Private keys (activities/keys).
 	actGeneratePrivateKey     = "GeneratePrivateKey"
 	actReadKeyRef             = "ReadKeyRef"
@@ -123,6 +124,7 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actDeleteOrdersOfRequest, a.Kube.DeleteOrdersOfRequest},
 		{actCountCampaignTargets, a.Kube.CountCampaignTargets},
 		{actListCampaignTargets, a.Kube.ListCampaignTargets},
+		{actReadManualRenewToken, a.Kube.ReadManualRenewToken},
 		{actGeneratePrivateKey, a.Keys.GeneratePrivateKey},
 		{actReadKeyRef, a.Keys.ReadKeyRef},
 		{actDeletePrivateKeySecret, a.Keys.DeletePrivateKeySecret},

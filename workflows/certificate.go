@@ -123,6 +123,9 @@ func (c *certificateRun) run() error {
 // reconcile evaluates the Certificate once. It either issues (issued == true), or
 // waits (for a timer or a signal) and returns so that the loop evaluates again.
 func (c *certificateRun) reconcile() (issued bool, err error) {
+	if err := c.recheckManualRenewal(); err != nil {
+		return false, err
+	}
 	secretFirst := c.changes.has(changeSecretFirst)
 	var issuer kube.IssuerInfo
 	var ok bool

@@ -93,12 +93,51 @@ func (c *certificateRun) onSpec(s SpecSignal) bool {
 		c.st.Spec.Keystores = kube.RedactKeystorePasswords(s.Spec.Keystores)
 		changed = true
 	}
-	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
-		c.st.LastManualToken = s.ManualRenewToken
-		c.askRenewal()
+	if c.onManualToken(s.ManualRenewToken) {
 		changed = true
 	}
 	return changed
+}
+
+// onManualToken applies the manual renewal token of a spec signal ("" for none) and
+// says whether the workflow should evaluate again. A new token asks for a renewal. The
+// token last acted on, once a status write found its condition gone, is either a late
+// relay of an older state or a request written again within the same second: the next
+// evaluation reads the Certificate to tell (recheckManualRenewal).
+func (c *certificateRun) onManualToken(token string) bool {
+	switch {
+	case token == "":
+		return false
+	case token != c.st.LastManualToken:
+		c.st.LastManualToken, c.st.ManualTokenGone = token, false
+		c.askRenewal()
+		return true
+	case c.st.ManualTokenGone && !c.st.RecheckManual && c.changes.has(changeManualSameSecond):
+		c.st.RecheckManual = true
+		return true
+	}
+	return false
+}
+
+// recheckManualRenewal reads the Certificate's manual renewal request when a signal
+// repeated a token whose condition was gone: a condition there now was written after
+// the workflow's status write removed the old one, so it is a new request.
+func (c *certificateRun) recheckManualRenewal() error {
+	if !c.st.RecheckManual {
+		return nil
+	}
+	var token string
+	ref := kube.CertificateIdentity{Namespace: c.st.Namespace, Name: c.st.Name, UID: c.st.UID}
+	if err := step(c.ctx, kubeStep, "read the manual renewal request of Certificate "+c.st.Name,
+		actReadManualRenewToken, ref).Get(c.ctx, &token); err != nil {
+		return err
+	}
+	c.st.RecheckManual = false
+	if token != "" {
+		c.st.LastManualToken, c.st.ManualTokenGone = token, false
+		c.askRenewal()
+	}
+	return nil
 }
 
 // replaceObject takes over a new Certificate of the same name (deleted and created
@@ -111,10 +150,7 @@ func (c *certificateRun) replaceObject(s SpecSignal) {
 	c.st.Revision, c.st.IssuedGeneration = s.Revision, 0
 	c.st.FailedAttempts, c.st.LastFailureTime = 0, nil
 	c.st.IssuedRequest, c.st.FailedRequest = nil, nil
-	if s.ManualRenewToken != "" && s.ManualRenewToken != c.st.LastManualToken {
-		c.st.LastManualToken = s.ManualRenewToken
-		c.askRenewal()
-	}
+	c.onManualToken(s.ManualRenewToken)
 	c.deleted = false
 }
 

@@ -37,6 +37,7 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 	if res.IssuingSince != "" {
 		c.st.LastManualToken = res.IssuingSince
 	}
+	c.st.ManualTokenGone = res.IssuingSince == "" && c.st.LastManualToken != ""
 	return nil
 }
 

@@ -689,22 +689,47 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 				t.Fatalf("continued state should carry the client's token %q, got %q", clientToken, own)
 			}
 
-			// The next run sees the watcher relay the same condition again: nothing happens.
-			env2 := newEnv(t)
-			var statuses2 []kube.CertificateStatusInput
-			env2.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env2.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
-			env2.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses2))
-			env2.RegisterDelayedCallback(func() {
-				env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
-			}, time.Minute)
-			env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
-			env2.ExecuteWorkflow(CertificateWorkflow, next)
-			if env2.GetWorkflowError() != nil {
-				t.Fatalf("want a clean finish, got %v", env2.GetWorkflowError())
+			if !next.ManualTokenGone {
+				t.Fatal("continued state should say that the issuance's status write removed the request's condition")
 			}
-			if msgs := issuingMessages(statuses2); len(msgs) != 0 {
-				t.Fatalf("a relayed token already acted on triggered an issuance: %q", msgs)
+
+			// The next run sees the watcher relay the same condition again, late: the
+			// Certificate no longer asks (its read finds no request), and nothing happens.
+			// The same token, written again within the same second by a second renew,
+			// is a new request: it issues once more.
+			for _, relay := range []struct {
+				name, current string
+				wantIssuances int
+			}{
+				{name: "late relay", current: ""},
+				{name: "asked again in the same second", current: own, wantIssuances: 1},
+			} {
+				env2 := newEnv(t)
+				var statuses2 []kube.CertificateStatusInput
+				reads := 0
+				env2.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+				env2.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+				env2.OnActivity(actReadManualRenewToken, mock.Anything, kube.CertificateIdentity{Namespace: "ns", Name: "web", UID: "uid-1"}).Return(
+					func(context.Context, kube.CertificateIdentity) (string, error) { reads++; return relay.current, nil })
+				if tc.keySize != 2048 {
+					env2.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
+						keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
+				}
+				expectIssuance(env2, &statuses2)
+				env2.RegisterDelayedCallback(func() {
+					env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
+				}, time.Minute)
+				env2.RegisterDelayedCallback(func() { env2.SignalWorkflow(SignalDelete, DeleteSignal{UID: "uid-1"}) }, time.Hour)
+				env2.ExecuteWorkflow(CertificateWorkflow, next)
+				if err := env2.GetWorkflowError(); err != nil && !errors.As(err, &can) {
+					t.Fatalf("%s: want a clean finish or continue-as-new, got %v", relay.name, err)
+				}
+				if reads != 1 {
+					t.Fatalf("%s: the Certificate's request was read %d times, want once", relay.name, reads)
+				}
+				if msgs := issuingMessages(statuses2); len(msgs) != relay.wantIssuances {
+					t.Fatalf("%s: issuances %q, want %d", relay.name, msgs, relay.wantIssuances)
+				}
 			}
 		})
 	}

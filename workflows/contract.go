@@ -103,6 +103,12 @@ type CertificateInput struct {
 	HistoryLimit     int        // revisionHistoryLimit in force at the last issuance
 	NotBefore        *time.Time
 	NotAfter         *time.Time
+	// ManualTokenGone says that a status write since LastManualToken was acted on found
+	// no Issuing condition of it; RecheckManual that a spec signal carried that token
+	// again after it, so the next evaluation reads the Certificate to tell a new
+	// request written in the same second (tokens are to the second) from a late relay.
+	ManualTokenGone bool `json:",omitempty"`
+	RecheckManual   bool `json:",omitempty"`
 	// IssuedRequest is what the spec asked of the request of the current certificate
 	// (nil: not issued by this chain since it began keeping it); FailedRequest that of
 	// the last failed attempt. A spec that no longer matches them re-issues, or ends

@@ -52,6 +52,7 @@ const (
 	changeLostRenewal         = "lost-renewal"
 	changeARI                 = "acme-renewal-info"
 	changeARIFromOrder        = "acme-renewal-info-from-order"
+	changeManualSameSecond    = "manual-renew-same-second"
 )
 
 var certificateChanges = changeTable{
@@ -99,6 +100,10 @@ var certificateChanges = changeTable{
 		what: "the order reads the new certificate's renewal information right after its download, the issuance's status " +
 			"write carries the renewal time it sets, the run sleeps, and the re-reads are local activities (before: the run continued as new without sleeping " +
 			"and the next run read the Secret, the issuer and the renewal information, and wrote the status again)"},
+	{id: changeManualSameSecond, since: "2026-12-06 issue 16",
+		what: "a manual renewal token already acted on, relayed again after a status write removed its condition, makes the " +
+			"next evaluation read the Certificate: a request written again in the same second is a new one (before: it was " +
+			"taken for a late relay and dropped)"},
 }
 
 // Changes of the IssuerWorkflow.

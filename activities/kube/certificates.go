@@ -87,6 +87,41 @@ func ConditionToken(t *metav1.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// ManualRenewToken is the token of the manual renewal request a Certificate's status
+// carries (the Issuing=True condition with reason ManuallyTriggered that cmctl renew
+// sets), or "".
+func ManualRenewToken(st *cmapi.CertificateStatus) string {
+	for _, c := range st.Conditions {
+		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == cmapi.ReasonManuallyTriggered {
+			return ConditionToken(c.LastTransitionTime)
+		}
+	}
+	return ""
+}
+
+// CertificateIdentity names one Certificate object: a name, and the UID it must have.
+type CertificateIdentity struct {
+	Namespace, Name, UID string
+}
+
+// ReadManualRenewToken reads the Certificate from etcd, not the watch cache, and returns
+// the token of the manual renewal it asks for now: "" when it asks for none, or when it
+// is gone or another object. A workflow that removed a request's condition reads this
+// to tell a new request written in the same second (tokens are to the second) from a
+// late relay of the old one.
+func (a *Activities) ReadManualRenewToken(ctx context.Context, in CertificateIdentity) (string, error) {
+	cert, err := a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get(ctx, in.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("get Certificate %s/%s: %w", in.Namespace, in.Name, err)
+	case in.UID != "" && string(cert.UID) != in.UID:
+		return "", nil
+	}
+	return ManualRenewToken(&cert.Status), nil
+}
+
 // UpdateCertificateStatus writes the Certificate's status if it differs and records events.
 // A Certificate that is gone (or replaced by one with another UID) is not an error: the
 // workflow learns of the deletion from its own signal.

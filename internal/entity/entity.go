@@ -18,8 +18,6 @@ import (
 
 	"github.com/certflow/certflow/activities/kube"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
-	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/policy"
 	"github.com/certflow/certflow/workflows"
 )
 
@@ -65,12 +63,7 @@ func CertificateSpec(cert *cmapi.Certificate) workflows.SpecSignal {
 // ManualRenewToken identifies a manual renewal request (the Issuing=True condition
 // with reason ManuallyTriggered that cmctl renew sets), or is "".
 func ManualRenewToken(cert *cmapi.Certificate) string {
-	for _, c := range cert.Status.Conditions {
-		if c.Type == cmapi.CertificateConditionIssuing && c.Status == cmmeta.ConditionTrue && c.Reason == policy.ReasonManuallyTriggered {
-			return kube.ConditionToken(c.LastTransitionTime)
-		}
-	}
-	return ""
+	return kube.ManualRenewToken(&cert.Status)
 }
 
 // ManualRenewRequester names the field manager that set the Certificate's Issuing
