@@ -2,22 +2,22 @@ package acme
 
 import (
 	"context"
+	"math"
 	"time"
-)
 
-// settleFirstDelay is the first pause of a settle; each next one doubles.
-const settleFirstDelay = 100 * time.Millisecond
+	"k8s.io/apimachinery/pkg/util/wait"
+)
 
 // settle paces the few re-reads of a step that waits, for a moment, for the server to
 // decide (a validation, a CSR being processed) instead of ending the workflow task
-// on a timer: 100 ms doubling, until its time is up.
+// on a timer: pauses of 100 ms doubling, until its time is up.
 type settle struct {
 	deadline time.Time
-	delay    time.Duration
+	pauses   wait.Backoff
 }
 
 func newSettle(d time.Duration) *settle {
-	return &settle{deadline: time.Now().Add(d), delay: settleFirstDelay}
+	return &settle{deadline: time.Now().Add(d), pauses: wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: math.MaxInt32}}
 }
 
 // wait pauses before the next read; false when the time is up (or ctx ended).
@@ -26,9 +26,8 @@ func (s *settle) wait(ctx context.Context) bool {
 	if left <= 0 {
 		return false
 	}
-	t := time.NewTimer(min(s.delay, left))
+	t := time.NewTimer(min(s.pauses.Step(), left))
 	defer t.Stop()
-	s.delay *= 2
 	select {
 	case <-ctx.Done():
 		return false
