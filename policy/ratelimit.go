@@ -145,6 +145,10 @@ type SlotGrant struct {
 	// Ordered is when the order's new-order call had returned (the order reports it):
 	// no earlier than the server counted the order. Zero until the order says so.
 	Ordered time.Time `json:",omitempty"`
+	// NotIssued says that the order ended without a certificate (invalid, or refused
+	// by the server): it counts among the account's orders, not among the
+	// certificates of its domain or its duplicates, as the CA counts.
+	NotIssued bool `json:",omitempty"`
 }
 
 // CountedAt is the time the windows count the grant at. The server counts an order
@@ -289,6 +293,17 @@ func blockingLimit(l RateLimits, r SlotRequest, grants []SlotGrant, failures []V
 		}
 		return ts
 	}
+	// issued counts what may have become a certificate: an order that ended without
+	// one is no certificate of its domain, and no duplicate.
+	issued := func(match func(SlotGrant) bool) []time.Time {
+		var ts []time.Time
+		for _, g := range grants {
+			if !g.Exempt && !g.NotIssued && match(g) {
+				ts = append(ts, g.CountedAt(now))
+			}
+		}
+		return ts
+	}
 	consider(LimitOrders, fmt.Sprintf("%d per %s", l.OrdersPerAccount.Count, l.OrdersPerAccount.Window), l.OrdersPerAccount,
 		counted(func(SlotGrant) bool { return true }))
 	domains := map[string]bool{}
@@ -301,7 +316,7 @@ func blockingLimit(l RateLimits, r SlotRequest, grants []SlotGrant, failures []V
 	}
 	for _, dom := range ordered {
 		consider(LimitDomain, fmt.Sprintf("%s: %d per %s", dom, l.CertificatesPerDomain.Count, l.CertificatesPerDomain.Window), l.CertificatesPerDomain,
-			counted(func(g SlotGrant) bool {
+			issued(func(g SlotGrant) bool {
 				for _, n := range g.Identifiers {
 					if RegisteredDomain(n) == dom {
 						return true
@@ -312,7 +327,7 @@ func blockingLimit(l RateLimits, r SlotRequest, grants []SlotGrant, failures []V
 	}
 	set := NameSet(r.Identifiers)
 	consider(LimitDuplicate, fmt.Sprintf("%s: %d per %s", set, l.DuplicateCertificates.Count, l.DuplicateCertificates.Window), l.DuplicateCertificates,
-		counted(func(g SlotGrant) bool { return NameSet(g.Identifiers) == set }))
+		issued(func(g SlotGrant) bool { return NameSet(g.Identifiers) == set }))
 	for _, n := range r.Identifiers {
 		var ts []time.Time
 		for _, f := range failures {

@@ -189,6 +189,15 @@ func (s *schedulerRun) ordered(o scheduler.Ordered) {
 func (s *schedulerRun) release(r scheduler.Release) {
 	now := workflow.Now(s.ctx)
 	s.releaseGrant(r.OrderID, now)
+	if r.Outcome == "invalid" || r.Outcome == "rateLimited" {
+		// No certificate came of it; an errored order may have been issued (its
+		// download failed, say), so it still counts.
+		for i := range s.in.History.Grants {
+			if g := &s.in.History.Grants[i]; g.OrderID == r.OrderID {
+				g.NotIssued = true
+			}
+		}
+	}
 	if i := slices.IndexFunc(s.in.Queue, func(q policy.SlotRequest) bool { return q.OrderID == r.OrderID }); i >= 0 {
 		s.in.Queue = slices.Delete(s.in.Queue, i, i+1)
 		s.in.Seqs = slices.Delete(s.in.Seqs, i, i+1)

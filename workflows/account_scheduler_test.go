@@ -217,6 +217,30 @@ func TestAccountSchedulerPausesAndCountsFailures(t *testing.T) {
 	}
 }
 
+// An order that ended invalid issued no certificate: the domain's window does not
+// count it, as the CA does not, and the next order of the domain goes at once. An
+// errored one may have been issued (a failed download), so it still counts.
+func TestAccountSchedulerCountsOnlyWhatMayHaveBeenIssued(t *testing.T) {
+	e := newSchedulerEnv(t) // 2 per minute per registered domain
+	e.request(time.Second, "order/ns/a", "a.example.com")
+	e.request(2*time.Second, "order/ns/b", "b.example.com")
+	e.release(3*time.Second, scheduler.Release{OrderID: "order/ns/a", Outcome: "invalid", FailedNames: []string{"a.example.com"}})
+	e.release(3*time.Second, scheduler.Release{OrderID: "order/ns/b", Outcome: "errored"})
+	e.request(4*time.Second, "order/ns/c", "c.example.com")
+	e.request(5*time.Second, "order/ns/d", "d.example.com")
+	e.stopAfter(5 * time.Minute)
+	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Limits: testLimits})
+	if want := []string{"order/ns/a", "order/ns/b", "order/ns/c", "order/ns/d"}; !slices.Equal(e.grants, want) {
+		t.Fatalf("grants %v, want %v", e.grants, want)
+	}
+	if c := e.grantAt["order/ns/c"][0]; c != 4*time.Second {
+		t.Errorf("c granted after %s, want at once (4s): a's invalid order is no certificate", c)
+	}
+	if d := e.grantAt["order/ns/d"][0]; d != 63*time.Second {
+		t.Errorf("d granted after %s, want when b's errored order leaves the window (1m3s)", d)
+	}
+}
+
 // A grant the order cannot receive (it is gone) gives the slot back at once.
 func TestAccountSchedulerReleasesGrantsOfGoneOrders(t *testing.T) {
 	e := newSchedulerEnv(t)
