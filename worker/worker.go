@@ -203,9 +203,13 @@ func New(c Config) worker.Worker {
 		Identity: o.Identity, MaxConcurrentWorkflowTaskPollers: 2, MaxConcurrentWorkflowTaskExecutionSize: schedulerWorkflowTasks,
 	})
 	s.RegisterWorkflowWithOptions(workflows.AccountSchedulerWorkflow, workflow.RegisterOptions{Name: scheduler.WorkflowType})
-	both := &withSchedulers{Worker: w, schedulers: s}
+	// The schedulers poll their own task queue with their own workflow task slots:
+	// orders wait in their tasks for their scheduler's answer, so its tasks must not
+	// queue behind theirs.
+	both := &alongside{Worker: w, companion: s}
 	if c.ACME.HTTP01SolverListen != "" {
-		return &solvingWorker{Worker: both, solver: &HTTP01Solver{Addr: c.ACME.HTTP01SolverListen, Registry: c.HTTP01Registry}}
+		// The in-process HTTP-01 solver serves for as long as the worker polls.
+		return &alongside{Worker: both, companion: &HTTP01Solver{Addr: c.ACME.HTTP01SolverListen, Registry: c.HTTP01Registry}}
 	}
 	return both
 }
@@ -214,36 +218,38 @@ func New(c Config) worker.Worker {
 // (one per account at a time).
 const schedulerWorkflowTasks = 8
 
-// withSchedulers is the worker with a second one polling the ACME account schedulers'
-// own task queue (scheduler.TaskQueue) with its own workflow task slots: orders wait in
-// their tasks for their scheduler's answer, so its tasks must not queue behind theirs.
-type withSchedulers struct {
+// alongside is a worker with a companion (the schedulers' worker, the HTTP-01
+// solver) that runs exactly as long as it polls: started first, stopped last.
+type alongside struct {
 	worker.Worker
-	schedulers worker.Worker
+	companion interface {
+		Start() error
+		Stop()
+	}
 }
 
-func (w *withSchedulers) Start() error {
-	if err := w.schedulers.Start(); err != nil {
+func (w *alongside) Start() error {
+	if err := w.companion.Start(); err != nil {
 		return err
 	}
 	if err := w.Worker.Start(); err != nil {
-		w.schedulers.Stop()
+		w.companion.Stop()
 		return err
 	}
 	return nil
 }
 
-func (w *withSchedulers) Run(interruptCh <-chan any) error {
-	if err := w.schedulers.Start(); err != nil {
+func (w *alongside) Run(interruptCh <-chan any) error {
+	if err := w.companion.Start(); err != nil {
 		return err
 	}
-	defer w.schedulers.Stop()
+	defer w.companion.Stop()
 	return w.Worker.Run(interruptCh)
 }
 
-func (w *withSchedulers) Stop() {
+func (w *alongside) Stop() {
 	w.Worker.Stop()
-	w.schedulers.Stop()
+	w.companion.Stop()
 }
 
 // Register adds certflow's workflows and activities to any registry (a worker or a
@@ -354,35 +360,4 @@ func (s *HTTP01Solver) Stop() {
 		_ = srv.Close()
 	}
 	<-done
-}
-
-// solvingWorker is a Temporal worker that also runs the in-process HTTP-01 solver for as
-// long as it polls.
-type solvingWorker struct {
-	worker.Worker
-	solver *HTTP01Solver
-}
-
-func (w *solvingWorker) Start() error {
-	if err := w.solver.Start(); err != nil {
-		return err
-	}
-	if err := w.Worker.Start(); err != nil {
-		w.solver.Stop()
-		return err
-	}
-	return nil
-}
-
-func (w *solvingWorker) Run(interruptCh <-chan any) error {
-	if err := w.solver.Start(); err != nil {
-		return err
-	}
-	defer w.solver.Stop()
-	return w.Worker.Run(interruptCh)
-}
-
-func (w *solvingWorker) Stop() {
-	w.Worker.Stop()
-	w.solver.Stop()
 }

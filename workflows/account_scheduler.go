@@ -189,9 +189,7 @@ func (s *schedulerRun) ordered(o scheduler.Ordered) {
 func (s *schedulerRun) release(r scheduler.Release) {
 	now := workflow.Now(s.ctx)
 	s.releaseGrant(r.OrderID, now)
-	if r.Outcome == "invalid" || r.Outcome == "rateLimited" {
-		// No certificate came of it; an errored order may have been issued (its
-		// download failed, say), so it still counts.
+	if r.NoCertificate() {
 		for i := range s.in.History.Grants {
 			if g := &s.in.History.Grants[i]; g.OrderID == r.OrderID {
 				g.NotIssued = true

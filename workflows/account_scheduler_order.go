@@ -125,13 +125,13 @@ func releaseSlot(ctx workflow.Context, slot *orderSlot, rel scheduler.Release) {
 // names whose validation failed count for the failed-validation limit), or errored.
 func orderOutcome(in OrderInput, err error) scheduler.Release {
 	if err == nil {
-		return scheduler.Release{Outcome: "valid"}
+		return scheduler.Release{Outcome: scheduler.OutcomeValid}
 	}
 	msg := errorMessage(err)
 	if !strings.Contains(msg, "Failed to validate: ") {
-		return scheduler.Release{Outcome: "errored"}
+		return scheduler.Release{Outcome: scheduler.OutcomeErrored}
 	}
-	rel := scheduler.Release{Outcome: "invalid"}
+	rel := scheduler.Release{Outcome: scheduler.OutcomeInvalid}
 	failed := msg[strings.Index(msg, "Failed to validate: "):]
 	for _, n := range append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...) {
 		if strings.Contains(failed, n+": ") || strings.Contains(failed, "; "+n+":") {
@@ -213,7 +213,7 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 			}
 			continue
 		}
-		releaseSlot(ctx, slot, scheduler.Release{Outcome: "rateLimited", PausedUntil: until})
+		releaseSlot(ctx, slot, scheduler.Release{Outcome: scheduler.OutcomeRateLimited, PausedUntil: until})
 		// The server did not exempt this order: it waits out the pause like any other
 		// (an exempt request skips the pause, and would be refused again at once).
 		in.RenewalWindowOpen = false

@@ -658,15 +658,21 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 			secret.Certificate.KeySize = tc.keySize
 			const clientToken = "2026-01-01T01:00:00Z"
 
-			env := newEnv(t)
-			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
-			if tc.keySize != 2048 {
-				env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
-					keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
+			// issuingEnv is a run whose Secret holds a valid certificate and whose
+			// issuances (recorded in statuses) all succeed.
+			issuingEnv := func(statuses *[]kube.CertificateStatusInput) *testsuite.TestWorkflowEnvironment {
+				env := newEnv(t)
+				env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+				env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+				if tc.keySize != 2048 {
+					env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
+						keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
+				}
+				expectIssuance(env, statuses)
+				return env
 			}
-			expectIssuance(env, &statuses)
+			var statuses []kube.CertificateStatusInput
+			env := issuingEnv(&statuses)
 			env.RegisterDelayedCallback(func() {
 				env.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: clientToken})
 			}, time.Hour)
@@ -704,18 +710,11 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 				{name: "late relay", current: ""},
 				{name: "asked again in the same second", current: own, wantIssuances: 1},
 			} {
-				env2 := newEnv(t)
 				var statuses2 []kube.CertificateStatusInput
+				env2 := issuingEnv(&statuses2)
 				reads := 0
-				env2.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-				env2.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
 				env2.OnActivity(actReadManualRenewToken, mock.Anything, kube.CertificateIdentity{Namespace: "ns", Name: "web", UID: "uid-1"}).Return(
 					func(context.Context, kube.CertificateIdentity) (string, error) { reads++; return relay.current, nil })
-				if tc.keySize != 2048 {
-					env2.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
-						keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
-				}
-				expectIssuance(env2, &statuses2)
 				env2.RegisterDelayedCallback(func() {
 					env2.SignalWorkflow(SignalSpec, SpecSignal{UID: "uid-1", Generation: 1, Spec: in.Spec, ManualRenewToken: own})
 				}, time.Minute)

@@ -7,22 +7,17 @@ import (
 	"go.temporal.io/sdk/temporal"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/client/clientset/versioned"
 )
 
 // Orders and Challenges on a real kube-apiserver without a garbage collector: a
 // retried step resumes the object it made; an object left under the name by a previous
 // attempt (its owner replaced, or failed) is replaced; anyone else's is left alone.
 func TestCreateOrderAndChallengeStartClean(t *testing.T) {
-	ctx, cfg := kubeWithCRDs(t)
-	kc := kubernetes.NewForConfigOrDie(cfg)
-	cf := versioned.NewForConfigOrDie(cfg)
-	a := &Activities{Kube: kc, CertFlow: cf}
+	ctx, a, cf := activitiesOnKube(t)
 	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
 	// request makes the CertificateRequest name anew (a replaced request has another
 	// UID): creating an Order confirms its request first.
@@ -107,10 +102,7 @@ func TestCreateOrderAndChallengeStartClean(t *testing.T) {
 // Temporal is not a back door: an Order for a request that does not exist (or was
 // replaced), or a Challenge for an Order that is gone, is not created.
 func TestCreateOrderAndChallengeConfirmTheirOwner(t *testing.T) {
-	ctx, cfg := kubeWithCRDs(t)
-	kc := kubernetes.NewForConfigOrDie(cfg)
-	cf := versioned.NewForConfigOrDie(cfg)
-	a := &Activities{Kube: kc, CertFlow: cf}
+	ctx, a, cf := activitiesOnKube(t)
 	issuerRef := cmmeta.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer", Group: "cert-manager.io"}
 	_, err := a.CreateOrder(ctx, CreateOrderInput{Request: RequestRef{Namespace: testNS, Name: "forged-1", UID: "forged-uid"}, Name: "forged-1-42",
 		Spec: acmev1.OrderSpec{Request: []byte("csr"), DNSNames: []string{"evil.example.com"}, IssuerRef: issuerRef}})

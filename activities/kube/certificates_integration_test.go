@@ -5,11 +5,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
-	"github.com/certflow/certflow/client/clientset/versioned"
 )
 
 // The workflow's status write removes a manual renewal request's condition; the same
@@ -17,9 +15,7 @@ import (
 // reads what the Certificate asks for now, from etcd: the token while the condition is
 // there, "" once it is gone, and "" for another object of the name.
 func TestReadManualRenewTokenFollowsTheCondition(t *testing.T) {
-	ctx, cfg := kubeWithCRDs(t)
-	cf := versioned.NewForConfigOrDie(cfg)
-	a := &Activities{Kube: kubernetes.NewForConfigOrDie(cfg), CertFlow: cf}
+	ctx, a, cf := activitiesOnKube(t)
 	certs := cf.CertmanagerV1().Certificates(testNS)
 	cert, err := certs.Create(ctx, &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: cmapi.CertificateSpec{SecretName: "web-tls", DNSNames: []string{"web.example.com"},

@@ -73,6 +73,15 @@ func kubeWithCRDs(t *testing.T) (context.Context, *rest.Config) {
 	return ctx, stack.RESTConfig
 }
 
+// activitiesOnKube returns the activities on a kube-apiserver from kubeWithCRDs, and
+// its client of certflow's objects.
+func activitiesOnKube(t *testing.T) (context.Context, *Activities, versioned.Interface) {
+	t.Helper()
+	ctx, cfg := kubeWithCRDs(t)
+	cf := versioned.NewForConfigOrDie(cfg)
+	return ctx, &Activities{Kube: kubernetes.NewForConfigOrDie(cfg), CertFlow: cf}, cf
+}
+
 // A CertificateRequest's status on a real kube-apiserver: the first write to a request
 // just created goes out without reading it, and a person's decision in between is
 // noticed (the write conflicts, the retry reads the request).

@@ -77,11 +77,27 @@ type Request struct {
 // Release gives a slot back with the order's outcome.
 type Release struct {
 	OrderID string
-	// Outcome: valid, invalid, errored, or rateLimited (the server refused the order:
-	// the account is paused until PausedUntil).
+	// Outcome is one of the Outcome* values.
 	Outcome     string
 	FailedNames []string  `json:",omitempty"`
 	PausedUntil time.Time `json:",omitempty"`
+}
+
+// Outcomes of an order, as its Release reports them (recorded in histories: never
+// change a value).
+const (
+	OutcomeValid   = "valid"
+	OutcomeInvalid = "invalid"
+	OutcomeErrored = "errored"
+	// OutcomeRateLimited: the server refused the order; the account is paused until
+	// PausedUntil.
+	OutcomeRateLimited = "rateLimited"
+)
+
+// NoCertificate says that the order ended without a certificate: it was invalid or
+// refused. An errored order may have been issued (its download failed, say).
+func (r Release) NoCertificate() bool {
+	return r.Outcome == OutcomeInvalid || r.Outcome == OutcomeRateLimited
 }
 
 // Ordered is an order's report that its new-order call returned at At: the windows
