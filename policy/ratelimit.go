@@ -149,6 +149,10 @@ type SlotGrant struct {
 	// by the server): it counts among the account's orders, not among the
 	// certificates of its domain or its duplicates, as the CA counts.
 	NotIssued bool `json:",omitempty"`
+	// Seq is the order's request the grant answered (the scheduler's bookkeeping;
+	// the windows ignore it): an order asks again, with a higher one, only after
+	// giving this slot back.
+	Seq int `json:",omitempty"`
 }
 
 // CountedAt is the time the windows count the grant at. The server counts an order

@@ -44,7 +44,7 @@ const defaultSchedulerMaxHistory = 5000
 // it continues as new when its history grows, carrying its queue and the grants the
 // windows still count.
 func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
-	s := &schedulerRun{ctx: ctx, in: in}
+	s := &schedulerRun{ctx: ctx, in: in, changes: resolveChanges(ctx, schedulerChanges, in.Changes)}
 	// Seqs go with Queue, position by position (an input from elsewhere may lack them).
 	s.in.Seqs = append(s.in.Seqs, make([]int, max(0, len(s.in.Queue)-len(s.in.Seqs)))...)[:len(s.in.Queue)]
 	if err := workflow.SetQueryHandler(ctx, scheduler.QueryStatus, func() (scheduler.Status, error) { return s.status(), nil }); err != nil {
@@ -90,6 +90,7 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 		info := workflow.GetInfo(ctx)
 		if len(s.signals) == 0 && workflow.AllHandlersFinished(ctx) && (info.GetContinueAsNewSuggested() || max(info.GetCurrentHistoryLength(), eventsPerRound*round) >= maxHistory) {
 			next := s.in
+			next.Changes = len(schedulerChanges)
 			next.History = policy.PruneSlotHistory(s.in.Limits, s.in.History, workflow.Now(ctx))
 			// A scheduler started on the workers' queue (before schedulers had
 			// their own) moves to its own.
@@ -118,8 +119,9 @@ func AccountSchedulerWorkflow(ctx workflow.Context, in scheduler.Input) error {
 
 // schedulerRun is one run's state; in is what continue-as-new carries.
 type schedulerRun struct {
-	ctx workflow.Context
-	in  scheduler.Input
+	ctx     workflow.Context
+	in      scheduler.Input
+	changes changeSet
 	// waiting is the last decision's view of the queue.
 	waiting []policy.SlotWait
 	next    time.Time
@@ -157,20 +159,32 @@ type grantSignal struct {
 }
 
 // request queues an order's request, once per order; a request of an order that
-// holds a slot gets the grant again (it was lost, or the order asked again before it
-// arrived).
+// holds a slot for it gets the grant again (it was lost, or the order asked again
+// before it arrived). A request with a higher Seq than the order's slot means the
+// order gave that slot back (its release may be read later): the slot ends, and the
+// pause the request carries holds it like any other.
 func (s *schedulerRun) request(r scheduler.Request) {
 	s.in.Limits = r.Limits
+	seqs := s.changes.has(changeSlotSeq)
+	if seqs {
+		s.pause(r.PausedUntil)
+	}
 	if i := slices.IndexFunc(s.in.Queue, func(q policy.SlotRequest) bool { return q.OrderID == r.OrderID }); i >= 0 {
 		s.in.Seqs[i] = r.Seq
 		return
 	}
 	now := workflow.Now(s.ctx)
-	for _, g := range s.in.History.Grants {
-		if g.OrderID == r.OrderID && g.Active(now, s.in.Limits.Lease) {
-			s.sendGrant(r.OrderID, r.Seq)
-			return
+	for i := range s.in.History.Grants {
+		g := &s.in.History.Grants[i]
+		if g.OrderID != r.OrderID || !g.Active(now, s.in.Limits.Lease) {
+			continue
 		}
+		if seqs && g.Seq != 0 && g.Seq < r.Seq {
+			g.Released = now
+			continue
+		}
+		s.sendGrant(r.OrderID, r.Seq)
+		return
 	}
 	s.in.Queue = append(s.in.Queue, policy.SlotRequest{OrderID: r.OrderID, Identifiers: r.Identifiers, Exempt: r.Exempt, Since: now})
 	s.in.Seqs = append(s.in.Seqs, r.Seq)
@@ -185,26 +199,42 @@ func (s *schedulerRun) ordered(o scheduler.Ordered) {
 	}
 }
 
-// release ends an order's slot (or takes it out of the queue: it ended waiting).
+// release ends an order's slot (or takes it out of the queue: it ended waiting): the
+// one of its request r.Seq and earlier ones, not a later request's, which may have
+// been read first.
 func (s *schedulerRun) release(r scheduler.Release) {
 	now := workflow.Now(s.ctx)
-	s.releaseGrant(r.OrderID, now)
-	if r.NoCertificate() {
-		for i := range s.in.History.Grants {
-			if g := &s.in.History.Grants[i]; g.OrderID == r.OrderID {
-				g.NotIssued = true
-			}
+	upTo := 0 // every request of the order
+	if s.changes.has(changeSlotSeq) {
+		upTo = r.Seq
+	}
+	covers := func(seq int) bool { return upTo == 0 || seq == 0 || seq <= upTo }
+	for i := range s.in.History.Grants {
+		g := &s.in.History.Grants[i]
+		if g.OrderID != r.OrderID || !covers(g.Seq) {
+			continue
+		}
+		if g.Released.IsZero() {
+			g.Released = now
+		}
+		if r.NoCertificate() {
+			g.NotIssued = true
 		}
 	}
-	if i := slices.IndexFunc(s.in.Queue, func(q policy.SlotRequest) bool { return q.OrderID == r.OrderID }); i >= 0 {
+	if i := slices.IndexFunc(s.in.Queue, func(q policy.SlotRequest) bool { return q.OrderID == r.OrderID }); i >= 0 && covers(s.in.Seqs[i]) {
 		s.in.Queue = slices.Delete(s.in.Queue, i, i+1)
 		s.in.Seqs = slices.Delete(s.in.Seqs, i, i+1)
 	}
 	for _, n := range r.FailedNames {
 		s.in.History.Failures = append(s.in.History.Failures, policy.ValidationFailure{Identifier: n, At: now})
 	}
-	if r.PausedUntil.After(s.in.History.PausedUntil) {
-		s.in.History.PausedUntil = r.PausedUntil
+	s.pause(r.PausedUntil)
+}
+
+// pause holds every grant but exempt ones until the server's Retry-After.
+func (s *schedulerRun) pause(until time.Time) {
+	if until.After(s.in.History.PausedUntil) {
+		s.in.History.PausedUntil = until
 	}
 }
 
@@ -233,7 +263,7 @@ func (s *schedulerRun) decide() {
 		r, seq := s.in.Queue[i], s.in.Seqs[i]
 		s.in.Queue = slices.Delete(s.in.Queue, i, i+1)
 		s.in.Seqs = slices.Delete(s.in.Seqs, i, i+1)
-		s.in.History.Grants = append(s.in.History.Grants, policy.SlotGrant{OrderID: id, Identifiers: r.Identifiers, Exempt: r.Exempt, At: now})
+		s.in.History.Grants = append(s.in.History.Grants, policy.SlotGrant{OrderID: id, Identifiers: r.Identifiers, Exempt: r.Exempt, At: now, Seq: seq})
 		s.sendGrant(id, seq)
 	}
 	s.waiting, s.next = d.Waiting, d.Next

@@ -50,17 +50,18 @@ type orderSlot struct {
 }
 
 // awaitSlot asks the account's scheduler for a slot and waits for it, asking again
-// every slotResendInterval until the grant arrives. status says what it waits for.
+// every slotResendInterval until the grant arrives. status says what it waits for;
+// pausedUntil is the pause of a refusal of the order's last attempt.
 //
 // answered asks by update: a free slot comes in the reply, without a signal back.
-func awaitSlot(ctx workflow.Context, in OrderInput, limits policy.RateLimits, slot *orderSlot, status *Status, answered bool) error {
+func awaitSlot(ctx workflow.Context, in OrderInput, limits policy.RateLimits, slot *orderSlot, status *Status, answered bool, pausedUntil time.Time) error {
 	granted := workflow.GetSignalChannel(ctx, scheduler.SignalGranted)
 	slot.seq++
 	id := AccountSchedulerID(in.Account)
 	req := scheduler.RequestSlotInput{SchedulerID: id, Account: accountName(in.Account), Request: scheduler.Request{
 		OrderID: workflow.GetInfo(ctx).WorkflowExecution.ID, Identifiers: append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...),
-		Exempt: in.RenewalWindowOpen, Seq: slot.seq,
-	}, Answered: answered}
+		Exempt: in.RenewalWindowOpen, Seq: slot.seq, PausedUntil: pausedUntil,
+	}, Answered: answered, SchedulerChanges: len(schedulerChanges)}
 	req.Request.Limits = limits
 	since := workflow.Now(ctx)
 	for {
@@ -114,7 +115,7 @@ func releaseSlot(ctx workflow.Context, slot *orderSlot, rel scheduler.Release) {
 	if slot.scheduler == "" {
 		return
 	}
-	rel.OrderID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	rel.OrderID, rel.Seq = workflow.GetInfo(ctx).WorkflowExecution.ID, slot.seq
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = step(dctx, kubeStep, "give the slot back to "+slot.scheduler, actReleaseSlot,
 		scheduler.ReleaseSlotInput{SchedulerID: slot.scheduler, Release: rel}).Get(dctx, nil)
@@ -180,8 +181,9 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 	}
 	// Pure: url.Parse of the server URL.
 	limits := rateLimitsOf(in.Account.Server, in.RateLimits) //workflowcheck:ignore
+	var pausedUntil time.Time
 	for {
-		if err := awaitSlot(ctx, in, limits, slot, status, localCreate); err != nil {
+		if err := awaitSlot(ctx, in, limits, slot, status, localCreate, pausedUntil); err != nil {
 			return acme.OrderState{}, err
 		}
 		var st acme.OrderState
@@ -214,6 +216,7 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 			continue
 		}
 		releaseSlot(ctx, slot, scheduler.Release{Outcome: scheduler.OutcomeRateLimited, PausedUntil: until})
+		pausedUntil = until
 		// The server did not exempt this order: it waits out the pause like any other
 		// (an exempt request skips the pause, and would be refused again at once).
 		in.RenewalWindowOpen = false

@@ -217,6 +217,57 @@ func TestAccountSchedulerPausesAndCountsFailures(t *testing.T) {
 	}
 }
 
+// An order refused as rateLimited gives its slot back and asks again; the scheduler
+// may read the new request before the release (an update handled before a signal
+// of the same workflow task). The request carries the pause and a higher Seq, so
+// the old slot ends and the order waits out the pause all the same; the late release
+// marks only the refused grant as no certificate.
+func TestAccountSchedulerPausesForARequestReadBeforeItsRelease(t *testing.T) {
+	e := newSchedulerEnv(t)
+	paused := epoch.Add(30 * time.Second)
+	var answer *scheduler.Answer
+	e.request(time.Second, "order/ns/a", "a.example.com")
+	e.RegisterDelayedCallback(func() {
+		e.UpdateWorkflow(scheduler.UpdateRequest, "a2", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("update rejected: %v", err) },
+			OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("update: %v", err)
+					return
+				}
+				a := v.(scheduler.Answer)
+				answer = &a
+			},
+		}, scheduler.Request{OrderID: "order/ns/a", Identifiers: []string{"a.example.com"}, Seq: 2, Limits: e.limits, PausedUntil: paused})
+	}, 2*time.Second)
+	e.release(3*time.Second, scheduler.Release{OrderID: "order/ns/a", Outcome: scheduler.OutcomeRateLimited, PausedUntil: paused, Seq: 1})
+	e.request(4*time.Second, "order/ns/b", "b.other.org")
+	var during scheduler.Status
+	e.RegisterDelayedCallback(func() { during = e.status(t) }, 5*time.Second)
+	e.release(40*time.Second, scheduler.Release{OrderID: "order/ns/a", Outcome: scheduler.OutcomeValid, Seq: 2})
+	var after scheduler.Status
+	e.RegisterDelayedCallback(func() { after = e.status(t) }, 41*time.Second)
+	e.stopAfter(time.Minute)
+	e.ExecuteWorkflow(AccountSchedulerWorkflow, scheduler.Input{Limits: testLimits})
+
+	if answer == nil || answer.Granted {
+		t.Fatalf("answer to the second request %+v, want queued (the account is paused)", answer)
+	}
+	if at := e.grantAt["order/ns/a"]; len(at) != 2 || at[0] != time.Second || at[1] != 30*time.Second {
+		t.Errorf("a granted after %v, want 1s, then at the end of the pause (30s)", at)
+	}
+	if at := e.grantAt["order/ns/b"]; len(at) != 1 || at[0] != 30*time.Second {
+		t.Errorf("b granted after %v, want at the end of the pause (30s)", at)
+	}
+	if during.PausedUntil == nil || !during.PausedUntil.Equal(paused) || len(during.Waiting) != 2 || during.Running != 0 {
+		t.Errorf("status during the pause %+v, want paused until %s with a and b waiting and nothing running", during, paused)
+	}
+	if after.Running != 1 {
+		t.Errorf("status after a's valid release %+v, want b running only", after)
+	}
+}
+
 // An order that ended invalid issued no certificate: the domain's window does not
 // count it, as the CA does not, and the next order of the domain goes at once. An
 // errored one may have been issued (a failed download), so it still counts.
@@ -364,9 +415,15 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 	if want := []time.Duration{slotResendInterval + time.Minute, slotResendInterval + 3*time.Minute}; !slices.Equal(created, want) {
 		t.Errorf("orders created at %v, want %v (only after each grant)", created, want)
 	}
-	if len(releases) != 2 || releases[0].Outcome != "rateLimited" || !releases[0].PausedUntil.Equal(epoch.Add(slotResendInterval+time.Minute+10*time.Second)) ||
-		releases[1].Outcome != "valid" {
-		t.Errorf("releases %+v", releases)
+	pause := epoch.Add(slotResendInterval + time.Minute + 10*time.Second)
+	if len(releases) != 2 || releases[0].Outcome != "rateLimited" || !releases[0].PausedUntil.Equal(pause) || releases[0].Seq != 1 ||
+		releases[1].Outcome != "valid" || releases[1].Seq != 2 {
+		t.Errorf("releases %+v, want seq 1 rateLimited until %s, then seq 2 valid", releases, pause)
+	}
+	// The request after the refusal carries the pause: the scheduler may read it
+	// before the release.
+	if !requests[0].Request.PausedUntil.IsZero() || !requests[2].Request.PausedUntil.Equal(pause) {
+		t.Errorf("requests paused until %s and %s, want none, then %s", requests[0].Request.PausedUntil, requests[2].Request.PausedUntil, pause)
 	}
 	// Once created (not when refused), the order tells the scheduler when it reached
 	// the server.

@@ -171,6 +171,20 @@ var challengeChanges = changeTable{
 			"Processing was written, then the authorization read on timers from 1 s)"},
 }
 
+// Changes of the AccountSchedulerWorkflow.
+const (
+	changeSlotSeq = "slot-seq"
+)
+
+var schedulerChanges = changeTable{
+	{id: changeSlotSeq, since: "2026-12-06 issue 16",
+		what: "grants record the request they answer: a request of an order with a higher Seq than its active grant " +
+			"gives that grant back instead of getting it again, a release gives back only its own request's slot, and a " +
+			"request carries the pause of the refusal before it, so an order refused as rateLimited waits out the pause " +
+			"whichever of its release and its next request is read first (before: a request read before the release " +
+			"got the old grant again, past the pause)"},
+}
+
 // changeSet is which changes of a table one run has in effect.
 type changeSet struct {
 	ctx   workflow.Context

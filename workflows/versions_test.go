@@ -24,7 +24,8 @@ func TestChangeTablesAreAppendOnly(t *testing.T) {
 		}
 	}
 	for typ, table := range map[string]changeTable{"CertificateWorkflow": certificateChanges, "IssuerWorkflow": issuerChanges,
-		"OrderWorkflow": orderChanges, "ChallengeWorkflow": challengeChanges} {
+		"OrderWorkflow": orderChanges, "ChallengeWorkflow": challengeChanges,
+		"AccountSchedulerWorkflow": schedulerChanges} {
 		var ids []string
 		for i, ch := range table {
 			ids = append(ids, ch.id)

@@ -72,6 +72,11 @@ type Request struct {
 	// Limits are the account's limits as the order's issuer says them (defaults
 	// with its overrides): the scheduler keeps the latest.
 	Limits policy.RateLimits
+	// PausedUntil is the pause the server set when it refused this order's last
+	// attempt (rateLimited). The release says it too, but the scheduler may read the
+	// two messages in either order: with it here, this request never finds the
+	// account unpaused.
+	PausedUntil time.Time `json:",omitempty"`
 }
 
 // Release gives a slot back with the order's outcome.
@@ -81,6 +86,10 @@ type Release struct {
 	Outcome     string
 	FailedNames []string  `json:",omitempty"`
 	PausedUntil time.Time `json:",omitempty"`
+	// Seq is the request whose slot (or queue entry) is given back: a later request
+	// of the order, read first, keeps its own. 0 gives back everything the order
+	// holds (orders of an older certflow).
+	Seq int `json:",omitempty"`
 }
 
 // Outcomes of an order, as its Release reports them (recorded in histories: never
@@ -126,6 +135,9 @@ type Input struct {
 	// MaxHistoryEvents continues the scheduler as new once its history is this long
 	// (0: a default; Temporal's suggestion always counts).
 	MaxHistoryEvents int `json:",omitempty"`
+	// Changes counts the rows of the scheduler's change table (workflows/versions.go)
+	// the run adopts.
+	Changes int `json:",omitempty"`
 }
 
 // Status is the scheduler's query answer.
@@ -159,6 +171,8 @@ type RequestSlotInput struct {
 	// Answered asks by UpdateRequest (update-with-start) instead of a signal, so that
 	// a free slot is granted in the reply.
 	Answered bool `json:",omitempty"`
+	// SchedulerChanges is the Changes of a scheduler this request starts.
+	SchedulerChanges int `json:",omitempty"`
 }
 
 // RequestSlotResult says where the request went; no Scheduler means this worker runs
@@ -190,7 +204,7 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 		ID: in.SchedulerID, TaskQueue: TaskQueue(activity.GetInfo(ctx).TaskQueue),
 		StaticSummary: "ACME account scheduler for " + in.Account,
 	}
-	start := Input{Account: in.Account, Limits: in.Request.Limits}
+	start := Input{Account: in.Account, Limits: in.Request.Limits, Changes: in.SchedulerChanges}
 	if in.Answered {
 		ans, err := a.requestAnswered(ctx, in, opts, start)
 		if err == nil {
