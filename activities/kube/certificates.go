@@ -181,7 +181,7 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 	if err != nil {
 		return res, fmt.Errorf("update status of Certificate %s/%s: %w", in.Namespace, in.Name, err)
 	}
-	for _, e := range in.Events {
+	for _, e := range coalesceEvents(in.Events) {
 		if err := a.recordEvent(ctx, cert, e, revisionOf(in), now); err != nil {
 			return res, err
 		}

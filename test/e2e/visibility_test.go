@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,16 +39,17 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
+	// One Event says the issuance's steps, in order, as upstream's four would.
+	var said []string
 	for _, e := range events.Items {
 		if e.InvolvedObject.Kind == "Certificate" && e.InvolvedObject.Name == "shown" {
-			seen[e.Reason] = true
+			said = append(said, e.Type+" "+e.Reason+": "+e.Message)
 		}
 	}
-	for _, want := range []string{"Issuing", "Generated", "Requested", "Issued"} {
-		if !seen[want] {
-			t.Errorf("no %q Event on the Certificate (saw %v)", want, seen)
-		}
+	want := regexp.MustCompile(`^Normal Issued: Issuing certificate as Secret does not exist\. Stored new private key in temporary Secret resource "shown-next-key"\. ` +
+		`Created new CertificateRequest resource "shown-1"\. The certificate has been successfully issued$`)
+	if len(said) != 1 || !want.MatchString(said[0]) {
+		t.Errorf("Events on the Certificate %q, want one matching %s", said, want)
 	}
 
 	eventually(t, 15*time.Second, "the workflow listed by its search attributes", func() (bool, string) {
