@@ -16,6 +16,9 @@ func ChangeTables() map[string][]ChangeRow {
 		}
 		return out
 	}
-	return map[string][]ChangeRow{"CertificateWorkflow": rows(certificateChanges), "IssuerWorkflow": rows(issuerChanges),
-		"OrderWorkflow": rows(orderChanges), "ChallengeWorkflow": rows(challengeChanges)}
+	out := map[string][]ChangeRow{}
+	for typ, t := range changeTables() {
+		out[typ] = rows(t)
+	}
+	return out
 }

@@ -185,6 +185,12 @@ var schedulerChanges = changeTable{
 			"got the old grant again, past the pause)"},
 }
 
+// changeTables are the tables by workflow type, as worker.Register names the types.
+func changeTables() map[string]changeTable {
+	return map[string]changeTable{"CertificateWorkflow": certificateChanges, "IssuerWorkflow": issuerChanges,
+		"OrderWorkflow": orderChanges, "ChallengeWorkflow": challengeChanges, "AccountSchedulerWorkflow": schedulerChanges}
+}
+
 // changeSet is which changes of a table one run has in effect.
 type changeSet struct {
 	ctx   workflow.Context

@@ -23,9 +23,7 @@ func TestChangeTablesAreAppendOnly(t *testing.T) {
 			recorded[f[0]] = append(recorded[f[0]], f[1])
 		}
 	}
-	for typ, table := range map[string]changeTable{"CertificateWorkflow": certificateChanges, "IssuerWorkflow": issuerChanges,
-		"OrderWorkflow": orderChanges, "ChallengeWorkflow": challengeChanges,
-		"AccountSchedulerWorkflow": schedulerChanges} {
+	for typ, table := range changeTables() {
 		var ids []string
 		for i, ch := range table {
 			ids = append(ids, ch.id)
