@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -106,9 +107,17 @@ func withDefaults(o *client.Options, log *slog.Logger) {
 	}
 }
 
-// Kubernetes returns the core and the certflow clientsets for one config.
+// Kubernetes returns the core and the certflow clientsets for one config. The core
+// clientset speaks protobuf, as Kubernetes' own controllers do: Secrets, Events and
+// their watches cost the API server and certflow less to encode and decode than JSON.
+// Custom resources have no protobuf encoding, so the certflow clientset keeps JSON.
 func Kubernetes(cfg *rest.Config) (kubernetes.Interface, versioned.Interface, error) {
-	kc, err := kubernetes.NewForConfig(cfg)
+	pb := rest.CopyConfig(cfg)
+	if pb.ContentType == "" {
+		pb.ContentType = runtime.ContentTypeProtobuf
+		pb.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	}
+	kc, err := kubernetes.NewForConfig(pb)
 	if err != nil {
 		return nil, nil, err
 	}
