@@ -90,6 +90,38 @@ func TestChallengeSelfCheckRetriesOnTimersThenValid(t *testing.T) {
 	}
 }
 
+// A challenge valid at the first look writes no status at all: the Order deletes the
+// Challenge next. One that fails writes why.
+func TestChallengeValidAtOnceWritesNoStatus(t *testing.T) {
+	for _, tc := range []struct {
+		authz     string
+		wantWrite bool
+	}{{"valid", false}, {"invalid", true}} {
+		t.Run(tc.authz, func(t *testing.T) {
+			env := newACMEEnv(t)
+			statuses := recordChallengeStatus(env)
+			env.OnActivity(actPresentDNS01, mock.Anything, mock.Anything).Return(dns01.DNS01Record{}, nil)
+			env.OnActivity(actCheckDNS01Propagation, mock.Anything, mock.Anything).Return(dns01.CheckResult{Ready: true}, nil)
+			env.OnActivity(actAcceptChallenge, mock.Anything, mock.Anything).Return(acme.ChallengeInfo{Status: "processing"}, nil)
+			env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(acme.Authorization{Status: tc.authz}, nil)
+			env.OnActivity(actCleanUpDNS01, mock.Anything, mock.Anything).Return(nil)
+
+			env.ExecuteWorkflow(ChallengeWorkflow, dnsChallenge)
+
+			var res ChallengeResult
+			if err := env.GetWorkflowResult(&res); err != nil {
+				t.Fatal(err)
+			}
+			if string(res.State) != tc.authz {
+				t.Fatalf("result %+v, want %s", res, tc.authz)
+			}
+			if wrote := len(*statuses) > 0; wrote != tc.wantWrite {
+				t.Errorf("Challenge status writes %+v, want some: %t", *statuses, tc.wantWrite)
+			}
+		})
+	}
+}
+
 // A self check that never passes does not hang the challenge: after the timeout the
 // server is asked, and its verdict (with its message) ends it; the record is removed.
 func TestChallengeSelfCheckTimeoutLetsTheServerDecide(t *testing.T) {

@@ -68,8 +68,10 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	}
 	spec := in.Spec
 	isDNS := spec.Type == acmev1.ACMEChallengeTypeDNS01
+	wroteStatus := false
 	setStatus := func(ctx workflow.Context, processing, presented bool, state acmev1.State, reason string) {
 		status.Phase, status.LastError = string(state), reason
+		wroteStatus = true
 		_ = step(ctx, kubeStep, fmt.Sprintf("Challenge %s: %s", state, truncate(reason, 80)),
 			actSetChallengeStatus, kube.ChallengeStatusInput{
 				Challenge: in.Challenge, Processing: processing, Presented: presented, State: state, Reason: reason,
@@ -86,9 +88,14 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	}
 
 	presented := false
+	// A challenge valid without a status written before (no self-check failure, no
+	// Processing) is not given one: its Order deletes it next, and the Order's own
+	// status says it went well. One that showed a reason is given its end.
+	validUnwritten := changes.has(changeChallengeValidUnwritten)
 	defer func() {
 		// Clean up always, even when cancelled: nothing may be left behind.
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		cleanedUp := true
 		if presented {
 			var cerr error
 			if isDNS {
@@ -99,6 +106,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 			if cerr != nil && err == nil {
 				res.Reason += "; clean up failed: " + errorMessage(cerr)
 			}
+			cleanedUp = cerr == nil
 		}
 		if res.State == "" {
 			res.State = acmev1.Errored
@@ -107,6 +115,10 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 			} else {
 				res.Reason = "cancelled"
 			}
+		}
+		if validUnwritten && !wroteStatus && res.State == acmev1.Valid && err == nil && cleanedUp {
+			status.Phase = string(res.State)
+			return
 		}
 		setStatus(dctx, false, false, res.State, res.Reason)
 	}()

@@ -156,8 +156,9 @@ var orderChanges = changeTable{
 
 // Changes of the ChallengeWorkflow.
 const (
-	changeChallengeLocalSteps = "challenge-local-steps"
-	changeChallengeSettle     = "challenge-settle"
+	changeChallengeLocalSteps     = "challenge-local-steps"
+	changeChallengeSettle         = "challenge-settle"
+	changeChallengeValidUnwritten = "challenge-valid-unwritten"
 )
 
 var challengeChanges = changeTable{
@@ -169,6 +170,10 @@ var challengeChanges = changeTable{
 		what: "the first look at the authorization after the accept waits up to 3 s in its activity for the server's " +
 			"verdict; a verdict by then ends the challenge without a Processing status write or a timer (before: " +
 			"Processing was written, then the authorization read on timers from 1 s)"},
+	{id: changeChallengeValidUnwritten, since: "2026-12-06 issue 16",
+		what: "a challenge that ends valid and cleaned up, with no status written before (no self-check failure, no " +
+			"Processing), writes no last status: its Order deletes the Challenge next (before: valid was written, then " +
+			"the object deleted)"},
 }
 
 // Changes of the AccountSchedulerWorkflow.
