@@ -79,6 +79,10 @@ const finalizeSettle = 3 * time.Second
 // revision; the Certificate backs off and the next attempt is a new revision.
 const ErrTypeOrderFailed = "ACMEOrderFailed"
 
+// ErrTypeChallengesErrored is the error type of challenges that failed on this side
+// (none invalid): the order ends errored, and no name counts as a failed validation.
+const ErrTypeChallengesErrored = "ACMEChallengesErrored"
+
 // acmeAccountUnknown reports whether err (an activity's, or an order's that failed
 // for it) says that the ACME server does not know the account, or no longer accepts it.
 func acmeAccountUnknown(err error) bool {
@@ -321,26 +325,52 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		return err
 	}
 	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
-	var failures []string
-	errType := ErrTypeOrderFailed
+	// The server's refusals (invalid) are validation failures of their names; a
+	// challenge that errored on this side (a present, a self check or an accept that
+	// did not run) says nothing of its name.
+	var invalid, errored []string
+	accountUnknown := false
 	for _, c := range children {
 		var res ChallengeResult
 		if err := c.future.Get(ctx, &res); err != nil {
-			failures = append(failures, fmt.Sprintf("%s: %s", c.name, errorMessage(err)))
+			errored = append(errored, fmt.Sprintf("%s: %s", c.name, errorMessage(err)))
 			continue
 		}
-		if res.State != acmev1.Valid {
-			failures = append(failures, fmt.Sprintf("%s: %s", c.name, res.Reason))
+		switch res.State {
+		case acmev1.Valid:
+		case acmev1.Invalid:
+			invalid = append(invalid, fmt.Sprintf("%s: %s", c.name, res.Reason))
+		default:
+			errored = append(errored, fmt.Sprintf("%s: %s", c.name, res.Reason))
 		}
-		if res.AccountUnknown {
-			// Not the names' fault: the Certificate registers again and orders anew.
-			errType = acme.ErrTypeAccountUnknown
-		}
+		// Not the names' fault: the Certificate registers again and orders anew.
+		accountUnknown = accountUnknown || res.AccountUnknown
 	}
-	if len(failures) > 0 {
-		return temporal.NewNonRetryableApplicationError("Failed to validate: "+strings.Join(failures, "; "), errType, nil)
+	return challengesFailure(invalid, errored, accountUnknown)
+}
+
+// challengesFailure is the error of an order whose challenges did not all pass, nil
+// when they did. Errored challenges are named first, outside "Failed to validate: ",
+// after which orderOutcome counts names for the failed-validation limit; an order with
+// no invalid challenge is errored, not invalid (ErrTypeOrderFailed makes it invalid).
+func challengesFailure(invalid, errored []string, accountUnknown bool) error {
+	var parts []string
+	if len(errored) > 0 {
+		parts = append(parts, "Failed to complete the challenges: "+strings.Join(errored, "; "))
 	}
-	return nil
+	if len(invalid) > 0 {
+		parts = append(parts, "Failed to validate: "+strings.Join(invalid, "; "))
+	}
+	errType := ErrTypeOrderFailed
+	switch {
+	case len(parts) == 0:
+		return nil
+	case accountUnknown:
+		errType = acme.ErrTypeAccountUnknown
+	case len(invalid) == 0:
+		errType = ErrTypeChallengesErrored
+	}
+	return temporal.NewNonRetryableApplicationError(strings.Join(parts, ". "), errType, nil)
 }
 
 // pickSolver chooses the solver (upstream's selector precedence, among the challenge

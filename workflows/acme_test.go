@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/dns01"
 	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/scheduler"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 )
 
@@ -372,6 +374,53 @@ func TestOrderAppliesHTTP01Overrides(t *testing.T) {
 			}
 			if in.Solvers[0].HTTP01.Ingress.Name != "" || *in.Solvers[0].HTTP01.Ingress.Class != "nginx" {
 				t.Errorf("the issuer's solver was changed: %+v", in.Solvers[0].HTTP01.Ingress)
+			}
+		})
+	}
+}
+
+// Only the server's refusals count as failed validations of their names: a challenge
+// that errored on this side (an accept that timed out) makes the order errored, and
+// its name is not held back by the failed-validation limit.
+func TestChallengesFailureCountsOnlyRefusedNames(t *testing.T) {
+	in := testOrderInput()
+	in.Spec.DNSNames = []string{"a.example.com", "b.example.com"}
+	accept := "a.example.com: Error accepting challenge: deadline exceeded (type: StartToClose)"
+	refused := "b.example.com: Authorization invalid: Incorrect TXT record"
+	for _, tc := range []struct {
+		name             string
+		invalid, errored []string
+		accountUnknown   bool
+		wantType         string
+		wantOutcome      string
+		wantFailed       []string
+	}{
+		{name: "all valid"},
+		{name: "refused", invalid: []string{refused}, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
+		{name: "errored", errored: []string{accept}, wantType: ErrTypeChallengesErrored, wantOutcome: scheduler.OutcomeErrored},
+		{name: "both", invalid: []string{refused}, errored: []string{accept}, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
+		{name: "account unknown", errored: []string{"a.example.com: Error accepting challenge: accountDoesNotExist"}, accountUnknown: true,
+			wantType: acme.ErrTypeAccountUnknown, wantOutcome: scheduler.OutcomeErrored},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := challengesFailure(tc.invalid, tc.errored, tc.accountUnknown)
+			if tc.wantType == "" {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				return
+			}
+			var appErr *temporal.ApplicationError
+			if !errors.As(err, &appErr) || appErr.Type() != tc.wantType || appErr.NonRetryable() == false {
+				t.Fatalf("error %v, want a final %s", err, tc.wantType)
+			}
+			for _, part := range append(append([]string{}, tc.invalid...), tc.errored...) {
+				if !strings.Contains(appErr.Message(), part) {
+					t.Errorf("message %q does not say %q", appErr.Message(), part)
+				}
+			}
+			if rel := orderOutcome(in, err); rel.Outcome != tc.wantOutcome || !slices.Equal(rel.FailedNames, tc.wantFailed) {
+				t.Errorf("outcome %+v, want %s with failed names %v", rel, tc.wantOutcome, tc.wantFailed)
 			}
 		})
 	}
