@@ -118,13 +118,18 @@ func (c *certificateRun) ariWindowWords() string {
 // ACME issuer with renewal information issued in this chain, unless the run has just
 // read it. A certificate the chain did not issue (a Secret adopted, a chain an older
 // certflow began) gets it from its next renewal on: its issuer is not looked up before
-// an issuance is due.
+// an issuance is due. Not before the server's Retry-After (ARIState.NextCheck): a burst
+// of signals (an issuer changed under thousands of Certificates) keeps the windows last
+// read instead of becoming a burst of requests to the CA.
 func (c *certificateRun) ariCheckDue() bool {
 	if c.st.NotAfter == nil || !c.changes.has(changeARI) {
 		return false
 	}
 	a := c.currentARI()
-	return a != nil && !a.Off && !c.ariFresh
+	if a == nil || a.Off || c.ariFresh {
+		return false
+	}
+	return a.NextCheck == nil || !c.changes.has(changeARIRetryAfter) || !workflow.Now(c.ctx).Before(*a.NextCheck)
 }
 
 // refreshARI reads the renewal information of the certificate in hand and queues an

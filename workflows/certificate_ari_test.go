@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,33 @@ func TestARIWindowMovedRenewsEarlier(t *testing.T) {
 	}
 	if len(*orders) != 1 || (*orders)[0].Replaces != "aki.serial" {
 		t.Errorf("orders %+v, want one replacing aki.serial", *orders)
+	}
+}
+
+// Signals that wake an evaluation before the server's Retry-After (6 h here) keep the
+// window last read: an issuer changed under many Certificates is no burst of requests
+// to the CA. The re-read on the timer comes as before.
+func TestARISignalsBeforeRetryAfterKeepTheWindow(t *testing.T) {
+	var reads []time.Duration
+	var env *testsuite.TestWorkflowEnvironment
+	env, _, _ = ariCertificate(t, readyACME, func() acme.RenewalInfo {
+		reads = append(reads, env.Now().Sub(epoch))
+		return answer(window(59*day, 61*day))
+	})
+	for _, at := range []time.Duration{time.Hour, 2 * time.Hour, 7 * time.Hour} {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true}) }, at)
+	}
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var early []time.Duration
+	for _, r := range reads {
+		if r <= 13*time.Hour {
+			early = append(early, r)
+		}
+	}
+	if want := []time.Duration{0, 6 * time.Hour, 12 * time.Hour}; !slices.Equal(early, want) {
+		t.Errorf("renewal information read at %v in the first 13 h, want %v: at the start and at each Retry-After, not at the signals", early, want)
 	}
 }
 

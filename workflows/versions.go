@@ -53,6 +53,7 @@ const (
 	changeARI                 = "acme-renewal-info"
 	changeARIFromOrder        = "acme-renewal-info-from-order"
 	changeManualSameSecond    = "manual-renew-same-second"
+	changeARIRetryAfter       = "acme-renewal-info-retry-after"
 )
 
 var certificateChanges = changeTable{
@@ -104,6 +105,9 @@ var certificateChanges = changeTable{
 		what: "a manual renewal token already acted on, relayed again after a status write removed its condition, makes the " +
 			"next evaluation read the Certificate: a request written again in the same second is a new one (before: it was " +
 			"taken for a late relay and dropped)"},
+	{id: changeARIRetryAfter, since: "2026-12-06 issue 16",
+		what: "an evaluation woken by a signal before the server's Retry-After for the renewal information keeps the " +
+			"window last read (before: every evaluation read it again)"},
 }
 
 // Changes of the IssuerWorkflow.
