@@ -88,6 +88,18 @@ const (
 	ARIErrorRecheck = time.Hour
 )
 
+// ARIErrorRecheckAfter is the interval after failed reads in a row (failures ≥ 1):
+// ARIErrorRecheck doubling per failure, at most ARIMaxRecheck. A server that answers
+// an error for good (it does not know the certificate) is asked once a day, not once
+// an hour for the rest of the certificate's life.
+func ARIErrorRecheckAfter(failures int) time.Duration {
+	d := ARIErrorRecheck
+	for i := 1; i < failures && d < ARIMaxRecheck; i++ {
+		d *= 2
+	}
+	return min(d, ARIMaxRecheck)
+}
+
 // ARINextCheck is when to read the renewal information again: after the server's
 // Retry-After (0: ARIDefaultRetryAfter) bounded to [ARIMinRecheck, ARIMaxRecheck], but
 // when that is past the renewal time, once more just before it (ARIMinRecheck ahead),

@@ -110,3 +110,14 @@ func TestARINextCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestARIErrorRecheckAfter(t *testing.T) {
+	for failures, want := range map[int]time.Duration{
+		0: time.Hour, 1: time.Hour, 2: 2 * time.Hour, 3: 4 * time.Hour, 5: 16 * time.Hour,
+		6: ARIMaxRecheck, 7: ARIMaxRecheck, 1000: ARIMaxRecheck,
+	} {
+		if got := ARIErrorRecheckAfter(failures); got != want {
+			t.Errorf("ARIErrorRecheckAfter(%d) = %s, want %s", failures, got, want)
+		}
+	}
+}

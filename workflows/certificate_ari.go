@@ -36,8 +36,10 @@ type ARIState struct {
 	// Checked is when the server was last asked, NextCheck when it is asked again.
 	Checked   time.Time  `json:",omitempty"`
 	NextCheck *time.Time `json:",omitempty"`
-	// LastError is why the last read gave no window.
+	// LastError is why the last read gave no window; Failures counts the failed reads
+	// since the last good one (their re-reads back off: policy.ARIErrorRecheckAfter).
 	LastError string `json:",omitempty"`
+	Failures  int    `json:",omitempty"`
 }
 
 // Event reasons of renewal information.
@@ -227,13 +229,18 @@ func (c *certificateRun) applyARI(res acme.RenewalInfo, now time.Time) {
 // ariFailed records a read of the renewal information that failed: the window last
 // read for this certificate stays, and the read is tried again later.
 func (c *certificateRun) ariFailed(prev *ARIState, notAfter, now time.Time, why string, renewal *time.Time) {
-	next := now.Add(policy.ARIErrorRecheck)
-	if renewal != nil {
-		next = policy.ARINextCheck(now, policy.ARIErrorRecheck, *renewal)
-	}
 	st := ARIState{NotAfter: notAfter, Checked: now}
 	if prev != nil && !prev.Off {
 		st = *prev
+	}
+	st.Failures++
+	interval := policy.ARIErrorRecheck
+	if c.changes.has(changeARIErrorBackoff) {
+		interval = policy.ARIErrorRecheckAfter(st.Failures)
+	}
+	next := now.Add(interval)
+	if renewal != nil {
+		next = policy.ARINextCheck(now, interval, *renewal)
 	}
 	first := st.LastError == ""
 	st.LastError, st.NextCheck = why, &next

@@ -175,6 +175,37 @@ func TestARISignalsBeforeRetryAfterKeepTheWindow(t *testing.T) {
 	}
 }
 
+// A server that fails every read of the renewal information (it does not know the
+// certificate) is asked again after 1 h, then 2 h, 4 h ... and at most once a day, and
+// the certificate still renews at 2/3 of its life.
+func TestARIFailedReadsBackOff(t *testing.T) {
+	var reads []time.Duration
+	var env *testsuite.TestWorkflowEnvironment
+	env, _, orders := ariCertificate(t, readyACME, func() acme.RenewalInfo {
+		reads = append(reads, env.Now().Sub(epoch))
+		return acme.RenewalInfo{Error: "urn:ietf:params:acme:error:malformed: certificate not found"}
+	})
+
+	env.ExecuteWorkflow(CertificateWorkflow, ariInput())
+
+	var early []time.Duration
+	for _, r := range reads {
+		if r <= 56*time.Hour {
+			early = append(early, r)
+		}
+	}
+	h := time.Hour
+	if want := []time.Duration{0, h, 3 * h, 7 * h, 15 * h, 31 * h, 55 * h}; !slices.Equal(early, want) {
+		t.Errorf("failed reads at %v in the first 56 h, want %v", early, want)
+	}
+	if n := len(reads); n > 70 {
+		t.Errorf("%d reads over the certificate's 60 days, want about one a day", n)
+	}
+	if len(*orders) != 1 {
+		t.Errorf("%d orders, want the renewal at 2/3 of the life", len(*orders))
+	}
+}
+
 // Re-reads of a window that does not move keep the run waiting, but not past the point
 // where Temporal suggests continuing as new: a short re-read interval over a long
 // validity (--acme-renewal-info-max-recheck) does not grow one history without end.

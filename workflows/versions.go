@@ -54,6 +54,7 @@ const (
 	changeARIFromOrder        = "acme-renewal-info-from-order"
 	changeManualSameSecond    = "manual-renew-same-second"
 	changeARIRetryAfter       = "acme-renewal-info-retry-after"
+	changeARIErrorBackoff     = "acme-renewal-info-error-backoff"
 )
 
 var certificateChanges = changeTable{
@@ -108,6 +109,9 @@ var certificateChanges = changeTable{
 	{id: changeARIRetryAfter, since: "2026-12-06 issue 16",
 		what: "an evaluation woken by a signal before the server's Retry-After for the renewal information keeps the " +
 			"window last read (before: every evaluation read it again)"},
+	{id: changeARIErrorBackoff, since: "2026-12-06 issue 16",
+		what: "failed reads of the renewal information in a row are retried after 1 h doubling to at most a day " +
+			"(policy.ARIErrorRecheckAfter; before: every hour)"},
 }
 
 // Changes of the IssuerWorkflow.
