@@ -337,11 +337,12 @@ func canonicalIPs(ips []string) []string {
 	return out
 }
 
-// canonicalIP is canonicalIPs for one address; anything else is returned as it is.
+// canonicalIP is canonicalIPs for one address, read as the CSR builder reads it
+// (pki.ParseIPAddresses trims spaces); anything else is returned as it is.
 //
 //workflowcheck:ignore
 func canonicalIP(ip string) string {
-	if a, err := netip.ParseAddr(ip); err == nil {
+	if a, err := netip.ParseAddr(strings.TrimSpace(ip)); err == nil {
 		return a.Unmap().String()
 	}
 	return ip
