@@ -115,14 +115,12 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 		return OrderResult{}, err
 	}
 	// The account's scheduler gives the order its slot before the order is created at
-	// the server; the slot goes back with the order's outcome when it ends (refused:
-	// the names whose challenge the server refused).
+	// the server; the slot goes back with the order's outcome when it ends.
 	var slot orderSlot
-	var refused []string
 	useScheduler := changes.has(changeAccountScheduler)
 	defer func() {
 		if useScheduler {
-			releaseSlot(ctx, &slot, orderOutcome(err, refused))
+			releaseSlot(ctx, &slot, orderOutcome(in, err))
 		}
 	}()
 	var order kube.ObjectRef
@@ -170,7 +168,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 	}
 
 	if st.Status == "pending" {
-		if refused, err = solveAuthorizations(ctx, in, order, st, &status, acmeKind, local); err != nil {
+		if err := solveAuthorizations(ctx, in, order, st, &status, acmeKind, local); err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
 				return OrderResult{}, fail(acmev1.Invalid, appErr.Message(), nil)
@@ -246,9 +244,8 @@ func readRenewalInfo(ctx workflow.Context, acmeKind stepKind, account acme.Accou
 
 // solveAuthorizations runs one ChallengeWorkflow per pending authorization, records
 // the authorizations on the Order, waits for all of them, and deletes the Challenge
-// objects afterwards (also when one failed or the order was cancelled). It returns the
-// names whose challenge the server refused: only those count as failed validations.
-func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status, acmeKind stepKind, local bool) (refused []string, err error) {
+// objects afterwards (also when one failed or the order was cancelled).
+func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status, acmeKind stepKind, local bool) error {
 	type running struct {
 		ref    kube.ObjectRef
 		future workflow.ChildWorkflowFuture
@@ -264,13 +261,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}()
 	var settings acme.Settings
 	if err := step(ctx, kubeStep, "read the worker's ACME settings", actGetSettings).Get(ctx, &settings); err != nil {
-		return nil, err
+		return err
 	}
 	for i, url := range st.Authorizations {
 		var az acme.Authorization
 		if err := step(ctx, acmeKind, "get authorization "+url,
 			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
-			return nil, err
+			return err
 		}
 		rec := acmev1.ACMEAuthorization{URL: url, Identifier: az.Identifier, Wildcard: &az.Wildcard, InitialState: acmev1.State(az.Status)}
 		for _, ch := range az.Challenges {
@@ -286,7 +283,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		}
 		solverIdx, ch, ok := pickSolver(in, az, name)
 		if !ok {
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no configured challenge solvers can be used for %s (offered: %s)", name, offeredTypes(az)), ErrTypeOrderFailed, nil)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("no configured challenge solvers can be used for %s (offered: %s)", name, offeredTypes(az)), ErrTypeOrderFailed, nil)
 		}
 		chType := acmev1.ACMEChallengeTypeHTTP01
 		if ch.Type == "dns-01" {
@@ -297,7 +294,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		// the issuer's as it is. Its map ranges are DeepCopy's: copies, whatever the order.
 		solver, err := policy.ApplyHTTP01Overrides(in.Solvers[solverIdx], in.HTTP01Overrides, order.Namespace) //workflowcheck:ignore
 		if err != nil {
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the Certificate's HTTP-01 override annotations for %s: %v", name, err), ErrTypeOrderFailed, nil)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the Certificate's HTTP-01 override annotations for %s: %v", name, err), ErrTypeOrderFailed, nil)
 		}
 		spec := acmev1.ChallengeSpec{
 			URL: ch.URL, AuthorizationURL: url, DNSName: az.Identifier, Wildcard: az.Wildcard, Type: chType,
@@ -306,7 +303,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		var ref kube.ObjectRef
 		if err := step(ctx, kubeStep, "create Challenge "+chName,
 			actCreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
-			return nil, err
+			return err
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:        ChallengeWorkflowID(ref.Namespace, ref.Name),
@@ -325,7 +322,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	if err := step(ctx, kubeStep, "record authorizations on Order "+order.Name, actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Pending, Authorizations: recorded,
 	}).Get(ctx, nil); err != nil {
-		return nil, err
+		return err
 	}
 	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
 	// The server's refusals (invalid) are validation failures of their names; a
@@ -342,7 +339,6 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		switch res.State {
 		case acmev1.Valid:
 		case acmev1.Invalid:
-			refused = append(refused, c.name)
 			invalid = append(invalid, fmt.Sprintf("%s: %s", c.name, res.Reason))
 		default:
 			errored = append(errored, fmt.Sprintf("%s: %s", c.name, res.Reason))
@@ -350,13 +346,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		// Not the names' fault: the Certificate registers again and orders anew.
 		accountUnknown = accountUnknown || res.AccountUnknown
 	}
-	return refused, challengesFailure(invalid, errored, accountUnknown)
+	return challengesFailure(invalid, errored, accountUnknown)
 }
 
 // challengesFailure is the error of an order whose challenges did not all pass, nil
-// when they did: the errored ones, then those the server refused ("Failed to
-// validate"). An order with no refused challenge is errored, not invalid
-// (ErrTypeOrderFailed makes it invalid).
+// when they did. Errored challenges are named first, outside "Failed to validate: ",
+// after which orderOutcome counts names for the failed-validation limit; an order with
+// no invalid challenge is errored, not invalid (ErrTypeOrderFailed makes it invalid).
 func challengesFailure(invalid, errored []string, accountUnknown bool) error {
 	var parts []string
 	if len(errored) > 0 {

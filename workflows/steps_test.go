@@ -20,10 +20,7 @@ func TestLocalStepsHaveTimeToRetry(t *testing.T) {
 		interval := kind.retry.InitialInterval
 		for range 3 {
 			backoff += interval
-			interval = time.Duration(float64(interval) * kind.retry.BackoffCoefficient)
-			if m := kind.retry.MaximumInterval; m > 0 {
-				interval = min(interval, m)
-			}
+			interval = min(time.Duration(float64(interval)*kind.retry.BackoffCoefficient), max(kind.retry.MaximumInterval, interval))
 		}
 		if want := 3*kind.timeout + backoff; o.ScheduleToCloseTimeout < want {
 			t.Errorf("%s: schedule-to-close %s leaves no room for three attempts and their backoff (%s)", name, o.ScheduleToCloseTimeout, want)
