@@ -74,6 +74,7 @@ run: tools build
 ## test: static checks, unit tests and integration tests on the real local stack
 test: tools test-tools bind chromium lint verify-generate fuzz-short image
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd tools/dnswebhook && $(GO) test -count=1 ./...
 
 ## chaos: 1,000 CA and 50 ACME DNS-01 Certificates issued while the worker, the watcher,
 ## Temporal and kube-apiserver fail (test/chaos); prints its report. make test runs 100 + 10.

@@ -6,8 +6,9 @@
 // ($CHALLTESTSRV_URL), the DNS server Pebble resolves with.
 //
 // A solver config {"failWith": "message"} makes Present fail with that message, as a
-// webhook whose DNS provider refuses would (CleanUp, with nothing to remove, succeeds). Every request the solver
-// handles is appended, as one JSON line, to $REQUEST_LOG when set.
+// webhook whose DNS provider refuses would (CleanUp, with nothing to remove, succeeds).
+// Every request the solver handles is appended, as one JSON line, to $REQUEST_LOG
+// when set.
 //
 // It is a test fixture of certflow (a nested module, so that its dependencies stay out
 // of certflow's go.mod), built into bin/ by hack/build-tools.sh and started by the
@@ -47,23 +48,30 @@ func main() {
 		os.Exit(2)
 	}
 	cmd.RunWebhookServer(group, &solver{
-		api:     api,
-		hc:      &http.Client{Timeout: 10 * time.Second},
-		log:     os.Getenv("REQUEST_LOG"),
-		records: map[string][]string{},
+		api:    api,
+		hc:     &http.Client{Timeout: 10 * time.Second},
+		log:    os.Getenv("REQUEST_LOG"),
+		wanted: map[string][]string{},
+		served: map[string][]string{},
 	})
 }
 
-// solver keeps the values it presented per name, so that removing one value (a
-// wildcard and its apex share one name) keeps the others: challtestsrv's clear-txt
-// removes every value of a name.
+// solver keeps the values it presented per name. challtestsrv's /set-txt appends a
+// value and its /clear-txt removes every value of a name; it cannot remove one. A real
+// DNS provider changes a name's records without a moment in which it has none, and an
+// ACME server validating the other challenge of a name in such a moment fails it (a
+// wildcard and its apex share one name). So Present only appends, and a value cleaned
+// up while others stay wanted is left served until the name's last value goes: then the
+// name is cleared. Only a value's absence next to others is unlike a real provider (a
+// validator looks for its own value, never for another's absence).
 type solver struct {
 	api string
 	hc  *http.Client
 	log string
 
-	mu      sync.Mutex
-	records map[string][]string
+	mu     sync.Mutex
+	wanted map[string][]string // values presented and not cleaned up, per name
+	served map[string][]string // what challtestsrv serves per name (wanted and left-over)
 }
 
 type config struct {
@@ -76,27 +84,16 @@ func (s *solver) Name() string { return SolverName }
 func (s *solver) Initialize(*rest.Config, <-chan struct{}) error { return nil }
 
 func (s *solver) Present(ch *v1alpha1.ChallengeRequest) error {
-	return s.handle(ch, true, func(values []string) ([]string, bool) {
-		if slices.Contains(values, ch.Key) {
-			return values, false
-		}
-		return append(values, ch.Key), true
-	})
+	return s.handle(ch, true)
 }
 
 func (s *solver) CleanUp(ch *v1alpha1.ChallengeRequest) error {
-	return s.handle(ch, false, func(values []string) ([]string, bool) {
-		i := slices.Index(values, ch.Key)
-		if i < 0 {
-			return values, false
-		}
-		return slices.Delete(values, i, i+1), true
-	})
+	return s.handle(ch, false)
 }
 
-// handle logs the request, honours failWith (present), and applies change to the
-// values of the request's resolved FQDN, writing them to challtestsrv when they changed.
-func (s *solver) handle(ch *v1alpha1.ChallengeRequest, present bool, change func([]string) ([]string, bool)) error {
+// handle logs the request, honours failWith (present), and presents or removes the
+// request's value at its resolved FQDN.
+func (s *solver) handle(ch *v1alpha1.ChallengeRequest, present bool) error {
 	if err := s.record(ch); err != nil {
 		return err
 	}
@@ -115,23 +112,29 @@ func (s *solver) handle(ch *v1alpha1.ChallengeRequest, present bool, change func
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	host := strings.ToLower(ch.ResolvedFQDN)
-	values, changed := change(slices.Clone(s.records[host]))
-	if !changed {
+	if present {
+		if !slices.Contains(s.served[host], ch.Key) {
+			if err := s.post("/set-txt", map[string]string{"host": host, "value": ch.Key}); err != nil {
+				return err
+			}
+			s.served[host] = append(s.served[host], ch.Key)
+		}
+		if !slices.Contains(s.wanted[host], ch.Key) {
+			s.wanted[host] = append(s.wanted[host], ch.Key)
+		}
+		return nil
+	}
+	if i := slices.Index(s.wanted[host], ch.Key); i >= 0 {
+		s.wanted[host] = slices.Delete(s.wanted[host], i, i+1)
+	}
+	if len(s.wanted[host]) > 0 || len(s.served[host]) == 0 {
 		return nil
 	}
 	if err := s.post("/clear-txt", map[string]string{"host": host}); err != nil {
 		return err
 	}
-	for _, v := range values {
-		if err := s.post("/set-txt", map[string]string{"host": host, "value": v}); err != nil {
-			return err
-		}
-	}
-	if len(values) == 0 {
-		delete(s.records, host)
-	} else {
-		s.records[host] = values
-	}
+	delete(s.wanted, host)
+	delete(s.served, host)
 	return nil
 }
 
