@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -123,23 +122,16 @@ func releaseSlot(ctx workflow.Context, slot *orderSlot, rel scheduler.Release) {
 }
 
 // orderOutcome is the release of an order that ended with err: valid, invalid (the
-// names whose validation failed count for the failed-validation limit), or errored.
-func orderOutcome(in OrderInput, err error) scheduler.Release {
-	if err == nil {
+// names whose challenge the server refused count for the failed-validation limit), or
+// errored.
+func orderOutcome(err error, refused []string) scheduler.Release {
+	switch {
+	case err == nil:
 		return scheduler.Release{Outcome: scheduler.OutcomeValid}
+	case len(refused) > 0:
+		return scheduler.Release{Outcome: scheduler.OutcomeInvalid, FailedNames: refused}
 	}
-	msg := errorMessage(err)
-	if !strings.Contains(msg, "Failed to validate: ") {
-		return scheduler.Release{Outcome: scheduler.OutcomeErrored}
-	}
-	rel := scheduler.Release{Outcome: scheduler.OutcomeInvalid}
-	failed := msg[strings.Index(msg, "Failed to validate: "):]
-	for _, n := range append(append([]string{}, in.Spec.DNSNames...), in.Spec.IPAddresses...) {
-		if strings.Contains(failed, n+": ") || strings.Contains(failed, "; "+n+":") {
-			rel.FailedNames = append(rel.FailedNames, n)
-		}
-	}
-	return rel
+	return scheduler.Release{Outcome: scheduler.OutcomeErrored}
 }
 
 // rateLimitedUntil reports whether err is the server's rateLimited answer to a new

@@ -442,13 +442,14 @@ func ptrTo[T any](v T) *T { return &v }
 
 // Invalid orders name their failed names in the release.
 func TestOrderOutcome(t *testing.T) {
-	in := testOrderInput()
-	in.Spec.DNSNames = []string{"a.example.com", "b.example.com"}
 	err := temporal.NewNonRetryableApplicationError("Failed to validate: b.example.com: Incorrect TXT record", ErrTypeOrderFailed, nil)
-	if r := orderOutcome(in, err); r.Outcome != "invalid" || !slices.Equal(r.FailedNames, []string{"b.example.com"}) {
+	if r := orderOutcome(err, []string{"b.example.com"}); r.Outcome != "invalid" || !slices.Equal(r.FailedNames, []string{"b.example.com"}) {
 		t.Errorf("outcome %+v", r)
 	}
-	if r := orderOutcome(in, errors.New("boom")); r.Outcome != "errored" {
+	if r := orderOutcome(errors.New("boom"), nil); r.Outcome != "errored" {
+		t.Errorf("outcome %+v", r)
+	}
+	if r := orderOutcome(nil, nil); r.Outcome != "valid" {
 		t.Errorf("outcome %+v", r)
 	}
 }

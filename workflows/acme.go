@@ -115,12 +115,14 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 		return OrderResult{}, err
 	}
 	// The account's scheduler gives the order its slot before the order is created at
-	// the server; the slot goes back with the order's outcome when it ends.
+	// the server; the slot goes back with the order's outcome when it ends (refused:
+	// the names whose challenge the server refused).
 	var slot orderSlot
+	var refused []string
 	useScheduler := changes.has(changeAccountScheduler)
 	defer func() {
 		if useScheduler {
-			releaseSlot(ctx, &slot, orderOutcome(in, err))
+			releaseSlot(ctx, &slot, orderOutcome(err, refused))
 		}
 	}()
 	var order kube.ObjectRef
@@ -168,7 +170,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 	}
 
 	if st.Status == "pending" {
-		if err := solveAuthorizations(ctx, in, order, st, &status, acmeKind, local); err != nil {
+		if refused, err = solveAuthorizations(ctx, in, order, st, &status, acmeKind, local); err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
 				return OrderResult{}, fail(acmev1.Invalid, appErr.Message(), nil)
@@ -244,8 +246,9 @@ func readRenewalInfo(ctx workflow.Context, acmeKind stepKind, account acme.Accou
 
 // solveAuthorizations runs one ChallengeWorkflow per pending authorization, records
 // the authorizations on the Order, waits for all of them, and deletes the Challenge
-// objects afterwards (also when one failed or the order was cancelled).
-func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status, acmeKind stepKind, local bool) error {
+// objects afterwards (also when one failed or the order was cancelled). It returns the
+// names whose challenge the server refused: only those count as failed validations.
+func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectRef, st acme.OrderState, status *Status, acmeKind stepKind, local bool) (refused []string, err error) {
 	type running struct {
 		ref    kube.ObjectRef
 		future workflow.ChildWorkflowFuture
@@ -261,13 +264,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	}()
 	var settings acme.Settings
 	if err := step(ctx, kubeStep, "read the worker's ACME settings", actGetSettings).Get(ctx, &settings); err != nil {
-		return err
+		return nil, err
 	}
 	for i, url := range st.Authorizations {
 		var az acme.Authorization
 		if err := step(ctx, acmeKind, "get authorization "+url,
 			actGetAuthorization, acme.AuthorizationInput{Account: in.Account, URL: url}).Get(ctx, &az); err != nil {
-			return err
+			return nil, err
 		}
 		rec := acmev1.ACMEAuthorization{URL: url, Identifier: az.Identifier, Wildcard: &az.Wildcard, InitialState: acmev1.State(az.Status)}
 		for _, ch := range az.Challenges {
@@ -283,7 +286,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		}
 		solverIdx, ch, ok := pickSolver(in, az, name)
 		if !ok {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("no configured challenge solvers can be used for %s (offered: %s)", name, offeredTypes(az)), ErrTypeOrderFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no configured challenge solvers can be used for %s (offered: %s)", name, offeredTypes(az)), ErrTypeOrderFailed, nil)
 		}
 		chType := acmev1.ACMEChallengeTypeHTTP01
 		if ch.Type == "dns-01" {
@@ -294,7 +297,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		// the issuer's as it is. Its map ranges are DeepCopy's: copies, whatever the order.
 		solver, err := policy.ApplyHTTP01Overrides(in.Solvers[solverIdx], in.HTTP01Overrides, order.Namespace) //workflowcheck:ignore
 		if err != nil {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the Certificate's HTTP-01 override annotations for %s: %v", name, err), ErrTypeOrderFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the Certificate's HTTP-01 override annotations for %s: %v", name, err), ErrTypeOrderFailed, nil)
 		}
 		spec := acmev1.ChallengeSpec{
 			URL: ch.URL, AuthorizationURL: url, DNSName: az.Identifier, Wildcard: az.Wildcard, Type: chType,
@@ -303,7 +306,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		var ref kube.ObjectRef
 		if err := step(ctx, kubeStep, "create Challenge "+chName,
 			actCreateChallenge, kube.CreateChallengeInput{Order: order, Name: chName, Spec: spec}).Get(ctx, &ref); err != nil {
-			return err
+			return nil, err
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:        ChallengeWorkflowID(ref.Namespace, ref.Name),
@@ -322,7 +325,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	if err := step(ctx, kubeStep, "record authorizations on Order "+order.Name, actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Pending, Authorizations: recorded,
 	}).Get(ctx, nil); err != nil {
-		return err
+		return nil, err
 	}
 	status.WaitingFor = fmt.Sprintf("%d challenge(s)", len(children))
 	// The server's refusals (invalid) are validation failures of their names; a
@@ -339,6 +342,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		switch res.State {
 		case acmev1.Valid:
 		case acmev1.Invalid:
+			refused = append(refused, c.name)
 			invalid = append(invalid, fmt.Sprintf("%s: %s", c.name, res.Reason))
 		default:
 			errored = append(errored, fmt.Sprintf("%s: %s", c.name, res.Reason))
@@ -346,13 +350,13 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 		// Not the names' fault: the Certificate registers again and orders anew.
 		accountUnknown = accountUnknown || res.AccountUnknown
 	}
-	return challengesFailure(invalid, errored, accountUnknown)
+	return refused, challengesFailure(invalid, errored, accountUnknown)
 }
 
 // challengesFailure is the error of an order whose challenges did not all pass, nil
-// when they did. Errored challenges are named first, outside "Failed to validate: ",
-// after which orderOutcome counts names for the failed-validation limit; an order with
-// no invalid challenge is errored, not invalid (ErrTypeOrderFailed makes it invalid).
+// when they did: the errored ones, then those the server refused ("Failed to
+// validate"). An order with no refused challenge is errored, not invalid
+// (ErrTypeOrderFailed makes it invalid).
 func challengesFailure(invalid, errored []string, accountUnknown bool) error {
 	var parts []string
 	if len(errored) > 0 {

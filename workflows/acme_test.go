@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/dns01"
@@ -383,44 +384,84 @@ func TestOrderAppliesHTTP01Overrides(t *testing.T) {
 // that errored on this side (an accept that timed out) makes the order errored, and
 // its name is not held back by the failed-validation limit.
 func TestChallengesFailureCountsOnlyRefusedNames(t *testing.T) {
-	in := testOrderInput()
-	in.Spec.DNSNames = []string{"a.example.com", "b.example.com"}
-	accept := "a.example.com: Error accepting challenge: deadline exceeded (type: StartToClose)"
-	refused := "b.example.com: Authorization invalid: Incorrect TXT record"
+	accept := ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: deadline exceeded (type: StartToClose)"}
+	refused := ChallengeResult{State: acmev1.Invalid, Reason: "Authorization invalid: Incorrect TXT record"}
+	unknown := ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: accountDoesNotExist", AccountUnknown: true}
+	valid := ChallengeResult{State: acmev1.Valid}
 	for _, tc := range []struct {
-		name             string
-		invalid, errored []string
-		accountUnknown   bool
-		wantType         string
-		wantOutcome      string
-		wantFailed       []string
+		name        string
+		a, b        ChallengeResult
+		wantState   acmev1.State // the Order's end
+		wantType    string       // the order's error
+		wantOutcome string
+		wantFailed  []string
 	}{
-		{name: "all valid"},
-		{name: "refused", invalid: []string{refused}, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
-		{name: "errored", errored: []string{accept}, wantType: ErrTypeChallengesErrored, wantOutcome: scheduler.OutcomeErrored},
-		{name: "both", invalid: []string{refused}, errored: []string{accept}, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
-		{name: "account unknown", errored: []string{"a.example.com: Error accepting challenge: accountDoesNotExist"}, accountUnknown: true,
-			wantType: acme.ErrTypeAccountUnknown, wantOutcome: scheduler.OutcomeErrored},
+		{name: "all valid", a: valid, b: valid, wantState: acmev1.Valid, wantOutcome: scheduler.OutcomeValid},
+		{name: "refused", a: valid, b: refused, wantState: acmev1.Invalid, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
+		{name: "errored", a: accept, b: valid, wantState: acmev1.Errored, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeErrored},
+		{name: "both", a: accept, b: refused, wantState: acmev1.Invalid, wantType: ErrTypeOrderFailed, wantOutcome: scheduler.OutcomeInvalid, wantFailed: []string{"b.example.com"}},
+		{name: "account unknown", a: unknown, b: valid, wantState: acmev1.Errored, wantType: acme.ErrTypeAccountUnknown, wantOutcome: scheduler.OutcomeErrored},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := challengesFailure(tc.invalid, tc.errored, tc.accountUnknown)
-			if tc.wantType == "" {
-				if err != nil {
-					t.Fatalf("error %v, want none", err)
+			env := newACMEEnv(t)
+			env.OnActivity(actRequestSlot, mock.Anything, mock.Anything).Return(func(_ context.Context, in scheduler.RequestSlotInput) (scheduler.RequestSlotResult, error) {
+				return scheduler.RequestSlotResult{Scheduler: in.SchedulerID, Granted: true}, nil
+			})
+			var releases []scheduler.Release
+			env.OnActivity(actReleaseSlot, mock.Anything, mock.Anything).Return(func(_ context.Context, in scheduler.ReleaseSlotInput) error {
+				releases = append(releases, in.Release)
+				return nil
+			})
+			env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", scheduler.SignalOrdered, mock.Anything).Return(nil).Maybe()
+			env.OnActivity(actCreateOrder, mock.Anything, mock.Anything).Return(kube.ObjectRef{Namespace: "ns", Name: "web-1-42", UID: "o-uid"}, nil)
+			env.OnActivity(actEnsureOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "pending",
+				FinalizeURL: "https://acme/fin/1", Authorizations: []string{"https://acme/authz/a", "https://acme/authz/b"}}, nil)
+			env.OnActivity(actGetSettings, mock.Anything).Return(acme.Settings{SelfCheckTimeout: time.Minute}, nil)
+			env.OnActivity(actGetAuthorization, mock.Anything, mock.Anything).Return(func(_ context.Context, in acme.AuthorizationInput) (acme.Authorization, error) {
+				name := strings.TrimPrefix(in.URL, "https://acme/authz/") + ".example.com"
+				return acme.Authorization{Status: "pending", Identifier: name,
+					Challenges: []acme.ChallengeInfo{{Type: "dns-01", URL: in.URL + "/dns", Token: "tok", KeyAuthorization: "tok.thumb"}}}, nil
+			})
+			env.OnActivity(actCreateChallenge, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.CreateChallengeInput) (kube.ObjectRef, error) {
+				return kube.ObjectRef{Namespace: "ns", Name: in.Name, UID: "ch-" + in.Name}, nil
+			})
+			env.OnActivity(actDeleteChallenge, mock.Anything, mock.Anything).Return(nil)
+			env.OnWorkflow(ChallengeWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in ChallengeInput) (ChallengeResult, error) {
+				if in.Spec.DNSName == "a.example.com" {
+					return tc.a, nil
 				}
-				return
-			}
+				return tc.b, nil
+			})
+			var orderStates []kube.OrderStatusInput
+			env.OnActivity(actSetOrderStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.OrderStatusInput) error {
+				orderStates = append(orderStates, in)
+				return nil
+			})
+			env.OnActivity(actGetOrder, mock.Anything, mock.Anything).Return(acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil)
+			env.OnActivity(actFetchCertificate, mock.Anything, mock.Anything).Return(acme.Chain{CertificatePEM: []byte("chain")}, nil)
+			in := testOrderInput()
+			in.Spec.DNSNames = []string{"a.example.com", "b.example.com"}
+
+			env.ExecuteWorkflow(OrderWorkflow, in)
+
+			err := env.GetWorkflowError()
 			var appErr *temporal.ApplicationError
-			if !errors.As(err, &appErr) || appErr.Type() != tc.wantType || appErr.NonRetryable() == false {
+			switch {
+			case tc.wantType == "" && err != nil:
+				t.Fatalf("error %v, want none", err)
+			case tc.wantType != "" && (!errors.As(err, &appErr) || appErr.Type() != tc.wantType || !appErr.NonRetryable()):
 				t.Fatalf("error %v, want a final %s", err, tc.wantType)
 			}
-			for _, part := range append(append([]string{}, tc.invalid...), tc.errored...) {
-				if !strings.Contains(appErr.Message(), part) {
-					t.Errorf("message %q does not say %q", appErr.Message(), part)
+			for _, r := range []ChallengeResult{tc.a, tc.b} {
+				if appErr != nil && r.State != acmev1.Valid && !strings.Contains(appErr.Message(), r.Reason) {
+					t.Errorf("message %q does not say %q", appErr.Message(), r.Reason)
 				}
 			}
-			if rel := orderOutcome(in, err); rel.Outcome != tc.wantOutcome || !slices.Equal(rel.FailedNames, tc.wantFailed) {
-				t.Errorf("outcome %+v, want %s with failed names %v", rel, tc.wantOutcome, tc.wantFailed)
+			if last := orderStates[len(orderStates)-1]; last.State != tc.wantState {
+				t.Errorf("the Order ended %s, want %s", last.State, tc.wantState)
+			}
+			if len(releases) != 1 || releases[0].Outcome != tc.wantOutcome || !slices.Equal(releases[0].FailedNames, tc.wantFailed) {
+				t.Errorf("releases %+v, want one %s with failed names %v", releases, tc.wantOutcome, tc.wantFailed)
 			}
 		})
 	}

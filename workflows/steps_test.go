@@ -20,7 +20,10 @@ func TestLocalStepsHaveTimeToRetry(t *testing.T) {
 		interval := kind.retry.InitialInterval
 		for range 3 {
 			backoff += interval
-			interval = min(time.Duration(float64(interval)*kind.retry.BackoffCoefficient), max(kind.retry.MaximumInterval, interval))
+			interval = time.Duration(float64(interval) * kind.retry.BackoffCoefficient)
+			if m := kind.retry.MaximumInterval; m > 0 {
+				interval = min(interval, m)
+			}
 		}
 		if want := 3*kind.timeout + backoff; o.ScheduleToCloseTimeout < want {
 			t.Errorf("%s: schedule-to-close %s leaves no room for three attempts and their backoff (%s)", name, o.ScheduleToCloseTimeout, want)
