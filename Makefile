@@ -12,9 +12,9 @@ STACK_TOOLS := etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv h
 DEV_TOOLS := controller-gen workflowcheck
 # Servers only the integration tests run: test fixtures, never shipped (Vault's licence
 # is the BSL; bin/vault is never bundled in the image or chart).
-TEST_TOOLS := vault certflow-dnswebhook
+TEST_TOOLS := vault certflow-dnswebhook temporal-server temporal-sql-tool
 
-.PHONY: all tools test-tools bind chromium build plugin image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
+.PHONY: all tools test-tools bind chromium postgresql build plugin image run test unit integration lint vet fmt-check workflowcheck fuzz-short chaos clean
 
 all: build
 
@@ -25,9 +25,13 @@ include hack/bench.mk
 tools:
 	@hack/build-tools.sh $(STACK_TOOLS) $(DEV_TOOLS)
 
-## test-tools: build the servers only the integration tests run (HashiCorp Vault, the DNS-01 webhook of test/dnswebhook) into bin/
+## test-tools: build the servers only the integration tests and benchmarks run (HashiCorp Vault, the DNS-01 webhook of test/dnswebhook, the Temporal server and its SQL tool) into bin/
 test-tools:
 	@hack/build-tools.sh $(TEST_TOOLS)
+
+## postgresql: install PostgreSQL for the Temporal server on PostgreSQL (make bench's cost curve, its localstack test) when it is missing (Debian's postgresql)
+postgresql:
+	@hack/install-postgresql.sh
 
 ## bind: install ISC BIND 9 (named) for the RFC2136 tests when it is missing (Debian's bind9)
 bind:
@@ -72,7 +76,7 @@ run: tools build
 	$(BIN)/certflow-local --state-dir $(STATE) --bin-dir $(BIN) --crds deploy/crds --gateway-api-crds deploy/gateway-api
 
 ## test: static checks, unit tests and integration tests on the real local stack
-test: tools test-tools bind chromium lint verify-generate fuzz-short image
+test: tools test-tools bind chromium postgresql lint verify-generate fuzz-short image
 	CERTFLOW_INTEGRATION=1 CERTFLOW_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	cd tools/dnswebhook && $(GO) test -count=1 ./...
 

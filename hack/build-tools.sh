@@ -49,6 +49,10 @@ tool() {
     kubectl) build kubectl "$K8S_VERSION" tools/kube k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)" ;;
     temporal) build temporal "$TEMPORAL_CLI_VERSION" tools/temporal github.com/temporalio/cli/cmd/temporal \
       "-X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_CLI_VERSION" ;;
+    # The Temporal server and its SQL schema tool, of the release the CLI embeds: make
+    # bench runs them on PostgreSQL (internal/localstack/temporalpg.go).
+    temporal-server) build temporal-server "$(temporal_server_version)" tools/temporal go.temporal.io/server/cmd/server ;;
+    temporal-sql-tool) build temporal-sql-tool "$(temporal_server_version)" tools/temporal go.temporal.io/server/cmd/tools/sql ;;
     helm) build helm "$HELM_VERSION" tools/helm helm.sh/helm/v4/cmd/helm \
       "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" ;;
     pebble) build pebble "$PEBBLE_VERSION" tools github.com/letsencrypt/pebble/v2/cmd/pebble ;;
@@ -69,6 +73,7 @@ tool() {
 }
 
 tools_version() { (cd tools && go list -m -f '{{.Version}}' "$1"); }
+temporal_server_version() { (cd tools/temporal && go list -m -f '{{.Version}}' go.temporal.io/server); }
 
 if [ $# -eq 0 ]; then
   set -- etcd kube-apiserver kubectl temporal pebble pebble-challtestsrv certflow-dnswebhook helm controller-gen workflowcheck

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -74,6 +75,14 @@ type Options struct {
 	// (ProfileShortLived); zero means 160 hours, Let's Encrypt's. A shorter one
 	// compresses time for short-lived certificates (certflow-bench --mode shortlived).
 	PebbleShortLivedValidity time.Duration
+	// TemporalPostgres starts Temporal as a server on PostgreSQL (temporalpg.go:
+	// bin/temporal-server and bin/temporal-sql-tool, Debian's postgres in
+	// StateDir/postgres) instead of the dev server on SQLite, as a production cluster
+	// runs it. It has no Web UI.
+	TemporalPostgres bool
+	// PostgresBinDir holds postgres, initdb and pg_isready; empty means the newest
+	// /usr/lib/postgresql/*/bin (hack/install-postgresql.sh).
+	PostgresBinDir string
 	// TemporalUICodecEndpoint is the codec endpoint (a URL such as http://127.0.0.1:8081,
 	// what certflow-worker --codec-server-listen-address serves) the dev server's Web UI
 	// decodes payloads with, from the browser (temporal server start-dev
@@ -94,6 +103,13 @@ type Ports struct {
 	APIServer      int
 	// Temporal frontend gRPC, Web UI, HTTP API, metrics.
 	Temporal, TemporalUI, TemporalHTTP, TemporalMetrics int
+	// With Options.TemporalPostgres: PostgreSQL, and the server's membership ports and
+	// its history, matching and worker services' gRPC ports.
+	Postgres                                     int
+	TemporalFrontendMembership                   int
+	TemporalHistory, TemporalHistoryMembership   int
+	TemporalMatching, TemporalMatchingMembership int
+	TemporalWorker, TemporalWorkerMembership     int
 	// Pebble ACME (TLS) and management (TLS) listeners.
 	ACME, PebbleManagement int
 	// pebble-challtestsrv DNS (UDP+TCP) and management HTTP API.
@@ -371,6 +387,8 @@ type component struct {
 	ready func(context.Context) error
 	// appendLog keeps the component's earlier log (a restart).
 	appendLog bool
+	// asUser runs the process as another user (nil: as this process).
+	asUser *syscall.Credential
 }
 
 // runComponent starts c, waits until ready, and retries once with fresh ports if the
@@ -387,7 +405,11 @@ func (s *Stack) runComponent(ctx context.Context, o *Options, c component) error
 		}
 		t := time.Now()
 		s.log.printf("starting %s on %s", c.name, c.addr())
-		p, err := startProc(c.name, filepath.Join(o.BinDir, c.bin), c.args(), o.StateDir, c.env, c.appendLog)
+		bin := c.bin
+		if !filepath.IsAbs(bin) {
+			bin = filepath.Join(o.BinDir, bin)
+		}
+		p, err := startProc(c.name, bin, c.args(), o.StateDir, c.env, c.appendLog, c.asUser)
 		if err != nil {
 			return err
 		}

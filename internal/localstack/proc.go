@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/certflow/certflow/internal/localstack/childproc"
@@ -28,7 +29,7 @@ func (p *proc) tail(n int) string              { return p.Tail(n) }
 
 // startProc starts bin with args, logging to stateDir/<name>.log (appending with
 // appendLog, as a restart does).
-func startProc(name, bin string, args []string, stateDir string, env map[string]string, appendLog bool) (*proc, error) {
+func startProc(name, bin string, args []string, stateDir string, env map[string]string, appendLog bool, cred *syscall.Credential) (*proc, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s: binary %s not found (build it with hack/build-tools.sh): %w", name, bin, err)
 	}
@@ -36,7 +37,7 @@ func startProc(name, bin string, args []string, stateDir string, env map[string]
 	for k, v := range env {
 		kv = append(kv, k+"="+v)
 	}
-	cp, err := childproc.Start(name, bin, args, filepath.Join(stateDir, name+".log"), childproc.Options{Dir: stateDir, Env: kv, AppendLog: appendLog})
+	cp, err := childproc.Start(name, bin, args, filepath.Join(stateDir, name+".log"), childproc.Options{Dir: stateDir, Env: kv, AppendLog: appendLog, Credential: cred})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,11 @@ func CheckBinaries(o Options) error {
 		need = append(need, "etcd", "kube-apiserver")
 	}
 	if o.Temporal && o.ExistingTemporal == "" {
-		need = append(need, "temporal")
+		if o.TemporalPostgres {
+			need = append(need, "temporal-server", "temporal-sql-tool")
+		} else {
+			need = append(need, "temporal")
+		}
 	}
 	if o.ACME {
 		need = append(need, "pebble", "pebble-challtestsrv")

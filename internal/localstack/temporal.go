@@ -42,6 +42,9 @@ func (s *Stack) startTemporal(ctx context.Context, o *Options) error {
 		s.recordTime("temporal (existing)", time.Since(t))
 		return nil
 	}
+	if o.TemporalPostgres {
+		return s.startTemporalPostgres(ctx, o)
+	}
 	p := &s.Ports
 	uiURL := func() string { return "http://127.0.0.1:" + strconv.Itoa(p.TemporalUI) }
 	hc := &http.Client{}

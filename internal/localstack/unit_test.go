@@ -193,7 +193,7 @@ func TestStopKillsProcessGroup(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeScript(t, dir, "stubborn", `trap "" TERM; sleep 300 & echo $! > `+dir+`/child.pid; wait`)
-	p, err := startProc("stubborn", filepath.Join(dir, "stubborn"), nil, dir, nil, false)
+	p, err := startProc("stubborn", filepath.Join(dir, "stubborn"), nil, dir, nil, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

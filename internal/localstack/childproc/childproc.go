@@ -34,6 +34,8 @@ type Options struct {
 	// AppendLog keeps what logPath holds (a restarted server's earlier runs) instead
 	// of truncating it.
 	AppendLog bool
+	// Credential, when set, runs the process as that user (PostgreSQL refuses root).
+	Credential *syscall.Credential
 }
 
 // Start runs bin with args, stdout and stderr appended to logPath (truncated first
@@ -52,7 +54,7 @@ func Start(name, bin string, args []string, logPath string, o Options) (*Proc, e
 	cmd.Dir = o.Dir
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), o.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: o.Credential}
 	if err := spawn(cmd); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
