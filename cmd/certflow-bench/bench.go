@@ -43,14 +43,14 @@ const (
 
 // stackProcs are the stack's processes whose memory is reported (those that run: the
 // ACME ones only in ACME mode).
-var stackProcs = []string{"etcd", "kube-apiserver", "temporal", "pebble", "pebble-challtestsrv"}
+var stackProcs = []string{"etcd", "kube-apiserver", "temporal", "postgres", "pebble", "pebble-challtestsrv"}
 
 type bench struct {
 	cfg config
 	res *result
 
 	stack   *localstack.Stack
-	worker  *child
+	workers []*child // certflow-worker, certflow-worker-2, ...
 	watcher *child
 	// watcherArgs start the watcher again (idle mode's restart).
 	watcherArgs []string
@@ -83,6 +83,7 @@ func (b *bench) run(ctx context.Context) error {
 	stack, err := system.StartStack(ctx, system.StackConfig{
 		Stack: localstack.Options{
 			BinDir: c.binDir, StateDir: c.stateDir, Kube: true, Temporal: true, ACME: acmeMode, Log: stackLog(c.verbose),
+			TemporalPostgres:         c.temporal == temporalPostgres,
 			PebbleShortLivedValidity: shortLived,
 		},
 		CRDDirs: []string{c.crdDir},
@@ -121,9 +122,17 @@ func (b *bench) run(ctx context.Context) error {
 		})
 	}
 	// --worker-args come last: a flag given twice takes its last value.
-	b.worker, err = startChild(procWorker, workerBin, append(workerArgs, strings.Fields(c.workerArgs)...), r.StateDir)
-	if err != nil {
-		return err
+	workerArgs = append(workerArgs, strings.Fields(c.workerArgs)...)
+	for i := range c.workers {
+		name := procWorker
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", procWorker, i+1)
+		}
+		w, err := startChild(name, workerBin, workerArgs, r.StateDir)
+		if err != nil {
+			return err
+		}
+		b.workers = append(b.workers, w)
 	}
 	watcherBin := filepath.Join(c.binDir, procWatcher)
 	watcherArgs := []string{"--kubeconfig", stack.Kubeconfig, "--temporal-address", stack.TemporalAddress, "--leader-elect=false"}
@@ -140,9 +149,12 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	// Either of them exiting ends the bench with its log, unless the bench stopped it.
 	b.cancel = cancel
-	go b.endOnExit(ctx, b.worker)
+	b.procs = watched{procWatcher: b.watcher.PID(), procBench: os.Getpid()}
+	for _, w := range b.workers {
+		go b.endOnExit(ctx, w)
+		b.procs[w.Name] = w.PID()
+	}
 	go b.endOnExit(ctx, b.watcher)
-	b.procs = watched{procWorker: b.worker.PID(), procWatcher: b.watcher.PID(), procBench: os.Getpid()}
 	maps.Copy(b.procs, stack.PIDs())
 
 	quiet := slog.New(slog.DiscardHandler)
@@ -202,7 +214,7 @@ func (b *bench) shutdown() {
 		b.tc.Close()
 	}
 	var wg sync.WaitGroup
-	for _, ch := range []*child{b.worker, b.watcher} {
+	for _, ch := range append(slices.Clone(b.workers), b.watcher) {
 		if ch == nil {
 			continue
 		}
@@ -223,7 +235,7 @@ func (b *bench) shutdown() {
 func (b *bench) countThrottling() {
 	b.res.ThrottleLogLines = map[string]int{}
 	n := 0
-	for _, ch := range []*child{b.worker, b.watcher} {
+	for _, ch := range append(slices.Clone(b.workers), b.watcher) {
 		k := ch.countInLog("client-side throttling")
 		b.res.ThrottleLogLines[ch.Name] = k
 		n += k
@@ -231,6 +243,15 @@ func (b *bench) countThrottling() {
 	if n > 0 {
 		b.res.line("client-side throttling waits over 1 s logged: worker %d, watcher %d", b.res.ThrottleLogLines[procWorker], b.res.ThrottleLogLines[procWatcher])
 	}
+}
+
+// workerNames are the watched names of the worker processes.
+func (b *bench) workerNames() []string {
+	var out []string
+	for _, w := range b.workers {
+		out = append(out, w.Name)
+	}
+	return out
 }
 
 // names returns n Certificate names with a prefix.
@@ -558,7 +579,7 @@ func (b *bench) issuanceLines(f *issuanceFigures) {
 	r.line("throughput %.1f certs/s (N=%d, %.1f s from first create to all Ready; creates took %.1f s, %d in flight%s)",
 		f.CertsPerSecond, f.N, f.DurationSeconds, f.CreatesSeconds, f.Concurrency, goal)
 	r.line("per-cert latency p50 %.2f s, p90 %.2f s, p99 %.2f s, max %.2f s (create returned → Ready observed)", f.LatencyP50, f.LatencyP90, f.LatencyP99, f.LatencyMax)
-	for _, name := range []string{procWorker, procWatcher} {
+	for _, name := range append(b.workerNames(), procWatcher) {
 		p := f.Phase.Processes[name]
 		r.line("%s peak RSS %.0f MiB (VmHWM; %.0f MiB at all Ready)", name, p.PeakRSSMiB, p.RSSMiB)
 	}

@@ -38,6 +38,40 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseStat(t *testing.T) {
+	in := "1234 (postgres: temporal temporal 127.0.0.1(4711) idle) S 1200 1234 1234 0 -1 4194560 100 0 0 0 250 37 11 5 20 0 12 0 500 1000 200"
+	got, err := parseStat([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := statFields{ppid: 1200, utime: 250, stime: 37, cutime: 11, cstime: 5}
+	if got != want {
+		t.Errorf("parseStat = %+v, want %+v", got, want)
+	}
+}
+
+func TestTreeCPU(t *testing.T) {
+	procs := map[int]statFields{
+		1:   {ppid: 0, utime: 1000},
+		100: {ppid: 1, utime: 10, stime: 5, cutime: 7, cstime: 3}, // the postmaster, with reaped backends
+		101: {ppid: 100, utime: 20, stime: 2},
+		102: {ppid: 100, utime: 30},
+		103: {ppid: 101, utime: 4}, // a grandchild
+		200: {ppid: 1, utime: 500}, // not in the tree
+	}
+	got, err := treeCPU(procs, 100)
+	if err != nil || got != 10+5+7+3+20+2+30+4 {
+		t.Errorf("treeCPU = %d, %v; want 81", got, err)
+	}
+	if _, err := treeCPU(procs, 999); err == nil {
+		t.Error("a process that is gone: want an error")
+	}
+	// This test process is in its own tree.
+	if n, err := readTreeCPU(os.Getpid()); err != nil || n < 0 {
+		t.Errorf("readTreeCPU(self) = %d, %v", n, err)
+	}
+}
+
 func TestParseMachineCPU(t *testing.T) {
 	in := "cpu  100 5 50 1000 20 3 2 1 7 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n"
 	busy, total, err := parseMachineCPU([]byte(in))

@@ -58,6 +58,10 @@ type config struct {
 	workerArgs    string
 	watcherArgs   string
 	verbose       bool
+	// temporal is the Temporal the stack runs: the dev server on SQLite, or a server
+	// on PostgreSQL; workers is how many certflow-worker processes serve it.
+	temporal string
+	workers  int
 	// Short-lived mode: the compression factor, what it makes of the certificate's
 	// validity and the month, and the lateness a renewal may have.
 	compression float64
@@ -73,6 +77,12 @@ const (
 	modeIdle       = "idle"
 	modeACME       = "acme"
 	modeShortLived = "shortlived"
+)
+
+// Temporal servers (--temporal).
+const (
+	temporalDev      = "dev"
+	temporalPostgres = "postgres"
 )
 
 func main() {
@@ -96,6 +106,8 @@ func main() {
 	flag.StringVar(&c.workerArgs, "worker-args", "", "extra flags for certflow-worker (space separated)")
 	flag.StringVar(&c.watcherArgs, "watcher-args", "", "extra flags for certflow-k8swatch (space separated)")
 	flag.BoolVar(&c.verbose, "v", false, "show the local stack's progress lines")
+	flag.StringVar(&c.temporal, "temporal", temporalDev, "the Temporal the stack runs: dev (the dev server on SQLite) or postgres (bin/temporal-server on PostgreSQL, as a production cluster)")
+	flag.IntVar(&c.workers, "workers", 1, "certflow-worker processes (throughput and acme modes)")
 	flag.Float64Var(&c.compression, "compression", defaultCompression, "shortlived mode: time compression; a 160 h certificate lives 160h/F and the 30-day month takes 30d/F (1440: a simulated day per minute)")
 	flag.DurationVar(&c.tolerance, "tolerance", 0, "shortlived mode: how long after its renewal time a renewal may come before it counts as late (default 5% of the compressed validity, at least 5s)")
 	flag.Parse()
@@ -168,6 +180,18 @@ func (c *config) defaults() error {
 	default:
 		return fmt.Errorf("--mode %q: want throughput, idle, acme or shortlived", c.mode)
 	}
+	if c.temporal == "" {
+		c.temporal = temporalDev
+	}
+	if c.workers == 0 {
+		c.workers = 1
+	}
+	if c.temporal != temporalDev && c.temporal != temporalPostgres {
+		return fmt.Errorf("--temporal %q: want dev or postgres", c.temporal)
+	}
+	if c.workers < 1 || (c.workers > 1 && c.mode != modeThroughput && c.mode != modeACME) {
+		return errors.New("--workers must be positive, and above 1 only in throughput and acme modes")
+	}
 	if c.n < 1 || c.concurrency < 1 || c.probes < 0 || c.historySample < 0 || c.sampleEvery <= 0 {
 		return errors.New("-n and --concurrency must be positive, --probes and --history-sample not negative")
 	}
@@ -181,6 +205,8 @@ func (c *config) defaults() error {
 type result struct {
 	Mode     string      `json:"mode"`
 	N        int         `json:"n"`
+	Temporal string      `json:"temporal"` // dev or postgres (--temporal)
+	Workers  int         `json:"workers"`  // certflow-worker processes
 	Started  time.Time   `json:"started"`
 	Finished time.Time   `json:"finished"`
 	Error    string      `json:"error,omitempty"`
@@ -236,7 +262,7 @@ func progress(format string, args ...any) {
 }
 
 func run(ctx context.Context, c config) (err error) {
-	r := &result{Mode: c.mode, N: c.n, Started: time.Now()}
+	r := &result{Mode: c.mode, N: c.n, Temporal: c.temporal, Workers: c.workers, Started: time.Now()}
 	r.Machine.Cores = runtime.NumCPU()
 	r.Machine.CPUModel = cpuModel()
 	r.Machine.ClockTick = clockTicks

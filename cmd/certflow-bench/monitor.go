@@ -19,10 +19,18 @@ type cpuSnap struct {
 	machBusy, machTime int64
 }
 
+// forking names the processes whose CPU includes their descendants': servers that
+// fork their workers.
+var forking = map[string]bool{"postgres": true}
+
 func snapCPU(w watched) cpuSnap {
 	s := cpuSnap{at: time.Now(), ticks: map[string]int64{}}
 	for name, pid := range w {
-		if t, err := readProcCPU(pid); err == nil {
+		read := readProcCPU
+		if forking[name] {
+			read = readTreeCPU
+		}
+		if t, err := read(pid); err == nil {
 			s.ticks[name] = t
 		}
 	}

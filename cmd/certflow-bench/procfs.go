@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -64,22 +65,86 @@ func readProcCPU(pid int) (int64, error) {
 }
 
 func parseStatCPU(b []byte) (int64, error) {
+	st, err := parseStat(b)
+	return st.utime + st.stime, err
+}
+
+// statFields are the fields of a /proc/<pid>/stat line the bench reads.
+type statFields struct {
+	ppid                         int
+	utime, stime, cutime, cstime int64
+}
+
+func parseStat(b []byte) (statFields, error) {
 	// The command name (field 2) is in parentheses and may hold spaces or ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed stat %q", b)
+		return statFields{}, fmt.Errorf("malformed stat %q", b)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short stat %q", b)
+	// f[0] is field 3 (state); ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
+	if len(f) < 15 {
+		return statFields{}, fmt.Errorf("short stat %q", b)
 	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("stat utime/stime %q %q", f[11], f[12])
+	var st statFields
+	var errs [5]error
+	st.ppid, errs[0] = strconv.Atoi(f[1])
+	st.utime, errs[1] = strconv.ParseInt(f[11], 10, 64)
+	st.stime, errs[2] = strconv.ParseInt(f[12], 10, 64)
+	st.cutime, errs[3] = strconv.ParseInt(f[13], 10, 64)
+	st.cstime, errs[4] = strconv.ParseInt(f[14], 10, 64)
+	for _, err := range errs {
+		if err != nil {
+			return statFields{}, fmt.Errorf("stat %q: %w", b, err)
+		}
 	}
-	return u + s, nil
+	return st, nil
+}
+
+// readTreeCPU returns the CPU time, in clock ticks, of a process and its live
+// descendants, and of the children they have reaped (cutime, cstime). PostgreSQL serves
+// each connection from a process its postmaster forks (in a session of its own, so
+// not in the postmaster's process group).
+func readTreeCPU(root int) (int64, error) {
+	paths, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return 0, err
+	}
+	procs := map[int]statFields{}
+	for _, p := range paths {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if st, err := parseStat(b); err == nil {
+			procs[pid] = st
+		}
+	}
+	return treeCPU(procs, root)
+}
+
+// treeCPU sums the CPU of root and its descendants among procs.
+func treeCPU(procs map[int]statFields, root int) (int64, error) {
+	if _, ok := procs[root]; !ok {
+		return 0, fmt.Errorf("no process %d", root)
+	}
+	children := map[int][]int{}
+	for pid, st := range procs {
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	var total int64
+	for todo := []int{root}; len(todo) > 0; {
+		pid := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		st := procs[pid]
+		total += st.utime + st.stime + st.cutime + st.cstime
+		todo = append(todo, children[pid]...)
+	}
+	return total, nil
 }
 
 // machineCPU reads the first line of /proc/stat: busy and total ticks of all cores.
