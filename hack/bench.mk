@@ -9,6 +9,9 @@
 #   make bench-shortlived            # 1000 short-lived ACME certificates for a compressed month
 #   make bench-shortlived BENCH_SHORTLIVED_N=200 BENCH_SHORTLIVED_COMPRESSION=2880
 #   make bench BENCH_FLAGS='--keep-state --worker-args="..."'
+#   make bench BENCH_FLAGS='--temporal postgres --workers 2'   # Temporal server on PostgreSQL
+#   make bench-curve                 # the cost curve: N = 100, 1,000, 10,000 on the dev server
+#                                    # and on PostgreSQL with 1 and 2 workers, plotted
 #
 # Each run starts its own kube-apiserver, etcd and Temporal on free ports (it does not
 # disturb `make run`), prints one "bench: ..." line per figure and writes them as JSON.
@@ -30,7 +33,11 @@ BENCH_SHORTLIVED_OUT ?= out/bench-shortlived.json
 # Extra flags for certflow-bench (see `bin/certflow-bench -h`).
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-idle bench-acme bench-shortlived
+# The cost curve's N and where its runs go.
+BENCH_CURVE_N ?= 100 1000 10000
+BENCH_CURVE_DIR ?= out/curve
+
+.PHONY: bench bench-idle bench-acme bench-shortlived bench-curve
 
 ## bench: N Certificates at once on the local stack (BENCH_N, BENCH_MODE=throughput|idle|acme, BENCH_OUT)
 bench: tools build
@@ -47,3 +54,10 @@ bench-acme: tools build
 ## bench-shortlived: 1000 short-lived (shortlived profile) ACME certificates renewed over a compressed month
 bench-shortlived: tools build
 	$(BIN)/certflow-bench --bin-dir $(BIN) --crds deploy/crds --mode shortlived -n $(BENCH_SHORTLIVED_N) --compression $(BENCH_SHORTLIVED_COMPRESSION) --out $(BENCH_SHORTLIVED_OUT) $(BENCH_FLAGS)
+
+## bench-curve: the cost curve (BENCH_CURVE_N on the dev server, and on the Temporal server on PostgreSQL with 1 and 2 workers) into docs/bench-curve.json and docs/bench-curve.png
+bench-curve: tools postgresql build
+	@hack/build-tools.sh temporal-server temporal-sql-tool
+	rm -rf $(BENCH_CURVE_DIR)
+	CURVE_OUT=$(BENCH_CURVE_DIR) BIN=$(BIN) hack/bench-curve.sh $(BENCH_CURVE_N)
+	cd tools/benchplot && $(GO) run . -in $(CURDIR)/$(BENCH_CURVE_DIR) -json $(CURDIR)/docs/bench-curve.json -png $(CURDIR)/docs/bench-curve.png
