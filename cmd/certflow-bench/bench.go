@@ -94,6 +94,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.stack = stack
 	r.StackStartSeconds = round(time.Since(t).Seconds(), 2)
 	progress("stack ready in %.1f s", r.StackStartSeconds)
+	if stack.TemporalPprofURL != "" {
+		progress("the Temporal server's profiles: %s (curl -o temporal.pprof '%sprofile?seconds=12')", stack.TemporalPprofURL, stack.TemporalPprofURL)
+	}
 
 	t = time.Now()
 	cfg := rest.CopyConfig(stack.RESTConfig)

@@ -110,6 +110,7 @@ type Ports struct {
 	TemporalHistory, TemporalHistoryMembership   int
 	TemporalMatching, TemporalMatchingMembership int
 	TemporalWorker, TemporalWorkerMembership     int
+	TemporalPprof                                int // the server's /debug/pprof/
 	// Pebble ACME (TLS) and management (TLS) listeners.
 	ACME, PebbleManagement int
 	// pebble-challtestsrv DNS (UDP+TCP) and management HTTP API.
@@ -156,6 +157,9 @@ type Stack struct {
 	TemporalAddress   string // host:port of the frontend gRPC service
 	TemporalUIURL     string // http://127.0.0.1:<ui>; empty with ExistingTemporal
 	TemporalNamespace string // "default"
+	// TemporalPprofURL is http://127.0.0.1:<port>/debug/pprof/ of the Temporal server on
+	// PostgreSQL (Options.TemporalPostgres); the dev server has none.
+	TemporalPprofURL string
 
 	ACMEDirectoryURL string // https://127.0.0.1:<acme>/dir
 	// RateLimitProxy is in front of Pebble when Options.RateLimitProxy asks for it.

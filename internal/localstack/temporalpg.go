@@ -92,10 +92,11 @@ func (s *Stack) startTemporalPostgres(ctx context.Context, o *Options) error {
 			p.TemporalFrontendMembership, p.TemporalHistory, p.TemporalHistoryMembership = o.Ports.TemporalFrontendMembership, o.Ports.TemporalHistory, o.Ports.TemporalHistoryMembership
 			p.TemporalMatching, p.TemporalMatchingMembership = o.Ports.TemporalMatching, o.Ports.TemporalMatchingMembership
 			p.TemporalWorker, p.TemporalWorkerMembership = o.Ports.TemporalWorker, o.Ports.TemporalWorkerMembership
+			p.TemporalPprof = o.Ports.TemporalPprof
 		},
 		pick: func() error {
 			if err := fillPorts(nil, &p.Temporal, &p.TemporalHTTP, &p.TemporalMetrics,
-				&p.TemporalHistory, &p.TemporalMatching, &p.TemporalWorker); err != nil {
+				&p.TemporalHistory, &p.TemporalMatching, &p.TemporalWorker, &p.TemporalPprof); err != nil {
 				return err
 			}
 			// The cluster_membership table keeps a service's port as a smallint.
@@ -127,6 +128,7 @@ func (s *Stack) startTemporalPostgres(ctx context.Context, o *Options) error {
 		return err
 	}
 	s.TemporalAddress = "127.0.0.1:" + strconv.Itoa(p.Temporal)
+	s.TemporalPprofURL = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", p.TemporalPprof)
 	return nil
 }
 
@@ -321,6 +323,9 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
+  pprof:
+    host: 127.0.0.1
+    port: {{.TemporalPprof}}
   metrics:
     prometheus:
       framework: tally

@@ -3,6 +3,7 @@ package localstack_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -42,6 +43,14 @@ func TestTemporalOnPostgres(t *testing.T) {
 		t.Errorf("no postgres among the stack's processes %v", s1.PIDs())
 	}
 	checkTemporalClient(ctx, t, s1)
+	// The server serves its profiles (the dev server cannot).
+	resp, err := http.Get(s1.TemporalPprofURL + "cmdline")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("pprof at %s: %v %v", s1.TemporalPprofURL, resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
 	dial := func(s *Stack) client.Client {
 		c, err := client.DialContext(ctx, client.Options{HostPort: s.TemporalAddress, Namespace: s.TemporalNamespace,
 			Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
