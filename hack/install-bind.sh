@@ -5,6 +5,7 @@
 # The package's own system-wide service is stopped and disabled again if its
 # postinst started it, so nothing is left listening on port 53.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
 find_named() {
   if command -v named >/dev/null 2>&1; then
@@ -17,40 +18,13 @@ find_named() {
 }
 
 if ! named_bin=$(find_named); then
+  running_before=0
+  if pgrep -x named >/dev/null 2>&1; then running_before=1; fi
+  apt_install --no-start bind9 bind9-utils
   SUDO=
   if [ "$(id -u)" != 0 ]; then
     SUDO=sudo
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  # Keep invoke-rc.d from starting the service at all where policy-rc.d is honoured;
-  # restore whatever was there afterwards.
-  policy=/usr/sbin/policy-rc.d
-  policy_backup=
-  if [ -e "$policy" ]; then
-    policy_backup=$(mktemp)
-    $SUDO cp -p "$policy" "$policy_backup"
-  fi
-  restore_policy() {
-    if [ -n "$policy_backup" ]; then
-      $SUDO cp -p "$policy_backup" "$policy"
-      rm -f "$policy_backup"
-    else
-      $SUDO rm -f "$policy"
-    fi
-  }
-  trap restore_policy EXIT
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-  $SUDO chmod 0755 "$policy"
-
-  running_before=0
-  if pgrep -x named >/dev/null 2>&1; then running_before=1; fi
-
-  if ! $SUDO apt-get install -y --no-install-recommends bind9 bind9-utils; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends bind9 bind9-utils
-  fi
-  restore_policy
-  trap - EXIT
 
   # If the postinst started the system service anyway, stop and disable it: the
   # harness runs its own named. Only a named that was not running before is stopped.

@@ -3,6 +3,7 @@
 # headless with chromedp). Idempotent: prints the version when a chromium,
 # chromium-browser or google-chrome binary is already on PATH.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
 find_chromium() {
   local b
@@ -16,15 +17,7 @@ find_chromium() {
 }
 
 if ! chromium_bin=$(find_chromium); then
-  SUDO=
-  if [ "$(id -u)" != 0 ]; then
-    SUDO=sudo
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  fi
+  apt_install chromium >/dev/null
   chromium_bin=$(find_chromium) || { echo "install-chromium: no chromium on PATH after installing it" >&2; exit 1; }
 fi
 

@@ -5,6 +5,7 @@
 # when a postgres binary is already installed. The package's own cluster service is
 # kept from starting (policy-rc.d), so nothing is left listening on port 5432.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
 find_pg() {
   local d
@@ -18,34 +19,7 @@ find_pg() {
 }
 
 if ! pg_bin=$(find_pg); then
-  SUDO=
-  if [ "$(id -u)" != 0 ]; then
-    SUDO=sudo
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  policy=/usr/sbin/policy-rc.d
-  policy_backup=
-  if [ -e "$policy" ]; then
-    policy_backup=$(mktemp)
-    $SUDO cp -p "$policy" "$policy_backup"
-  fi
-  restore_policy() {
-    if [ -n "$policy_backup" ]; then
-      $SUDO cp -p "$policy_backup" "$policy"
-      rm -f "$policy_backup"
-    else
-      $SUDO rm -f "$policy"
-    fi
-  }
-  trap restore_policy EXIT
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-  $SUDO chmod 0755 "$policy"
-  if ! $SUDO apt-get install -y --no-install-recommends postgresql; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends postgresql
-  fi
-  restore_policy
-  trap - EXIT
+  apt_install --no-start postgresql
   pg_bin=$(find_pg) || { echo "install-postgresql: postgres still not found after installing postgresql" >&2; exit 1; }
 fi
 
