@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/certflow/certflow/internal/localstack/childproc"
 	"github.com/certflow/certflow/internal/localstack/freeport"
 )
 
@@ -212,13 +213,16 @@ func initPostgres(ctx context.Context, stateDir, pgBin, dataDir string, cred *sy
 		"--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb %s: %v: %s", dataDir, err, tailLines(string(out), 20))
+		return fmt.Errorf("initdb %s: %v: %s", dataDir, err, childproc.LastLines(out, 20))
 	}
 	return nil
 }
 
 // setupTemporalSchemas creates the Temporal databases and brings their schemas to the
-// server release's, once per state directory (a stamp file records it).
+// server release's, once per state directory (a stamp file records it, so a restart
+// skips the tool). Each step may run again: temporal-sql-tool takes a database that
+// exists and updates schemas from the version they are at, so a start interrupted
+// before the stamp simply does them again.
 func (s *Stack) setupTemporalSchemas(ctx context.Context, o *Options) error {
 	stamp := filepath.Join(o.StateDir, "postgres-schemas.done")
 	if _, err := os.Stat(stamp); err == nil {
@@ -231,7 +235,7 @@ func (s *Stack) setupTemporalSchemas(ctx context.Context, o *Options) error {
 		for _, step := range [][]string{{"create-database"}, {"setup-schema", "-v", "0.0"}, {"update-schema", "--schema-name", db.schema}} {
 			out, err := exec.CommandContext(ctx, tool, append(base, step...)...).CombinedOutput()
 			if err != nil {
-				return fmt.Errorf("temporal-sql-tool %s %s: %v: %s", step[0], db.name, err, tailLines(string(out), 20))
+				return fmt.Errorf("temporal-sql-tool %s %s: %v: %s", step[0], db.name, err, childproc.LastLines(out, 20))
 			}
 		}
 	}
@@ -259,14 +263,6 @@ func registerNamespace(ctx context.Context, addr string) error {
 		return fmt.Errorf("register namespace %s: %w", TemporalNamespace, err)
 	}
 	return nil
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // writeTemporalServerConfig writes root/config/development.yaml for the ports picked.

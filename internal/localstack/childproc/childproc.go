@@ -129,7 +129,12 @@ func (p *Proc) Tail(n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", p.LogPath, err)
 	}
-	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	return LastLines(b, n)
+}
+
+// LastLines returns the last n lines of out (a log, a command's output).
+func LastLines(out []byte, n int) string {
+	lines := bytes.Split(bytes.TrimRight(out, "\n"), []byte("\n"))
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
