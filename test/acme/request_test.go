@@ -72,9 +72,8 @@ func TestRequestFromAnyoneOrderedFromACME(t *testing.T) {
 	if ap := testkit.RequestCondition(cr, cmapi.CertificateRequestConditionApproved); ap == nil || ap.Status != cmmeta.ConditionTrue {
 		t.Errorf("request not approved: %+v", cr.Status.Conditions)
 	}
-	d, err := env.Temporal.DescribeWorkflowExecution(ctx, workflows.CertificateRequestWorkflowID(ns, "by-hand"), "")
-	if err != nil || d.GetWorkflowExecutionInfo().GetStatus().String() != "Completed" {
-		t.Errorf("request workflow: %v %v, want Completed", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	if st := testkit.WaitWorkflowClosed(t, env.Temporal, workflows.CertificateRequestWorkflowID(ns, "by-hand"), time.Minute); st.String() != "Completed" {
+		t.Errorf("request workflow %v, want Completed", st)
 	}
 	// Its Order is deleted with the request served (nothing would delete it later), and
 	// nothing else is left.

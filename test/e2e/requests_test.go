@@ -115,11 +115,7 @@ func TestRequestFromAnyoneSignedByCAAndSelfSigned(t *testing.T) {
 		t.Errorf("certificate valid for %v, want the requested 24h", d)
 	}
 	// Visible in Temporal like a Certificate: a workflow of its own, completed.
-	d, err := env.Temporal.DescribeWorkflowExecution(ctx, workflows.CertificateRequestWorkflowID(ns, "by-hand"), "")
-	if err != nil {
-		t.Fatalf("the request's workflow: %v", err)
-	}
-	if st := d.GetWorkflowExecutionInfo().GetStatus().String(); st != "Completed" {
+	if st := testkit.WaitWorkflowClosed(t, env.Temporal, workflows.CertificateRequestWorkflowID(ns, "by-hand"), time.Minute).String(); st != "Completed" {
 		t.Errorf("request workflow status %s, want Completed", st)
 	}
 
