@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,6 +54,13 @@ type RateLimitProxy struct {
 	refuseNext  int
 	refuseDelay time.Duration
 	refused     []time.Time
+	// What the upstream leg cost: a test that fails on slow ACME calls says whether
+	// the time went upstream.
+	upstreamMax    time.Duration
+	upstreamMaxFor string
+	upstreamErrors int
+	inFlight       int
+	maxInFlight    int
 }
 
 type proxyOrder struct {
@@ -70,6 +78,26 @@ type RateLimitCounters struct {
 	MaxOrdersInDomainWindow int
 	// OrderTimes and RefusedTimes are when each was received.
 	OrderTimes, RefusedTimes []time.Time
+	// Upstream is what forwarding cost.
+	Upstream UpstreamStats
+}
+
+// UpstreamStats are the proxy's forwarded requests as a whole.
+type UpstreamStats struct {
+	// Slowest is the longest a forwarded request took (the upstream's answer and
+	// passing it on), and SlowestRequest its method and path.
+	Slowest        time.Duration
+	SlowestRequest string
+	// Errors are requests that got no answer (the client gave up, or the upstream
+	// could not be reached).
+	Errors int
+	// MaxInFlight is the most requests forwarded at once.
+	MaxInFlight int
+}
+
+func (u UpstreamStats) String() string {
+	return fmt.Sprintf("upstream: slowest %s (%s), %d without an answer, %d at once at most",
+		u.Slowest.Round(time.Millisecond), u.SlowestRequest, u.Errors, u.MaxInFlight)
 }
 
 // StartRateLimitProxy starts a proxy for the ACME directory upstreamDir, reached
@@ -105,13 +133,22 @@ func startRateLimitProxy(upstreamDir string, client *http.Client, opts RateLimit
 			r.SetURL(p.upstream)
 			r.Out.Host = r.In.Host // the upstream writes its URLs with the proxy's host
 		},
-		Transport:      client.Transport,
+		Transport:      upstreamTransport(client.Transport),
 		ModifyResponse: p.rewriteURLs,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.mu.Lock()
+			p.upstreamErrors++
+			p.mu.Unlock()
+			log.Printf("rate limit proxy: %s %s: %v", r.Method, r.URL.Path, err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == p.newOrder && p.limit(w, r) {
 			return
 		}
+		done := p.forwarding()
+		defer done(r)
 		rp.ServeHTTP(w, r)
 	}))
 	if cert != nil {
@@ -121,6 +158,41 @@ func startRateLimitProxy(upstreamDir string, client *http.Client, opts RateLimit
 	p.DirectoryURL = p.srv.URL + u.Path
 	p.CertPEM = certPEMOf(p.srv.TLS)
 	return p, nil
+}
+
+// upstreamTransport is the proxy's connection pool to the upstream: a burst of
+// clients' requests reuses its connections (http.Transport keeps 2 idle ones by
+// default, so a burst would pay a TLS handshake per request), and a connection that
+// cannot be made fails in seconds instead of holding the client's request.
+func upstreamTransport(rt http.RoundTripper) http.RoundTripper {
+	t, ok := rt.(*http.Transport)
+	if !ok {
+		return rt
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = time.Minute
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+// forwarding counts a request forwarded upstream until done.
+func (p *RateLimitProxy) forwarding() (done func(*http.Request)) {
+	start := time.Now()
+	p.mu.Lock()
+	p.inFlight++
+	p.maxInFlight = max(p.maxInFlight, p.inFlight)
+	p.mu.Unlock()
+	return func(r *http.Request) {
+		d := time.Since(start)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.inFlight--
+		if d > p.upstreamMax {
+			p.upstreamMax, p.upstreamMaxFor = d, r.Method+" "+r.URL.Path
+		}
+	}
 }
 
 // Close stops the proxy.
@@ -138,7 +210,8 @@ func (p *RateLimitProxy) RefuseNext(n int, retryAfter time.Duration) {
 func (p *RateLimitProxy) Counters() RateLimitCounters {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c := RateLimitCounters{Orders: len(p.orders), Refused: len(p.refused), RefusedTimes: append([]time.Time{}, p.refused...)}
+	c := RateLimitCounters{Orders: len(p.orders), Refused: len(p.refused), RefusedTimes: append([]time.Time{}, p.refused...),
+		Upstream: UpstreamStats{Slowest: p.upstreamMax, SlowestRequest: p.upstreamMaxFor, Errors: p.upstreamErrors, MaxInFlight: p.maxInFlight}}
 	window := p.opts.CertificatesPerDomain.Window
 	if window <= 0 {
 		window = time.Minute

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +104,85 @@ func TestRateLimitProxy(t *testing.T) {
 	cnt := p.Counters()
 	if cnt.Orders != 3 || cnt.Refused != 2 || cnt.MaxOrdersInDomainWindow != 2 || *upstreamOrders != 3 {
 		t.Errorf("counters %+v, upstream saw %d", cnt, *upstreamOrders)
+	}
+}
+
+// A burst of requests through the proxy reuses its connections to the upstream (a
+// new TLS connection per request would cost the upstream a handshake each), and the
+// proxy's counters say how many were forwarded at once.
+func TestRateLimitProxyReusesUpstreamConnections(t *testing.T) {
+	const burst, rounds = 20, 3
+	var (
+		mu      sync.Mutex
+		conns   int
+		arrived int
+		all     = make(chan struct{})
+	)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/dir":
+			base := "https://" + r.Host
+			_ = json.NewEncoder(w).Encode(map[string]string{"newOrder": base + "/new-order", "newNonce": base + "/nonce"})
+		case "/nonce":
+			// Every request of a round waits for the round's last: they are
+			// forwarded at once.
+			mu.Lock()
+			arrived++
+			if arrived%burst == 0 {
+				close(all)
+				all = make(chan struct{})
+			}
+			wait := all
+			if arrived%burst == 0 {
+				wait = nil
+			}
+			mu.Unlock()
+			if wait != nil {
+				<-wait
+			}
+			w.Header().Set("Replay-Nonce", "n")
+		}
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	p, err := StartRateLimitProxy(up.URL+"/dir", up.Client(), RateLimitProxyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := p.srv.Client()
+	c.Transport.(*http.Transport).MaxIdleConnsPerHost = burst
+	base := strings.TrimSuffix(p.DirectoryURL, "/dir")
+	for range rounds {
+		var wg sync.WaitGroup
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := c.Head(base + "/nonce")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}()
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// One connection read the directory at the start; then a round's worth.
+	if conns > burst+1 {
+		t.Errorf("%d connections to the upstream for %d rounds of %d requests at once, want at most %d", conns, rounds, burst, burst+1)
+	}
+	if u := p.Counters().Upstream; u.MaxInFlight != burst || u.Slowest <= 0 || u.Errors != 0 {
+		t.Errorf("upstream stats %+v, want %d at once, a slowest request and no errors", u, burst)
 	}
 }

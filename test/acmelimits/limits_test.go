@@ -156,15 +156,15 @@ func TestCertificatesPerDomainLimit(t *testing.T) {
 			return false, err.Error()
 		}
 		c := env.Stack.RateLimitProxy.Counters()
-		return n == total, fmt.Sprintf("%d of %d Ready, %d orders at the server, %d refused, scheduler: %d waiting at most (query errors %d, last %v)",
-			n, all, c.Orders-before.Orders, c.Refused-before.Refused, maxWaiting, queryErrs, lastErr)
+		return n == total, fmt.Sprintf("%d of %d Ready, %d orders at the server, %d refused, scheduler: %d waiting at most (query errors %d, last %v); %v",
+			n, all, c.Orders-before.Orders, c.Refused-before.Refused, maxWaiting, queryErrs, lastErr, c.Upstream)
 	})
 	elapsed := time.Since(start)
 
 	c := env.Stack.RateLimitProxy.Counters()
 	orders := c.OrderTimes[before.Orders:]
-	t.Logf("%d Certificates Ready %.1fs after apply; %d orders at the server over %.1fs, at most %d in any %s; %d refused; the scheduler's queue held %d at most",
-		total, elapsed.Seconds(), len(orders), orders[len(orders)-1].Sub(orders[0]).Seconds(), c.MaxOrdersInDomainWindow, domainWindow, c.Refused-before.Refused, maxWaiting)
+	t.Logf("%d Certificates Ready %.1fs after apply; %d orders at the server over %.1fs, at most %d in any %s; %d refused; the scheduler's queue held %d at most; the proxy's %v",
+		total, elapsed.Seconds(), len(orders), orders[len(orders)-1].Sub(orders[0]).Seconds(), c.MaxOrdersInDomainWindow, domainWindow, c.Refused-before.Refused, maxWaiting, c.Upstream)
 	if c.Refused != before.Refused {
 		t.Errorf("the server refused %d orders (rateLimited): the scheduler let orders exceed its limit", c.Refused-before.Refused)
 	}
