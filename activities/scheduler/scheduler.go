@@ -192,6 +192,8 @@ type ReleaseSlotInput struct {
 // Activities talk to schedulers with the worker's client.
 type Activities struct {
 	Client client.Client
+
+	congestion congestion
 }
 
 // RequestSlot signals the request to the account's scheduler, starting it if it does
@@ -205,7 +207,7 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 		StaticSummary: "ACME account scheduler for " + in.Account,
 	}
 	start := Input{Account: in.Account, Limits: in.Request.Limits, Changes: in.SchedulerChanges}
-	if in.Answered {
+	if in.Answered && a.congestion.useUpdate(in.SchedulerID, time.Now()) {
 		ans, err := a.requestAnswered(ctx, in, opts, start)
 		if err == nil {
 			return RequestSlotResult{Scheduler: in.SchedulerID, Granted: ans.Granted && ans.Seq == in.Request.Seq}, nil
@@ -213,8 +215,11 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 		if ctx.Err() != nil {
 			return RequestSlotResult{}, ctx.Err()
 		}
-		// A scheduler run older than the update (it rejects an update it has no
-		// handler for), or a server without update-with-start: ask by signal.
+		// A busy scheduler (no answer in time, or its 10 updates at once), a
+		// scheduler run older than the update (it rejects an update it has no
+		// handler for), or a server without update-with-start: ask by signal, and
+		// so for a while.
+		a.congestion.unanswered(in.SchedulerID, time.Now())
 		activity.GetLogger(ctx).Info("asking the ACME account scheduler by update failed; asking by signal", "scheduler", in.SchedulerID, "error", err)
 	}
 	_, err := a.Client.SignalWithStartWorkflow(ctx, in.SchedulerID, SignalRequest, in.Request, opts, WorkflowType, start)
@@ -227,7 +232,9 @@ func (a *Activities) RequestSlot(ctx context.Context, in RequestSlotInput) (Requ
 // answerTimeout bounds the wait for the scheduler's answer. The order's workflow task
 // waits meanwhile, and the scheduler's needs a worker slot: should every slot hold an
 // order waiting so, the orders ask by signal instead (a grant the scheduler made in an
-// answer nobody read is sent again by signal: it knows the order holds it).
+// answer nobody read is sent again by signal: it knows the order holds it). After one
+// unanswered ask the worker's orders ask that scheduler by signal for a while
+// (congestion), so a burst does not hold every slot for answerTimeout.
 const answerTimeout = 5 * time.Second
 
 // requestAnswered asks the scheduler by update, starting it if it does not run, and
