@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,9 +367,15 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 		}
 		return acme.OrderState{URL: "https://acme/order/1", Status: "valid", CertificateURL: "https://acme/cert/1"}, nil
 	})
+	// The report is not waited for (the order goes on in the same workflow task), and
+	// the test environment delivers it on a goroutine of its own: it may arrive after
+	// the workflow ended.
+	var reportsMu sync.Mutex
 	var reports []scheduler.Ordered
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", scheduler.SignalOrdered, mock.Anything).Return(
 		func(_, id, _, _ string, arg any) error {
+			reportsMu.Lock()
+			defer reportsMu.Unlock()
 			reports = append(reports, arg.(scheduler.Ordered))
 			return nil
 		})
@@ -427,6 +434,16 @@ func TestOrderWaitsForSlotAndPausesOnRateLimit(t *testing.T) {
 	}
 	// Once created (not when refused), the order tells the scheduler when it reached
 	// the server.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		reportsMu.Lock()
+		n := len(reports)
+		reportsMu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	reportsMu.Lock()
+	defer reportsMu.Unlock()
 	if len(reports) != 1 || reports[0].OrderID != workflowIDOfTest || !reports[0].At.Equal(epoch.Add(slotResendInterval+3*time.Minute)) {
 		t.Errorf("reports to the scheduler %+v, want one at the second order's creation", reports)
 	}
