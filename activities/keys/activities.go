@@ -75,6 +75,10 @@ type KeyRef struct {
 	// SecretUID is the UID of the Secret GeneratePrivateKey wrote the key to, so that
 	// it can be deleted as exactly that object (DeleteKeyInput.UID).
 	SecretUID string `json:"secretUID,omitempty"`
+	// Held says that no Secret holds the key yet: the activity that generated it
+	// holds it in memory (Hold) until it writes it into the target Secret. Namespace
+	// and SecretName then name that target.
+	Held bool `json:"held,omitempty"`
 }
 
 func (r KeyRef) dataKey() string {
@@ -452,6 +456,9 @@ func LoadKeyPEM(ctx context.Context, kube kubernetes.Interface, ref KeyRef) ([]b
 }
 
 func load(ctx context.Context, kube kubernetes.Interface, ref KeyRef) (crypto.Signer, []byte, error) {
+	if ref.Held {
+		return held(ctx, ref)
+	}
 	if ref.Namespace == "" || ref.SecretName == "" {
 		return nil, nil, temporal.NewNonRetryableApplicationError("key reference needs a namespace and secretName", ErrTypeInvalidInput, nil)
 	}

@@ -1,0 +1,231 @@
+package issuance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/certflow/certflow/activities/keys"
+	"github.com/certflow/certflow/activities/kube"
+	"github.com/certflow/certflow/activities/pki"
+	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/localstack"
+	"github.com/certflow/certflow/internal/testkit/integration"
+	certpki "github.com/certflow/certflow/pki"
+)
+
+const ns = "issuance"
+
+// writes records the API writes a client makes.
+type writes struct {
+	mu   sync.Mutex
+	rt   http.RoundTripper
+	seen []string
+}
+
+func (w *writes) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet {
+		w.mu.Lock()
+		w.seen = append(w.seen, r.Method+" "+r.URL.Path)
+		w.mu.Unlock()
+	}
+	return w.rt.RoundTrip(r)
+}
+
+func (w *writes) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.seen
+	w.seen = nil
+	return out
+}
+
+type fixture struct {
+	ctx    context.Context
+	a      *Activities
+	kc     kubernetes.Interface
+	cf     versioned.Interface
+	writes *writes
+}
+
+func start(t *testing.T) fixture {
+	t.Helper()
+	stack := integration.StartStack(t, localstack.Options{Kube: true})
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
+		t.Fatal(err)
+	}
+	w := &writes{}
+	cfg := rest.CopyConfig(stack.RESTConfig)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { w.rt = rt; return w }
+	kc, cf := kubernetes.NewForConfigOrDie(cfg), versioned.NewForConfigOrDie(cfg)
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return fixture{ctx: ctx, kc: kc, cf: cf, writes: w,
+		a: &Activities{Kube: &kube.Activities{Kube: kc, CertFlow: cf}, PKI: &pki.Activities{Kube: kc}}}
+}
+
+// certificate creates a Certificate and returns the issuance input a workflow builds
+// for its revision 1 with a SelfSigned issuer.
+func (f fixture) certificate(t *testing.T, name string) Input {
+	t.Helper()
+	spec := cmapi.CertificateSpec{SecretName: name + "-tls", DNSNames: []string{name + ".example.com"},
+		IssuerRef: cmmeta.IssuerReference{Name: "selfsigned", Kind: "Issuer"}, PrivateKey: &cmapi.CertificatePrivateKey{Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256}}
+	c, err := f.cf.CertmanagerV1().Certificates(ns).Create(f.ctx, &cmapi.Certificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.writes.take()
+	return Input{
+		Key: keys.GenerateKeyInput{Namespace: ns, SecretName: spec.SecretName, Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256},
+		CSR: pki.CreateCSRInput{Spec: spec},
+		Request: kube.CreateRequestInput{Namespace: ns, CertificateName: name, CertificateUID: string(c.UID), Revision: 1,
+			IssuerRef: spec.IssuerRef},
+		SelfSign: &pki.SelfSignInput{Duration: 24 * time.Hour},
+		Secret: kube.WriteSecretInput{Namespace: ns, CertificateName: name, CertificateUID: string(c.UID), SecretName: spec.SecretName,
+			Revision: 1, IssuerName: "selfsigned", IssuerKind: "Issuer", IssuerGroup: "cert-manager.io"},
+	}
+}
+
+// One issuance: three API writes (the request, its final status, the Secret with key
+// and certificate together), no Secret but the target, and nothing secret in the
+// result.
+func TestIssueWithinTask(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	f := start(t)
+	in := f.certificate(t, "web")
+	res, err := f.a.IssueWithinTask(f.ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.writes.take()
+	if len(got) != 3 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[1], "/certificaterequests/web-1/status") ||
+		!strings.HasSuffix(got[2], "/secrets/web-tls") {
+		t.Errorf("API writes %q, want the request, its status and the Secret", got)
+	}
+	if want := []string{"generate ECDSA 256 private key (in memory)", "build CSR", "create CertificateRequest web-1", "approve web-1",
+		"self-sign certificate", "record certificate on web-1", "write Secret web-tls"}; !slices.Equal(res.Steps, want) {
+		t.Errorf("steps %q, want %q", res.Steps, want)
+	}
+
+	s, err := f.kc.CoreV1().Secrets(ns).Get(f.ctx, "web-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := certpki.FirstCertificate(s.Data["tls.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := keys.ParsePrivateKeyPEM(s.Data["tls.key"])
+	if err != nil || !certpki.PublicKeysEqual(signer.Public(), leaf.PublicKey) || keys.PublicKeySHA256(signer.Public()) != res.Key.PublicKeySHA256 {
+		t.Fatalf("the Secret's key does not match its certificate or the result's key reference (%v)", err)
+	}
+	if !res.Facts.NotAfter.Equal(leaf.NotAfter) {
+		t.Errorf("facts %+v, certificate NotAfter %s", res.Facts, leaf.NotAfter)
+	}
+	secrets, err := f.kc.CoreV1().Secrets(ns).List(f.ctx, metav1.ListOptions{})
+	if err != nil || len(secrets.Items) != 1 {
+		t.Errorf("Secrets in %s: %d, want the target only (%v)", ns, len(secrets.Items), err)
+	}
+	cr, err := f.cf.CertmanagerV1().CertificateRequests(ns).Get(f.ctx, "web-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cr.Status.Certificate, s.Data["tls.crt"]) || !condition(cr, cmapi.CertificateRequestConditionApproved) || !condition(cr, cmapi.CertificateRequestConditionReady) {
+		t.Errorf("request status %+v, want approved, ready, with the Secret's certificate", cr.Status.Conditions)
+	}
+	if cr.Annotations[cmapi.CertificateRequestPrivateKeyAnnotationKey] != "web-tls" {
+		t.Errorf("request annotations %v: the key's Secret is the target", cr.Annotations)
+	}
+	if b, _ := pem.Decode(s.Data["tls.key"]); b == nil || bytes.Contains(mustJSON(t, res), b.Bytes) || bytes.Contains(mustJSON(t, res), s.Data["tls.key"]) {
+		t.Error("the result holds the private key")
+	}
+
+	// A retry (the activity ran again: its result was lost) makes a new key and
+	// replaces the request that named the old one: one request for the revision.
+	if _, err := f.a.IssueWithinTask(f.ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	crs, err := f.cf.CertmanagerV1().CertificateRequests(ns).List(f.ctx, metav1.ListOptions{})
+	if err != nil || len(crs.Items) != 1 || crs.Items[0].Name != "web-1" || crs.Items[0].UID == cr.UID {
+		t.Errorf("requests after a retry: %d (%v), want web-1 replaced", len(crs.Items), err)
+	}
+}
+
+// With the internal approver off, nothing is done: the request will wait for a person,
+// and a key that lives in memory only must not wait with it.
+func TestIssueWithinTaskApproverOff(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	f := start(t)
+	in := f.certificate(t, "manual")
+	f.a.Kube.DisableApprover = true
+	res, err := f.a.IssueWithinTask(f.ctx, in)
+	if err != nil || !res.ApproverOff {
+		t.Fatalf("result %+v (%v), want ApproverOff", res, err)
+	}
+	if got := f.writes.take(); len(got) != 0 {
+		t.Errorf("API writes %q, want none", got)
+	}
+}
+
+// A CA that cannot sign (its Secret is missing) marks the request Failed and returns
+// the signer's error, as the step-by-step issuance does.
+func TestIssueWithinTaskCAFails(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	f := start(t)
+	in := f.certificate(t, "orphan")
+	in.SelfSign = nil
+	in.CA = &pki.SignWithCAInput{CA: pki.CAKeyPairRef{Namespace: ns, SecretName: "no-such-ca"}, Duration: time.Hour}
+	if _, err := f.a.IssueWithinTask(f.ctx, in); err == nil || !strings.Contains(err.Error(), "no-such-ca") {
+		t.Fatalf("error %v, want the CA Secret's", err)
+	}
+	cr, err := f.cf.CertmanagerV1().CertificateRequests(ns).Get(f.ctx, "orphan-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cr.Status.Conditions {
+		if c.Type == cmapi.CertificateRequestConditionReady && c.Reason == cmapi.CertificateRequestReasonFailed && cr.Status.FailureTime != nil {
+			return
+		}
+	}
+	t.Errorf("request status %+v, want Ready=False Failed with a failure time", cr.Status)
+}
+
+func condition(cr *cmapi.CertificateRequest, typ cmapi.CertificateRequestConditionType) bool {
+	for _, c := range cr.Status.Conditions {
+		if c.Type == typ && c.Status == cmmeta.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
