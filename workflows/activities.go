@@ -6,6 +6,7 @@ import (
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/dns01"
 	"github.com/certflow/certflow/activities/http01"
+	"github.com/certflow/certflow/activities/issuance"
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
@@ -27,6 +28,7 @@ const (
 	actCreateCertificateRequest    = "CreateCertificateRequest"
 	actApproveCertificateRequest   = "ApproveCertificateRequest"
 	actSetCertificateRequestStatus = "SetCertificateRequestStatus"
+	actIssueWithinTask             = "IssueWithinTask"
 	actCleanupCertificateRequests  = "CleanupCertificateRequests"
 	actCheckCAKeyPair              = "CheckCAKeyPair"
 	actSetIssuerStatus             = "SetIssuerStatus"
@@ -111,6 +113,7 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 		{actCreateCertificateRequest, a.Kube.CreateCertificateRequest},
 		{actApproveCertificateRequest, a.Kube.ApproveCertificateRequest},
 		{actSetCertificateRequestStatus, a.Kube.SetCertificateRequestStatus},
+		{actIssueWithinTask, (&issuance.Activities{Kube: a.Kube, PKI: a.PKI}).IssueWithinTask},
 		{actCleanupCertificateRequests, a.Kube.CleanupCertificateRequests},
 		{actCheckCAKeyPair, a.Kube.CheckCAKeyPair},
 		{actSetIssuerStatus, a.Kube.SetIssuerStatus},

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certflow/certflow/activities/issuance"
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
@@ -28,6 +29,17 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	startUID, startGeneration := c.st.UID, c.st.Generation
 	c.startIssuing(trig)
 	defer func() { c.unwrittenIssuing = nil }()
+	if c.issuesInOneStep(issuer) {
+		revision := c.st.Revision + 1
+		res, err := c.issueInOneStep(issuer, revision, trig)
+		if err != nil {
+			return err
+		}
+		if !res.ApproverOff {
+			return c.finishIssuance(issuer, revision, res.Facts)
+		}
+		// A person approves: the issuance waits, with its key in a Secret.
+	}
 	if !issuesWithinTask(issuer, c.st.Spec) {
 		if err := c.writeIssuing(ready); err != nil {
 			return err
@@ -83,12 +95,64 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	if err := c.deleteNextKey(); err != nil {
 		return err
 	}
+	return c.finishIssuance(issuer, revision, facts)
+}
+
+// finishIssuance records revision as issued, with facts: older requests are deleted,
+// the status is written.
+func (c *certificateRun) finishIssuance(issuer kube.IssuerInfo, revision int, facts policy.IssuedFacts) error {
 	if err := c.deleteOldRequests(revision, issuer); err != nil {
 		return err
 	}
 	c.issued(revision, facts)
 	c.applyOrderARI()
 	return c.updateStatus(upToDate, nil)
+}
+
+// issuesInOneStep reports whether the issuance runs as one activity (IssueWithinTask):
+// a CA or SelfSigned signature with a new key that is quick to make. A key kept under
+// rotationPolicy Never is read from the target Secret step by step.
+func (c *certificateRun) issuesInOneStep(issuer kube.IssuerInfo) bool {
+	return c.changes.has(changeIssueWithinTask) && issuesWithinTask(issuer, c.st.Spec) && !rotationNever(c.st.Spec)
+}
+
+// issueInOneStep runs the whole issuance of revision in one local activity: one marker
+// in the history, its steps in the summary and the result. Its key never leaves the
+// worker's memory until the target Secret holds it.
+func (c *certificateRun) issueInOneStep(issuer kube.IssuerInfo, revision int, why policy.Trigger) (issuance.Result, error) {
+	spec := c.st.Spec
+	alg, size, enc := privateKeySpec(spec)
+	in := issuance.Input{
+		Key:     keys.GenerateKeyInput{Namespace: c.st.Namespace, SecretName: spec.SecretName, Algorithm: alg, Size: size, Encoding: enc},
+		CSR:     pki.CreateCSRInput{Spec: spec},
+		Request: c.createRequestInput(revision, nil, keys.KeyRef{}),
+		Secret:  c.writeSecretInput(keys.KeyRef{}, pki.SignedCertificate{}, revision),
+	}
+	signWith := "self-sign"
+	if issuer.Type == kube.IssuerTypeSelfSigned {
+		s := c.selfSignInput(issuer, nil, keys.KeyRef{})
+		in.SelfSign = &s
+	} else {
+		s := c.caSignInput(issuer, nil)
+		in.CA = &s
+		signWith = fmt.Sprintf("sign with CA %s/%s", s.CA.Namespace, s.CA.SecretName)
+	}
+	request := conventions.CertificateRequestName(c.st.Name, revision)
+	summary := OneStepIssuanceSummary(fmt.Sprintf("%s %d", alg, size), request, signWith, spec.SecretName, why.Reason, why.Message)
+	var res issuance.Result
+	err := step(c.ctx, kubeStep, summary, actIssueWithinTask, in).Get(c.ctx, &res)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == pki.ErrTypeCASecretNotFound || appErr.Type() == pki.ErrTypeInvalidCAKeyPair) {
+		c.askIssuerToRecheck()
+	}
+	if err != nil || res.ApproverOff {
+		return res, err
+	}
+	if res.Request.LabelsRead {
+		c.st.Labels = res.Request.CertificateLabels
+	}
+	c.queueEvent("Normal", "Requested", fmt.Sprintf("Created new CertificateRequest resource %q", res.Request.Name))
+	return res, nil
 }
 
 // startIssuing says that an issuance begins. Issuing=True is written only when the
@@ -366,6 +430,17 @@ func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
 	// As upstream, a failed issuance does not keep its next key. When the status named
 	// it, the write above already deleted it.
 	return c.deleteNextKey()
+}
+
+// OneStepIssuanceSummary is the summary of an issuance in one step (IssueWithinTask):
+// its steps in order, then why the issuance runs.
+func OneStepIssuanceSummary(key, request, signWith, secret, reason, message string) string {
+	s := fmt.Sprintf("issue: generate %s private key, build CSR, create CertificateRequest %s, approve, %s, record the certificate, write Secret %s",
+		key, request, signWith, secret)
+	if reason != "" {
+		s += " (" + reason + ": " + message + ")"
+	}
+	return s
 }
 
 // RequestStepSummary is the summary of the step that creates the CertificateRequest of

@@ -55,6 +55,7 @@ const (
 	changeManualSameSecond    = "manual-renew-same-second"
 	changeARIRetryAfter       = "acme-renewal-info-retry-after"
 	changeARIErrorBackoff     = "acme-renewal-info-error-backoff"
+	changeIssueWithinTask     = "issue-within-task"
 )
 
 var certificateChanges = changeTable{
@@ -112,6 +113,10 @@ var certificateChanges = changeTable{
 	{id: changeARIErrorBackoff, since: "2026-12-06 issue 16",
 		what: "failed reads of the renewal information in a row are retried after 1 h doubling to at most a day " +
 			"(policy.ARIErrorRecheckAfter; before: every hour)"},
+	{id: changeIssueWithinTask, since: "2026-12-06 issue 17",
+		what: "a CA or SelfSigned issuance with a new fast key and the internal approver is one local activity " +
+			"(IssueWithinTask): its key is held in memory until the target Secret takes it with the certificate " +
+			"(before: a local activity per step and a next-key Secret created and deleted)"},
 }
 
 // Changes of the IssuerWorkflow.

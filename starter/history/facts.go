@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/certflow/certflow/activities/issuance"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
 	"github.com/certflow/certflow/policy"
@@ -300,8 +301,13 @@ func (in *interpreter) spec(ev *historypb.HistoryEvent, s workflows.SpecSignal, 
 	}
 }
 
-// requestSummary is workflows.RequestStepSummary's shape.
-var requestSummary = regexp.MustCompile(`^create CertificateRequest (\S+?)(?:-(\d+))?(?: \(([A-Za-z]+): (.*)\))?$`)
+// requestSummary is workflows.RequestStepSummary's shape, oneStepSummary
+// workflows.OneStepIssuanceSummary's: the request's name and revision, the trigger's
+// reason and message.
+var (
+	requestSummary = regexp.MustCompile(`^create CertificateRequest (\S+?)(?:-(\d+))?(?: \(([A-Za-z]+): (.*)\))?$`)
+	oneStepSummary = regexp.MustCompile(`^issue: .*, create CertificateRequest (\S+?)-(\d+), .*, write Secret \S+(?: \(([A-Za-z]+): (.*)\))?$`)
+)
 
 // marker reads a local activity's marker: the issuance steps and their failures.
 func (in *interpreter) marker(ev *historypb.HistoryEvent) {
@@ -331,7 +337,15 @@ func (in *interpreter) marker(ev *historypb.HistoryEvent) {
 		// superseded, which left no failure).
 		in.evaluatedAt = at
 	case "CreateCertificateRequest":
-		in.beginIssuance(ev, at)
+		in.beginIssuance(ev, at, requestSummary)
+	case "IssueWithinTask":
+		var res issuance.Result
+		if in.decode(result, &res) != nil || res.ApproverOff {
+			return // nothing was done: the issuance goes on step by step
+		}
+		in.beginIssuance(ev, at, oneStepSummary)
+		in.serial, in.notAfter = leafFacts(res.Signed.CertificatePEM)
+		in.issued(ev, at, res.Facts)
 	case "SignWithCA", "SignSelfSigned", "SignWithVault", "RetrieveVenafiCertificate", "FetchCertificate":
 		var signed pki.SignedCertificate
 		if in.decode(result, &signed) == nil {
@@ -359,7 +373,7 @@ func (in *interpreter) marker(ev *historypb.HistoryEvent) {
 
 // beginIssuance reads the request step: its summary names the request (and so the
 // revision) and, from this version on, the trigger.
-func (in *interpreter) beginIssuance(ev *historypb.HistoryEvent, at time.Time) {
+func (in *interpreter) beginIssuance(ev *historypb.HistoryEvent, at time.Time, summaryShape *regexp.Regexp) {
 	in.issuing = true
 	in.serial, in.notAfter = "", nil
 	in.startedAt = in.evaluatedAt
@@ -367,7 +381,7 @@ func (in *interpreter) beginIssuance(ev *historypb.HistoryEvent, at time.Time) {
 		in.startedAt = at
 	}
 	in.reason, in.message = "", ""
-	m := requestSummary.FindStringSubmatch(in.summary(ev))
+	m := summaryShape.FindStringSubmatch(in.summary(ev))
 	if m != nil {
 		if rev, err := strconv.Atoi(m[2]); err == nil {
 			in.revision = rev
