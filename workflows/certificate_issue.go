@@ -36,7 +36,13 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 			return err
 		}
 		if !res.ApproverOff {
-			return c.finishIssuance(issuer, revision, res.Facts)
+			// The step wrote the status with its events.
+			c.issued(revision, res.Facts)
+			c.pendingEvents = nil
+			if err := c.statusWritten(res.Status); err != nil {
+				return err
+			}
+			return c.deleteOldRequests(revision, issuer)
 		}
 		// A person approves: the issuance waits, with its key in a Secret.
 	}
@@ -116,9 +122,9 @@ func (c *certificateRun) issuesInOneStep(issuer kube.IssuerInfo) bool {
 	return c.changes.has(changeIssueWithinTask) && issuesWithinTask(issuer, c.st.Spec) && !rotationNever(c.st.Spec)
 }
 
-// issueInOneStep runs the whole issuance of revision in one local activity: one marker
-// in the history, its steps in the summary and the result. Its key never leaves the
-// worker's memory until the target Secret holds it.
+// issueInOneStep runs the whole issuance of revision in one local activity, the status
+// write included: one marker in the history, its steps in the summary and the result.
+// Its key never leaves the worker's memory until the target Secret holds it.
 func (c *certificateRun) issueInOneStep(issuer kube.IssuerInfo, revision int, why policy.Trigger) (issuance.Result, error) {
 	spec := c.st.Spec
 	alg, size, enc := privateKeySpec(spec)
@@ -138,6 +144,16 @@ func (c *certificateRun) issueInOneStep(issuer kube.IssuerInfo, revision int, wh
 		signWith = fmt.Sprintf("sign with CA %s/%s", s.CA.Namespace, s.CA.SecretName)
 	}
 	request := conventions.CertificateRequestName(c.st.Name, revision)
+	// The status once issued, with the events of the issuance: the step writes it last,
+	// with the new certificate's validity and renewal time.
+	rev := revision
+	in.Status = &kube.CertificateStatusInput{
+		Namespace: c.st.Namespace, Name: c.st.Name, UID: c.st.UID, ObservedGeneration: c.st.Generation, Ready: upToDate, Revision: &rev,
+		Events: append(append([]kube.Event{}, c.pendingEvents...),
+			kube.Event{Type: "Normal", Reason: "Requested", Message: fmt.Sprintf("Created new CertificateRequest resource %q", request)},
+			kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: issuedMessage}),
+	}
+	in.RenewBefore, in.RenewBeforePercentage = durationPtr(spec.RenewBefore), spec.RenewBeforePercentage
 	summary := OneStepIssuanceSummary(fmt.Sprintf("%s %d", alg, size), request, signWith, spec.SecretName, why.Reason, why.Message)
 	var res issuance.Result
 	err := step(c.ctx, kubeStep, summary, actIssueWithinTask, in).Get(c.ctx, &res)
@@ -151,7 +167,6 @@ func (c *certificateRun) issueInOneStep(issuer kube.IssuerInfo, revision int, wh
 	if res.Request.LabelsRead {
 		c.st.Labels = res.Request.CertificateLabels
 	}
-	c.queueEvent("Normal", "Requested", fmt.Sprintf("Created new CertificateRequest resource %q", res.Request.Name))
 	return res, nil
 }
 
@@ -409,8 +424,10 @@ func (c *certificateRun) issued(revision int, facts policy.IssuedFacts) {
 	c.st.FailedAttempts, c.st.LastFailureTime, c.st.FailedRequest = 0, nil, nil
 	c.st.NotBefore, c.st.NotAfter = &facts.NotBefore, &facts.NotAfter
 	c.status.LastError = ""
-	c.queueEvent("Normal", cmapi.ReasonIssued, "The certificate has been successfully issued")
+	c.queueEvent("Normal", cmapi.ReasonIssued, issuedMessage)
 }
+
+const issuedMessage = "The certificate has been successfully issued"
 
 // recordFailure counts a failed issuance (or Secret refresh): status Issuing=False with
 // the reason, failedIssuanceAttempts and lastFailureTime, so the loop backs off.

@@ -28,6 +28,11 @@ func (c *certificateRun) updateStatus(ready kube.Condition, issuing *kube.Condit
 		return err
 	}
 	c.pendingEvents = nil
+	return c.statusWritten(res)
+}
+
+// statusWritten takes in what a status write left behind.
+func (c *certificateRun) statusWritten(res kube.CertificateStatusResult) error {
 	if err := c.deleteClearedNextKey(res.ClearedNextPrivateKey); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,8 +100,26 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 	env.OnActivity(actCleanupCertificateRequests, mock.Anything, mock.Anything).Return(nil).Maybe()
 	env.OnActivity(actWriteCertificateSecret, mock.Anything, mock.Anything).Return(validSecret(epoch).Certificate, nil).Maybe()
 	env.OnActivity(actDeletePrivateKeySecret, mock.Anything, mock.Anything).Return(nil).Maybe()
-	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(statuses))
+	writeStatus := recordStatus(statuses)
+	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(writeStatus).Maybe()
+	recorderOf(env).writeStatus = writeStatus
 	expectOneStepIssuance(env, nil)
+}
+
+// oneStepRecorder is what a test records of the IssueWithinTask steps of its
+// environment: their inputs, when they ran, and the status writes they made (through
+// the same recorder as UpdateCertificateStatus's mock).
+type oneStepRecorder struct {
+	ins         *[]issuance.Input
+	issuedAt    *[]time.Time
+	writeStatus func(context.Context, kube.CertificateStatusInput) (kube.CertificateStatusResult, error)
+}
+
+var oneStepRecorders sync.Map // *testsuite.TestWorkflowEnvironment → *oneStepRecorder
+
+func recorderOf(env *testsuite.TestWorkflowEnvironment) *oneStepRecorder {
+	r, _ := oneStepRecorders.LoadOrStore(env, &oneStepRecorder{})
+	return r.(*oneStepRecorder)
 }
 
 // expectOneStepIssuance mocks IssueWithinTask as the step mocks of expectIssuance
@@ -108,25 +127,43 @@ func expectIssuance(env *testsuite.TestWorkflowEnvironment, statuses *[]kube.Cer
 // there for the issuances that go step by step (a slow key, a key kept, a person's
 // approval), so none of them is required.
 func expectOneStepIssuance(env *testsuite.TestWorkflowEnvironment, ins *[]issuance.Input) {
-	env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(func(_ context.Context, in issuance.Input) (issuance.Result, error) {
-		if ins != nil {
-			*ins = append(*ins, in)
-		}
-		return oneStepResult(in), nil
+	if ins != nil {
+		recorderOf(env).ins = ins
+	}
+	env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
+		return oneStep(ctx, env, in)
 	}).Maybe()
 }
 
-// oneStepResult is IssueWithinTask's result for in, as the step mocks of
-// expectIssuance answer.
-func oneStepResult(in issuance.Input) issuance.Result {
+// oneStep is IssueWithinTask as the step mocks of expectIssuance answer: it records
+// the input, the time and the status write in env's recorder.
+func oneStep(ctx context.Context, env *testsuite.TestWorkflowEnvironment, in issuance.Input) (issuance.Result, error) {
+	r := recorderOf(env)
+	if r.ins != nil {
+		*r.ins = append(*r.ins, in)
+	}
+	if r.issuedAt != nil {
+		*r.issuedAt = append(*r.issuedAt, env.Now())
+	}
 	req := kube.RequestRef{Namespace: in.Request.Namespace, Name: conventions.CertificateRequestName(in.Request.CertificateName, in.Request.Revision), UID: "cr-uid"}
-	return issuance.Result{
+	res := issuance.Result{
 		Key:      keys.KeyRef{Namespace: in.Key.Namespace, SecretName: in.Key.SecretName, Algorithm: in.Key.Algorithm, Size: in.Key.Size, Held: true},
 		Request:  kube.CreatedRequest{RequestRef: req},
 		Approval: kube.Approval{Approved: true, Record: true, Reason: "cert-manager.io"},
 		Signed:   pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")},
 		Facts:    validSecret(epoch).Certificate,
 	}
+	if in.Status != nil && r.writeStatus != nil {
+		st := *in.Status
+		nb, na := res.Facts.NotBefore, res.Facts.NotAfter
+		renewal := policy.RenewalTime(nb, na, in.RenewBefore, in.RenewBeforePercentage)
+		st.NotBefore, st.NotAfter, st.RenewalTime = &nb, &na, &renewal
+		var err error
+		if res.Status, err = r.writeStatus(ctx, st); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
@@ -593,12 +630,12 @@ func TestSpecChangeEndsBackoff(t *testing.T) {
 			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
 			var attempts []time.Duration
 			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in issuance.Input) (issuance.Result, error) {
+				func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
 					attempts = append(attempts, env.Now().Sub(epoch))
 					if len(attempts) == 1 {
 						return issuance.Result{}, temporal.NewNonRetryableApplicationError("bad duration", "InvalidSpec", nil)
 					}
-					return oneStepResult(in), nil
+					return oneStep(ctx, env, in)
 				})
 			expectIssuance(env, &statuses)
 			in := testInput()
@@ -649,11 +686,7 @@ func captureIssuance(env *testsuite.TestWorkflowEnvironment, at *[]time.Time) {
 			*at = append(*at, env.Now())
 			return validSecret(epoch).Certificate, nil
 		}).Maybe()
-	env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
-			*at = append(*at, env.Now())
-			return oneStepResult(in), nil
-		}).Maybe()
+	recorderOf(env).issuedAt = at
 }
 
 // failOneStepIssuance makes the next IssueWithinTask fail with err.
@@ -1287,9 +1320,9 @@ func TestReplacedCertificateKeepsItsWorkflow(t *testing.T) {
 			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil).After(time.Hour).Once()
 			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
 			var csrSpecs []cmapi.CertificateSpec
-			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(func(_ context.Context, in issuance.Input) (issuance.Result, error) {
+			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
 				csrSpecs = append(csrSpecs, in.CSR.Spec)
-				return oneStepResult(in), nil
+				return oneStep(ctx, env, in)
 			})
 			expectIssuance(env, &statuses)
 			in := testInput()

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -44,6 +45,12 @@ type Input struct {
 	SelfSign *pki.SelfSignInput   `json:",omitempty"`
 	CA       *pki.SignWithCAInput `json:",omitempty"`
 	Secret   kube.WriteSecretInput
+	// Status is the Certificate's status once issued, written last, with the new
+	// certificate's validity and its renewal time (from RenewBefore and
+	// RenewBeforePercentage, as the workflow computes it) filled in.
+	Status                *kube.CertificateStatusInput `json:",omitempty"`
+	RenewBefore           *time.Duration               `json:",omitempty"`
+	RenewBeforePercentage *int32                       `json:",omitempty"`
 }
 
 // Result is what the issuance made; none of it is secret (the key is a reference with
@@ -58,6 +65,8 @@ type Result struct {
 	Approval    kube.Approval
 	Signed      pki.SignedCertificate
 	Facts       policy.IssuedFacts
+	// Status is what the status write left behind (Input.Status given).
+	Status kube.CertificateStatusResult
 	// Steps are the steps taken, in order, for people.
 	Steps []string
 }
@@ -135,6 +144,17 @@ func (a *Activities) IssueWithinTask(ctx context.Context, in Input) (Result, err
 		return res, err
 	}
 	res.Steps = append(res.Steps, "write Secret "+in.Secret.SecretName)
+
+	if in.Status != nil {
+		st := *in.Status
+		nb, na := res.Facts.NotBefore, res.Facts.NotAfter
+		renewal := policy.RenewalTime(nb, na, in.RenewBefore, in.RenewBeforePercentage)
+		st.NotBefore, st.NotAfter, st.RenewalTime = &nb, &na, &renewal
+		if res.Status, err = a.Kube.UpdateCertificateStatus(ctx, st); err != nil {
+			return res, err
+		}
+		res.Steps = append(res.Steps, "update Certificate status: "+st.Ready.Reason)
+	}
 	return res, nil
 }
 

@@ -105,12 +105,17 @@ func (f fixture) certificate(t *testing.T, name string) Input {
 		SelfSign: &pki.SelfSignInput{Duration: 24 * time.Hour},
 		Secret: kube.WriteSecretInput{Namespace: ns, CertificateName: name, CertificateUID: string(c.UID), SecretName: spec.SecretName,
 			Revision: 1, IssuerName: "selfsigned", IssuerKind: "Issuer", IssuerGroup: "cert-manager.io"},
+		Status: &kube.CertificateStatusInput{Namespace: ns, Name: name, UID: string(c.UID), ObservedGeneration: c.Generation, Revision: &one,
+			Ready:  kube.Condition{Status: cmmeta.ConditionTrue, Reason: "Ready", Message: "Certificate is up to date and has not expired"},
+			Events: []kube.Event{{Type: "Normal", Reason: "Issued", Message: "The certificate has been successfully issued"}}},
 	}
 }
 
-// One issuance: three API writes (the request, its final status, the Secret with key
-// and certificate together), no Secret but the target, and nothing secret in the
-// result.
+var one = 1
+
+// One issuance: five API writes (the request, its final status, the Secret with key
+// and certificate together, the Certificate's status and its Event), no Secret but
+// the target, and nothing secret in the result.
 func TestIssueWithinTask(t *testing.T) {
 	integration.SkipUnlessEnabled(t)
 	f := start(t)
@@ -120,12 +125,12 @@ func TestIssueWithinTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.writes.take()
-	if len(got) != 3 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[1], "/certificaterequests/web-1/status") ||
-		!strings.HasSuffix(got[2], "/secrets/web-tls") {
-		t.Errorf("API writes %q, want the request, its status and the Secret", got)
+	if len(got) != 5 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[1], "/certificaterequests/web-1/status") ||
+		!strings.HasSuffix(got[2], "/secrets/web-tls") || !strings.HasSuffix(got[3], "/certificates/web/status") || !strings.HasSuffix(got[4], "/events") {
+		t.Errorf("API writes %q, want the request, its status, the Secret, the Certificate's status and its Event", got)
 	}
 	if want := []string{"generate ECDSA 256 private key (in memory)", "build CSR", "create CertificateRequest web-1", "approve web-1",
-		"self-sign certificate", "record certificate on web-1", "write Secret web-tls"}; !slices.Equal(res.Steps, want) {
+		"self-sign certificate", "record certificate on web-1", "write Secret web-tls", "update Certificate status: Ready"}; !slices.Equal(res.Steps, want) {
 		t.Errorf("steps %q, want %q", res.Steps, want)
 	}
 
@@ -143,6 +148,15 @@ func TestIssueWithinTask(t *testing.T) {
 	}
 	if !res.Facts.NotAfter.Equal(leaf.NotAfter) {
 		t.Errorf("facts %+v, certificate NotAfter %s", res.Facts, leaf.NotAfter)
+	}
+	c, err := f.cf.CertmanagerV1().Certificates(ns).Get(f.ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 24 hours, renewed at 2/3 of its life.
+	if c.Status.Revision == nil || *c.Status.Revision != 1 || c.Status.NotAfter == nil || !c.Status.NotAfter.Time.Equal(leaf.NotAfter) ||
+		c.Status.RenewalTime == nil || !c.Status.RenewalTime.Time.Equal(leaf.NotBefore.Add(16*time.Hour)) || res.Status.Revision != 1 {
+		t.Errorf("Certificate status %+v (result %+v), want revision 1, the certificate's notAfter and renewal at 2/3", c.Status, res.Status)
 	}
 	secrets, err := f.kc.CoreV1().Secrets(ns).List(f.ctx, metav1.ListOptions{})
 	if err != nil || len(secrets.Items) != 1 {
