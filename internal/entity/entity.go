@@ -2,7 +2,8 @@
 // signal goes out as signal-with-start, carrying the object as it is now: a workflow
 // that does not run (terminated in the Temporal UI, failed, or never started) is
 // started from the object's current spec instead of the signal being dropped. The
-// watcher and the CLI both deliver through here.
+// spec of a Certificate whose status no workflow wrote yet starts its workflow (and is
+// signalled only if that runs). The watcher and the CLI both deliver through here.
 package entity
 
 import (
@@ -36,10 +37,30 @@ func Certificate(ctx context.Context, tc client.Client, taskQueue string, cert *
 		StaticSummary: fmt.Sprintf("Certificate %s/%s (secret %s, issuer %s)", cert.Namespace, cert.Name, cert.Spec.SecretName, cert.Spec.IssuerRef.Name),
 	}
 	in := workflows.NewCertificateInput(cert.Namespace, cert.Name, CertificateSpec(cert))
+	if name == workflows.SignalSpec && NeverWritten(cert) {
+		// A new Certificate: its workflow most likely does not run yet. Its input
+		// carries the spec, so a start is all it needs: one history event and a
+		// server call cheaper than a signal-with-start. One that runs gets the signal.
+		start := opts
+		start.WorkflowExecutionErrorWhenAlreadyStarted = true
+		_, err := tc.ExecuteWorkflow(ctx, start, workflows.CertificateWorkflow, in)
+		var running *serviceerror.WorkflowExecutionAlreadyStarted
+		if !errors.As(err, &running) {
+			if err != nil {
+				return fmt.Errorf("start %s: %w", id, err)
+			}
+			return nil
+		}
+	}
 	if _, err := tc.SignalWithStartWorkflow(ctx, id, name, arg, opts, workflows.CertificateWorkflow, in); err != nil {
 		return fmt.Errorf("signal-with-start %s to %s: %w", name, id, err)
 	}
 	return nil
+}
+
+// NeverWritten says that no workflow has written the Certificate's status yet.
+func NeverWritten(cert *cmapi.Certificate) bool {
+	return cert.Status.Revision == nil && len(cert.Status.Conditions) == 0 && cert.Status.NotAfter == nil
 }
 
 // CertificateSpec is what the workflow of a Certificate is told of it. Inline keystore

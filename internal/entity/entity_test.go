@@ -124,3 +124,22 @@ func TestManualRenewRequester(t *testing.T) {
 		t.Errorf("no manual renewal, yet managedFields %v", c.ManagedFields)
 	}
 }
+
+func TestNeverWritten(t *testing.T) {
+	one := 1
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name   string
+		status cmapi.CertificateStatus
+		want   bool
+	}{
+		{"new", cmapi.CertificateStatus{}, true},
+		{"issued", cmapi.CertificateStatus{Revision: &one}, false},
+		{"a condition written", cmapi.CertificateStatus{Conditions: []cmapi.CertificateCondition{{Type: cmapi.CertificateConditionReady}}}, false},
+		{"a certificate known", cmapi.CertificateStatus{NotAfter: &now}, false},
+	} {
+		if got := NeverWritten(&cmapi.Certificate{Status: tc.status}); got != tc.want {
+			t.Errorf("%s: NeverWritten = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
