@@ -327,6 +327,9 @@ func (in *interpreter) marker(ev *historypb.HistoryEvent) {
 		at = ev.GetEventTime().AsTime().UTC()
 	}
 	if a.GetFailure() != nil {
+		if data.ActivityType == "IssueWithinTask" {
+			in.beginIssuance(ev, at, oneStepSummary) // the whole issuance failed: its revision and trigger
+		}
 		in.stepFailedAt(ev, at, data.ActivityType, a.GetFailure())
 		return
 	}

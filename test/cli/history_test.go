@@ -128,7 +128,7 @@ func TestHistoryCertificate(t *testing.T) {
 		"Issued revision 3 (ManuallyTriggered",
 		"SpecChanged generation 2",
 		"Failed revision 4 (",
-		"attempt 1 failed: SignWithCA: CA Secret "+ns+"/hist-ca not found",
+		"attempt 1 failed: IssueWithinTask: CA Secret "+ns+"/hist-ca not found", // the issuance in one step
 		"Backoff after 1 failed attempt(s) until "+backoffUntil,
 		"IssuerChanged issuer is ready",
 		"RenewRequested ManuallyTriggered by kubectl-cert-manager",
@@ -155,7 +155,7 @@ func TestHistoryCertificate(t *testing.T) {
 			}
 		case history.KindFailed:
 			failures++
-			if f.Revision != 4 || f.Step != "SignWithCA" || !strings.Contains(f.Message, "hist-ca not found") {
+			if f.Revision != 4 || f.Step != "IssueWithinTask" || !strings.Contains(f.Message, "hist-ca not found") {
 				t.Errorf("failure: %+v", f)
 			}
 		case history.KindBackoff:
