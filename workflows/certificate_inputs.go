@@ -57,17 +57,6 @@ func waitingForApprovalStatus(req kube.RequestRef) kube.RequestStatusInput {
 	return kube.RequestStatusInput{Request: req, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.ReasonWaitingForApproval, Message: msg}}
 }
 
-func failedRequestStatus(req kube.RequestRef, reason, msg string) kube.RequestStatusInput {
-	return kube.RequestStatusInput{Request: req, Failed: true, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: reason, Message: msg}}
-}
-
-func issuedRequestStatus(req kube.RequestRef, signed pki.SignedCertificate, approval kube.Approval) kube.RequestStatusInput {
-	return kube.RequestStatusInput{
-		Request: req, CertificatePEM: signed.CertificatePEM, CAPEM: signed.CAPEM, RecordApproval: approval.Record,
-		Ready: kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.CertificateRequestReasonIssued, Message: "Certificate fetched from issuer successfully"},
-	}
-}
-
 func (c *certificateRun) selfSignInput(issuer kube.IssuerInfo, csr []byte, key keys.KeyRef) pki.SelfSignInput {
 	spec := c.st.Spec
 	in := pki.SelfSignInput{CSRPEM: csr, Key: key, Duration: certDuration(spec), IsCA: spec.IsCA, Usages: spec.Usages}

@@ -86,7 +86,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 			return err
 		}
 		if err := step(c.ctx, kubeStep, "record certificate on "+req.Name,
-			actSetCertificateRequestStatus, issuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
+			actSetCertificateRequestStatus, issuance.IssuedRequestStatus(req, signed, approval)).Get(c.ctx, nil); err != nil {
 			return err
 		}
 	}
@@ -307,7 +307,7 @@ func (c *certificateRun) denied(req kube.RequestRef, issuer kube.IssuerInfo, app
 // failRequest marks a request Failed or Denied, with a failure time, as upstream does.
 func (c *certificateRun) failRequest(req kube.RequestRef, reason, msg string) error {
 	return step(c.ctx, kubeStep, "mark "+req.Name+" "+reason,
-		actSetCertificateRequestStatus, failedRequestStatus(req, reason, msg)).Get(c.ctx, nil)
+		actSetCertificateRequestStatus, issuance.FailedRequestStatus(req, reason, msg)).Get(c.ctx, nil)
 }
 
 // sign has the issuer sign the CSR.

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/certflow/certflow/activities/issuance"
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
 	"github.com/certflow/certflow/activities/pki"
@@ -216,7 +217,7 @@ func (r *requestRun) serve() (done bool, err error) {
 		return false, err
 	}
 	r.status.LastError = ""
-	return true, r.setStatus(issuedRequestStatus(r.ref, signed, approval))
+	return true, r.setStatus(issuance.IssuedRequestStatus(r.ref, signed, approval))
 }
 
 // sign has the issuer sign the request's CSR.
@@ -305,7 +306,7 @@ func (r *requestRun) order(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sig
 // upstream's issuer controllers do: a new request is the way to try again.
 func (r *requestRun) fail(reason, msg string) error {
 	r.status.LastError = msg
-	err := r.setStatus(failedRequestStatus(r.ref, reason, msg))
+	err := r.setStatus(issuance.FailedRequestStatus(r.ref, reason, msg))
 	var appErr *temporal.ApplicationError
 	if isRequestGone(err) || (errors.As(err, &appErr) && appErr.Type() == kube.ErrTypeDenied) {
 		return nil
