@@ -65,8 +65,8 @@ func TestACMEAccountUnknownRegistersAgainAndOrdersAtOnce(t *testing.T) {
 	env := newEnv(t)
 	env.RegisterWorkflow(OrderWorkflow)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readyACME)
+	onSecret(env, policy.SecretState{})
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
@@ -121,8 +121,8 @@ func TestACMEAccountUnknownTwiceFails(t *testing.T) {
 	env := newEnv(t)
 	env.RegisterWorkflow(OrderWorkflow)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readyACME)
+	onSecret(env, policy.SecretState{})
 	expectIssuance(env, &statuses)
 	env.OnActivity(actRegisterAccount, mock.Anything, mock.Anything).Return(acme.AccountResult{URI: "https://acme/my-account/new"}, nil).Once()
 	orders := 0
@@ -244,8 +244,8 @@ func TestOrderSelectsByLabelsReadWithTheRequest(t *testing.T) {
 	env := newEnv(t)
 	env.RegisterWorkflow(OrderWorkflow)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readyACME)
+	onSecret(env, policy.SecretState{})
 	env.OnActivity(actCreateCertificateRequest, mock.Anything, mock.Anything).Return(
 		kube.CreatedRequest{RequestRef: kube.RequestRef{Namespace: "ns", Name: "web-1", UID: "cr-uid"},
 			CertificateLabels: map[string]string{"solver": "now"}, LabelsRead: true}, nil).Once()

@@ -22,6 +22,7 @@ const (
 	// Kubernetes objects and status (activities/kube).
 	actResolveIssuer               = "ResolveIssuer"
 	actInspectSecret               = "InspectSecret"
+	actInspectSecretAndIssuer      = "InspectSecretAndIssuer"
 	actRefreshSecretOutputs        = "RefreshSecretOutputs"
 	actWriteCertificateSecret      = "WriteCertificateSecret"
 	actUpdateCertificateStatus     = "UpdateCertificateStatus"
@@ -107,6 +108,7 @@ func RegisterActivities(r ActivityRegistry, a Activities) {
 	}{
 		{actResolveIssuer, a.Kube.ResolveIssuer},
 		{actInspectSecret, a.Kube.InspectSecret},
+		{actInspectSecretAndIssuer, a.Kube.InspectSecretAndIssuer},
 		{actRefreshSecretOutputs, a.Kube.RefreshSecretOutputs},
 		{actWriteCertificateSecret, a.Kube.WriteCertificateSecret},
 		{actUpdateCertificateStatus, a.Kube.UpdateCertificateStatus},

@@ -32,10 +32,10 @@ func ariCertificate(t *testing.T, issuer kube.IssuerInfo, info func() acme.Renew
 	env := newEnv(t)
 	env.RegisterWorkflow(OrderWorkflow)
 	statuses, orders := &[]kube.CertificateStatusInput{}, &[]OrderInput{}
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(issuer, nil)
+	onIssuer(env, issuer)
 	secret := validSecret(epoch)
 	secret.IssuerName, secret.IssuerKind = "letsencrypt", cmapi.ClusterIssuerKind
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	onSecret(env, secret)
 	if info != nil {
 		env.OnActivity(actGetRenewalInfo, mock.Anything, mock.Anything).Return(func(context.Context, acme.RenewalInfoInput) (acme.RenewalInfo, error) {
 			return info(), nil
@@ -302,8 +302,8 @@ func TestIssuanceLeavesRenewalInfoToTheNextRun(t *testing.T) {
 			env := newEnv(t)
 			env.RegisterWorkflow(OrderWorkflow)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(tc.issuer, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onIssuer(env, tc.issuer)
+			onSecret(env, policy.SecretState{})
 			expectIssuance(env, &statuses)
 			env.OnWorkflow(OrderWorkflow, mock.Anything, mock.Anything).Return(OrderResult{CertificatePEM: []byte("chain")}, nil).Maybe()
 			in := testInput()
@@ -340,8 +340,8 @@ type orderARIIssuance struct {
 func newOrderARIIssuance(t *testing.T, w policy.ARIWindow, reread func() acme.RenewalInfo) *orderARIIssuance {
 	r := &orderARIIssuance{env: newEnv(t)}
 	r.env.RegisterWorkflow(OrderWorkflow)
-	r.env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyACME, nil)
-	r.env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+	onIssuer(r.env, readyACME)
+	onSecret(r.env, func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
 		r.evaluations++
 		if r.evaluations == 1 {
 			return policy.SecretState{}, nil

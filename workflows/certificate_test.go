@@ -169,8 +169,11 @@ func oneStep(ctx context.Context, env *testsuite.TestWorkflowEnvironment, in iss
 func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	// Nothing issued yet: the evaluation will likely issue, so it reads the Secret and
+	// the issuer in one step.
+	env.OnActivity(actInspectSecretAndIssuer, mock.Anything, mock.MatchedBy(func(in kube.EvaluationInput) bool {
+		return in.Secret.Namespace == "ns" && in.Secret.SecretName == "web-tls" && in.Issuer == kube.IssuerRef{Namespace: "ns", Name: "selfsigned", Kind: "Issuer"}
+	})).Return(kube.Evaluation{Issuer: readySelfSigned}, nil).Once()
 	var ins []issuance.Input
 	expectOneStepIssuance(env, &ins)
 	expectIssuance(env, &statuses)
@@ -215,9 +218,9 @@ func TestIssuesWhenSecretMissingThenContinuesAsNew(t *testing.T) {
 func TestSleepsUntilRenewalAndRenewsOnTimer(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	onIssuer(env, readySelfSigned)
 	// First look: valid; after the renewal timer the same Secret is due.
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	onSecret(env, validSecret(epoch))
 	expectIssuance(env, &statuses)
 
 	env.ExecuteWorkflow(CertificateWorkflow, testInput())
@@ -245,14 +248,14 @@ func TestWaitsForIssuerSignalOrRecheck(t *testing.T) {
 			notReady := kube.IssuerInfo{Found: true, Message: "Referenced Issuer ns/selfsigned has no Ready status condition"}
 			readyAt := epoch.Add(3*time.Hour + time.Minute)
 			resolved := 0
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+			onIssuer(env, func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 				resolved++
 				if env.Now().Before(readyAt) {
 					return notReady, nil
 				}
 				return readySelfSigned, nil
 			})
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onSecret(env, policy.SecretState{})
 			var issued []time.Time
 			captureIssuance(env, &issued)
 			expectIssuance(env, &statuses)
@@ -297,14 +300,14 @@ func TestIssuerNotReadyKeepsValidCertificateReady(t *testing.T) {
 	var statuses []kube.CertificateStatusInput
 	notReady := kube.IssuerInfo{Found: true, Message: "the CA Secret is gone"}
 	var lookedUp []time.Time
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+	onIssuer(env, func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 		lookedUp = append(lookedUp, env.Now())
 		if len(lookedUp) == 1 {
 			return notReady, nil
 		}
 		return readySelfSigned, nil
 	})
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	onSecret(env, validSecret(epoch))
 	var issued []time.Time
 	captureIssuance(env, &issued)
 	expectIssuance(env, &statuses)
@@ -317,8 +320,12 @@ func TestIssuerNotReadyKeepsValidCertificateReady(t *testing.T) {
 		}
 		env.SignalWorkflow(SignalIssuerChanged, IssuerChangedSignal{Ready: true})
 	}, signalAt)
+	// A run that knows the certificate in hand (a continued one) reads no issuer
+	// before the renewal is due.
 	in := testInput()
 	in.Changes = len(certificateChanges)
+	nb, na := validSecret(epoch).Certificate.NotBefore, validSecret(epoch).Certificate.NotAfter
+	in.NotBefore, in.NotAfter, in.Revision, in.IssuedGeneration = &nb, &na, 1, in.Generation
 
 	env.ExecuteWorkflow(CertificateWorkflow, in)
 
@@ -351,8 +358,8 @@ func TestCASecretFailureAsksIssuerToRecheck(t *testing.T) {
 			var statuses []kube.CertificateStatusInput
 			readyCA := kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeCA, ResourceNamespace: "cert-manager",
 				Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca-key-pair"}}}}
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyCA, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onIssuer(env, readyCA)
+			onSecret(env, policy.SecretState{})
 			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(issuance.Result{},
 				temporal.NewNonRetryableApplicationError("CA Secret cert-manager/ca-key-pair not found", tc.errType, nil))
 			expectIssuance(env, &statuses)
@@ -380,8 +387,8 @@ func TestCASecretFailureAsksIssuerToRecheck(t *testing.T) {
 func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, policy.SecretState{})
 	failOneStepIssuance(env, temporal.NewNonRetryableApplicationError("CSR public key does not match", "KeyMismatch", nil))
 	var issued []time.Time
 	captureIssuance(env, &issued)
@@ -426,8 +433,8 @@ func TestFailureBacksOffAndRenewSignalCutsItShort(t *testing.T) {
 func TestDeleteEndsTheWorkflow(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, validSecret(epoch))
 	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(recordStatus(&statuses))
 	env.RegisterDelayedCallback(func() {
 		// An older generation changes nothing; the delete ends the workflow.
@@ -448,8 +455,8 @@ func TestDeleteEndsTheWorkflow(t *testing.T) {
 func TestSpecChangeReissues(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, validSecret(epoch))
 	expectIssuance(env, &statuses)
 	env.RegisterDelayedCallback(func() {
 		in := testInput()
@@ -492,8 +499,8 @@ func TestRequestChangeReissues(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+			onIssuer(env, readySelfSigned)
+			onSecret(env, validSecret(epoch))
 			env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key"}, nil)
 			expectIssuance(env, &statuses)
 			in := testInput()
@@ -542,9 +549,9 @@ func TestRequestChangeReissues(t *testing.T) {
 func TestLiteralSubjectCommonNameUpToDate(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	onIssuer(env, readySelfSigned)
 	secret := validSecret(epoch) // CN web.example.com
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	onSecret(env, secret)
 	expectIssuance(env, &statuses)
 	in := testInput()
 	in.Changes = len(certificateChanges)
@@ -588,10 +595,10 @@ func TestRealCACertificateNotReissued(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			onIssuer(env, readySelfSigned)
 			secret := validSecret(epoch)
 			secret.Certificate.CommonName = tc.certCN
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+			onSecret(env, secret)
 			expectIssuance(env, &statuses)
 			in := testInput()
 			in.Changes = len(certificateChanges)
@@ -626,8 +633,8 @@ func TestSpecChangeEndsBackoff(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onIssuer(env, readySelfSigned)
+			onSecret(env, policy.SecretState{})
 			var attempts []time.Duration
 			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(
 				func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
@@ -748,8 +755,8 @@ func TestManualRenewTokenActsOnceAndOwnWritesDoNotLoop(t *testing.T) {
 			// issuances (recorded in statuses) all succeed.
 			issuingEnv := func(statuses *[]kube.CertificateStatusInput) *testsuite.TestWorkflowEnvironment {
 				env := newEnv(t)
-				env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-				env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+				onIssuer(env, readySelfSigned)
+				onSecret(env, secret)
 				if tc.keySize != 2048 {
 					env.OnActivity(actGeneratePrivateKey, mock.Anything, mock.Anything).Return(
 						keys.KeyRef{Namespace: "ns", SecretName: "web-next-key", DataKey: "tls.key", Algorithm: "RSA", Size: tc.keySize}, nil)
@@ -836,8 +843,8 @@ func TestWaitsForApprovalSignalOrRecheck(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
 			approvedAt := epoch.Add(2*time.Hour + time.Minute)
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onIssuer(env, readySelfSigned)
+			onSecret(env, policy.SecretState{})
 			approverOff(env)
 			env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(func(context.Context, kube.ApproveInput) (kube.Approval, error) {
 				if env.Now().Before(approvedAt) {
@@ -895,8 +902,8 @@ func TestWaitsForApprovalSignalOrRecheck(t *testing.T) {
 func TestDeniedRequestFails(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, policy.SecretState{})
 	approverOff(env)
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Denied: true, Reason: "Policy", Message: "no"}, nil).Once()
 	var denied []kube.RequestStatusInput
@@ -925,8 +932,8 @@ func TestRotationPolicyNeverReusesKey(t *testing.T) {
 	in := testInput()
 	in.Spec.PrivateKey = &cmapi.CertificatePrivateKey{RotationPolicy: cmapi.RotationPolicyNever, Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256}
 	current := keys.KeyRef{Namespace: "ns", SecretName: "web-tls", DataKey: "tls.key", Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256, Encoding: cmapi.PKCS1}
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{Exists: true}, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, policy.SecretState{Exists: true})
 	env.OnActivity(actReadKeyRef, mock.Anything, mock.Anything).Return(keys.ReadKeyResult{SecretExists: true, Valid: true, Ref: current}, nil)
 	var signedWith keys.KeyRef
 	env.OnActivity(actSignSelfSigned, mock.Anything, mock.Anything).Return(func(_ context.Context, in pki.SelfSignInput) (pki.SignedCertificate, error) {
@@ -954,11 +961,11 @@ func TestSleepsAfterIssuanceThenContinuesAsNew(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
 	reads := 0
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+	onIssuer(env, func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 		reads++
 		return readySelfSigned, nil
 	})
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+	onSecret(env, func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
 		reads++
 		return policy.SecretState{}, nil
 	})
@@ -996,8 +1003,8 @@ func TestOutputsRefreshedWithoutIssuance(t *testing.T) {
 	var statuses []kube.CertificateStatusInput
 	stale := validSecret(epoch)
 	stale.OutputsUpToDate = false
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(stale, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, stale)
 	refreshes := 0
 	env.OnActivity(actRefreshSecretOutputs, mock.Anything, mock.Anything).Return(func(context.Context, kube.RefreshOutputsInput) error {
 		refreshes++
@@ -1046,8 +1053,8 @@ func recoversFromIssuanceLost(t *testing.T, statusNamedKey bool) {
 	env := newEnv(t)
 	secret := validSecret(epoch)
 	secret.Revision = 3
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, secret)
 	var statuses []kube.CertificateStatusInput
 	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
@@ -1088,8 +1095,8 @@ func TestCarriedRenewalIssuedByALostTaskIsDone(t *testing.T) {
 	env := newEnv(t)
 	secret := validSecret(epoch)
 	secret.Revision = 3
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(secret, nil)
+	onIssuer(env, readySelfSigned)
+	onSecret(env, secret)
 	var statuses []kube.CertificateStatusInput
 	env.OnActivity(actUpdateCertificateStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in kube.CertificateStatusInput) (kube.CertificateStatusResult, error) {
@@ -1159,11 +1166,11 @@ func TestChangesAskedAtStartAndAllCarriedOn(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
 			steps := 0
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
+			onIssuer(env, func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error) {
 				steps++
 				return readySelfSigned, nil
 			})
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+			onSecret(env, func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
 				steps++
 				return policy.SecretState{}, nil
 			})
@@ -1222,9 +1229,9 @@ func TestInlinePasswordsRedactedFromState(t *testing.T) {
 		t.Run(fmt.Sprintf("via signal %v", viaSignal), func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+			onIssuer(env, readySelfSigned)
 			var seen []*cmapi.CertificateKeystores
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(_ context.Context, in kube.InspectSecretInput) (policy.SecretState, error) {
+			onSecret(env, func(_ context.Context, in kube.InspectSecretInput) (policy.SecretState, error) {
 				seen = append(seen, in.Keystores)
 				return policy.SecretState{}, nil
 			})
@@ -1274,8 +1281,8 @@ func TestIssuerNameAttributeFollowsSpec(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+			onIssuer(env, readySelfSigned)
+			onSecret(env, policy.SecretState{})
 			expectIssuance(env, &statuses)
 			if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(AttrIssuerName.ValueSet(tc.attribute), AttrCertState.ValueSet("Pending"))); err != nil {
 				t.Fatal(err)
@@ -1314,11 +1321,12 @@ func TestReplacedCertificateKeepsItsWorkflow(t *testing.T) {
 		t.Run(fmt.Sprintf("deleteFirst=%t", deleteFirst), func(t *testing.T) {
 			env := newEnv(t)
 			var statuses []kube.CertificateStatusInput
-			env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
 			// Both signals arrive while the first look at the Secret runs, so that they
 			// are received in one workflow task, in either order.
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil).After(time.Hour).Once()
-			env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(validSecret(epoch), nil)
+			env.OnActivity(actInspectSecretAndIssuer, mock.Anything, mock.Anything).Return(
+				kube.Evaluation{Secret: validSecret(epoch), Issuer: readySelfSigned}, nil).After(time.Hour).Once()
+			onIssuer(env, readySelfSigned)
+			onSecret(env, validSecret(epoch))
 			var csrSpecs []cmapi.CertificateSpec
 			env.OnActivity(actIssueWithinTask, mock.Anything, mock.Anything).Return(func(ctx context.Context, in issuance.Input) (issuance.Result, error) {
 				csrSpecs = append(csrSpecs, in.CSR.Spec)
@@ -1370,8 +1378,8 @@ func TestSecretUsedByAnotherCertificateIsLeftAlone(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
 	releasedAt := epoch.Add(time.Hour)
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
+	onIssuer(env, readySelfSigned)
+	onSecret(env, func(context.Context, kube.InspectSecretInput) (policy.SecretState, error) {
 		other := validSecret(epoch)
 		other.Certificate.DNSNames, other.Certificate.CommonName = []string{"other.example.com"}, "other.example.com"
 		if env.Now().Before(releasedAt) {

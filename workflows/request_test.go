@@ -89,7 +89,7 @@ func TestRequestWaitsForApproval(t *testing.T) {
 			return requestFacts(cmmeta.IssuerReference{Name: "ca"}, kube.Approval{Approved: true, Reason: "ByHand"}), nil
 		})
 		env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{}, nil)
-		env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyCA, nil)
+		onIssuer(env, readyCA)
 		env.OnActivity(actSignWithCA, mock.Anything, mock.Anything).Return(signedByCA, nil)
 		var statuses []kube.RequestStatusInput
 		recordStatuses(env, &statuses)
@@ -124,7 +124,7 @@ func TestRequestWaitsForApproval(t *testing.T) {
 func TestRequestSelfSignedWithoutKeyAnnotationFails(t *testing.T) {
 	env := newRequestEnv(t)
 	env.OnActivity(actInspectRequest, mock.Anything, mock.Anything).Return(requestFacts(cmmeta.IssuerReference{Name: "ss"}, kube.Approval{Approved: true}), nil)
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readySelfSigned, nil)
+	onIssuer(env, readySelfSigned)
 	var statuses []kube.RequestStatusInput
 	recordStatuses(env, &statuses)
 	env.ExecuteWorkflow(CertificateRequestWorkflow, requestInput)

@@ -75,8 +75,8 @@ func TestVaultIssuerIsCheckedAgainstVault(t *testing.T) {
 func TestCertificateSignedByVault(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyVault, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readyVault)
+	onSecret(env, policy.SecretState{})
 	var signIn vault.SignInput
 	env.OnActivity(actSignWithVault, mock.Anything, mock.Anything).Return(func(_ context.Context, in vault.SignInput) (pki.SignedCertificate, error) {
 		signIn = in
@@ -119,8 +119,8 @@ func TestCertificateSignedByVault(t *testing.T) {
 func TestCertificateVaultRefusalFailsWithVaultsWords(t *testing.T) {
 	env := newEnv(t)
 	var statuses []kube.CertificateStatusInput
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyVault, nil)
-	env.OnActivity(actInspectSecret, mock.Anything, mock.Anything).Return(policy.SecretState{}, nil)
+	onIssuer(env, readyVault)
+	onSecret(env, policy.SecretState{})
 	expectIssuance(env, &statuses)
 	env.OnActivity(actSignWithVault, mock.Anything, mock.Anything).Return(pki.SignedCertificate{},
 		temporal.NewNonRetryableApplicationError(`vault sign at pki/sign/web: Vault answered 400: common name x is not allowed by this role`, vault.ErrTypeRefused, nil))
@@ -148,7 +148,7 @@ func TestRequestSignedByVault(t *testing.T) {
 	ref := cmmeta.IssuerReference{Name: "vault", Kind: cmapi.ClusterIssuerKind}
 	env.OnActivity(actInspectRequest, mock.Anything, mock.Anything).Return(requestFacts(ref, kube.Approval{}), nil)
 	env.OnActivity(actApproveCertificateRequest, mock.Anything, mock.Anything).Return(kube.Approval{Approved: true, Record: true, Reason: cmapi.ApprovedReasonCertManager}, nil)
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(readyVault, nil)
+	onIssuer(env, readyVault)
 	var signIn vault.SignInput
 	env.OnActivity(actSignWithVault, mock.Anything, mock.Anything).Return(func(_ context.Context, in vault.SignInput) (pki.SignedCertificate, error) {
 		signIn = in

@@ -83,7 +83,7 @@ func TestVenafiIssuerOldRunStaysUnsupported(t *testing.T) {
 func TestRequestSignedByVenafi(t *testing.T) {
 	env := newRequestEnv(t)
 	env.OnActivity(actInspectRequest, mock.Anything, mock.Anything).Return(requestFacts(cmmeta.IssuerReference{Name: "venafi"}, kube.Approval{Approved: true}), nil)
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeVenafi, ResourceNamespace: "ns", Spec: venafiSpec}, nil)
+	onIssuer(env, kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeVenafi, ResourceNamespace: "ns", Spec: venafiSpec})
 	wantIn := venafi.SignInput{Request: venafi.RequestRef{Namespace: "ns", Name: "req", UID: "uid-r"}, Issuer: venafi.IssuerRef{Kind: cmapi.IssuerKind, Namespace: "ns", Name: "venafi"}}
 	env.OnActivity(actRequestVenafiCertificate, mock.Anything, wantIn).Return(venafi.Requested{PickupID: "pickup-1"}, nil).Once()
 	pickups := 0
@@ -112,7 +112,7 @@ func TestRequestSignedByVenafi(t *testing.T) {
 func TestRequestRefusedByVenafiFails(t *testing.T) {
 	env := newRequestEnv(t)
 	env.OnActivity(actInspectRequest, mock.Anything, mock.Anything).Return(requestFacts(cmmeta.IssuerReference{Name: "venafi", Kind: cmapi.ClusterIssuerKind}, kube.Approval{Approved: true}), nil)
-	env.OnActivity(actResolveIssuer, mock.Anything, mock.Anything).Return(kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeVenafi, Spec: venafiSpec}, nil)
+	onIssuer(env, kube.IssuerInfo{Found: true, Ready: true, Type: kube.IssuerTypeVenafi, Spec: venafiSpec})
 	env.OnActivity(actRequestVenafiCertificate, mock.Anything, mock.MatchedBy(func(in venafi.SignInput) bool {
 		return in.Issuer == venafi.IssuerRef{Kind: cmapi.ClusterIssuerKind, Name: "venafi"}
 	})).Return(venafi.Requested{}, temporal.NewNonRetryableApplicationError("Failed to request certificate from Venafi: zone policy forbids example.com", venafi.ErrTypeRequestFailed, nil)).Once()

@@ -56,6 +56,7 @@ const (
 	changeARIRetryAfter       = "acme-renewal-info-retry-after"
 	changeARIErrorBackoff     = "acme-renewal-info-error-backoff"
 	changeIssueWithinTask     = "issue-within-task"
+	changeReadTogether        = "inspect-secret-and-issuer-together"
 )
 
 var certificateChanges = changeTable{
@@ -117,6 +118,10 @@ var certificateChanges = changeTable{
 		what: "a CA or SelfSigned issuance with a new fast key and the internal approver is one local activity " +
 			"(IssueWithinTask): its key is held in memory until the target Secret takes it with the certificate " +
 			"(before: a local activity per step and a next-key Secret created and deleted)"},
+	{id: changeReadTogether, since: "2026-12-07 issue 17",
+		what: "an evaluation that will likely issue (nothing issued yet, renewal due, a renewal asked, a new spec, a " +
+			"failed attempt) reads the Secret and the issuer in one local activity (InspectSecretAndIssuer; before: " +
+			"InspectSecret, then ResolveIssuer when the evaluation issues)"},
 }
 
 // Changes of the IssuerWorkflow.

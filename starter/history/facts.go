@@ -335,7 +335,7 @@ func (in *interpreter) marker(ev *historypb.HistoryEvent) {
 	}
 	result := a.GetDetails()["result"]
 	switch data.ActivityType {
-	case "InspectSecret", "ResolveIssuer":
+	case "InspectSecret", "ResolveIssuer", "InspectSecretAndIssuer":
 		// The evaluation an issuance starts from (also after an attempt a newer spec
 		// superseded, which left no failure).
 		in.evaluatedAt = at
