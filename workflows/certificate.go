@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -42,9 +43,13 @@ type certificateRun struct {
 	status  Status
 	signals certificateSignals
 
-	deleted   bool
-	cycleDone bool // issued in this run: continue as new at the next wake-up
-	search    searchAttributeState
+	deleted bool
+	// cycleDone says that this cycle issued: the next wake-up begins the next cycle
+	// (nextCycle), or continues as new (runIsFull).
+	cycleDone bool
+	// cycle counts the cycles this run began after its first.
+	cycle  int
+	search searchAttributeState
 	// pendingEvents go out with the next status write.
 	pendingEvents []kube.Event
 	// awaitingRequest is the CertificateRequest whose approval the run waits for.
@@ -95,8 +100,15 @@ func (c *certificateRun) run() error {
 			c.setPhase(PhaseDeleted, "nothing: the Certificate was deleted", nil)
 			return nil
 		}
-		if (c.cycleDone && !c.ariMovedRenewal) || workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
-			// One issuance cycle per run keeps histories short and replays cheap.
+		if c.cycleDone && !c.ariMovedRenewal {
+			// A wake-up after an issuance: the renewal goes on in this run while its
+			// history is short; each cycle is then one workflow task of 8 events.
+			if c.runIsFull() {
+				return c.continueAsNew()
+			}
+			c.nextCycle()
+		}
+		if workflow.GetInfo(c.ctx).GetContinueAsNewSuggested() {
 			return c.continueAsNew()
 		}
 		c.ariMovedRenewal = false
@@ -312,6 +324,38 @@ func (c *certificateRun) issuerIfReady(issuer kube.IssuerInfo, ready kube.Condit
 func (c *certificateRun) issuerSummary() string {
 	ref := c.st.Spec.IssuerRef
 	return "resolve " + defaulted(ref.Kind, cmapi.IssuerKind) + " " + ref.Name
+}
+
+// maxRunHistoryLength is the history length from which a run continues as new at the
+// wake-up after its issuance rather than renew: replaying it (after the worker's cache
+// let it go) stays cheap. About 20 CA renewals, or a handful of ACME ones.
+const maxRunHistoryLength = 160
+
+// runIsFull tells, at a wake-up after an issuance, whether the run ends there
+// (continue-as-new, in a task that runs no step, so that a racing signal cannot make
+// the server refuse a task whose local activities would then all run again): its
+// history is long, or this worker knows changes the run lacks (an older certflow
+// started it), or the run predates renewals within a run.
+func (c *certificateRun) runIsFull() bool {
+	if !c.changes.has(changeRenewWithinRun) || workflow.GetInfo(c.ctx).GetCurrentHistoryLength() >= maxRunHistoryLength {
+		return true
+	}
+	if c.changes.all() {
+		return false
+	}
+	// Asked under an ID of its own at each wake-up: a history recorded where the run
+	// went on (an older certflow knew no more changes) replays as it went.
+	return workflow.GetVersion(c.ctx, fmt.Sprintf("adopt-changes-%d", c.cycle), workflow.DefaultVersion, 1) == 1
+}
+
+// nextCycle begins the next cycle in this run, from what a continued run would start
+// with: the carried state, and none of the last issuance's.
+func (c *certificateRun) nextCycle() {
+	*c = certificateRun{
+		ctx: c.ctx, st: c.st, changes: c.changes, signals: c.signals, search: c.search,
+		status: Status{Phase: PhaseEvaluating}, pendingEvents: c.pendingEvents,
+		renewCarried: c.st.PendingRenew, cycle: c.cycle + 1,
+	}
 }
 
 // continueAsNew ends the run, unless the Certificate was deleted meanwhile: the next

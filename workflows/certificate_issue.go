@@ -42,6 +42,10 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 			if err := c.statusWritten(res.Status); err != nil {
 				return err
 			}
+			if res.CleanedUp {
+				c.st.HistoryLimit = revisionHistoryLimit(c.st.Spec)
+				return nil
+			}
 			return c.deleteOldRequests(revision, issuer)
 		}
 		// A person approves: the issuance waits, with its key in a Secret.
@@ -154,6 +158,12 @@ func (c *certificateRun) issueInOneStep(issuer kube.IssuerInfo, revision int, wh
 			kube.Event{Type: "Normal", Reason: cmapi.ReasonIssued, Message: issuedMessage}),
 	}
 	in.RenewBefore, in.RenewBeforePercentage = durationPtr(spec.RenewBefore), spec.RenewBeforePercentage
+	if c.changes.has(changeCleanupWithinIssuance) {
+		if from, to := requestsToDelete(revision, revisionHistoryLimit(spec), c.st.HistoryLimit); to >= from {
+			cleanup := c.cleanupRequestsInput(from, to, issuer)
+			in.Cleanup = &cleanup
+		}
+	}
 	summary := OneStepIssuanceSummary(fmt.Sprintf("%s %d", alg, size), request, signWith, spec.SecretName, why.Reason, why.Message)
 	var res issuance.Result
 	err := step(c.ctx, kubeStep, summary, actIssueWithinTask, in).Get(c.ctx, &res)

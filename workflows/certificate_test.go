@@ -42,6 +42,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(epoch)
+	// A run continues as new at the wake-up after its issuance, as one whose history is
+	// full does; the tests of renewals within a run shorten it.
+	env.SetCurrentHistoryLength(maxRunHistoryLength)
 	env.RegisterWorkflow(CertificateWorkflow)
 	registerAllActivities(env)
 	return env
@@ -152,6 +155,8 @@ func oneStep(ctx context.Context, env *testsuite.TestWorkflowEnvironment, in iss
 		Approval: kube.Approval{Approved: true, Record: true, Reason: "cert-manager.io"},
 		Signed:   pki.SignedCertificate{CertificatePEM: []byte("cert"), CAPEM: []byte("cert")},
 		Facts:    validSecret(epoch).Certificate,
+		// The step deletes the requests that fell out of the revision history.
+		CleanedUp: in.Cleanup != nil,
 	}
 	if in.Status != nil && r.writeStatus != nil {
 		st := *in.Status

@@ -40,23 +40,25 @@ type changeTable []change
 
 // Changes of the CertificateWorkflow.
 const (
-	changeIssuerNameAttribute = "issuer-name-attribute"
-	changeRequestTrigger      = "request-trigger"
-	changeSecretFirst         = "secret-first"
-	changeIssuerRecheck       = "issuer-recheck"
-	changeObjectReplaced      = "object-replaced"
-	changeRecheckWaits        = "recheck-waits"
-	changeSecretInUse         = "secret-in-use"
-	changeRealCANames         = "real-ca-names"
-	changeACMEAccountRecovery = "acme-account-recovery"
-	changeLostRenewal         = "lost-renewal"
-	changeARI                 = "acme-renewal-info"
-	changeARIFromOrder        = "acme-renewal-info-from-order"
-	changeManualSameSecond    = "manual-renew-same-second"
-	changeARIRetryAfter       = "acme-renewal-info-retry-after"
-	changeARIErrorBackoff     = "acme-renewal-info-error-backoff"
-	changeIssueWithinTask     = "issue-within-task"
-	changeReadTogether        = "inspect-secret-and-issuer-together"
+	changeIssuerNameAttribute   = "issuer-name-attribute"
+	changeRequestTrigger        = "request-trigger"
+	changeSecretFirst           = "secret-first"
+	changeIssuerRecheck         = "issuer-recheck"
+	changeObjectReplaced        = "object-replaced"
+	changeRecheckWaits          = "recheck-waits"
+	changeSecretInUse           = "secret-in-use"
+	changeRealCANames           = "real-ca-names"
+	changeACMEAccountRecovery   = "acme-account-recovery"
+	changeLostRenewal           = "lost-renewal"
+	changeARI                   = "acme-renewal-info"
+	changeARIFromOrder          = "acme-renewal-info-from-order"
+	changeManualSameSecond      = "manual-renew-same-second"
+	changeARIRetryAfter         = "acme-renewal-info-retry-after"
+	changeARIErrorBackoff       = "acme-renewal-info-error-backoff"
+	changeIssueWithinTask       = "issue-within-task"
+	changeReadTogether          = "inspect-secret-and-issuer-together"
+	changeRenewWithinRun        = "renew-within-run"
+	changeCleanupWithinIssuance = "cleanup-within-issuance"
 )
 
 var certificateChanges = changeTable{
@@ -122,6 +124,13 @@ var certificateChanges = changeTable{
 		what: "an evaluation that will likely issue (nothing issued yet, renewal due, a renewal asked, a new spec, a " +
 			"failed attempt) reads the Secret and the issuer in one local activity (InspectSecretAndIssuer; before: " +
 			"InspectSecret, then ResolveIssuer when the evaluation issues)"},
+	{id: changeRenewWithinRun, since: "2026-12-07 issue 17",
+		what: "the wake-up after an issuance goes on to the next cycle (the renewal) in the same run; the run continues " +
+			"as new at such a wake-up only once its history reaches maxRunHistoryLength events or this worker knows " +
+			"changes the run lacks (before: it continued as new at every such wake-up)"},
+	{id: changeCleanupWithinIssuance, since: "2026-12-07 issue 17",
+		what: "an issuance in one step (IssueWithinTask) also deletes the requests that fall out of the revision " +
+			"history; only when that fails does a CleanupCertificateRequests step follow (before: always a step of its own)"},
 }
 
 // Changes of the IssuerWorkflow.
@@ -240,6 +249,16 @@ func resolveChanges(ctx workflow.Context, table changeTable, carried int) change
 		}
 	}
 	return s
+}
+
+// all reports whether the run has every change of its table in effect.
+func (s changeSet) all() bool {
+	for i, ch := range s.table {
+		if !s.fixed[i] && workflow.GetVersion(s.ctx, ch.id, workflow.DefaultVersion, 1) != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // has reports whether the run has the change in effect. It records nothing: a change

@@ -51,6 +51,9 @@ type Input struct {
 	Status                *kube.CertificateStatusInput `json:",omitempty"`
 	RenewBefore           *time.Duration               `json:",omitempty"`
 	RenewBeforePercentage *int32                       `json:",omitempty"`
+	// Cleanup names the requests that fall out of the revision history once this one
+	// is issued (a renewal's predecessor): deleted last, best effort.
+	Cleanup *kube.CleanupRequestsInput `json:",omitempty"`
 }
 
 // Result is what the issuance made; none of it is secret (the key is a reference with
@@ -67,6 +70,11 @@ type Result struct {
 	Facts       policy.IssuedFacts
 	// Status is what the status write left behind (Input.Status given).
 	Status kube.CertificateStatusResult
+	// CleanedUp says that the requests of Input.Cleanup are gone. When the deletion
+	// failed, the issuance stands all the same, and the workflow deletes them in a step
+	// of its own, with its retries: running the whole issuance again for them would
+	// replace a certificate just written.
+	CleanedUp bool `json:",omitempty"`
 	// Steps are the steps taken, in order, for people.
 	Steps []string
 }
@@ -154,6 +162,14 @@ func (a *Activities) IssueWithinTask(ctx context.Context, in Input) (Result, err
 			return res, err
 		}
 		res.Steps = append(res.Steps, "update Certificate status: "+st.Ready.Reason)
+	}
+	if c := in.Cleanup; c != nil {
+		if err := a.Kube.CleanupCertificateRequests(ctx, *c); err != nil {
+			res.Steps = append(res.Steps, "delete CertificateRequests of the revision history: "+err.Error())
+			return res, nil
+		}
+		res.CleanedUp = true
+		res.Steps = append(res.Steps, fmt.Sprintf("delete CertificateRequests of revisions %d to %d", c.FromRevision, c.ToRevision))
 	}
 	return res, nil
 }

@@ -243,3 +243,32 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// A renewal in one step deletes the request that fell out of the revision history, as
+// its last write; a request that is not the Certificate's stays.
+func TestIssueWithinTaskDeletesOldRequest(t *testing.T) {
+	integration.SkipUnlessEnabled(t)
+	f := start(t)
+	in := f.certificate(t, "web")
+	if _, err := f.a.IssueWithinTask(f.ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	f.writes.take()
+	two := 2
+	in.Request.Revision, in.Secret.Revision, in.Status.Revision = 2, 2, &two
+	in.Cleanup = &kube.CleanupRequestsInput{Namespace: ns, CertificateName: "web", CertificateUID: in.Request.CertificateUID, FromRevision: 1, ToRevision: 1}
+	res, err := f.a.IssueWithinTask(f.ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.writes.take(); len(got) != 6 || got[5] != "DELETE /apis/cert-manager.io/v1/namespaces/"+ns+"/certificaterequests/web-1" {
+		t.Errorf("API writes %q, want the five of an issuance and the old request's deletion", got)
+	}
+	if !res.CleanedUp || res.Steps[len(res.Steps)-1] != "delete CertificateRequests of revisions 1 to 1" {
+		t.Errorf("result: cleaned up %t, steps %q", res.CleanedUp, res.Steps)
+	}
+	crs, err := f.cf.CertmanagerV1().CertificateRequests(ns).List(f.ctx, metav1.ListOptions{})
+	if err != nil || len(crs.Items) != 1 || crs.Items[0].Name != "web-2" {
+		t.Errorf("requests after the renewal: %d (%v), want web-2 only", len(crs.Items), err)
+	}
+}
