@@ -61,7 +61,7 @@ var currentHistoriesDirs = []string{historiesDir, "testdata/histories-acme"}
 var olderHistoriesDirs = []string{"testdata/histories-before-object-replaced", "testdata/histories-before-carried-changes", "testdata/histories-before-secret-first", "testdata/histories-point-of-use",
 	"testdata/histories-before-acme-account-recovery", "testdata/histories-before-lost-renewal", "testdata/histories-before-order-local-acme-steps",
 	"testdata/histories-before-slot-seq", "testdata/histories-before-challenge-valid-unwritten",
-	"testdata/histories-before-acme-renewal-info-retry-after"}
+	"testdata/histories-before-acme-renewal-info-retry-after", "testdata/histories-before-issue-within-task"}
 
 // replayedTypes are the workflow types worker.Register registers: each needs at least
 // one recorded history, so a type cannot silently go untested.

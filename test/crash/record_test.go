@@ -73,8 +73,8 @@ func TestRecordHistories(t *testing.T) {
 	first := workflows.CertificateWorkflowID(ns, "first")
 	waitRevision(t, ns, "first", 1)
 	sleeping := waitBlocked(t, first, workflows.PhaseReady)
-	issuance := lastRunWith(t, first, hasActivity("GeneratePrivateKey"))
-	record("certificate-first-issuance", first, issuance, hasActivity("GeneratePrivateKey"), hasActivity("WriteCertificateSecret"))
+	issuance := lastRunWith(t, first, hasActivity("IssueWithinTask"))
+	record("certificate-first-issuance", first, issuance, hasActivity("IssueWithinTask"))
 	if issuance.RunID != sleeping.RunID {
 		// The issuance continued as new; this run only sleeps.
 		record("certificate-renewal-timer", first, sleeping, endsWith(enumspb.EVENT_TYPE_TIMER_STARTED))
@@ -88,13 +88,23 @@ func TestRecordHistories(t *testing.T) {
 	}
 	waitRevision(t, ns, "first", 2)
 	waitBlocked(t, first, workflows.PhaseReady)
-	record("certificate-renew-signal", first, lastRunWith(t, first, hasSignal(workflows.SignalRenew)), hasSignal(workflows.SignalRenew), hasActivity("GeneratePrivateKey"))
+	record("certificate-renew-signal", first, lastRunWith(t, first, hasSignal(workflows.SignalRenew)), hasSignal(workflows.SignalRenew), hasActivity("IssueWithinTask"))
 
 	// A spec change (new generation) re-issues.
 	kubectl(t, nil, "patch", "certificate", "first", "-n", ns, "--type", "merge", "-p", `{"spec":{"dnsNames":["first.example.com","www.first.example.com"]}}`)
 	waitRevision(t, ns, "first", 3)
 	current := waitBlocked(t, first, workflows.PhaseReady)
-	record("certificate-spec-change", first, lastRunWith(t, first, hasLaterSignal(workflows.SignalSpec)), hasLaterSignal(workflows.SignalSpec), hasActivity("GeneratePrivateKey"))
+	record("certificate-spec-change", first, lastRunWith(t, first, hasLaterSignal(workflows.SignalSpec)), hasLaterSignal(workflows.SignalSpec), hasActivity("IssueWithinTask"))
+
+	// Renewals on their timer within the run that issued (valid an hour, renewed 10 s
+	// after each issuance), the old request deleted in the renewal's step.
+	kubectl(t, []byte(testkit.Cert{Name: "short", DNSNames: []string{"short.example.com"}, Duration: "1h", PrivateKey: "{algorithm: ECDSA}", Issuer: "selfsigned",
+		Extra: "  renewBefore: 59m50s\n"}.String()), "apply", "-n", ns, "-f", "-")
+	short := workflows.CertificateWorkflowID(ns, "short")
+	waitRevision(t, ns, "short", 3)
+	record("certificate-renewals-within-run", short, waitBlocked(t, short, workflows.PhaseReady), hasActivityTimes("IssueWithinTask", 3),
+		endsWith(enumspb.EVENT_TYPE_TIMER_STARTED))
+	kubectl(t, nil, "delete", "certificate", "short", "-n", ns)
 
 	// Deleting the Certificate ends its workflow.
 	kubectl(t, nil, "delete", "certificate", "first", "-n", ns)
@@ -111,7 +121,7 @@ spec: {selfSigned: {}}
 `), "apply", "-n", ns, "-f", "-")
 	waitRevision(t, ns, "late", 1)
 	waitBlocked(t, late, workflows.PhaseReady)
-	record("certificate-issuer-late", late, lastRunWith(t, late, hasSignal(workflows.SignalIssuerChanged)), hasSignal(workflows.SignalIssuerChanged), hasActivity("GeneratePrivateKey"))
+	record("certificate-issuer-late", late, lastRunWith(t, late, hasSignal(workflows.SignalIssuerChanged)), hasSignal(workflows.SignalIssuerChanged), hasActivity("IssueWithinTask"))
 
 	// A failed issuance backing off: a DNS name the API server accepts but a CSR cannot
 	// carry (not ASCII) fails the issuance without a retry.
@@ -312,6 +322,22 @@ func hasActivity(name string) historyCheck {
 			}
 		}
 		return fmt.Errorf("no %s activity", name)
+	}
+}
+
+// hasActivityTimes: at least n activities or local activities of that type.
+func hasActivityTimes(name string, n int) historyCheck {
+	return func(events []*historypb.HistoryEvent) error {
+		seen := 0
+		for _, ev := range events {
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name || localActivityType(ev) == name {
+				seen++
+			}
+		}
+		if seen < n {
+			return fmt.Errorf("%d %s activities, want at least %d", seen, name, n)
+		}
+		return nil
 	}
 }
 
