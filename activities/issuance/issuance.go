@@ -94,6 +94,7 @@ func (a *Activities) IssueWithinTask(ctx context.Context, in Input) (Result, err
 	if err != nil {
 		return res, err
 	}
+	ctx = kube.WithConfirmedCertificate(ctx)
 	ctx, key, err := keys.GenerateHeld(ctx, in.Key.Namespace, in.Key.SecretName, spec)
 	if err != nil {
 		return res, err

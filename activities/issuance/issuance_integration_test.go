@@ -31,27 +31,39 @@ import (
 
 const ns = "issuance"
 
-// writes records the API writes a client makes.
+// writes records the API writes a client makes, and its reads apart.
 type writes struct {
-	mu   sync.Mutex
-	rt   http.RoundTripper
-	seen []string
+	mu          sync.Mutex
+	rt          http.RoundTripper
+	seen, reads []string
 }
 
 func (w *writes) RoundTrip(r *http.Request) (*http.Response, error) {
+	w.mu.Lock()
 	if r.Method != http.MethodGet {
-		w.mu.Lock()
 		w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-		w.mu.Unlock()
+	} else {
+		w.reads = append(w.reads, r.Method+" "+r.URL.Path)
 	}
+	w.mu.Unlock()
 	return w.rt.RoundTrip(r)
 }
 
+// take returns the writes since the last take, and forgets the reads.
 func (w *writes) take() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := w.seen
-	w.seen = nil
+	w.seen, w.reads = nil, nil
+	return out
+}
+
+// takeReads returns the reads since the last take.
+func (w *writes) takeReads() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.reads
+	w.reads = nil
 	return out
 }
 
@@ -123,6 +135,17 @@ func TestIssueWithinTask(t *testing.T) {
 	res, err := f.a.IssueWithinTask(f.ctx, in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The Certificate is read once, to confirm it before the first write: the
+	// confirmation stands for the Secret and the status writes.
+	var certReads []string
+	for _, r := range f.writes.takeReads() {
+		if strings.Contains(r, "/certificates/") {
+			certReads = append(certReads, r)
+		}
+	}
+	if len(certReads) != 1 {
+		t.Errorf("Certificate reads %q, want one", certReads)
 	}
 	got := f.writes.take()
 	if len(got) != 5 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[1], "/certificaterequests/web-1/status") ||

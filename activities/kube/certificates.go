@@ -132,9 +132,16 @@ func (a *Activities) UpdateCertificateStatus(ctx context.Context, in Certificate
 		res  CertificateStatusResult
 	)
 	get := fromWatchCache
+	confirmed := confirmedCertificate(ctx, in.Namespace, in.Name, in.UID)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := cachedGet(ctx, get, a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get, in.Name)
-		get = metav1.GetOptions{} // a conflict means the cache was behind: read from etcd
+		var cur *cmapi.Certificate
+		var err error
+		if confirmed != nil {
+			cur, confirmed = confirmed, nil // read at the start of this activity
+		} else {
+			cur, err = cachedGet(ctx, get, a.CertFlow.CertmanagerV1().Certificates(in.Namespace).Get, in.Name)
+		}
+		get = metav1.GetOptions{} // a conflict means what was read is behind: read from etcd
 		if err != nil {
 			return err
 		}

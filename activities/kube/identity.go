@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,9 +18,60 @@ import (
 // started by hand with forged input, or one whose Certificate was deleted or replaced,
 // writes nothing.
 
+// confirmedCtx holds the Certificate an activity confirmed (WithConfirmedCertificate).
+type confirmedCtx struct{}
+
+type confirmed struct {
+	mu   sync.Mutex
+	cert *cmapi.Certificate
+}
+
+// WithConfirmedCertificate returns a context in which the first confirmation of a
+// Certificate stands for the activity's later writes for it, and its status update
+// starts from the object read then (as fresh as a read from the watch cache; a
+// conflict reads again from etcd): one issuance in one step (activities/issuance)
+// reads the Certificate once instead of before each of its three writes.
+func WithConfirmedCertificate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, confirmedCtx{}, &confirmed{})
+}
+
+// confirmedCertificate is the Certificate confirmed in ctx, if it is namespace/name
+// (with uid, when given).
+func confirmedCertificate(ctx context.Context, namespace, name, uid string) *cmapi.Certificate {
+	m, _ := ctx.Value(confirmedCtx{}).(*confirmed)
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.cert; c != nil && c.Namespace == namespace && c.Name == name && (uid == "" || string(c.UID) == uid) {
+		return c
+	}
+	return nil
+}
+
+func rememberConfirmed(ctx context.Context, c *cmapi.Certificate) {
+	if m, _ := ctx.Value(confirmedCtx{}).(*confirmed); m != nil {
+		m.mu.Lock()
+		m.cert = c
+		m.mu.Unlock()
+	}
+}
+
 // confirmCertificate returns the Certificate namespace/name if it exists with uid ("" is
 // accepted for inputs recorded before activities carried the UID: the name must match).
 func (a *Activities) confirmCertificate(ctx context.Context, namespace, name, uid string) (*cmapi.Certificate, error) {
+	if c := confirmedCertificate(ctx, namespace, name, uid); c != nil {
+		return c, nil
+	}
+	c, err := a.readConfirmed(ctx, namespace, name, uid)
+	if err == nil {
+		rememberConfirmed(ctx, c)
+	}
+	return c, err
+}
+
+func (a *Activities) readConfirmed(ctx context.Context, namespace, name, uid string) (*cmapi.Certificate, error) {
 	certs := a.CertFlow.CertmanagerV1().Certificates(namespace)
 	// The watch cache spares etcd a read per write; "not found" and another UID are
 	// only concluded from etcd, since the cache may be behind a create or a re-creation.
