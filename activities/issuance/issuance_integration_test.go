@@ -5,18 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/certflow/certflow/activities/keys"
 	"github.com/certflow/certflow/activities/kube"
@@ -24,79 +19,31 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testkit/integration"
 	certpki "github.com/certflow/certflow/pki"
 )
 
 const ns = "issuance"
 
-// writes records the API writes a client makes, and its reads apart.
-type writes struct {
-	mu          sync.Mutex
-	rt          http.RoundTripper
-	seen, reads []string
-}
-
-func (w *writes) RoundTrip(r *http.Request) (*http.Response, error) {
-	w.mu.Lock()
-	if r.Method != http.MethodGet {
-		w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-	} else {
-		w.reads = append(w.reads, r.Method+" "+r.URL.Path)
-	}
-	w.mu.Unlock()
-	return w.rt.RoundTrip(r)
-}
-
-// take returns the writes since the last take, and forgets the reads.
-func (w *writes) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.seen
-	w.seen, w.reads = nil, nil
-	return out
-}
-
-// takeReads returns the reads since the last take.
-func (w *writes) takeReads() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.reads
-	w.reads = nil
-	return out
-}
-
 type fixture struct {
-	ctx    context.Context
-	a      *Activities
-	kc     kubernetes.Interface
-	cf     versioned.Interface
-	writes *writes
+	ctx      context.Context
+	a        *Activities
+	kc       kubernetes.Interface
+	cf       versioned.Interface
+	requests *integration.Requests
 }
 
 func start(t *testing.T) fixture {
 	t.Helper()
-	stack := integration.StartStack(t, localstack.Options{Kube: true})
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
-		t.Fatal(err)
-	}
-	w := &writes{}
-	cfg := rest.CopyConfig(stack.RESTConfig)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { w.rt = rt; return w }
+	ctx, stackCfg := integration.KubeWithCRDs(t, ns)
+	cfg, requests := integration.RecordRequests(stackCfg)
 	kc, cf := kubernetes.NewForConfigOrDie(cfg), versioned.NewForConfigOrDie(cfg)
-	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return fixture{ctx: ctx, kc: kc, cf: cf, writes: w,
+	return fixture{ctx: ctx, kc: kc, cf: cf, requests: requests,
 		a: &Activities{Kube: &kube.Activities{Kube: kc, CertFlow: cf}, PKI: &pki.Activities{Kube: kc}}}
 }
+
+// writes is the API writes since the last call.
+func (f fixture) writes() []string { return integration.Writes(f.requests.Take()) }
 
 // certificate creates a Certificate and returns the issuance input a workflow builds
 // for its revision 1 with a SelfSigned issuer.
@@ -108,7 +55,7 @@ func (f fixture) certificate(t *testing.T, name string) Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.writes.take()
+	f.writes()
 	return Input{
 		Key: keys.GenerateKeyInput{Namespace: ns, SecretName: spec.SecretName, Algorithm: cmapi.ECDSAKeyAlgorithm, Size: 256},
 		CSR: pki.CreateCSRInput{Spec: spec},
@@ -138,8 +85,9 @@ func TestIssueWithinTask(t *testing.T) {
 	}
 	// The Certificate is read once, to confirm it before the first write: the
 	// confirmation stands for the Secret and the status writes.
+	requests := f.requests.Take()
 	var certReads []string
-	for _, r := range f.writes.takeReads() {
+	for _, r := range integration.Reads(requests) {
 		if strings.Contains(r, "/certificates/") {
 			certReads = append(certReads, r)
 		}
@@ -147,7 +95,7 @@ func TestIssueWithinTask(t *testing.T) {
 	if len(certReads) != 1 {
 		t.Errorf("Certificate reads %q, want one", certReads)
 	}
-	got := f.writes.take()
+	got := integration.Writes(requests)
 	if len(got) != 5 || !strings.HasPrefix(got[0], "POST ") || !strings.HasSuffix(got[1], "/certificaterequests/web-1/status") ||
 		!strings.HasSuffix(got[2], "/secrets/web-tls") || !strings.HasSuffix(got[3], "/certificates/web/status") || !strings.HasSuffix(got[4], "/events") {
 		t.Errorf("API writes %q, want the request, its status, the Secret, the Certificate's status and its Event", got)
@@ -221,7 +169,7 @@ func TestIssueWithinTaskApproverOff(t *testing.T) {
 	if err != nil || !res.ApproverOff {
 		t.Fatalf("result %+v (%v), want ApproverOff", res, err)
 	}
-	if got := f.writes.take(); len(got) != 0 {
+	if got := f.writes(); len(got) != 0 {
 		t.Errorf("API writes %q, want none", got)
 	}
 }
@@ -276,7 +224,7 @@ func TestIssueWithinTaskDeletesOldRequest(t *testing.T) {
 	if _, err := f.a.IssueWithinTask(f.ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	f.writes.take()
+	f.writes()
 	two := 2
 	in.Request.Revision, in.Secret.Revision, in.Status.Revision = 2, 2, &two
 	in.Cleanup = &kube.CleanupRequestsInput{Namespace: ns, CertificateName: "web", CertificateUID: in.Request.CertificateUID, FromRevision: 1, ToRevision: 1}
@@ -284,7 +232,7 @@ func TestIssueWithinTaskDeletesOldRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.writes.take(); len(got) != 6 || got[5] != "DELETE /apis/cert-manager.io/v1/namespaces/"+ns+"/certificaterequests/web-1" {
+	if got := f.writes(); len(got) != 6 || got[5] != "DELETE /apis/cert-manager.io/v1/namespaces/"+ns+"/certificaterequests/web-1" {
 		t.Errorf("API writes %q, want the five of an issuance and the old request's deletion", got)
 	}
 	if !res.CleanedUp || res.Steps[len(res.Steps)-1] != "delete CertificateRequests of revisions 1 to 1" {

@@ -1,26 +1,23 @@
 package kube
 
 import (
-	"net/http"
 	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
+	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
 // InspectSecretAndIssuer on a real kube-apiserver answers as InspectSecret and
 // ResolveIssuer do, with one GET each when both exist.
 func TestInspectSecretAndIssuer(t *testing.T) {
-	ctx, stackCfg := kubeWithCRDs(t)
-	counter := &requestCounter{}
-	cfg := rest.CopyConfig(stackCfg)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	ctx, stackCfg := integration.KubeWithCRDs(t, testNS)
+	cfg, counter := integration.RecordRequests(stackCfg)
 	a := &Activities{Kube: kubernetes.NewForConfigOrDie(cfg), CertFlow: versioned.NewForConfigOrDie(cfg)}
 	in := EvaluationInput{
 		Secret: InspectSecretInput{Namespace: testNS, SecretName: testSecret, CertificateName: "web"},
@@ -37,7 +34,7 @@ func TestInspectSecretAndIssuer(t *testing.T) {
 	}
 	// An issuer the watch cache does not have is read again from etcd (cachedGet).
 	want := []string{"GET /api/v1/namespaces/" + testNS + "/secrets/" + testSecret, "GET /apis/cert-manager.io/v1/clusterissuers/ca"}
-	if seen := counter.take(); !slices.Equal(seen, append(want, want[1])) {
+	if seen := counter.Take(); !slices.Equal(seen, append(want, want[1])) {
 		t.Errorf("requests %q, want %q and the issuer again", seen, want)
 	}
 
@@ -54,7 +51,7 @@ func TestInspectSecretAndIssuer(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	counter.take()
+	counter.Take()
 	got, err = a.InspectSecretAndIssuer(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +68,7 @@ func TestInspectSecretAndIssuer(t *testing.T) {
 		got.Issuer.Type != issuer.Type || got.Issuer.Type != IssuerTypeSelfSigned || got.Issuer.Ready != issuer.Ready {
 		t.Errorf("InspectSecretAndIssuer %+v, want InspectSecret's %+v and ResolveIssuer's %+v", got, secret, issuer)
 	}
-	if seen := counter.take(); len(seen) != 4 || !slices.Equal(seen[:2], want) {
+	if seen := counter.Take(); len(seen) != 4 || !slices.Equal(seen[:2], want) {
 		t.Errorf("requests %q, want %q then the same again", seen, want)
 	}
 }

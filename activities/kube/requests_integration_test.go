@@ -9,75 +9,25 @@ import (
 	"encoding/pem"
 	"errors"
 	"maps"
-	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
 	"github.com/certflow/certflow/client/clientset/versioned"
-	"github.com/certflow/certflow/internal/localstack"
 	"github.com/certflow/certflow/internal/testkit/integration"
 )
 
-// requestCounter counts the API requests a client makes, by method and path.
-type requestCounter struct {
-	mu   sync.Mutex
-	rt   http.RoundTripper
-	seen []string
-}
-
-func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.mu.Lock()
-	c.seen = append(c.seen, r.Method+" "+r.URL.Path)
-	c.mu.Unlock()
-	return c.rt.RoundTrip(r)
-}
-
-func (c *requestCounter) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.seen
-	c.seen = nil
-	return out
-}
-
-// kubeWithCRDs starts a kube-apiserver (with etcd) holding certflow's CRDs and namespace
-// testNS; the context ends with the test.
-func kubeWithCRDs(t *testing.T) (context.Context, *rest.Config) {
-	t.Helper()
-	stack := integration.StartStack(t, localstack.Options{Kube: true})
-	root, err := localstack.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	if err := localstack.InstallCRDs(ctx, stack.RESTConfig, filepath.Join(root, "deploy", "crds")); err != nil {
-		t.Fatal(err)
-	}
-	kc := kubernetes.NewForConfigOrDie(stack.RESTConfig)
-	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return ctx, stack.RESTConfig
-}
-
-// activitiesOnKube returns the activities on a kube-apiserver from kubeWithCRDs, and
+// activitiesOnKube returns the activities on a kube-apiserver with certflow's CRDs, and
 // its client of certflow's objects.
 func activitiesOnKube(t *testing.T) (context.Context, *Activities, versioned.Interface) {
 	t.Helper()
-	ctx, cfg := kubeWithCRDs(t)
+	ctx, cfg := integration.KubeWithCRDs(t, testNS)
 	cf := versioned.NewForConfigOrDie(cfg)
 	return ctx, &Activities{Kube: kubernetes.NewForConfigOrDie(cfg), CertFlow: cf}, cf
 }
@@ -86,10 +36,8 @@ func activitiesOnKube(t *testing.T) (context.Context, *Activities, versioned.Int
 // just created goes out without reading it, and a person's decision in between is
 // noticed (the write conflicts, the retry reads the request).
 func TestRequestStatusAfterCreate(t *testing.T) {
-	ctx, stackCfg := kubeWithCRDs(t)
-	counter := &requestCounter{}
-	cfg := rest.CopyConfig(stackCfg)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	ctx, stackCfg := integration.KubeWithCRDs(t, testNS)
+	cfg, counter := integration.RecordRequests(stackCfg)
 	kc := kubernetes.NewForConfigOrDie(cfg)
 	cf := versioned.NewForConfigOrDie(cfg)
 	// The Certificate the requests are for: creating one confirms it first.
@@ -130,11 +78,11 @@ func TestRequestStatusAfterCreate(t *testing.T) {
 
 	t.Run("unread", func(t *testing.T) {
 		issued.Request = create(1)
-		counter.take()
+		counter.Take()
 		if err := a.SetCertificateRequestStatus(ctx, issued); err != nil {
 			t.Fatal(err)
 		}
-		if got := counter.take(); len(got) != 1 || !strings.HasPrefix(got[0], "PUT ") || !strings.HasSuffix(got[0], "/status") {
+		if got := counter.Take(); len(got) != 1 || !strings.HasPrefix(got[0], "PUT ") || !strings.HasSuffix(got[0], "/status") {
 			t.Errorf("requests %q, want one PUT of the status", got)
 		}
 		cr, err := cf.CertmanagerV1().CertificateRequests(testNS).Get(ctx, issued.Request.Name, metav1.GetOptions{})
