@@ -249,7 +249,7 @@ func (p *dnParser) parseATV() (pkix.AttributeTypeAndValue, error) {
 	}
 	encoded, err := encodeAttributeValue(oid, value)
 	if err != nil {
-		return pkix.AttributeTypeAndValue{}, p.errorf("value %q of %s: %v", value, typeName, err)
+		return pkix.AttributeTypeAndValue{}, p.errorf("value %s of %s: %v", quoteExcerpt(value), bounded.Excerpt(typeName, bounded.ExcerptLen), err)
 	}
 	return pkix.AttributeTypeAndValue{Type: oid, Value: encoded}, nil
 }
@@ -267,7 +267,7 @@ func (p *dnParser) attributeType(name string) (asn1.ObjectIdentifier, error) {
 	}
 	oid, err := ParseOID(numeric)
 	if err != nil {
-		return nil, p.errorf("unknown attribute type %q", name)
+		return nil, p.errorf("unknown attribute type %s", quoteExcerpt(name))
 	}
 	return oid, nil
 }
@@ -285,12 +285,12 @@ func (p *dnParser) parseHexValue() ([]byte, error) {
 	}
 	raw, err := hex.DecodeString(hexStr)
 	if err != nil || len(raw) == 0 {
-		return nil, p.errorf("bad hex value #%s", hexStr)
+		return nil, p.errorf("bad hex value #%s", bounded.Excerpt(hexStr, bounded.ExcerptLen))
 	}
 	var rv asn1.RawValue
 	rest, err := asn1.Unmarshal(raw, &rv)
 	if err != nil || len(rest) != 0 {
-		return nil, p.errorf("hex value #%s is not a single BER/DER value", hexStr)
+		return nil, p.errorf("hex value #%s is not a single BER/DER value", bounded.Excerpt(hexStr, bounded.ExcerptLen))
 	}
 	return raw, nil
 }
