@@ -11,6 +11,7 @@ import (
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/scheduler"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -199,7 +200,7 @@ func createOrderWithSlot(ctx workflow.Context, in OrderInput, slot *orderSlot, s
 			}
 			return st, err
 		}
-		status.LastError = errorMessage(err)
+		status.LastError = apperr.Message(err)
 		if slot.scheduler == "" {
 			// No scheduler to pause: this order waits by itself.
 			if err := workflow.NewTimerWithOptions(ctx, until.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: "rate limited by the ACME server"}).Get(ctx, nil); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -159,7 +160,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 		err = step(ctx, acmeStep, "create or resume the ACME order", actEnsureOrder, ensure).Get(ctx, &st)
 	}
 	if err != nil {
-		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+errorMessage(err), err)
+		return OrderResult{}, fail(acmev1.Errored, "Failed to create the ACME order: "+apperr.Message(err), err)
 	}
 	status.Phase, status.WaitingFor = st.Status, "authorizations"
 	// Local: the ACME calls after the order's creation are local activities.
@@ -175,13 +176,13 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 			if errors.As(err, &appErr) && appErr.Type() == ErrTypeOrderFailed {
 				return OrderResult{}, fail(acmev1.Invalid, appErr.Message(), nil)
 			}
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
+			return OrderResult{}, fail(acmev1.Errored, apperr.Message(err), err)
 		}
 	}
 
 	// The server moves the order to ready once every authorization is valid.
 	if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "ready"); err != nil {
-		return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
+		return OrderResult{}, fail(acmev1.Errored, apperr.Message(err), err)
 	}
 	if st.Status == "ready" {
 		if !local {
@@ -195,15 +196,15 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 			fin.SettleFor = finalizeSettle
 		}
 		if err := step(ctx, acmeKind, "finalize the ACME order with the CSR of "+in.Request.Name, actFinalizeOrder, fin).Get(ctx, &st); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+errorMessage(err), err)
+			return OrderResult{}, fail(acmev1.Errored, "Failed to finalize the order: "+apperr.Message(err), err)
 		}
 		if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "valid"); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
+			return OrderResult{}, fail(acmev1.Errored, apperr.Message(err), err)
 		}
 	} else if st.Status == "processing" {
 		// Resumed after the CSR went in (a worker lost after finalizing): wait for it.
 		if st, err = pollOrder(ctx, acmeKind, in.Account, st.URL, &status, "valid"); err != nil {
-			return OrderResult{}, fail(acmev1.Errored, errorMessage(err), err)
+			return OrderResult{}, fail(acmev1.Errored, apperr.Message(err), err)
 		}
 	}
 	if st.Status != "valid" {
@@ -217,7 +218,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (res OrderResult, err er
 	if err := step(ctx, acmeKind, "download the certificate", actFetchCertificate, acme.FetchInput{
 		Account: in.Account, CertificateURL: st.CertificateURL, PreferredChain: in.PreferredChain,
 	}).Get(ctx, &chain); err != nil {
-		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+errorMessage(err), err)
+		return OrderResult{}, fail(acmev1.Errored, "Failed to download the certificate: "+apperr.Message(err), err)
 	}
 	if err := step(ctx, kubeStep, "mark Order valid", actSetOrderStatus, kube.OrderStatusInput{
 		Order: order, State: acmev1.Valid, Certificate: chain.CertificatePEM,
@@ -336,7 +337,7 @@ func solveAuthorizations(ctx workflow.Context, in OrderInput, order kube.ObjectR
 	for _, c := range children {
 		var res ChallengeResult
 		if err := c.future.Get(ctx, &res); err != nil {
-			errored = append(errored, fmt.Sprintf("%s: %s", c.name, errorMessage(err)))
+			errored = append(errored, fmt.Sprintf("%s: %s", c.name, apperr.Message(err)))
 			continue
 		}
 		switch res.State {

@@ -13,6 +13,7 @@ import (
 	"github.com/certflow/certflow/activities/pki"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/internal/apperr"
 )
 
 // orderFromACME runs the request's ACME order as a child OrderWorkflow (one per
@@ -69,7 +70,7 @@ func (c *certificateRun) orderWithAccountRegisteredAgain(issuer kube.IssuerInfo,
 	c.askIssuerToRecheck()
 	if err != nil {
 		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(
-			errorMessage(orderErr)+"; registering the ACME account again failed: "+errorMessage(err), ErrTypeOrderFailed, nil)
+			apperr.Message(orderErr)+"; registering the ACME account again failed: "+apperr.Message(err), ErrTypeOrderFailed, nil)
 	}
 	issuer.ACMEAccountURL = res.URI
 	return c.orderFromACME(issuer, csr, req)

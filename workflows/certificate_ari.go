@@ -9,6 +9,7 @@ import (
 	"github.com/certflow/certflow/activities/acme"
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -144,7 +145,7 @@ func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
 	if issuer == nil {
 		var info kube.IssuerInfo
 		if err := step(c.ctx, kubeStep, "resolve issuer for renewal information", actResolveIssuer, c.issuerRef()).Get(c.ctx, &info); err != nil {
-			c.ariFailed(c.currentARI(), *c.st.NotAfter, now, "resolve the issuer: "+errorMessage(err), c.currentRenewalTime())
+			c.ariFailed(c.currentARI(), *c.st.NotAfter, now, "resolve the issuer: "+apperr.Message(err), c.currentRenewalTime())
 			return
 		}
 		issuer = &info
@@ -163,7 +164,7 @@ func (c *certificateRun) refreshARI(issuer *kube.IssuerInfo) {
 		Namespace: c.st.Namespace, SecretName: c.st.Spec.SecretName,
 	}).Get(c.ctx, &res)
 	if err != nil {
-		res = acme.RenewalInfo{Supported: true, Error: errorMessage(err)}
+		res = acme.RenewalInfo{Supported: true, Error: apperr.Message(err)}
 	}
 	c.applyARI(res, now)
 }

@@ -14,6 +14,7 @@ import (
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	"github.com/certflow/certflow/api/conventions"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -84,7 +85,7 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 		}
 	} else {
 		if signed, err = c.sign(issuer, csr, key, req); err != nil {
-			if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, errorMessage(err)); ferr != nil {
+			if ferr := c.failRequest(req, cmapi.CertificateRequestReasonFailed, apperr.Message(err)); ferr != nil {
 				return ferr
 			}
 			return err
@@ -442,7 +443,7 @@ const issuedMessage = "The certificate has been successfully issued"
 // recordFailure counts a failed issuance (or Secret refresh): status Issuing=False with
 // the reason, failedIssuanceAttempts and lastFailureTime, so the loop backs off.
 func (c *certificateRun) recordFailure(ready kube.Condition, err error) error {
-	msg := errorMessage(err)
+	msg := apperr.Message(err)
 	now := workflow.Now(c.ctx)
 	c.st.FailedAttempts++
 	c.st.LastFailureTime = &now

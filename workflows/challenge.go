@@ -11,6 +11,7 @@ import (
 	"github.com/certflow/certflow/activities/http01"
 	"github.com/certflow/certflow/activities/kube"
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
+	"github.com/certflow/certflow/internal/apperr"
 )
 
 // ChallengeInput starts a ChallengeWorkflow for one Challenge object.
@@ -104,14 +105,14 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 				cerr = step(dctx, acmeKind, "remove HTTP-01 solver of "+spec.DNSName, actCleanUpHTTP01Solver, httpIn).Get(dctx, nil)
 			}
 			if cerr != nil && err == nil {
-				res.Reason += "; clean up failed: " + errorMessage(cerr)
+				res.Reason += "; clean up failed: " + apperr.Message(cerr)
 			}
 			cleanedUp = cerr == nil
 		}
 		if res.State == "" {
 			res.State = acmev1.Errored
 			if err != nil {
-				res.Reason = errorMessage(err)
+				res.Reason = apperr.Message(err)
 			} else {
 				res.Reason = "cancelled"
 			}
@@ -130,11 +131,11 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	if isDNS {
 		var rec dns01.DNS01Record
 		if err := step(ctx, acmeKind, "present TXT record for "+spec.DNSName, actPresentDNS01, dnsIn).Get(ctx, &rec); err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + apperr.Message(err)}, nil
 		}
 	} else {
 		if err := step(ctx, acmeKind, "create HTTP-01 solver for "+spec.DNSName, actEnsureHTTP01Solver, httpIn).Get(ctx, nil); err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + apperr.Message(err)}, nil
 		}
 	}
 
@@ -151,12 +152,12 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	for attempt := 1; ; attempt++ {
 		if !isDNS && attempt > 1 {
 			if err := ensureSolver(); err != nil {
-				return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + errorMessage(err)}, nil
+				return ChallengeResult{State: acmev1.Errored, Reason: "Error presenting challenge: " + apperr.Message(err)}, nil
 			}
 		}
 		ok, detail, err := selfCheck(ctx, acmeKind, isDNS, dnsIn, spec)
 		if err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Self check could not run: " + errorMessage(err)}, nil
+			return ChallengeResult{State: acmev1.Errored, Reason: "Self check could not run: " + apperr.Message(err)}, nil
 		}
 		if ok {
 			break
@@ -179,7 +180,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 	var accepted acme.ChallengeInfo
 	if err := step(ctx, acmeKind, "ask the ACME server to validate",
 		actAcceptChallenge, acme.ChallengeInput{Account: in.Account, URL: spec.URL}).Get(ctx, &accepted); err != nil {
-		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, nil
+		return ChallengeResult{State: acmev1.Errored, Reason: "Error accepting challenge: " + apperr.Message(err), AccountUnknown: acmeAccountUnknown(err)}, nil
 	}
 	// verdict reads the authorization (settling for a moment while the server
 	// validates, when settle is given); final is false while it is still undecided.
@@ -188,7 +189,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (res ChallengeRe
 		if err := step(ctx, acmeKind, "get authorization", actGetAuthorization, acme.AuthorizationInput{
 			Account: in.Account, URL: spec.AuthorizationURL, SettleFor: settle,
 		}).Get(ctx, &az); err != nil {
-			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + errorMessage(err), AccountUnknown: acmeAccountUnknown(err)}, true
+			return ChallengeResult{State: acmev1.Errored, Reason: "Error reading the authorization: " + apperr.Message(err), AccountUnknown: acmeAccountUnknown(err)}, true
 		}
 		switch az.Status {
 		case "valid":

@@ -11,6 +11,7 @@ import (
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -233,7 +234,7 @@ func registerACMEAccount(ctx workflow.Context, in IssuerInput, known string) (ku
 	err := step(ctx, accountStep, summary, actRegisterAccount, reg).Get(ctx, &res)
 	if err != nil {
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.IssuerReasonErrorRegisterAccount,
-			Message: "Failed to register ACME account: " + errorMessage(err)}, nil, 0
+			Message: "Failed to register ACME account: " + apperr.Message(err)}, nil, 0
 	}
 	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: cmapi.IssuerReasonACMEAccountRegistered,
 			Message: "The ACME account was registered with the ACME server"},

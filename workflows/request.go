@@ -16,6 +16,7 @@ import (
 	acmev1 "github.com/certflow/certflow/api/acme/v1"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -103,7 +104,7 @@ func (r *requestRun) run() error {
 			if errors.As(err, &appErr) && (appErr.Type() == pki.ErrTypeCASecretNotFound || appErr.Type() == pki.ErrTypeInvalidCAKeyPair) {
 				// As upstream: the CA issuer cannot sign now, the request stays Pending.
 				pending := kube.RequestStatusInput{Request: r.ref,
-					Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.CertificateRequestReasonPending, Message: errorMessage(err)}}
+					Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: cmapi.CertificateRequestReasonPending, Message: apperr.Message(err)}}
 				if err := r.setStatus(pending); err != nil && !isRequestGone(err) {
 					return err
 				}
@@ -114,10 +115,10 @@ func (r *requestRun) run() error {
 				continue // denied while it was being approved: the next look marks it
 			}
 			if errors.As(err, &appErr) && appErr.NonRetryable() {
-				return r.fail(cmapi.CertificateRequestReasonFailed, errorMessage(err))
+				return r.fail(cmapi.CertificateRequestReasonFailed, apperr.Message(err))
 			}
 			// A step gave up on a transient error (API server down): look again later.
-			r.status.LastError = errorMessage(err)
+			r.status.LastError = apperr.Message(err)
 			r.wait(errorRetryDelay, PhaseBackoff, "a retry after: "+r.status.LastError)
 			continue
 		}
@@ -297,7 +298,7 @@ func (r *requestRun) order(issuer kube.IssuerInfo, f kube.RequestFacts) (pki.Sig
 		return pki.SignedCertificate{}, err
 	}
 	if orderErr != nil {
-		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(errorMessage(orderErr), ErrTypeOrderFailed, nil)
+		return pki.SignedCertificate{}, temporal.NewNonRetryableApplicationError(apperr.Message(orderErr), ErrTypeOrderFailed, nil)
 	}
 	return pki.SignedCertificate{CertificatePEM: res.CertificatePEM}, nil
 }

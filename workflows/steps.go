@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -76,14 +75,4 @@ func step(ctx workflow.Context, kind stepKind, summary, name string, args ...any
 		StartToCloseTimeout: kind.timeout, RetryPolicy: kind.retry, Summary: summary,
 	})
 	return workflow.ExecuteActivity(ctx, name, args...)
-}
-
-// errorMessage is an error's own message (an application error's, without the
-// activity wrapping around it).
-func errorMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/certflow/certflow/activities/vault"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 )
 
 // Ready reasons of a Vault issuer, as upstream's.
@@ -27,7 +28,7 @@ func checkVaultIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 		vault.CheckInput{Issuer: ref, Spec: *in.Spec.Vault}).Get(ctx, nil)
 	if err != nil {
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: reasonVaultError,
-			Message: "Failed to initialize Vault client: " + errorMessage(err)}
+			Message: "Failed to initialize Vault client: " + apperr.Message(err)}
 	}
 	return kube.Condition{Status: cmmeta.ConditionTrue, Reason: reasonVaultVerified, Message: "Vault verified"}
 }

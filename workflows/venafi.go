@@ -12,6 +12,7 @@ import (
 	"github.com/certflow/certflow/activities/venafi"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 )
 
 var (
@@ -46,7 +47,7 @@ func checkVenafiIssuer(ctx workflow.Context, in IssuerInput) kube.Condition {
 	var res venafi.CheckResult
 	summary := fmt.Sprintf("verify Venafi zone %q", in.Spec.Venafi.Zone)
 	if err := step(ctx, venafiCheckStep, summary, actCheckVenafiIssuer, ref).Get(ctx, &res); err != nil {
-		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: venafi.ReasonErrorSetup, Message: "Failed to setup Venafi issuer: " + errorMessage(err)}
+		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: venafi.ReasonErrorSetup, Message: "Failed to setup Venafi issuer: " + apperr.Message(err)}
 	}
 	if !res.Ready {
 		return kube.Condition{Status: cmmeta.ConditionFalse, Reason: res.Reason, Message: res.Message}

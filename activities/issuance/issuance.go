@@ -14,7 +14,6 @@ package issuance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/certflow/certflow/activities/pki"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
 	cmmeta "github.com/certflow/certflow/api/meta/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	"github.com/certflow/certflow/policy"
 )
 
@@ -137,7 +137,7 @@ func (a *Activities) IssueWithinTask(ctx context.Context, in Input) (Result, err
 		res.Steps = append(res.Steps, fmt.Sprintf("sign with CA %s/%s", in.CA.CA.Namespace, in.CA.CA.SecretName))
 	}
 	if err != nil {
-		if ferr := a.Kube.SetCertificateRequestStatus(ctx, FailedRequestStatus(req, cmapi.CertificateRequestReasonFailed, errorMessage(err))); ferr != nil {
+		if ferr := a.Kube.SetCertificateRequestStatus(ctx, FailedRequestStatus(req, cmapi.CertificateRequestReasonFailed, apperr.Message(err))); ferr != nil {
 			return res, ferr
 		}
 		return res, err
@@ -187,13 +187,4 @@ func IssuedRequestStatus(req kube.RequestRef, signed pki.SignedCertificate, appr
 // upstream does.
 func FailedRequestStatus(req kube.RequestRef, reason, msg string) kube.RequestStatusInput {
 	return kube.RequestStatusInput{Request: req, Failed: true, Ready: kube.Condition{Status: cmmeta.ConditionFalse, Reason: reason, Message: msg}}
-}
-
-// errorMessage is an error's own message (an application error's, without wrapping).
-func errorMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
 }

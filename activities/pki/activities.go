@@ -16,6 +16,7 @@ import (
 
 	"github.com/certflow/certflow/activities/keys"
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
+	"github.com/certflow/certflow/internal/apperr"
 	sharedpki "github.com/certflow/certflow/pki"
 )
 
@@ -166,7 +167,7 @@ func LoadCAKeyPair(ctx context.Context, kube kubernetes.Interface, ref CAKeyPair
 	}
 	key, err := keys.ParsePrivateKeyPEM(s.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
-		return nil, nil, nil, caErrorf("CA Secret %s/%s: %s: %s", ref.Namespace, ref.SecretName, corev1.TLSPrivateKeyKey, appErrMessage(err))
+		return nil, nil, nil, caErrorf("CA Secret %s/%s: %s: %s", ref.Namespace, ref.SecretName, corev1.TLSPrivateKeyKey, apperr.Message(err))
 	}
 	caCert := certs[0]
 	if !sharedpki.PublicKeysEqual(key.Public(), caCert.PublicKey) {

@@ -9,7 +9,6 @@
 package pki
 
 import (
-	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
@@ -57,14 +56,4 @@ func keyMismatch(msg string) error {
 
 func inputErrorf(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidInput, nil)
-}
-
-// appErrMessage returns the message of a Temporal application error without
-// the type suffix its Error() adds, or err.Error() for other errors.
-func appErrMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
 }
