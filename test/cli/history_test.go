@@ -182,32 +182,43 @@ func TestHistoryCertificate(t *testing.T) {
 		t.Errorf("-o json: %d failures, %d backoffs, %d renewals asked by the CLI; want 1, 1, 4", failures, backoffs, asked)
 	}
 
-	// Read from the newest runs only, it says so.
-	r = mustRun(t, "history", "certificate", "web", "-n", ns, "--max-runs", "2")
-	wantAll(t, "history --max-runs 2", columns.ReplaceAllString(r.stdout, " "), "(workflow "+id+", 2 run(s))",
-		"HistoryIncomplete older runs not read: stopped after --max-runs 2",
-		"Started workflow started at revision 3 generation 2 (continued from an earlier run that is not shown)",
-		"Issued revision 5 (ManuallyTriggered")
+	// Renewed until its run is long enough to continue as new at the wake-up after an
+	// issuance (the renewals so far went on in one run): read from the newest run only,
+	// the history says so.
+	firstRun := runID(t, id)
+	rev := 5
+	for runID(t, id) == firstRun {
+		if rev == 40 {
+			t.Fatalf("the workflow's run %s did not continue as new in %d renewals", firstRun, rev)
+		}
+		rev++
+		renew(rev)
+	}
+	r = mustRun(t, "history", "certificate", "web", "-n", ns, "--max-runs", "1")
+	wantAll(t, "history --max-runs 1", columns.ReplaceAllString(r.stdout, " "), "(workflow "+id+", 1 run(s))",
+		"HistoryIncomplete older runs not read: stopped after --max-runs 1",
+		fmt.Sprintf("Started workflow started at revision %d generation 2 (continued from an earlier run that is not shown)", rev-1),
+		fmt.Sprintf("Issued revision %d (ManuallyTriggered", rev))
 
 	// A workflow terminated in the UI, then started again by a renewal: both chains,
 	// the one before found in Temporal's visibility.
 	if err := sys.Temporal.TerminateWorkflow(ctx, id, "", "history test"); err != nil {
 		t.Fatal(err)
 	}
-	renew(6)
+	renew(rev + 1)
 	testkit.Eventually(t, 30*time.Second, "both chains in the history", func() (bool, string) {
 		r := kubectlCertManager(t, nil, "history", "certificate", "web", "-n", ns)
 		out := columns.ReplaceAllString(r.stdout, " ")
 		return strings.Contains(out, "Issued revision 1 (") && strings.Contains(out, "WorkflowEnded Terminated history test by ") &&
-			strings.Contains(out, "Issued revision 6 (ManuallyTriggered"), r.String()
+			strings.Contains(out, fmt.Sprintf("Issued revision %d (ManuallyTriggered", rev+1)), r.String()
 	})
 	r = mustRun(t, "history", "certificate", "web", "-n", ns)
 	wantInOrder(t, columns.ReplaceAllString(r.stdout, " "),
-		"Issued revision 5 (",
+		fmt.Sprintf("Issued revision %d (", rev),
 		"WorkflowEnded Terminated history test by ",
-		"Started workflow started at revision 5 generation 2 by ",
+		fmt.Sprintf("Started workflow started at revision %d generation 2 by ", rev),
 		"RenewRequested ManuallyTriggered by kubectl-cert-manager",
-		"Issued revision 6 (ManuallyTriggered: Certificate re-issuance manually triggered) in ")
+		fmt.Sprintf("Issued revision %d (ManuallyTriggered: Certificate re-issuance manually triggered) in ", rev+1))
 
 	// A Certificate without a workflow, and Temporal out of reach, are clear errors.
 	r = kubectlCertManager(t, nil, "history", "certificate", "nothing", "-n", ns)
@@ -242,4 +253,14 @@ func readLeaf(t *testing.T, ns, name string) *x509.Certificate {
 	t.Helper()
 	_, leaf := testkit.ReadTLSSecret(t, sys.Kube, ns, name)
 	return leaf
+}
+
+// runID is the current run of workflow id.
+func runID(t *testing.T, id string) string {
+	t.Helper()
+	d, err := sys.Temporal.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 }
