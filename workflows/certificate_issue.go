@@ -43,11 +43,11 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 			if err := c.statusWritten(res.Status); err != nil {
 				return err
 			}
-			if res.CleanedUp {
-				c.st.HistoryLimit = revisionHistoryLimit(c.st.Spec)
-				return nil
+			if !res.CleanedUp {
+				return c.deleteOldRequests(revision, issuer)
 			}
-			return c.deleteOldRequests(revision, issuer)
+			c.st.HistoryLimit = revisionHistoryLimit(c.st.Spec)
+			return nil
 		}
 		// A person approves: the issuance waits, with its key in a Secret.
 	}
@@ -106,12 +106,6 @@ func (c *certificateRun) issue(issuer kube.IssuerInfo, trig policy.Trigger, read
 	if err := c.deleteNextKey(); err != nil {
 		return err
 	}
-	return c.finishIssuance(issuer, revision, facts)
-}
-
-// finishIssuance records revision as issued, with facts: older requests are deleted,
-// the status is written.
-func (c *certificateRun) finishIssuance(issuer kube.IssuerInfo, revision int, facts policy.IssuedFacts) error {
 	if err := c.deleteOldRequests(revision, issuer); err != nil {
 		return err
 	}

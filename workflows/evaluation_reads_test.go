@@ -62,27 +62,25 @@ func (r *evaluationReads) together(ctx context.Context, in kube.EvaluationInput)
 	r.mu.Lock()
 	secretAnswer, issuerAnswer := r.secret, r.issuer
 	r.mu.Unlock()
-	var out kube.Evaluation
-	var err error
-	switch a := secretAnswer.(type) {
-	case policy.SecretState:
-		out.Secret = a
-	case func(context.Context, kube.InspectSecretInput) (policy.SecretState, error):
-		if out.Secret, err = a(ctx, in.Secret); err != nil {
-			return kube.Evaluation{}, err
-		}
-	default:
-		return kube.Evaluation{}, fmt.Errorf("the test has no answer (onSecret) for the Secret: %T", secretAnswer)
+	secret, err := mockAnswer[kube.InspectSecretInput, policy.SecretState](ctx, secretAnswer, in.Secret, "onSecret")
+	if err != nil {
+		return kube.Evaluation{}, err
 	}
-	switch a := issuerAnswer.(type) {
-	case kube.IssuerInfo:
-		out.Issuer = a
-	case func(context.Context, kube.IssuerRef) (kube.IssuerInfo, error):
-		if out.Issuer, err = a(ctx, in.Issuer); err != nil {
-			return kube.Evaluation{}, err
-		}
-	default:
-		return kube.Evaluation{}, fmt.Errorf("the test has no answer (onIssuer) for the issuer: %T", issuerAnswer)
+	issuer, err := mockAnswer[kube.IssuerRef, kube.IssuerInfo](ctx, issuerAnswer, in.Issuer, "onIssuer")
+	if err != nil {
+		return kube.Evaluation{}, err
 	}
-	return out, nil
+	return kube.Evaluation{Secret: secret, Issuer: issuer}, nil
+}
+
+// mockAnswer is what a mock answer gives for in: the value, or the function's result.
+func mockAnswer[In, Out any](ctx context.Context, a any, in In, helper string) (Out, error) {
+	switch a := a.(type) {
+	case Out:
+		return a, nil
+	case func(context.Context, In) (Out, error):
+		return a(ctx, in)
+	}
+	var zero Out
+	return zero, fmt.Errorf("the test has no answer (%s) for %T: %T", helper, in, a)
 }

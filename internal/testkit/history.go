@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	enums "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -42,33 +44,60 @@ func AssertNoSecretInHistory(t testing.TB, tc client.Client, workflowID string, 
 		needles[fmt.Sprintf("key %d PEM as base64", i)] = []byte(base64.StdEncoding.EncodeToString(k))
 		needles[fmt.Sprintf("key %d DER as base64", i)] = []byte(base64.StdEncoding.EncodeToString(blk.Bytes))
 	}
-	ctx := context.Background()
 	events := 0
-	for runID := ""; ; {
+	_, err := WalkHistory(context.Background(), tc, workflowID, func(run int, ev *historypb.HistoryEvent) {
+		events++
+		raw, err := proto.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, needle := range needles {
+			if bytes.Contains(raw, needle) {
+				t.Errorf("%s found in event %d (%s) of run %d (0 the newest) of %s", what, ev.EventId, ev.EventType, run, workflowID)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// WalkHistory calls fn with every event of every run of a workflow, walking the
+// continue-as-new chain back from the current run (run 0), and returns the number of
+// runs.
+func WalkHistory(ctx context.Context, tc client.Client, workflowID string, fn func(run int, ev *historypb.HistoryEvent)) (runs int, err error) {
+	for runID := ""; ; runs++ {
 		prev := ""
 		it := tc.GetWorkflowHistory(ctx, workflowID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
-				t.Fatalf("history of %s run %q: %v", workflowID, runID, err)
+				return runs, fmt.Errorf("history of %s run %q: %w", workflowID, runID, err)
 			}
-			events++
 			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 				prev = a.GetContinuedExecutionRunId()
 			}
-			raw, err := proto.Marshal(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for what, needle := range needles {
-				if bytes.Contains(raw, needle) {
-					t.Errorf("%s found in event %d (%s) of run %q of %s", what, ev.EventId, ev.EventType, runID, workflowID)
-				}
-			}
+			fn(runs, ev)
 		}
 		if prev == "" {
-			return events
+			return runs + 1, nil
 		}
 		runID = prev
 	}
+}
+
+// LocalActivityType is the activity type of a local activity's marker ("" for other
+// events, "?" for a marker it cannot read).
+func LocalActivityType(ev *historypb.HistoryEvent) string {
+	a := ev.GetMarkerRecordedEventAttributes()
+	if a == nil || a.GetMarkerName() != "LocalActivity" {
+		return ""
+	}
+	var data struct{ ActivityType string }
+	p := a.GetDetails()["data"].GetPayloads()
+	if len(p) == 0 || converter.GetDefaultDataConverter().FromPayload(p[0], &data) != nil {
+		return "?"
+	}
+	return data.ActivityType
 }

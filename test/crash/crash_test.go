@@ -12,8 +12,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/converter"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cmapi "github.com/certflow/certflow/api/certmanager/v1"
@@ -321,7 +319,7 @@ func assertOneIssuanceInHistory(t *testing.T, id string) {
 			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
 				done[a.GetActivityType().GetName()]++
 			}
-			if typ := localActivityType(ev); typ != "" {
+			if typ := testkit.LocalActivityType(ev); typ != "" {
 				done[typ]++
 			}
 			if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
@@ -355,20 +353,6 @@ func assertOneIssuanceInHistory(t *testing.T, id string) {
 	}
 }
 
-// localActivityType returns the activity type of a local activity marker, or "".
-func localActivityType(ev *historypb.HistoryEvent) string {
-	a := ev.GetMarkerRecordedEventAttributes()
-	if a == nil || a.GetMarkerName() != "LocalActivity" {
-		return ""
-	}
-	var data struct{ ActivityType string }
-	p := a.GetDetails()["data"].GetPayloads()
-	if len(p) == 0 || converter.GetDefaultDataConverter().FromPayload(p[0], &data) != nil {
-		return "?"
-	}
-	return data.ActivityType
-}
-
 // runsSummary lists the events of runs, for failure messages.
 func runsSummary(runs []run) string {
 	var b strings.Builder
@@ -380,7 +364,7 @@ func runsSummary(runs []run) string {
 			case ev.GetActivityTaskScheduledEventAttributes() != nil:
 				b.WriteString(" " + ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName())
 			case ev.GetMarkerRecordedEventAttributes() != nil:
-				b.WriteString(" " + localActivityType(ev))
+				b.WriteString(" " + testkit.LocalActivityType(ev))
 			case ev.GetWorkflowExecutionSignaledEventAttributes() != nil:
 				b.WriteString(" " + ev.GetWorkflowExecutionSignaledEventAttributes().GetSignalName())
 			case ev.GetWorkflowTaskFailedEventAttributes() != nil:

@@ -317,7 +317,7 @@ func hasLaterSignal(name string) historyCheck {
 func hasActivity(name string) historyCheck {
 	return func(events []*historypb.HistoryEvent) error {
 		for _, ev := range events {
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name || localActivityType(ev) == name {
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name || testkit.LocalActivityType(ev) == name {
 				return nil
 			}
 		}
@@ -330,7 +330,7 @@ func hasActivityTimes(name string, n int) historyCheck {
 	return func(events []*historypb.HistoryEvent) error {
 		seen := 0
 		for _, ev := range events {
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name || localActivityType(ev) == name {
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == name || testkit.LocalActivityType(ev) == name {
 				seen++
 			}
 		}
@@ -363,7 +363,7 @@ func hasFailedActivity(name string) historyCheck {
 			if a := ev.GetActivityTaskFailedEventAttributes(); a != nil && (name == "" || scheduled[a.GetScheduledEventId()] == name) {
 				return nil
 			}
-			if typ := localActivityType(ev); typ != "" && (name == "" || typ == name) && ev.GetMarkerRecordedEventAttributes().GetFailure() != nil {
+			if typ := testkit.LocalActivityType(ev); typ != "" && (name == "" || typ == name) && ev.GetMarkerRecordedEventAttributes().GetFailure() != nil {
 				return nil
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	enums "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/certflow/certflow/internal/testkit"
 	"github.com/certflow/certflow/internal/testkit/integration"
@@ -36,41 +36,29 @@ func TestRenewalsWithinOneRun(t *testing.T) {
 	var events, tasks, issuances, runs int
 	var types []string
 	eventually(t, 30*time.Second, "the workflow asleep until its next renewal", func() (bool, string) {
-		events, tasks, issuances, runs, types = 0, 0, 0, 0, nil
+		events, tasks, issuances, types = 0, 0, 0, nil
 		last := ""
-		for runID := ""; ; {
-			prev := ""
-			it := env.Temporal.GetWorkflowHistory(context.Background(), id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					return false, err.Error()
-				}
-				if runID == "" {
-					last = ev.EventType.String() // of the current run
-				}
-				events++
-				typ := strings.TrimPrefix(ev.EventType.String(), "EVENT_TYPE_")
-				switch ev.EventType {
-				case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-					prev = ev.GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
-				case enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-					tasks++
-				case enums.EVENT_TYPE_MARKER_RECORDED:
-					var data struct{ ActivityType string }
-					details := ev.GetMarkerRecordedEventAttributes().GetDetails()["data"]
-					if converter.GetDefaultDataConverter().FromPayloads(details, &data) == nil && data.ActivityType == "IssueWithinTask" {
-						issuances++
-					}
-					typ += "(" + data.ActivityType + ")"
-				}
-				types = append(types, typ)
+		var err error
+		runs, err = testkit.WalkHistory(context.Background(), env.Temporal, id, func(run int, ev *historypb.HistoryEvent) {
+			events++
+			typ := strings.TrimPrefix(ev.EventType.String(), "EVENT_TYPE_")
+			if run == 0 {
+				last = ev.EventType.String()
 			}
-			if prev == "" {
-				runs++
-				break
+			switch ev.EventType {
+			case enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				tasks++
+			case enums.EVENT_TYPE_MARKER_RECORDED:
+				activity := testkit.LocalActivityType(ev)
+				if activity == "IssueWithinTask" {
+					issuances++
+				}
+				typ += "(" + activity + ")"
 			}
-			runID = prev
+			types = append(types, typ)
+		})
+		if err != nil {
+			return false, err.Error()
 		}
 		return last == enums.EVENT_TYPE_TIMER_STARTED.String(), "last event " + last
 	})
